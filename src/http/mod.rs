@@ -1,0 +1,17 @@
+//! Pure protocol helpers on `http` types: no I/O, no sockets, no configuration.
+//!
+//! - [`target`]: request-target decoding and dot-segment normalisation (RFC 9112 §3.2, RFC 3986 §5.2.4).
+//! - [`etag`]: entity tags and their strong/weak comparison (RFC 9110 §8.8.3).
+//! - [`conditional`]: precondition evaluation in the order of RFC 9110 §13.2.2.
+//! - [`range`]: `Range` parsing and coalescing (RFC 9110 §14).
+//! - [`accept`]: `Accept` / `Accept-Language` parsing and proactive negotiation (RFC 9110 §12).
+//! - [`mime`]: Content-Type from a file extension.
+//! - [`date`]: the `Date` header, rendered once a second.
+
+pub mod accept;
+pub mod conditional;
+pub mod date;
+pub mod etag;
+pub mod mime;
+pub mod range;
+pub mod target;

@@ -1,0 +1,22 @@
+//! usher: a web server that serves files, explains every error, and hands requests to programs.
+//!
+//! # Layout
+//! Dependencies point down only:
+//! - [`cli`]: clap definitions; every flag is an `Option` so "unset" differs from a default.
+//! - [`config`]: the validated, typed configuration shared as `Arc<Config>`.
+//! - [`server`]: listeners, connection setup (hyper, HTTP/1.x and h2c), graceful shutdown,
+//!   and the per-request service that dispatches to handlers.
+//! - [`handlers`]: one folder per kind of responder; each takes a request and its typed
+//!   options and returns a response or a [`Problem`](problem::Problem).
+//! - [`http`]: pure protocol helpers (request target, conditionals, ranges, negotiation).
+//! - [`problem`]: the one error type a handler returns, with its negotiated body.
+//! - [`body`]: the response body type every handler produces.
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod problem;
+pub mod server;

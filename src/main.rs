@@ -1,0 +1,3 @@
+//! The `usher` binary: parse the command line, build the config, run the server.
+
+fn main() {}
