@@ -95,9 +95,20 @@ mod tests {
 
     #[test]
     fn listen_forms() {
-        assert_eq!(parse_listen("8081").unwrap(), vec!["127.0.0.1:8081".parse().unwrap()]);
-        assert_eq!(parse_listen("[::1]:0").unwrap(), vec!["[::1]:0".parse().unwrap()]);
-        assert!(parse_listen("localhost:9").unwrap().iter().all(|a| a.ip().is_loopback()));
+        assert_eq!(
+            parse_listen("8081").unwrap(),
+            vec!["127.0.0.1:8081".parse().unwrap()]
+        );
+        assert_eq!(
+            parse_listen("[::1]:0").unwrap(),
+            vec!["[::1]:0".parse().unwrap()]
+        );
+        assert!(
+            parse_listen("localhost:9")
+                .unwrap()
+                .iter()
+                .all(|a| a.ip().is_loopback())
+        );
         assert!(parse_listen("nonsense").is_err());
         assert!(parse_listen("1.2.3.4:99999").is_err());
     }
@@ -125,6 +136,8 @@ mod tests {
         };
         assert_eq!(s.listen.len(), 2);
         let none = Cli::try_parse_from(["usher"]).unwrap();
-        assert!(none.command.is_none() && none.serve.root.is_none() && none.serve.listen.is_empty());
+        assert!(
+            none.command.is_none() && none.serve.root.is_none() && none.serve.listen.is_empty()
+        );
     }
 }

@@ -8,8 +8,10 @@ use crate::cli::ServeArgs;
 use crate::handlers::static_files::StaticOptions;
 
 /// Where usher listens when told nothing.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8080,
+));
 
 /// How long in-flight requests may run after a shutdown signal before connections are cut.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);

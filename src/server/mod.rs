@@ -90,8 +90,12 @@ pub async fn run(
 
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
-        let (app, builder, graceful, limit) =
-            (app.clone(), builder.clone(), graceful.clone(), limit.clone());
+        let (app, builder, graceful, limit) = (
+            app.clone(),
+            builder.clone(),
+            graceful.clone(),
+            limit.clone(),
+        );
         let mut stop = stop_rx.clone();
         accept_loops.spawn(async move {
             tokio::select! {

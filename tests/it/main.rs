@@ -2,5 +2,9 @@
 //! curl) and, for the binary's own behaviour, the `usher` executable itself.
 
 mod cli;
+mod dirs;
+mod errors;
+mod files;
 mod protocol;
+mod sandbox;
 mod support;

@@ -29,7 +29,9 @@ async fn pipelined_requests_are_answered_in_order() {
                HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n\
                GET /missing HTTP/1.1\r\nHost: t\r\n\r\n\
                GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    let out = tokio::task::spawn_blocking(move || s.raw_text(req)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || s.raw_text(req))
+        .await
+        .unwrap();
     let statuses: Vec<&str> = out
         .match_indices("HTTP/1.1 ")
         .map(|(i, _)| &out[i + 9..i + 12])
@@ -38,7 +40,11 @@ async fn pipelined_requests_are_answered_in_order() {
     let bravo = out.find("bravo!").unwrap();
     let alpha = out.rfind("alpha\n").unwrap();
     assert!(bravo < alpha, "bodies in request order");
-    assert_eq!(out.matches("alpha\n").count(), 1, "HEAD sent no body: {out}");
+    assert_eq!(
+        out.matches("alpha\n").count(),
+        1,
+        "HEAD sent no body: {out}"
+    );
 }
 
 #[tokio::test]
@@ -51,7 +57,9 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
         assert_eq!(r.text().await.unwrap(), "alpha\n");
     }
     let req = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n";
-    let out = tokio::task::spawn_blocking(move || s.raw_text(req)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || s.raw_text(req))
+        .await
+        .unwrap();
     assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
 }
 
@@ -89,8 +97,18 @@ async fn head_has_the_same_headers_as_get_and_no_body() {
         let get = c.get(s.url(path)).send().await.unwrap();
         let head = c.head(s.url(path)).send().await.unwrap();
         assert_eq!(get.status(), head.status(), "{path}");
-        for name in ["content-type", "content-length", "etag", "last-modified", "vary"] {
-            assert_eq!(get.headers().get(name), head.headers().get(name), "{path} {name}");
+        for name in [
+            "content-type",
+            "content-length",
+            "etag",
+            "last-modified",
+            "vary",
+        ] {
+            assert_eq!(
+                get.headers().get(name),
+                head.headers().get(name),
+                "{path} {name}"
+            );
         }
         assert!(head.bytes().await.unwrap().is_empty(), "{path}");
     }
@@ -129,7 +147,10 @@ async fn known_methods_get_405_with_allow_and_unknown_ones_501() {
     let c = client();
     for m in ["POST", "PUT", "DELETE", "PATCH", "PROPFIND"] {
         let r = c
-            .request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), s.url("/a.txt"))
+            .request(
+                reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                s.url("/a.txt"),
+            )
             .header("accept", "application/problem+json")
             .send()
             .await
@@ -138,10 +159,16 @@ async fn known_methods_get_405_with_allow_and_unknown_ones_501() {
         assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
         let body: serde_json::Value = r.json().await.unwrap();
         let detail = body["detail"].as_str().unwrap();
-        assert!(detail.contains(m) && detail.contains("GET, HEAD, OPTIONS"), "{detail}");
+        assert!(
+            detail.contains(m) && detail.contains("GET, HEAD, OPTIONS"),
+            "{detail}"
+        );
     }
     let r = c
-        .request(reqwest::Method::from_bytes(b"BREW").unwrap(), s.url("/a.txt"))
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            s.url("/a.txt"),
+        )
         .send()
         .await
         .unwrap();
@@ -191,9 +218,18 @@ async fn targets_with_nul_or_invalid_utf8_are_400_with_an_explanation() {
 #[tokio::test]
 async fn oversized_head_gets_431() {
     let s = site().await;
-    let big = format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024));
-    let out = tokio::task::spawn_blocking(move || s.raw_text(&big)).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 431"), "{}", &out[..out.len().min(200)]);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let out = tokio::task::spawn_blocking(move || s.raw_text(&big))
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 431"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
 }
 
 #[tokio::test]

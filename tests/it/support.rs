@@ -31,7 +31,10 @@ impl TestServer {
     }
 
     /// Serve a fresh temp directory, filled by `fill`, with options adjusted by `tune`.
-    pub async fn start_with(fill: impl FnOnce(&Path), tune: impl FnOnce(&mut Config)) -> TestServer {
+    pub async fn start_with(
+        fill: impl FnOnce(&Path),
+        tune: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         fill(dir.path());
         let mut server = Self::serve(dir.path(), tune).await;
@@ -47,9 +50,13 @@ impl TestServer {
         let addr = listeners[0].local_addr().unwrap();
         let root = config.files.root.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(usher::server::run(Arc::new(config), listeners, async move {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(usher::server::run(
+            Arc::new(config),
+            listeners,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             addr,
             root,
@@ -125,8 +132,12 @@ pub struct CurlOutput {
 /// Run curl with `args` (it must be installed: the test command installs it), bounded in time.
 pub async fn curl(args: &[&str]) -> CurlOutput {
     let mut cmd = tokio::process::Command::new("curl");
-    cmd.args(["--silent", "--show-error", "--max-time", "20"]).args(args);
-    let out = cmd.output().await.expect("curl must be installed (scripts/test.sh installs it)");
+    cmd.args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args);
+    let out = cmd
+        .output()
+        .await
+        .expect("curl must be installed (scripts/test.sh installs it)");
     CurlOutput {
         ok: out.status.success(),
         stdout: out.stdout,
@@ -149,7 +160,10 @@ pub fn split_head(raw: &[u8]) -> (String, &[u8]) {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .expect("a complete response head");
-    (String::from_utf8_lossy(&raw[..at]).into_owned(), &raw[at + 4..])
+    (
+        String::from_utf8_lossy(&raw[..at]).into_owned(),
+        &raw[at + 4..],
+    )
 }
 
 /// The value of header `name` (case-insensitive) in a raw response head.
