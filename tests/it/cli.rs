@@ -1,53 +1,10 @@
 //! The `usher` executable: startup line, clear startup errors, graceful exit on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Child, Command};
 
-use crate::support::{IO_TIMEOUT, write};
-
-/// A running `usher` process and the addresses its startup line named.
-struct Process {
-    child: Child,
-    line: String,
-    addrs: Vec<SocketAddr>,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn usher() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_usher"));
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Start usher with `args` and wait for its startup line (the readiness signal).
-fn start(args: &[&str]) -> Process {
-    let mut child = usher().args(args).spawn().expect("spawn usher");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("startup line");
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let addrs = line
-        .split("http://")
-        .skip(1)
-        .map(|s| {
-            s.trim()
-                .trim_end_matches(',')
-                .parse()
-                .expect("address in startup line")
-        })
-        .collect();
-    Process { child, line, addrs }
-}
+use crate::support::{IO_TIMEOUT, start, usher, write};
 
 fn kill(child: &Child, signal: &str) {
     let status = Command::new("kill")

@@ -5,6 +5,7 @@ mod cli;
 mod dirs;
 mod errors;
 mod files;
+mod memory;
 mod protocol;
 mod sandbox;
 mod support;

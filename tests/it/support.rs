@@ -2,10 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,4 +181,47 @@ pub fn have(program: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// A running `usher` process and the addresses its startup line named.
+pub struct Process {
+    pub child: Child,
+    pub line: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn usher() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_usher"));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Start usher with `args` and wait for its startup line (the readiness signal).
+pub fn start(args: &[&str]) -> Process {
+    let mut child = usher().args(args).spawn().expect("spawn usher");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("startup line");
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addrs = line
+        .split("http://")
+        .skip(1)
+        .map(|s| {
+            s.trim()
+                .trim_end_matches(',')
+                .parse()
+                .expect("address in startup line")
+        })
+        .collect();
+    Process { child, line, addrs }
 }
