@@ -76,7 +76,6 @@ log() { echo "$*" >&2; }
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
 
-IFS=, read -r -a ROW_LIST <<<"$ROWS"
 IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
 has_server() { [[ ",$SERVERS," == *",$1,"* ]]; }
@@ -398,13 +397,14 @@ describe_rows() {
   } >"$ROWS_META"
 }
 
-# Check one answer before loading a server with it: STATUS and, for 200, the body size or a
-# string the body must contain.
+# Check one answer before loading a server with it: STATUS, and the body size or a string the
+# body must contain (WANT, may be empty). Further arguments go to curl.
 precheck() {
-  local s="$1" path="$2" want_status="$3" want="${4:-}" out code size
+  local s="$1" path="$2" want_status="$3" want="$4" out code size
   local url="http://127.0.0.1:${PORT[$s]}$path" body="$WORK/run/precheck.body"
-  out=$(curl -sS -o "$body" -w '%{http_code} %{size_download}' --max-time 10 \
-    -H 'Accept: application/problem+json' "$url" 2>&1) || { echo "GET $path: $out"; return 1; }
+  shift 4
+  out=$(curl -sS -o "$body" -w '%{http_code} %{size_download}' --max-time 10 "$@" "$url" 2>&1) \
+    || { echo "GET $path: $out"; return 1; }
   read -r code size <<<"$out"
   if [ "$code" != "$want_status" ]; then
     echo "GET $path answered $code, not $want_status"
@@ -472,7 +472,7 @@ row_i() {
 }
 row_j() {
   local s="$1" ctype
-  precheck "$s" /no/such/file.txt 404 || return 1
+  precheck "$s" /no/such/file.txt 404 "" -H 'Accept: application/problem+json' || return 1
   if [ "$s" = usher ]; then
     ctype=$(curl -s -o /dev/null -w '%{content_type}' -H 'Accept: application/problem+json' \
       "http://127.0.0.1:${PORT[$s]}/no/such/file.txt")
@@ -609,14 +609,16 @@ echo "- servers: usher $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null |
 echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
+# "--rows k" alone means the scaling section for every row.
+if [ "$ROWS" = k ]; then
+  ROWS="a,b,c,d,e,f,g,h,i,j,k"
+  ALL_CORES_ONLY=1
+fi
 if [ "$ALL_CORES_ONLY" = 0 ]; then
   SECTION=one
   run_section
 fi
 if [ "$ALL_CORES_ONLY" = 1 ] || has_row k; then
-  if [ "${#ROW_LIST[@]}" = 1 ] && [ "${ROW_LIST[0]}" = k ]; then
-    ROWS="a,b,c,d,e,f,g,h,i,j"
-  fi
   SECTION=all
   run_section
 fi
