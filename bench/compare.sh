@@ -106,6 +106,7 @@ ensure_tools() {
   # they listen on port 80 and are not ours to stop, and they do not touch our ports.
 }
 
+USHER_BUILT=0
 build_usher() {
   if [ -n "$USHER_BIN" ]; then
     [ -x "$USHER_BIN" ] || die "--usher $USHER_BIN is not an executable"
@@ -115,6 +116,7 @@ build_usher() {
   log "compare.sh: cargo build --release"
   (cd "$REPO_DIR" && cargo build --release) >&2 || die "cargo build --release failed"
   USHER_BIN="${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/usher"
+  USHER_BUILT=1
   [ -x "$USHER_BIN" ] || die "no binary at $USHER_BIN after the build"
 }
 
@@ -605,7 +607,15 @@ make_root
 echo "# usher vs nginx vs lighttpd, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "- machine: $NCPU cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -sr)"
-echo "- servers: usher $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), $(lighttpd -v 2>&1 | cut -d' ' -f1)"
+if [ "$USHER_BUILT" = 1 ]; then
+  usher_version="usher $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [ -n "$(git -C "$REPO_DIR" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    usher_version+=" with uncommitted changes"
+  fi
+else
+  usher_version="usher ${USHER_BIN:-not run}"
+fi
+echo "- servers: $usher_version, $(nginx -v 2>&1 | sed 's/.*: //'), $(lighttpd -v 2>&1 | cut -d' ' -f1)"
 echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
