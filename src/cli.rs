@@ -1,1 +1,143 @@
 //! Command-line definitions (clap). Every flag is an `Option` so "unset" differs from a default.
+//!
+//! `usher` alone serves the current directory on 127.0.0.1:8080; `usher serve [ROOT] --listen A`
+//! (or the same flags without `serve`) chooses.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// usher: a web server that serves files, explains errors, and hands requests to programs.
+#[derive(Debug, Parser)]
+#[command(name = "usher", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without one, usher serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Serve options, accepted without the `serve` word too.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a directory over HTTP/1.x and h2c.
+    Serve(ServeArgs),
+}
+
+/// Options of `usher serve`.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// The directory to serve [default: the current directory].
+    pub root: Option<PathBuf>,
+    /// Address to listen on, as IP:PORT, [IPv6]:PORT, HOST:PORT or a bare PORT (on 127.0.0.1).
+    /// Repeat to listen on several [default: 127.0.0.1:8080].
+    #[arg(short, long = "listen", value_name = "ADDR:PORT", value_parser = parse_listen)]
+    pub listen: Vec<Vec<SocketAddr>>,
+    /// Serve dot-files and dot-directories (`.well-known` is always served).
+    #[arg(long)]
+    pub show_hidden: bool,
+    /// Follow symbolic links that point outside the root.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Serve a file even when the Accept header rules out its type, instead of 406.
+    #[arg(long)]
+    pub lenient_accept: bool,
+    /// Answer 404 for directories without an index file instead of listing them.
+    #[arg(long)]
+    pub no_listing: bool,
+    /// How long in-flight requests may run after SIGTERM or Ctrl-C, e.g. `10s`, `500ms` [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace_period: Option<Duration>,
+}
+
+/// Parse a listen address: `IP:PORT`, `[IPv6]:PORT`, `HOST:PORT` (every address it resolves to)
+/// or a bare `PORT` (127.0.0.1).
+pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("expected IP:PORT, [IPv6]:PORT, HOST:PORT or PORT ({e})"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{s} resolves to no address"));
+    }
+    Ok(addrs)
+}
+
+/// Parse a duration written as a number with a unit: `ms`, `s`, `m` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a number with a unit such as 10s or 500ms, got {s:?}"))?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        other => Err(format!("unknown unit {other:?}: use ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(
+            parse_listen("8081").unwrap(),
+            vec!["127.0.0.1:8081".parse().unwrap()]
+        );
+        assert_eq!(
+            parse_listen("[::1]:0").unwrap(),
+            vec!["[::1]:0".parse().unwrap()]
+        );
+        assert!(
+            parse_listen("localhost:9")
+                .unwrap()
+                .iter()
+                .all(|a| a.ip().is_loopback())
+        );
+        assert!(parse_listen("nonsense").is_err());
+        assert!(parse_listen("1.2.3.4:99999").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn serve_flags_work_with_and_without_the_subcommand() {
+        let a = Cli::try_parse_from(["usher", "/srv", "--listen", "9000"]).unwrap();
+        assert!(a.command.is_none());
+        assert_eq!(a.serve.root, Some(PathBuf::from("/srv")));
+        let b = Cli::try_parse_from(["usher", "serve", "/srv", "-l", "9000", "-l", "[::1]:9000"])
+            .unwrap();
+        let Some(Command::Serve(s)) = b.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(s.listen.len(), 2);
+        let none = Cli::try_parse_from(["usher"]).unwrap();
+        assert!(
+            none.command.is_none() && none.serve.root.is_none() && none.serve.listen.is_empty()
+        );
+    }
+}

@@ -1,12 +1,17 @@
 //! The validated, typed configuration every layer below reads, shared as `Arc<Config>`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cli::ServeArgs;
 use crate::handlers::static_files::StaticOptions;
 
 /// Where usher listens when told nothing.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8080,
+));
 
 /// How long in-flight requests may run after a shutdown signal before connections are cut.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -20,4 +25,102 @@ pub struct Config {
     pub files: StaticOptions,
     /// Bounded wait for in-flight requests on shutdown.
     pub grace_period: Duration,
+}
+
+/// A configuration that cannot be served; the message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The root does not exist or is not a directory.
+    #[error("cannot serve {path}: {reason}")]
+    Root {
+        /// The root as given.
+        path: PathBuf,
+        /// Why it cannot be served.
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// The configuration for `root` with every default, listening on `listen`.
+    pub fn for_root(root: &Path, listen: Vec<SocketAddr>) -> Result<Config, ConfigError> {
+        Ok(Config {
+            listen,
+            files: StaticOptions::new(canonical_root(root)?),
+            grace_period: DEFAULT_GRACE_PERIOD,
+        })
+    }
+
+    /// Validate `usher serve` arguments into a configuration.
+    pub fn from_serve_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+        let listen = if args.listen.is_empty() {
+            vec![DEFAULT_LISTEN]
+        } else {
+            let mut all: Vec<SocketAddr> = args.listen.iter().flatten().copied().collect();
+            all.dedup();
+            all
+        };
+        let mut config = Config::for_root(&root, listen)?;
+        config.files.show_hidden = args.show_hidden;
+        config.files.follow_symlinks = args.follow_symlinks;
+        config.files.lenient_accept = args.lenient_accept;
+        config.files.listing = !args.no_listing;
+        if let Some(grace) = args.grace_period {
+            config.grace_period = grace;
+        }
+        Ok(config)
+    }
+}
+
+/// The absolute, symlink-free form of `root`, which must be a directory: the sandbox boundary.
+fn canonical_root(root: &Path) -> Result<PathBuf, ConfigError> {
+    let error = |reason| ConfigError::Root {
+        path: root.to_path_buf(),
+        reason,
+    };
+    let canonical = root.canonicalize().map_err(|e| {
+        error(match e.kind() {
+            std::io::ErrorKind::NotFound => "no such directory",
+            std::io::ErrorKind::PermissionDenied => "permission denied",
+            _ => "the path cannot be resolved",
+        })
+    })?;
+    if !canonical.is_dir() {
+        return Err(error("not a directory"));
+    }
+    Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = ServeArgs {
+            root: Some(dir.path().to_path_buf()),
+            show_hidden: true,
+            no_listing: true,
+            grace_period: Some(Duration::from_millis(5)),
+            ..ServeArgs::default()
+        };
+        let c = Config::from_serve_args(&args).unwrap();
+        assert_eq!(c.listen, vec![DEFAULT_LISTEN]);
+        assert_eq!(c.files.root, dir.path().canonicalize().unwrap());
+        assert!(c.files.show_hidden && !c.files.listing && !c.files.follow_symlinks);
+        assert_eq!(c.grace_period, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn missing_or_file_root_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let e = Config::for_root(&missing, vec![]).unwrap_err().to_string();
+        assert!(e.ends_with("no such directory"), "{e}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let e = Config::for_root(&file, vec![]).unwrap_err().to_string();
+        assert!(e.ends_with("not a directory"), "{e}");
+    }
 }

@@ -11,6 +11,7 @@
 pub mod accept;
 pub mod conditional;
 pub mod date;
+pub mod encode;
 pub mod etag;
 pub mod mime;
 pub mod range;

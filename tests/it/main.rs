@@ -1,1 +1,11 @@
-//! Integration tests.
+//! Integration tests: a real usher on 127.0.0.1:0, driven by real clients (reqwest, raw TCP,
+//! curl) and, for the binary's own behaviour, the `usher` executable itself.
+
+mod cli;
+mod dirs;
+mod errors;
+mod files;
+mod memory;
+mod protocol;
+mod sandbox;
+mod support;

@@ -1,0 +1,620 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of usher against nginx and lighttpd (issue 3); see bench/README.md.
+#
+# On a fresh Debian machine, as root: installs what is missing, builds usher in release mode,
+# makes a document root in a temp dir, starts every server on its own free port on 127.0.0.1,
+# pins the server to one core and the load generator to another, runs the rows round by round
+# (rotating the server order each round) and prints medians, spreads and usher/other ratios.
+# Every server it starts it stops, by the PID it recorded. Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+HELPERS="$BENCH_DIR/helpers.py"
+
+usage() {
+  cat <<'EOF'
+usage: bench/compare.sh [options]
+
+  --smoke           every row ~1 s, 1 round, 2 downloads: checks the script and the servers work
+  --rounds N        rounds per row (default 3); the server order rotates each round
+  --duration S      seconds per timed run, an integer (default 10)
+  --rows LIST       rows to run, comma-separated letters a-k (default all); k adds the scaling
+                    section, which repeats the chosen rows a-j with all cores given to the server
+  --all-cores       run only the scaling section (all cores to the server)
+  --servers LIST    servers to compare (default usher,nginx,lighttpd)
+  --usher PATH      use this usher binary instead of running cargo build --release
+  --downloads N     100 MiB downloads per server per round in row d (default 5)
+  --keep            keep the temp dir (configs, logs, raw results) and print its path
+  -h, --help        this text
+
+Exit status: 0 when every server started and every row produced numbers, 1 otherwise.
+EOF
+}
+
+ROUNDS=3
+DURATION=10
+ROWS="a,b,c,d,e,f,g,h,i,j,k"
+SERVERS="usher,nginx,lighttpd"
+USHER_BIN=""
+DOWNLOADS=5
+IDLE_CONNS=1000
+ALL_CORES_ONLY=0
+KEEP=0
+SMOKE=0
+PIPELINE_DEPTH=16
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) SMOKE=1 ;;
+    --rounds) ROUNDS="${2:?--rounds needs a number}"; shift ;;
+    --duration) DURATION="${2:?--duration needs seconds}"; shift ;;
+    --rows) ROWS="${2:?--rows needs a list}"; shift ;;
+    --all-cores) ALL_CORES_ONLY=1 ;;
+    --servers) SERVERS="${2:?--servers needs a list}"; shift ;;
+    --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
+    --downloads) DOWNLOADS="${2:?--downloads needs a number}"; shift ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$SMOKE" = 1 ]; then
+  ROUNDS=1
+  DURATION=1
+  DOWNLOADS=2
+fi
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+log() { echo "$*" >&2; }
+
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer of seconds"
+[[ "$DOWNLOADS" =~ ^[1-9][0-9]*$ ]] || die "--downloads must be a positive integer"
+[[ "$ROWS" =~ ^[a-k](,[a-k])*$ ]] || die "--rows must be letters a-k separated by commas"
+[[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
+  || die "--servers must name usher, nginx or lighttpd, separated by commas"
+
+IFS=, read -r -a ROW_LIST <<<"$ROWS"
+IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
+has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
+has_server() { [[ ",$SERVERS," == *",$1,"* ]]; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools: install what is missing (Debian package names), as root only.
+
+ensure_tools() {
+  local -a missing=()
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  command -v lighttpd >/dev/null 2>&1 || missing+=(lighttpd)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+  command -v ps >/dev/null 2>&1 || missing+=(procps)
+  if [ ${#missing[@]} -eq 0 ]; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    die "missing ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root"
+  fi
+  log "compare.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  # Debian's packages start the distribution's own nginx/lighttpd where an init system runs;
+  # they listen on port 80 and are not ours to stop, and they do not touch our ports.
+}
+
+build_usher() {
+  if [ -n "$USHER_BIN" ]; then
+    [ -x "$USHER_BIN" ] || die "--usher $USHER_BIN is not an executable"
+    return
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust, or pass --usher PATH"
+  log "compare.sh: cargo build --release"
+  (cd "$REPO_DIR" && cargo build --release) >&2 || die "cargo build --release failed"
+  USHER_BIN="${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/usher"
+  [ -x "$USHER_BIN" ] || die "no binary at $USHER_BIN after the build"
+}
+
+ensure_tools
+if has_server usher; then
+  build_usher
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Work dir, document root, cleanup.
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/usher-bench.XXXXXX")
+chmod 755 "$WORK"
+ROOT="$WORK/root"
+RESULTS="$WORK/results.tsv"
+ROWS_META="$WORK/rows.tsv"
+FAILED=0
+declare -A PID=()        # server -> PID of the process we started (master for nginx)
+declare -A PORT=()       # server -> HTTP/1.1 port
+declare -A H2_PORT=()    # server -> h2c port (nginx has a separate one)
+
+# Servers run in their own session (setsid), so the PID we recorded is also their process
+# group: lighttpd with workers signals its whole group on shutdown, which must not be ours.
+stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "compare.sh: PID $pid did not stop on SIGTERM within 5 s; SIGKILL to its group"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local s
+  for s in "${!PID[@]}"; do
+    stop_pid "${PID[$s]}"
+    unset "PID[$s]"
+  done
+}
+
+cleanup() {
+  stop_all
+  if [ "$KEEP" = 1 ]; then
+    log "compare.sh: kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+make_root() {
+  local i
+  mkdir -p "$ROOT/dir" "$WORK/run"
+  cat >"$ROOT/index.html" <<'EOF'
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>usher bench</title></head>
+<body><p>Files: <a href="1k.bin">1k.bin</a>, <a href="100k.bin">100k.bin</a>,
+<a href="100m.bin">100m.bin</a>, <a href="dir/">dir/</a>.</p></body></html>
+EOF
+  head -c 1024 /dev/urandom >"$ROOT/1k.bin"
+  head -c 102400 /dev/urandom >"$ROOT/100k.bin"
+  head -c 104857600 /dev/urandom >"$ROOT/100m.bin"
+  for ((i = 1; i <= 1000; i++)); do
+    printf 'entry %d\n' "$i" >"$ROOT/dir/entry-$(printf '%04d' "$i").txt"
+  done
+  chmod -R a+rX "$ROOT"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cores. One-core section: server on core 0, load generator on core 1. Scaling section: server
+# on every core, the load generator still on its one core (so on a 2-core machine they share it).
+
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then
+  CLIENT_CPU=1
+  ONE_CORE_SERVER_CPUS=0
+  ALL_CORES_SERVER_CPUS="0-$((NCPU - 1))"
+else
+  log "compare.sh: only one core: nothing is pinned, and the numbers mean little"
+  CLIENT_CPU=""
+fi
+
+client() {
+  if [ -n "$CLIENT_CPU" ]; then
+    taskset -c "$CLIENT_CPU" "$@"
+  else
+    "$@"
+  fi
+}
+
+# Raise the open-file limit for the servers and the 1000 idle connections of row g.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------------------------------------
+# Servers. SECTION is "one" (one core, one worker) or "all" (every core).
+
+SECTION=one
+
+server_pin() {
+  if [ -z "$CLIENT_CPU" ]; then
+    return
+  fi
+  if [ "$SECTION" = one ]; then
+    printf '%s\n' taskset -c "$ONE_CORE_SERVER_CPUS"
+  else
+    printf '%s\n' taskset -c "$ALL_CORES_SERVER_CPUS"
+  fi
+}
+
+USHER_HAS_WORKERS=0
+if has_server usher && "$USHER_BIN" serve --help 2>/dev/null | grep -q -- '--workers'; then
+  USHER_HAS_WORKERS=1
+fi
+
+start_usher() {
+  local port="$1" log_file="$WORK/run/usher-$SECTION.log"
+  local -a cmd pin
+  mapfile -t pin < <(server_pin)
+  if [ "$SECTION" = one ]; then
+    cmd=(env RUST_LOG=usher=warn TOKIO_WORKER_THREADS=1)
+  else
+    cmd=(env -u TOKIO_WORKER_THREADS RUST_LOG=usher=warn)
+  fi
+  cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port")
+  if [ "$USHER_HAS_WORKERS" = 1 ]; then
+    if [ "$SECTION" = one ]; then cmd+=(--workers 1); else cmd+=(--workers "$NCPU"); fi
+  fi
+  setsid "${cmd[@]}" >>"$log_file" 2>&1 &
+  PID[usher]=$!
+  PORT[usher]=$port
+  H2_PORT[usher]=$port
+}
+
+start_nginx() {
+  local port="$1" h2_port="$2" conf="$WORK/run/nginx-$SECTION.conf" workers=1 user_line=""
+  local -a pin
+  mapfile -t pin < <(server_pin)
+  [ "$SECTION" = one ] || workers=auto
+  [ "$(id -u)" != 0 ] || user_line="user root;"
+  mkdir -p "$WORK/run/nginx-temp"
+  sed -e "s|@USER_LINE@|$user_line|" -e "s|@WORKERS@|$workers|" -e "s|@RUN@|$WORK/run|g" \
+    -e "s|@PORT@|$port|" -e "s|@H2_PORT@|$h2_port|" -e "s|@ROOT@|$ROOT|" \
+    "$BENCH_DIR/nginx.conf.in" >"$conf"
+  setsid "${pin[@]}" nginx -c "$conf" -p "$WORK/run" -g 'daemon off;' >>"$WORK/run/nginx.out" 2>&1 &
+  PID[nginx]=$!
+  PORT[nginx]=$port
+  H2_PORT[nginx]=$h2_port
+}
+
+start_lighttpd() {
+  local port="$1" conf="$WORK/run/lighttpd-$SECTION.conf" workers=0
+  local -a pin
+  mapfile -t pin < <(server_pin)
+  [ "$SECTION" = one ] || workers="$NCPU"
+  sed -e "s|@WORKERS@|$workers|" -e "s|@RUN@|$WORK/run|g" -e "s|@PORT@|$port|" \
+    -e "s|@ROOT@|$ROOT|" "$BENCH_DIR/lighttpd.conf.in" >"$conf"
+  setsid "${pin[@]}" lighttpd -D -f "$conf" >>"$WORK/run/lighttpd.out" 2>&1 &
+  PID[lighttpd]=$!
+  PORT[lighttpd]=$port
+  H2_PORT[lighttpd]=$port
+}
+
+# Poll until the server answers HTTP (any status), at most 200 times 50 ms.
+wait_ready() {
+  local s="$1" i stat
+  stat=$(cat "/proc/${PID[$s]}/stat" 2>/dev/null || true)
+  read -r -a stat <<<"${stat##*) }"
+  if [ -n "${stat[2]:-}" ] && [ "${stat[2]}" != "${PID[$s]}" ]; then
+    log "compare.sh: $s (PID ${PID[$s]}) is not in its own process group"
+    return 1
+  fi
+  for ((i = 0; i < 200; i++)); do
+    if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+      log "compare.sh: $s exited during startup"
+      return 1
+    fi
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${PORT[$s]}/"; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  log "compare.sh: $s did not answer on 127.0.0.1:${PORT[$s]} within 10 s"
+  return 1
+}
+
+show_logs() {
+  local f
+  for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
+    [ -s "$f" ] || continue
+    log "--- $f (last lines)"
+    tail -n 5 "$f" >&2
+  done
+}
+
+# Start every server of this round; returns 1 if any failed (it is left out of the round).
+declare -A UP=()
+start_servers() {
+  local -a ports
+  local s ok=0
+  mapfile -t ports < <(python3 "$HELPERS" ports 4)
+  [ ${#ports[@]} -eq 4 ] || die "could not pick free ports"
+  for s in "${SERVER_LIST[@]}"; do
+    case "$s" in
+      usher) start_usher "${ports[0]}" ;;
+      nginx) start_nginx "${ports[1]}" "${ports[2]}" ;;
+      lighttpd) start_lighttpd "${ports[3]}" ;;
+    esac
+  done
+  for s in "${SERVER_LIST[@]}"; do
+    if wait_ready "$s"; then
+      UP[$s]=1
+    else
+      UP[$s]=0
+      ok=1
+      FAILED=1
+      show_logs
+    fi
+  done
+  return "$ok"
+}
+
+# ---------------------------------------------------------------------------------------------
+# CPU time of a server: utime+stime of the process and its children (nginx workers, lighttpd
+# workers), in clock ticks. /proc/PID/stat counts every thread of the process, live or ended.
+
+CLK_TCK=$(getconf CLK_TCK)
+
+proc_ticks() {
+  local stat rest
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  rest=${stat##*) }
+  local -a f
+  read -r -a f <<<"$rest"
+  echo $((f[11] + f[12]))
+}
+
+server_ticks() {
+  local pid="$1" total kid
+  total=$(proc_ticks "$pid")
+  for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null || true); do
+    total=$((total + $(proc_ticks "$kid")))
+  done
+  echo "$total"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rows. Each row function prints "VALUE CPU" (CPU "-" when not measured) on success, or a reason
+# on stderr and returns 1.
+
+describe_rows() {
+  {
+    printf 'a\t1 KiB file, keep-alive, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'b\t1 KiB file, keep-alive, 256 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'c\t100 KiB file, keep-alive, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'd\t100 MiB download, curl, %d per round\tGB/s\thigher\tµs/MiB\n' "$DOWNLOADS"
+    printf 'e\t1 KiB, new connection per request, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'f\th2c, h2load -c64 -m10\treq/s\thigher\tµs/req\n'
+    printf 'g\tRSS added by %d idle keep-alive conns\tMiB\tlower\t-\n' "$IDLE_CONNS"
+    printf 'h\tlisting of a 1000-entry directory, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'i\t1 KiB, pipelined depth %d, 64 conns (wrk)\treq/s\thigher\tµs/req\n' "$PIPELINE_DEPTH"
+    printf 'j\t404 with a negotiated problem body, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+  } >"$ROWS_META"
+}
+
+# Check one answer before loading a server with it: STATUS and, for 200, the body size or a
+# string the body must contain.
+precheck() {
+  local s="$1" path="$2" want_status="$3" want="${4:-}" out code size
+  local url="http://127.0.0.1:${PORT[$s]}$path" body="$WORK/run/precheck.body"
+  out=$(curl -s -o "$body" -w '%{http_code} %{size_download}' --max-time 10 \
+    -H 'Accept: application/problem+json' "$url") || { echo "GET $path: curl failed"; return 1; }
+  read -r code size <<<"$out"
+  if [ "$code" != "$want_status" ]; then
+    echo "GET $path answered $code, not $want_status"
+    return 1
+  fi
+  if [[ "$want" =~ ^[0-9]+$ ]] && [ "$size" != "$want" ]; then
+    echo "GET $path gave $size bytes, not $want"
+    return 1
+  fi
+  if [ -n "$want" ] && ! [[ "$want" =~ ^[0-9]+$ ]] && ! grep -q -- "$want" "$body"; then
+    echo "GET $path: the body lacks $want"
+    return 1
+  fi
+}
+
+# Run wrk; print "RATE CPU" or a reason. Extra arguments go to wrk before the URL.
+run_wrk() {
+  local s="$1" conns="$2" path="$3" expect="$4" out="$WORK/run/wrk.out"
+  shift 4
+  local t0 t1 reqs rate non2xx errs
+  local -a script_args=()
+  if [ -n "${PIPELINE:-}" ]; then
+    script_args=(-- "$PIPELINE_DEPTH")
+  fi
+  t0=$(server_ticks "${PID[$s]}")
+  if ! client wrk -t1 -c "$conns" -d "${DURATION}s" "$@" "http://127.0.0.1:${PORT[$s]}$path" \
+      "${script_args[@]}" >"$out" 2>&1; then
+    echo "wrk failed: $(tail -n 1 "$out")"
+    return 1
+  fi
+  t1=$(server_ticks "${PID[$s]}")
+  reqs=$(awk '/ requests in /{print $1}' "$out")
+  rate=$(awk '/^Requests\/sec:/{print $2}' "$out")
+  non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/{print $2}' "$out")
+  errs=$(awk '/Socket errors:/{gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
+  non2xx=${non2xx:-0}
+  errs=${errs:-0}
+  if [ -z "$reqs" ] || [ -z "$rate" ] || [ "$reqs" = 0 ]; then
+    echo "wrk gave no numbers: $(tr '\n' ' ' <"$out" | cut -c1-200)"
+    return 1
+  fi
+  if [ "$expect" = 2xx ] && [ "$non2xx" != 0 ]; then
+    echo "$non2xx of $reqs answers were not 2xx/3xx"
+    return 1
+  fi
+  if [ "$expect" = 404 ] && [ "$non2xx" != "$reqs" ]; then
+    echo "only $non2xx of $reqs answers were errors (expected all 404)"
+    return 1
+  fi
+  if [ $((errs * 100)) -gt "$reqs" ]; then
+    echo "$errs socket errors for $reqs requests: $(grep 'Socket errors' "$out")"
+    return 1
+  fi
+  echo "$rate $(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", d * 1e6 / hz / n}')"
+}
+
+row_a() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx; }
+row_b() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 256 /1k.bin 2xx; }
+row_c() { precheck "$1" /100k.bin 200 102400 && run_wrk "$1" 64 /100k.bin 2xx; }
+row_e() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx -H 'Connection: close'; }
+row_h() { precheck "$1" /dir/ 200 entry-1000.txt && run_wrk "$1" 64 /dir/ 2xx; }
+row_i() {
+  precheck "$1" /1k.bin 200 1024 || return 1
+  PIPELINE=1 run_wrk "$1" 64 /1k.bin 2xx -s "$BENCH_DIR/pipeline.lua"
+}
+row_j() {
+  local s="$1" ctype
+  precheck "$s" /no/such/file.txt 404 || return 1
+  if [ "$s" = usher ]; then
+    ctype=$(curl -s -o /dev/null -w '%{content_type}' -H 'Accept: application/problem+json' \
+      "http://127.0.0.1:${PORT[$s]}/no/such/file.txt")
+    if [[ "$ctype" != application/problem+json* ]]; then
+      echo "the 404 came as '$ctype', not application/problem+json"
+      return 1
+    fi
+  fi
+  run_wrk "$s" 64 /no/such/file.txt 404 -H 'Accept: application/problem+json'
+}
+
+row_d() {
+  local s="$1" k t0 t1 out code size secs bytes=0 total_secs=0
+  precheck "$s" /1k.bin 200 1024 || return 1
+  t0=$(server_ticks "${PID[$s]}")
+  for ((k = 0; k < DOWNLOADS; k++)); do
+    out=$(client curl -s -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' \
+      "http://127.0.0.1:${PORT[$s]}/100m.bin") || { echo "curl failed on download $((k + 1))"; return 1; }
+    read -r code size secs <<<"$out"
+    if [ "$code" != 200 ] || [ "$size" != 104857600 ]; then
+      echo "download $((k + 1)) answered $code with $size bytes"
+      return 1
+    fi
+    bytes=$((bytes + size))
+    total_secs=$(awk -v a="$total_secs" -v b="$secs" 'BEGIN{print a + b}')
+  done
+  t1=$(server_ticks "${PID[$s]}")
+  awk -v b="$bytes" -v t="$total_secs" -v d=$((t1 - t0)) -v hz="$CLK_TCK" \
+    'BEGIN{printf "%.3f %.2f\n", b / t / 1e9, d * 1e6 / hz / (b / 1048576)}'
+}
+
+row_f() {
+  local s="$1" t0 t1 out="$WORK/run/h2load.out" rate ok total twoxx bad bad_status code
+  code=$(curl -s -o /dev/null --http2-prior-knowledge --max-time 10 -w '%{http_version} %{http_code}' \
+    "http://127.0.0.1:${H2_PORT[$s]}/1k.bin") || { echo "h2c GET /1k.bin: curl failed"; return 1; }
+  if [ "$code" != "2 200" ]; then
+    echo "h2c GET /1k.bin answered HTTP/version+status '$code', not '2 200'"
+    return 1
+  fi
+  t0=$(server_ticks "${PID[$s]}")
+  if ! client h2load -t1 -c64 -m10 -D "$DURATION" "http://127.0.0.1:${H2_PORT[$s]}/1k.bin" \
+      >"$out" 2>&1; then
+    echo "h2load failed: $(tail -n 1 "$out")"
+    return 1
+  fi
+  t1=$(server_ticks "${PID[$s]}")
+  rate=$(awk '/^finished in/{print $4}' "$out")
+  read -r total ok bad <<<"$(awk '/^requests:/{print $2, $8, $10 + $12 + $14}' "$out")"
+  read -r twoxx bad_status <<<"$(awk '/^status codes:/{gsub(",", ""); print $3, $7 + $9}' "$out")"
+  if [ -z "$rate" ] || [ -z "$ok" ] || [ "${ok:-0}" = 0 ]; then
+    echo "h2load gave no numbers: $(tr '\n' ' ' <"$out" | cut -c1-300)"
+    return 1
+  fi
+  # h2load counts the status of answers still in flight when the time is up, so 2xx may
+  # exceed "succeeded"; what must hold is no 4xx or 5xx.
+  if [ "${twoxx:-0}" = 0 ] || [ "${bad_status:-1}" != 0 ]; then
+    echo "h2 answers: $(grep '^status codes' "$out")"
+    return 1
+  fi
+  if [ $((bad * 100)) -gt "$total" ]; then
+    echo "$bad of $total h2 requests failed, errored or timed out"
+    return 1
+  fi
+  echo "$rate $(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", d * 1e6 / hz / n}')"
+}
+
+row_g() {
+  local s="$1" out added open
+  precheck "$s" /1k.bin 200 1024 || return 1
+  out=$(python3 "$HELPERS" idle --port "${PORT[$s]}" --path /1k.bin --conns "$IDLE_CONNS" \
+    --pid "${PID[$s]}" 2>&1) || { echo "$out"; return 1; }
+  read -r added open <<<"$out"
+  if [ "$open" -lt "$IDLE_CONNS" ]; then
+    echo "the server closed $((IDLE_CONNS - open)) of $IDLE_CONNS idle connections within a second"
+    return 1
+  fi
+  awk -v k="$added" 'BEGIN{printf "%.2f -\n", k / 1024}'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main loop.
+
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+run_section() {
+  local round row s i n=${#SERVER_LIST[@]} out value cpu
+  local -a order
+  for ((round = 1; round <= ROUNDS; round++)); do
+    start_servers || true
+    order=()
+    for ((i = 0; i < n; i++)); do
+      order+=("${SERVER_LIST[$(((i + round - 1) % n))]}")
+    done
+    log "== section $SECTION, round $round/$ROUNDS, order ${order[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    for row in a b c d e f g h i j; do
+      has_row "$row" || continue
+      for s in "${order[@]}"; do
+        if [ "${UP[$s]}" != 1 ]; then
+          record "$SECTION" "$row" "$s" "$round" - - FAIL "server not running"
+          continue
+        fi
+        if out=$("row_$row" "$s" 2>&1); then
+          read -r value cpu <<<"$out"
+          record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" ok ""
+          log "   $row $s: $value (cpu $cpu)"
+        else
+          FAILED=1
+          out=$(tr '\n' ' ' <<<"$out")
+          record "$SECTION" "$row" "$s" "$round" - - FAIL "$out"
+          log "   $row $s: FAIL $out"
+        fi
+        if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+          FAILED=1
+          UP[$s]=0
+          log "   $s exited during row $row"
+          show_logs
+          record "$SECTION" "$row" "$s" "$round" - - FAIL "server exited during this row"
+        fi
+      done
+    done
+    stop_all
+  done
+}
+
+describe_rows
+make_root
+: >"$RESULTS"
+
+echo "# usher vs nginx vs lighttpd, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "- machine: $NCPU cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+echo "- servers: usher $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), $(lighttpd -v 2>&1 | cut -d' ' -f1)"
+echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
+echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
+
+if [ "$ALL_CORES_ONLY" = 0 ]; then
+  SECTION=one
+  run_section
+fi
+if [ "$ALL_CORES_ONLY" = 1 ] || has_row k; then
+  if [ "${#ROW_LIST[@]}" = 1 ] && [ "${ROW_LIST[0]}" = k ]; then
+    ROWS="a,b,c,d,e,f,g,h,i,j"
+  fi
+  SECTION=all
+  run_section
+fi
+
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$HELPERS" report "$RESULTS" "$ROWS_META"
+if [ "$KEEP" = 1 ]; then
+  cp "$RESULTS" "$WORK/results-final.tsv"
+fi
+if [ "$FAILED" != 0 ]; then
+  log "compare.sh: some servers or rows failed (see Notes and failures above)"
+  exit 1
+fi

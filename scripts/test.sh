@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine or a developer's laptop:
+# installs what the tests need when missing (as root), then fmt, clippy and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Programs the integration tests drive as real clients and peers.
+needed=()
+command -v curl >/dev/null 2>&1 || needed+=(curl)
+if [ ${#needed[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${needed[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}"
+  else
+    echo "test.sh: missing ${needed[*]}; install them (e.g. sudo apt-get install ${needed[*]})" >&2
+    exit 1
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test

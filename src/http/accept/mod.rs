@@ -1,0 +1,483 @@
+//! `Accept` and `Accept-Language` (RFC 9110 §12.5): parsing with q-values and choosing a representation.
+//!
+//! Parsing is lenient and bounded: an element that does not parse (bad syntax, an invalid
+//! `q`) is skipped rather than failing the whole header, a header with no valid element is
+//! treated as absent, and only the first [`MAX_ELEMENTS`] elements and [`MAX_PARAMS`]
+//! parameters of each are looked at. Nothing here allocates.
+
+/// Quality in thousandths, 0..=1000 (RFC 9110 §12.4.2 allows three decimals).
+pub type Quality = u16;
+
+/// Non-empty list elements of one header considered at most; later ones are ignored so a
+/// hostile header costs bounded work. Browsers send fewer than 10.
+pub const MAX_ELEMENTS: usize = 64;
+
+/// Media-type parameters (other than `q`) of one media range considered at most.
+pub const MAX_PARAMS: usize = 16;
+
+/// How specific the media range that decided a media type's quality was (RFC 9110 §12.5.1:
+/// "the most specific reference has precedence").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Specificity {
+    /// `*/*`, or no `Accept` header at all.
+    Any,
+    /// `type/*`.
+    Type,
+    /// `type/subtype` with `params` media-type parameters (more parameters rank higher).
+    Subtype {
+        /// Media-type parameters the range carried, `q` excluded.
+        params: u8,
+    },
+}
+
+/// Choose among `available` media types (e.g. `"text/html"`) the one `accept` prefers.
+///
+/// `accept` is the raw header value, `None` when absent (then the first available wins).
+/// Ranks by quality, then by the specificity of the matching range, then by the order of
+/// `available`. Returns the index into `available`, or `None` when every one is refused (q=0
+/// or unmatched). A header without a single valid element counts as absent.
+///
+/// Available types may carry parameters (`text/plain;format=flowed`); a range with
+/// parameters matches only a type that has them all (RFC 9110 §12.5.1: `text/plain;format=flowed`
+/// does not match a bare `text/plain`). One exception: a range's `charset=utf-8` is satisfied
+/// by a type that names no charset, because usher labels every text type it serves UTF-8, so
+/// `Accept: application/json;charset=utf-8` matches `application/json`.
+pub fn choose_media_type(accept: Option<&[u8]>, available: &[&str]) -> Option<usize> {
+    let mut best: Option<(usize, Quality, Specificity)> = None;
+    for (i, name) in available.iter().enumerate() {
+        let Some(m) = media_type_match(accept, name) else {
+            // The header has no valid element: as if absent.
+            return (!available.is_empty()).then_some(0);
+        };
+        let (q, spec) = m;
+        if q == 0 {
+            continue;
+        }
+        if best.is_none_or(|(_, bq, bs)| (q, spec) > (bq, bs)) {
+            best = Some((i, q, spec));
+        }
+    }
+    best.map(|(i, _, _)| i)
+}
+
+/// The quality `accept` gives `media_type` (most specific matching range wins), 0 if none
+/// matches; 1000 when the header is absent or has no valid element.
+pub fn media_type_quality(accept: Option<&[u8]>, media_type: &str) -> Quality {
+    media_type_match(accept, media_type).map_or(1000, |(q, _)| q)
+}
+
+/// The quality `accept` gives `media_type` and the specificity of the range that decided it.
+///
+/// `Some((0, Specificity::Any))` when no range matches; `None` when the header is absent or
+/// has no valid element (so every type is acceptable, as with `*/*`). Among equally specific
+/// matching ranges (`text/html;q=0.2, text/html;q=0.9`) the highest quality wins.
+pub fn media_type_match(accept: Option<&[u8]>, media_type: &str) -> Option<(Quality, Specificity)> {
+    let accept = accept?;
+    let target = parse_media_range(media_type.as_bytes());
+    let mut any_valid = false;
+    let mut best: Option<(Specificity, Quality)> = None;
+    for element in ListElements::new(accept) {
+        let Some(range) = parse_media_range(element) else {
+            continue;
+        };
+        any_valid = true;
+        let Some(target) = &target else { continue };
+        if let Some(spec) = range.matches(target) {
+            if best.is_none_or(|b| (spec, range.q) > b) {
+                best = Some((spec, range.q));
+            }
+        }
+    }
+    if !any_valid {
+        return None;
+    }
+    Some(best.map_or((0, Specificity::Any), |(spec, q)| (q, spec)))
+}
+
+/// Choose among language tags (e.g. `"en"`, `"fr-CA"`) the one `accept_language` prefers,
+/// by RFC 4647 basic filtering (a range matches a tag equal to it or prefixing it at a `-`).
+/// Returns `None` when the header is absent or nothing matches with q > 0.
+///
+/// The quality of a tag is that of the longest range matching it (`*` is the shortest);
+/// comparison is case-insensitive (RFC 4647 §2); ties go to the earlier tag in `available`.
+pub fn choose_language(accept_language: Option<&[u8]>, available: &[&str]) -> Option<usize> {
+    let header = accept_language?;
+    let mut best: Option<(usize, Quality)> = None;
+    for (i, tag) in available.iter().enumerate() {
+        let q = language_quality(header, tag.as_bytes());
+        if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
+            best = Some((i, q));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// The quality `header` gives language `tag`: that of the longest matching range, 0 if none.
+fn language_quality(header: &[u8], tag: &[u8]) -> Quality {
+    let mut best: Option<(usize, Quality)> = None;
+    for element in ListElements::new(header) {
+        let Some((range, q)) = parse_language_range(element) else {
+            continue;
+        };
+        let len = if range == b"*" {
+            0
+        } else if language_prefix_matches(range, tag) {
+            range.len()
+        } else {
+            continue;
+        };
+        if best.is_none_or(|b| (len, q) > b) {
+            best = Some((len, q));
+        }
+    }
+    best.map_or(0, |(_, q)| q)
+}
+
+/// RFC 4647 §3.3.1: `range` equals `tag`, or is a prefix of it followed by `-`.
+fn language_prefix_matches(range: &[u8], tag: &[u8]) -> bool {
+    tag.len() >= range.len()
+        && tag[..range.len()].eq_ignore_ascii_case(range)
+        && (tag.len() == range.len() || tag[range.len()] == b'-')
+}
+
+/// One `language-range [ weight ]` element (RFC 9110 §12.5.4); `None` when malformed.
+/// `language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*"` (RFC 4647 §2.1).
+fn parse_language_range(element: &[u8]) -> Option<(&[u8], Quality)> {
+    let mut c = Cursor::new(element);
+    let range = c.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*');
+    let valid = range == b"*"
+        || range.split(|&b| b == b'-').enumerate().all(|(i, sub)| {
+            (1..=8).contains(&sub.len())
+                && if i == 0 {
+                    sub.iter().all(u8::is_ascii_alphabetic)
+                } else {
+                    sub.iter().all(u8::is_ascii_alphanumeric)
+                }
+        });
+    if !valid {
+        return None;
+    }
+    let mut q = 1000;
+    c.skip_ows();
+    if !c.at_end() {
+        // The only parameter Accept-Language defines is the weight.
+        c.expect(b';')?;
+        c.skip_ows();
+        let (name, value) = c.parameter()?;
+        if !name.eq_ignore_ascii_case(b"q") {
+            return None;
+        }
+        q = parse_qvalue(value)?;
+        c.skip_ows();
+        if !c.at_end() {
+            return None;
+        }
+    }
+    Some((range, q))
+}
+
+/// A parsed `media-range [ weight ]` (RFC 9110 §12.5.1), borrowing the header.
+#[derive(Debug)]
+struct MediaRange<'a> {
+    ty: &'a [u8],
+    subtype: &'a [u8],
+    params: [(&'a [u8], &'a [u8]); MAX_PARAMS],
+    n_params: usize,
+    q: Quality,
+}
+
+impl<'a> MediaRange<'a> {
+    fn params(&self) -> &[(&'a [u8], &'a [u8])] {
+        &self.params[..self.n_params]
+    }
+
+    /// How specifically this range matches `target`, or `None` when it does not.
+    fn matches(&self, target: &MediaRange<'_>) -> Option<Specificity> {
+        let spec = if self.ty == b"*" {
+            Specificity::Any
+        } else if !self.ty.eq_ignore_ascii_case(target.ty) {
+            return None;
+        } else if self.subtype == b"*" {
+            Specificity::Type
+        } else if !self.subtype.eq_ignore_ascii_case(target.subtype) {
+            return None;
+        } else {
+            // n_params <= MAX_PARAMS = 16, so the cast cannot truncate.
+            Specificity::Subtype {
+                params: self.n_params as u8,
+            }
+        };
+        let all_present = self.params().iter().all(|&(name, value)| {
+            match target
+                .params()
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                Some(&(_, v)) => param_values_equal(value, v),
+                // usher serves text as UTF-8 (see `choose_media_type`).
+                None => {
+                    name.eq_ignore_ascii_case(b"charset") && param_values_equal(value, b"utf-8")
+                }
+            }
+        });
+        all_present.then_some(spec)
+    }
+}
+
+/// One media range element; `None` when malformed (the caller skips it).
+/// `media-range = ( "*/*" / ( type "/" "*" ) / ( type "/" subtype ) ) parameters`,
+/// `parameters = *( OWS ";" OWS [ parameter ] )`; a parameter named `q` (any case) is the
+/// weight wherever it appears (RFC 9110 §12.5.1 "Recipients SHOULD process any parameter
+/// named "q" as weight, regardless of parameter ordering").
+fn parse_media_range(element: &[u8]) -> Option<MediaRange<'_>> {
+    let mut c = Cursor::new(element);
+    let ty = c.token();
+    c.expect(b'/')?;
+    let subtype = c.token();
+    if ty.is_empty() || subtype.is_empty() || (ty == b"*" && subtype != b"*") {
+        return None;
+    }
+    let mut range = MediaRange {
+        ty,
+        subtype,
+        params: [(&[], &[]); MAX_PARAMS],
+        n_params: 0,
+        q: 1000,
+    };
+    loop {
+        c.skip_ows();
+        if c.at_end() {
+            return Some(range);
+        }
+        c.expect(b';')?;
+        c.skip_ows();
+        if c.at_end() || c.peek() == Some(b';') {
+            continue; // `[ parameter ]` is optional.
+        }
+        let (name, value) = c.parameter()?;
+        if name.eq_ignore_ascii_case(b"q") {
+            range.q = parse_qvalue(value)?;
+        } else if range.n_params < MAX_PARAMS {
+            range.params[range.n_params] = (name, value);
+            range.n_params += 1;
+        }
+    }
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2).
+fn parse_qvalue(v: &[u8]) -> Option<Quality> {
+    let (int, frac) = match v {
+        [d] => (*d, &[][..]),
+        [d, b'.', frac @ ..] if frac.len() <= 3 => (*d, frac),
+        _ => return None,
+    };
+    match int {
+        b'0' if frac.iter().all(u8::is_ascii_digit) => {
+            let mut q: Quality = 0;
+            for i in 0..3 {
+                q = q * 10 + frac.get(i).map_or(0, |d| Quality::from(d - b'0'));
+            }
+            Some(q)
+        }
+        b'1' if frac.iter().all(|&d| d == b'0') => Some(1000),
+        _ => None,
+    }
+}
+
+/// Compare two parameter values, token or quoted-string, after unquoting; case-insensitive
+/// because the values clients send in Accept (`charset`, `format`, `level`) are.
+fn param_values_equal(a: &[u8], b: &[u8]) -> bool {
+    let mut a = unquoted(a);
+    let mut b = unquoted(b);
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(&y) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The bytes of a parameter value with its quotes and `\` escapes removed (RFC 9110 §5.6.4).
+fn unquoted(v: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let inner = match v {
+        [b'"', inner @ .., b'"'] => Some(inner),
+        _ => None,
+    };
+    let quoted = inner.is_some();
+    let mut bytes = inner.unwrap_or(v).iter().copied();
+    std::iter::from_fn(move || {
+        let b = bytes.next()?;
+        if quoted && b == b'\\' {
+            bytes.next()
+        } else {
+            Some(b)
+        }
+    })
+}
+
+/// The non-empty elements of a `#rule` list (RFC 9110 §5.6.1), split at commas outside
+/// quoted strings, trimmed of OWS, at most [`MAX_ELEMENTS`] of them. Empty elements are
+/// skipped as §5.6.1.2 requires and do not count toward the limit.
+struct ListElements<'a> {
+    rest: &'a [u8],
+    yielded: usize,
+}
+
+impl<'a> ListElements<'a> {
+    fn new(header: &'a [u8]) -> Self {
+        ListElements {
+            rest: header,
+            yielded: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for ListElements<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while !self.rest.is_empty() && self.yielded < MAX_ELEMENTS {
+            let mut in_quote = false;
+            let mut escaped = false;
+            let mut end = self.rest.len();
+            for (i, &b) in self.rest.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if in_quote {
+                    match b {
+                        b'\\' => escaped = true,
+                        b'"' => in_quote = false,
+                        _ => {}
+                    }
+                } else if b == b'"' {
+                    in_quote = true;
+                } else if b == b',' {
+                    end = i;
+                    break;
+                }
+            }
+            let element = trim_ows(&self.rest[..end]);
+            self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
+            if !element.is_empty() {
+                self.yielded += 1;
+                return Some(element);
+            }
+        }
+        None
+    }
+}
+
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_ows(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_ows(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// `tchar` (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A byte cursor over one list element.
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Cursor { s, i: 0 }
+    }
+
+    fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn expect(&mut self, b: u8) -> Option<()> {
+        (self.peek() == Some(b)).then(|| self.i += 1)
+    }
+
+    fn skip_ows(&mut self) {
+        self.take_while(is_ows);
+    }
+
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
+        let start = self.i;
+        while self.peek().is_some_and(&f) {
+            self.i += 1;
+        }
+        &self.s[start..self.i]
+    }
+
+    fn token(&mut self) -> &'a [u8] {
+        self.take_while(is_tchar)
+    }
+
+    /// `parameter-name "=" parameter-value`, the value a token or a quoted-string kept with
+    /// its quotes (RFC 9110 §5.6.6).
+    fn parameter(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let name = self.token();
+        if name.is_empty() {
+            return None;
+        }
+        self.expect(b'=')?;
+        let value = if self.peek() == Some(b'"') {
+            self.quoted_string()?
+        } else {
+            self.token()
+        };
+        if value.is_empty() {
+            return None;
+        }
+        Some((name, value))
+    }
+
+    /// `quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE` (RFC 9110 §5.6.4).
+    fn quoted_string(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        self.expect(b'"')?;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(&self.s[start..self.i]);
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let b = self.peek()?;
+                    if !(b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80) {
+                        return None;
+                    }
+                    self.i += 1;
+                }
+                b if b == b'\t' || b == b' ' || b == 0x21 || (0x23..=0x7e).contains(&b) => {
+                    self.i += 1;
+                }
+                b if b >= 0x80 => self.i += 1, // obs-text
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

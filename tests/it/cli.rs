@@ -1,0 +1,160 @@
+//! The `usher` executable: startup line, clear startup errors, graceful exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command};
+
+use crate::support::{IO_TIMEOUT, start, usher, write};
+
+fn kill(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn startup_line_names_addresses_and_absolute_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let mut p = start(&["serve", root.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert!(p.line.contains(root.to_str().unwrap()), "{}", p.line);
+    assert_eq!(p.addrs.len(), 1, "{}", p.line);
+    assert_ne!(
+        p.addrs[0].port(),
+        0,
+        "the line names the bound port: {}",
+        p.line
+    );
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    kill(&p.child, "-TERM");
+    assert!(p.child.wait().unwrap().success());
+}
+
+#[test]
+fn relative_root_is_printed_absolute_and_flags_work_without_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    let mut cmd = usher();
+    cmd.current_dir(dir.path());
+    let mut child = cmd
+        .args(["site", "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let expected = dir.path().canonicalize().unwrap().join("site");
+    assert!(line.contains(expected.to_str().unwrap()), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn listens_on_ipv4_and_ipv6_at_once() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI machines must have IPv6 loopback"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "-l",
+        "127.0.0.1:0",
+        "-l",
+        "[::1]:0",
+    ]);
+    assert_eq!(p.addrs.len(), 2, "{}", p.line);
+    assert!(p.addrs[0].is_ipv4() && p.addrs[1].is_ipv6(), "{}", p.line);
+    for addr in &p.addrs {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{addr}: {out}");
+    }
+}
+
+fn run_to_exit(args: &[&str]) -> (bool, String) {
+    let out = usher().args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn missing_root_is_one_clear_line_and_nonzero_exit() {
+    let (ok, err) = run_to_exit(&["serve", "/definitely/not/here", "-l", "127.0.0.1:0"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/definitely/not/here") && err.contains("no such directory"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_one_clear_line_and_nonzero_exit() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, err) = run_to_exit(&["serve", dir.path().to_str().unwrap(), "-l", &addr]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&addr) && err.contains("address already in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_listen_address_is_a_usage_error() {
+    let (ok, err) = run_to_exit(&["--listen", "not-an-address"]);
+    assert!(!ok);
+    assert!(err.contains("--listen"), "{err}");
+}
+
+/// SIGTERM stops accepting but lets an in-flight download finish, then exits 0.
+#[test]
+fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 32 * 1024 * 1024;
+    write(dir.path(), "big.bin", vec![7u8; size]);
+    let mut p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    let n = s.read(&mut first).unwrap();
+    assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"));
+    kill(&p.child, "-TERM");
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    let all = [&first[..n], &rest[..]].concat();
+    let (head, body) = crate::support::split_head(&all);
+    assert_eq!(
+        body.len(),
+        size,
+        "the whole body arrives after SIGTERM; head: {head}"
+    );
+    let status = p.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        TcpStream::connect(p.addrs[0]).is_err(),
+        "no longer accepting"
+    );
+}

@@ -1,0 +1,244 @@
+//! HTTP/1.0, HTTP/1.1 keep-alive and pipelining, h2c with prior knowledge, methods, HEAD,
+//! and malformed requests, spoken with raw bytes, reqwest and curl.
+
+use crate::support::{TestServer, client, curl, h2_client, head_value, split_head, write};
+
+async fn site() -> TestServer {
+    TestServer::start(|root| {
+        write(root, "a.txt", "alpha\n");
+        write(root, "b.txt", "bravo!\n");
+        write(root, "index.html", "<!doctype html><title>home</title>");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn http10_gets_an_answer_and_the_connection_closes() {
+    let s = site().await;
+    let out = tokio::task::spawn_blocking(move || s.raw_text("GET /a.txt HTTP/1.0\r\n\r\n"))
+        .await
+        .unwrap();
+    assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nalpha\n"), "{out}");
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let s = site().await;
+    let req = "GET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+               HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+               GET /missing HTTP/1.1\r\nHost: t\r\n\r\n\
+               GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let out = tokio::task::spawn_blocking(move || s.raw_text(req))
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = out
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &out[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "404", "200"], "{out}");
+    let bravo = out.find("bravo!").unwrap();
+    let alpha = out.rfind("alpha\n").unwrap();
+    assert!(bravo < alpha, "bodies in request order");
+    assert_eq!(
+        out.matches("alpha\n").count(),
+        1,
+        "HEAD sent no body: {out}"
+    );
+}
+
+#[tokio::test]
+async fn keep_alive_serves_many_requests_on_one_connection() {
+    let s = site().await;
+    let c = client();
+    for _ in 0..20 {
+        let r = c.get(s.url("/a.txt")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "alpha\n");
+    }
+    let req = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    let out = tokio::task::spawn_blocking(move || s.raw_text(req))
+        .await
+        .unwrap();
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_with_reqwest() {
+    let s = site().await;
+    let r = h2_client().get(s.url("/a.txt")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("date"));
+    assert_eq!(r.headers()["content-length"], "6");
+    assert_eq!(r.text().await.unwrap(), "alpha\n");
+    let head = h2_client().head(s.url("/b.txt")).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"], "7");
+    assert_eq!(head.bytes().await.unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_with_curl() {
+    let s = site().await;
+    let out = curl(&["--http2-prior-knowledge", "-i", &s.url("/b.txt")]).await;
+    assert!(out.ok, "{}", out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/2 200"), "{text}");
+    assert!(text.ends_with("bravo!\n"), "{text}");
+    let missing = curl(&["--http2-prior-knowledge", "-i", &s.url("/nope")]).await;
+    assert!(String::from_utf8_lossy(&missing.stdout).starts_with("HTTP/2 404"));
+}
+
+#[tokio::test]
+async fn head_has_the_same_headers_as_get_and_no_body() {
+    let s = site().await;
+    let c = client();
+    for path in ["/a.txt", "/", "/missing", "/%00"] {
+        let get = c.get(s.url(path)).send().await.unwrap();
+        let head = c.head(s.url(path)).send().await.unwrap();
+        assert_eq!(get.status(), head.status(), "{path}");
+        for name in [
+            "content-type",
+            "content-length",
+            "etag",
+            "last-modified",
+            "vary",
+        ] {
+            assert_eq!(
+                get.headers().get(name),
+                head.headers().get(name),
+                "{path} {name}"
+            );
+        }
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    let raw = tokio::task::spawn_blocking(move || {
+        s.raw(b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    let (head, body) = split_head(&raw);
+    assert_eq!(head_value(&head, "content-length"), Some("6"), "{head}");
+    assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn options_answers_allow() {
+    let s = site().await;
+    let r = client()
+        .request(reqwest::Method::OPTIONS, s.url("/a.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
+    let star = tokio::task::spawn_blocking(move || {
+        s.raw_text("OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    assert!(star.starts_with("HTTP/1.1 204"), "{star}");
+    assert_eq!(head_value(&star, "allow"), Some("GET, HEAD, OPTIONS"));
+}
+
+#[tokio::test]
+async fn known_methods_get_405_with_allow_and_unknown_ones_501() {
+    let s = site().await;
+    let c = client();
+    for m in ["POST", "PUT", "DELETE", "PATCH", "PROPFIND"] {
+        let r = c
+            .request(
+                reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                s.url("/a.txt"),
+            )
+            .header("accept", "application/problem+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{m}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
+        let body: serde_json::Value = r.json().await.unwrap();
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(m) && detail.contains("GET, HEAD, OPTIONS"),
+            "{detail}"
+        );
+    }
+    let r = c
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            s.url("/a.txt"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    assert!(r.text().await.unwrap().contains("BREW"));
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_not_a_hang() {
+    let s = site().await;
+    let addr = s.addr;
+    let cases: [&[u8]; 4] = [
+        b"GARBAGE\r\n\r\n",
+        b"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET /a.txt HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /a.txt HTTP/9.9\r\n\r\n",
+    ];
+    for case in cases {
+        let out = tokio::task::spawn_blocking(move || crate::support::raw_exchange(addr, case))
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 400") || text.starts_with("HTTP/1.1 505") || text.is_empty(),
+            "{:?} -> {text}",
+            String::from_utf8_lossy(case)
+        );
+    }
+}
+
+#[tokio::test]
+async fn targets_with_nul_or_invalid_utf8_are_400_with_an_explanation() {
+    let s = site().await;
+    let c = client();
+    for path in ["/a%00.txt", "/%ff%fe", "/%c0%ae%c0%ae/", "/bad%zz"] {
+        let r = c
+            .get(s.url(path))
+            .header("accept", "text/plain")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(!r.text().await.unwrap().is_empty(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_head_gets_431() {
+    let s = site().await;
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let out = tokio::task::spawn_blocking(move || s.raw_text(&big))
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 431"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+}
+
+#[tokio::test]
+async fn every_answer_names_the_server_and_has_a_date() {
+    let s = site().await;
+    for path in ["/a.txt", "/missing"] {
+        let r = client().get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.headers()["server"], "usher");
+        let date = r.headers()["date"].to_str().unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
+    }
+}

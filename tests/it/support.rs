@@ -1,0 +1,227 @@
+//! Test support: a real server on 127.0.0.1:0 with its own temp root, raw-TCP and curl helpers.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use usher::config::Config;
+
+/// How long any single client operation in a test may take before the test fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running usher serving a temp directory; stopped (gracefully) when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The served root (canonical).
+    pub root: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Serve a fresh temp directory, filled by `fill`, with default options.
+    pub async fn start(fill: impl FnOnce(&Path)) -> TestServer {
+        Self::start_with(fill, |_| {}).await
+    }
+
+    /// Serve a fresh temp directory, filled by `fill`, with options adjusted by `tune`.
+    pub async fn start_with(
+        fill: impl FnOnce(&Path),
+        tune: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fill(dir.path());
+        let mut server = Self::serve(dir.path(), tune).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Serve an existing directory.
+    pub async fn serve(root: &Path, tune: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::for_root(root, vec!["127.0.0.1:0".parse().unwrap()]).unwrap();
+        tune(&mut config);
+        let listeners = usher::server::bind(&config.listen).expect("bind 127.0.0.1:0");
+        let addr = listeners[0].local_addr().unwrap();
+        let root = config.files.root.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(usher::server::run(
+            Arc::new(config),
+            listeners,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        TestServer {
+            addr,
+            root,
+            stop: Some(stop),
+            _dir: None,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Send raw bytes, half-close, and read everything the server sends back until it closes.
+    pub fn raw(&self, request: &[u8]) -> Vec<u8> {
+        raw_exchange(self.addr, request)
+    }
+
+    /// Send raw bytes and return the response as lossy text.
+    pub fn raw_text(&self, request: &str) -> String {
+        String::from_utf8_lossy(&self.raw(request.as_bytes())).into_owned()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Write `request`, shut down the write half, read until EOF.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.write_all(request).expect("write request");
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).expect("read response");
+    out
+}
+
+/// A reqwest client over HTTP/1.1 with timeouts.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(IO_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A reqwest client speaking HTTP/2 with prior knowledge (h2c).
+pub fn h2_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(IO_TIMEOUT)
+        .http2_prior_knowledge()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Output of a curl run.
+pub struct CurlOutput {
+    /// Exit status success.
+    pub ok: bool,
+    /// Standard output (body, or headers with `-i`/`-D -`).
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Run curl with `args` (it must be installed: the test command installs it), bounded in time.
+pub async fn curl(args: &[&str]) -> CurlOutput {
+    let mut cmd = tokio::process::Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args);
+    let out = cmd
+        .output()
+        .await
+        .expect("curl must be installed (scripts/test.sh installs it)");
+    CurlOutput {
+        ok: out.status.success(),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Write `contents` at `root/rel`, creating parent directories.
+pub fn write(root: &Path, rel: &str, contents: impl AsRef<[u8]>) {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, contents).unwrap();
+}
+
+/// Split a raw HTTP/1.x response stream into (head, rest) at the first blank line.
+pub fn split_head(raw: &[u8]) -> (String, &[u8]) {
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    (
+        String::from_utf8_lossy(&raw[..at]).into_owned(),
+        &raw[at + 4..],
+    )
+}
+
+/// The value of header `name` (case-insensitive) in a raw response head.
+pub fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A running `usher` process and the addresses its startup line named.
+pub struct Process {
+    pub child: Child,
+    pub line: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn usher() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_usher"));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Start usher with `args` and wait for its startup line (the readiness signal).
+pub fn start(args: &[&str]) -> Process {
+    let mut child = usher().args(args).spawn().expect("spawn usher");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("startup line");
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addrs = line
+        .split("http://")
+        .skip(1)
+        .map(|s| {
+            s.trim()
+                .trim_end_matches(',')
+                .parse()
+                .expect("address in startup line")
+        })
+        .collect();
+    Process { child, line, addrs }
+}
