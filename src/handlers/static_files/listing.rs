@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::resolve::{Entry, Job, Miss, classify, lookup};
 use super::{decoded_path, encoded_path, push_encoded};
 use crate::http::accept;
+use crate::http::encode::{printable, push_html_escaped};
 use crate::http::etag::EntityTag;
 use crate::problem::Problem;
 
@@ -208,7 +209,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
     let mut out = String::with_capacity(2048 + items.len() * 260);
     let title = decoded_path(segments, true);
     out.push_str(HTML_HEAD_1);
-    push_escaped(&mut out, &title);
+    push_html_escaped(&mut out, &title);
     out.push_str(HTML_HEAD_2);
 
     // Breadcrumbs: every ancestor is a relative link.
@@ -219,7 +220,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
         out.push_str("<a href=\"");
         push_up(&mut out, segments.len() - 1 - i);
         out.push_str("\">");
-        push_escaped(&mut out, segment);
+        push_html_escaped(&mut out, segment);
         out.push_str("</a>/");
     }
     out.push_str("</h1>\n<table>\n<thead><tr>");
@@ -286,7 +287,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
             out.push_str(" title=\"symbolic link\"");
         }
         out.push('>');
-        push_escaped(&mut out, &item.name);
+        push_html_escaped(&mut out, &item.name);
         if item.dir {
             out.push('/');
         }
@@ -355,20 +356,6 @@ fn push_up(out: &mut String, levels: usize) {
     }
 }
 
-/// Escape text for HTML content and double- or single-quoted attributes.
-fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// `999 B`, `1.5 KiB`, `12.0 MiB` ... (binary units, one decimal).
 fn push_human_size(out: &mut String, size: u64) {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -431,21 +418,12 @@ fn json(segments: &[String], items: &[Item]) -> String {
     serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// One name per line, directories with a trailing `/`. Control characters (a newline in a
-/// name would forge a second entry) are percent-encoded.
+/// One name per line, directories with a trailing `/`. Control and bidi characters (a
+/// newline in a name would forge a second entry) are percent-encoded (`encode::printable`).
 fn text(items: &[Item]) -> String {
     let mut out = String::with_capacity(items.iter().map(|i| i.name.len() + 2).sum());
     for item in items {
-        for c in item.name.chars() {
-            if c.is_control() {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "%{b:02X}");
-                }
-            } else {
-                out.push(c);
-            }
-        }
+        out.push_str(&printable(&item.name));
         if item.dir {
             out.push('/');
         }

@@ -41,9 +41,9 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::body::ResponseBody;
+use crate::http::encode;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
 
@@ -117,18 +117,11 @@ impl ServeDir {
     }
 }
 
-/// Bytes left as they are in a path segment: RFC 3986 §2.3 unreserved characters. Everything
-/// else (`%`, `#`, `?`, `:`, spaces, quotes, non-ASCII) is percent-encoded, so a segment can
-/// never be read as a scheme, query, fragment or markup.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Append `segment` to `out`, percent-encoded for a URL path.
+/// Append `segment` (a decoded name, no `/`) to `out`, percent-encoded for a URL path: every
+/// byte but RFC 3986 §2.3 unreserved characters, so `%`, `#`, `?`, `:`, spaces, quotes and
+/// non-ASCII can never be read as a query, fragment, scheme or markup.
 fn push_encoded(out: &mut String, segment: &str) {
-    out.extend(utf8_percent_encode(segment, SEGMENT));
+    out.push_str(&encode::percent_encode_path(segment));
 }
 
 /// `/a/b%20c` (or `/a/b%20c/` with `trailing_slash`), from decoded segments.
@@ -185,4 +178,4 @@ fn wants_body(method: &Method) -> bool {
 }
 
 /// `Vary` for an answer chosen by Accept only.
-const VARY_ACCEPT: HeaderValue = HeaderValue::from_static("accept");
+const VARY_ACCEPT: HeaderValue = HeaderValue::from_static("Accept");

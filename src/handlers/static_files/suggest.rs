@@ -3,9 +3,10 @@
 //! Candidates are the names in the deepest existing directory on the path, that pass the
 //! same sandbox rules as the walk (no hidden names, no symlinks out of the root, no special
 //! files), ranked by case-insensitive optimal-string-alignment distance (Levenshtein plus
-//! transpositions). A name within `len / 3` edits (1 to 4) is close enough, and so is a name
-//! with the same stem (`/report.pdf` -> `/report.html`, `/readme` -> `/README.md`). When a
-//! middle segment is wrong (`/dcos/intro.html`), the suggestion keeps the rest of the path if
+//! transpositions). A name within `len / 3` edits (1 to 4) is close enough; after those come
+//! names with the same stem (`/report.pdf` -> `/report.html`, `/readme` -> `/README.md`), then
+//! names whose stem extends or shortens the wanted one by at least three characters
+//! (`/intro.html` -> `/introduction.html`), the same extension first. When a middle segment is wrong (`/dcos/intro.html`), the suggestion keeps the rest of the path if
 //! it exists under the corrected directory (`/docs/intro.html`).
 
 use std::fs;
@@ -24,6 +25,9 @@ const MAX_SCAN: usize = 10_000;
 /// Names longer than this (in characters) are compared by stem only, bounding the distance
 /// computation to 64 x 64 cells per candidate.
 const MAX_DISTANCE_CHARS: usize = 64;
+
+/// Stems shorter than this (in characters) never match by prefix: `a` prefixes too much.
+const MIN_PREFIX_STEM: usize = 3;
 
 /// Ranked candidates kept before the sandbox check removes some.
 const KEEP: usize = 8;
@@ -150,26 +154,37 @@ struct Scratch {
     rows: [Vec<usize>; 3],
 }
 
-/// How far `name` is from `wanted` (lower is nearer); `None` when too far.
+/// How far `name` is from `wanted` (lower is nearer); `None` when too far. Edit distances
+/// score up to `threshold`; the same stem scores `threshold`; a stem prefix scores
+/// `threshold + 1` with the same extension and `threshold + 2` without.
 fn score(wanted: &Lowered, name: &str, threshold: usize, scratch: &mut Scratch) -> Option<usize> {
     let candidate = scratch.candidate.get_or_insert_with(|| Lowered::new(""));
     candidate.set(name);
-    let same_stem = candidate.stem() == wanted.stem();
     let (a, b) = (&wanted.chars, &candidate.chars);
     let close_enough = a.len().abs_diff(b.len()) <= threshold
         && a.len() <= MAX_DISTANCE_CHARS
         && b.len() <= MAX_DISTANCE_CHARS;
-    let distance = if close_enough {
+    if close_enough {
         let [r0, r1, r2] = &mut scratch.rows;
-        Some(osa_distance(a, b, r0, r1, r2))
-    } else {
-        None
-    };
-    match distance {
-        Some(d) if d <= threshold => Some(d),
-        _ if same_stem => Some(threshold),
-        _ => None,
+        let d = osa_distance(a, b, r0, r1, r2);
+        if d <= threshold {
+            return Some(d);
+        }
     }
+    let (ws, cs) = (wanted.stem(), candidate.stem());
+    if ws == cs {
+        return Some(threshold);
+    }
+    let (short, long) = if ws.len() < cs.len() {
+        (ws, cs)
+    } else {
+        (cs, ws)
+    };
+    if short.len() >= MIN_PREFIX_STEM && long.starts_with(short) {
+        let same_extension = a[wanted.stem..] == b[candidate.stem..];
+        return Some(threshold + if same_extension { 1 } else { 2 });
+    }
+    None
 }
 
 /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
@@ -224,6 +239,24 @@ mod tests {
         assert_eq!(dist("report.pdf", "report.html"), Some(3), "same stem");
         assert_eq!(dist("zzz", "index.html"), None);
         assert_eq!(dist("a", "b"), Some(1));
+        assert_eq!(
+            dist("intro.html", "introduction.html"),
+            Some(4),
+            "stem prefix"
+        );
+        assert_eq!(
+            dist("intro.html", "intro-video.mp4"),
+            Some(5),
+            "other extension"
+        );
+        assert_eq!(dist("intro.html", "installation.html"), None);
+        assert_eq!(dist("indx.html", "index.html"), Some(1), "close by edits");
+        assert_eq!(dist("ab.html", "abc.html"), Some(1));
+        assert_eq!(
+            dist("ab", "abcdefgh.txt"),
+            None,
+            "stems under 3 never prefix"
+        );
         assert_eq!(dist("über.txt", "Uber.txt"), Some(1));
     }
 

@@ -35,7 +35,7 @@ const ENCODINGS: &[&str] = &["gz", "br", "zst", "bz2", "xz", "lz", "lzma", "z"];
 
 /// The headers a negotiated answer carries (also on its 304).
 pub(super) struct Negotiated {
-    /// `Vary: accept` or `Vary: accept, accept-language`.
+    /// `Vary: Accept` or `Vary: Accept, Accept-Language`.
     pub(super) vary: HeaderValue,
     /// The chosen file's own URL (RFC 9110 §8.7).
     pub(super) content_location: HeaderValue,
@@ -139,9 +139,9 @@ pub(super) fn find(job: &Job, dir: &Path, parent: &[String], requested: &str) ->
     push_encoded(&mut location, &chosen.name);
     let negotiated = Negotiated {
         vary: HeaderValue::from_static(if any_language {
-            "accept, accept-language"
+            "Accept, Accept-Language"
         } else {
-            "accept"
+            "Accept"
         }),
         content_location: HeaderValue::try_from(location)
             .unwrap_or_else(|_| HeaderValue::from_static("/")),

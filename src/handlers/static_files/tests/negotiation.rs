@@ -16,7 +16,7 @@ async fn variants_by_media_type() {
     let res = get(&serve, "/report", &[("accept", "application/json")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, "content-location"), "/report.json");
-    assert_eq!(header(&res, "vary"), "accept");
+    assert_eq!(header(&res, "vary"), "Accept");
     assert!(header(&res, "content-type").starts_with("application/json"));
     assert_eq!(body(res).await.as_ref(), b"{\"report\":true}");
 
@@ -127,7 +127,7 @@ async fn variant_headers_survive_304_and_head() {
     .await;
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(header(&res, "content-location"), "/report.json");
-    assert_eq!(header(&res, "vary"), "accept");
+    assert_eq!(header(&res, "vary"), "Accept");
 
     let res = request(
         &serve,
