@@ -76,7 +76,6 @@ log() { echo "$*" >&2; }
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
 
-IFS=, read -r -a ROW_LIST <<<"$ROWS"
 IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
 has_server() { [[ ",$SERVERS," == *",$1,"* ]]; }
@@ -285,22 +284,33 @@ start_lighttpd() {
   H2_PORT[lighttpd]=$port
 }
 
-# Poll until the server answers HTTP (any status), at most 200 times 50 ms.
-wait_ready() {
-  local s="$1" i stat
+# The server must lead its own process group (setsid did not fork), so that stop_pid's
+# fallback signals only the server's group.
+own_group() {
+  local s="$1" stat
   stat=$(cat "/proc/${PID[$s]}/stat" 2>/dev/null || true)
   read -r -a stat <<<"${stat##*) }"
-  if [ -n "${stat[2]:-}" ] && [ "${stat[2]}" != "${PID[$s]}" ]; then
+  if [ "${stat[2]:-}" != "${PID[$s]}" ]; then
     log "compare.sh: $s (PID ${PID[$s]}) is not in its own process group"
     return 1
   fi
+}
+
+# Poll until the server answers HTTP (any status), at most 200 times 50 ms.
+wait_ready() {
+  local s="$1" i rc
   for ((i = 0; i < 200; i++)); do
     if ! kill -0 "${PID[$s]}" 2>/dev/null; then
       log "compare.sh: $s exited during startup"
       return 1
     fi
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${PORT[$s]}/"; then
-      return 0
+    # Ready once the port accepts: curl exits 7 (refused) or 28 (time-out) before that. A
+    # server that accepts but answers badly is left to the rows' checks, which say how.
+    rc=0
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${PORT[$s]}/" || rc=$?
+    if [ "$rc" != 7 ] && [ "$rc" != 28 ]; then
+      own_group "$s"
+      return
     fi
     sleep 0.05
   done
@@ -387,13 +397,14 @@ describe_rows() {
   } >"$ROWS_META"
 }
 
-# Check one answer before loading a server with it: STATUS and, for 200, the body size or a
-# string the body must contain.
+# Check one answer before loading a server with it: STATUS, and the body size or a string the
+# body must contain (WANT, may be empty). Further arguments go to curl.
 precheck() {
-  local s="$1" path="$2" want_status="$3" want="${4:-}" out code size
+  local s="$1" path="$2" want_status="$3" want="$4" out code size
   local url="http://127.0.0.1:${PORT[$s]}$path" body="$WORK/run/precheck.body"
-  out=$(curl -s -o "$body" -w '%{http_code} %{size_download}' --max-time 10 \
-    -H 'Accept: application/problem+json' "$url") || { echo "GET $path: curl failed"; return 1; }
+  shift 4
+  out=$(curl -sS -o "$body" -w '%{http_code} %{size_download}' --max-time 10 "$@" "$url" 2>&1) \
+    || { echo "GET $path: $out"; return 1; }
   read -r code size <<<"$out"
   if [ "$code" != "$want_status" ]; then
     echo "GET $path answered $code, not $want_status"
@@ -461,7 +472,7 @@ row_i() {
 }
 row_j() {
   local s="$1" ctype
-  precheck "$s" /no/such/file.txt 404 || return 1
+  precheck "$s" /no/such/file.txt 404 "" -H 'Accept: application/problem+json' || return 1
   if [ "$s" = usher ]; then
     ctype=$(curl -s -o /dev/null -w '%{content_type}' -H 'Accept: application/problem+json' \
       "http://127.0.0.1:${PORT[$s]}/no/such/file.txt")
@@ -495,8 +506,9 @@ row_d() {
 
 row_f() {
   local s="$1" t0 t1 out="$WORK/run/h2load.out" rate ok total twoxx bad bad_status code
-  code=$(curl -s -o /dev/null --http2-prior-knowledge --max-time 10 -w '%{http_version} %{http_code}' \
-    "http://127.0.0.1:${H2_PORT[$s]}/1k.bin") || { echo "h2c GET /1k.bin: curl failed"; return 1; }
+  code=$(curl -sS -o /dev/null --http2-prior-knowledge --max-time 10 \
+    -w '%{http_version} %{http_code}' "http://127.0.0.1:${H2_PORT[$s]}/1k.bin" 2>&1) \
+    || { echo "h2c GET /1k.bin: $code"; return 1; }
   if [ "$code" != "2 200" ]; then
     echo "h2c GET /1k.bin answered HTTP/version+status '$code', not '2 200'"
     return 1
@@ -597,19 +609,31 @@ echo "- servers: usher $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null |
 echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
+# "--rows k" alone means the scaling section for every row.
+if [ "$ROWS" = k ]; then
+  ROWS="a,b,c,d,e,f,g,h,i,j,k"
+  ALL_CORES_ONLY=1
+fi
 if [ "$ALL_CORES_ONLY" = 0 ]; then
   SECTION=one
   run_section
 fi
 if [ "$ALL_CORES_ONLY" = 1 ] || has_row k; then
-  if [ "${#ROW_LIST[@]}" = 1 ] && [ "${ROW_LIST[0]}" = k ]; then
-    ROWS="a,b,c,d,e,f,g,h,i,j"
-  fi
   SECTION=all
   run_section
 fi
 
 echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Panics a server logged (a Rust server that panics in a connection task keeps running, so
+# only its log tells).
+for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
+  [ -s "$f" ] || continue
+  n=$(grep -c 'panicked at' "$f" || true)
+  if [ "$n" != 0 ]; then
+    FAILED=1
+    echo "- $(basename "$f") logged $n panic(s); first: $(grep -m1 -A1 'panicked at' "$f" | tr '\n' ' ')"
+  fi
+done
 python3 "$HELPERS" report "$RESULTS" "$ROWS_META"
 if [ "$KEEP" = 1 ]; then
   cp "$RESULTS" "$WORK/results-final.tsv"

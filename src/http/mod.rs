@@ -6,6 +6,7 @@
 //! - [`range`]: `Range` parsing and coalescing (RFC 9110 §14).
 //! - [`accept`]: `Accept` / `Accept-Language` parsing and proactive negotiation (RFC 9110 §12).
 //! - [`mime`]: Content-Type from a file extension.
+//! - [`encode`]: percent-encoding of paths for links and HTML escaping.
 //! - [`date`]: the `Date` header, rendered once a second.
 
 pub mod accept;

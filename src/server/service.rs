@@ -80,7 +80,10 @@ pub async fn handle<B>(
         },
         Method::OPTIONS => Ok(options()),
         ref m if KNOWN_METHODS.contains(&m.as_str()) => {
-            Err(Problem::method_not_allowed(m, &STATIC_METHODS).with_instance(parts.uri.path()))
+            let shown = target::normalise(parts.uri.path())
+                .map(|p| p.to_decoded_string())
+                .unwrap_or_else(|_| parts.uri.path().to_owned());
+            Err(Problem::method_not_allowed_on(&shown, m, &STATIC_METHODS).with_instance(shown))
         }
         ref m => Err(Problem::not_implemented(m)),
     };

@@ -1,0 +1,124 @@
+//! Preconditions evaluated exactly in the order of RFC 9110 §13.2.2, and `If-Range` (§13.1.5).
+//!
+//! Times are compared at one-second resolution: an HTTP-date carries whole seconds, so the
+//! file's modification time is truncated before comparing (otherwise a file modified at
+//! 12:00:00.5 would never be "not modified since" the `Last-Modified: 12:00:00` we sent).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE};
+use http::{HeaderMap, HeaderName, Method};
+
+use super::etag::{self, EntityTag, ListMatch};
+
+/// What the preconditions decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Perform the method.
+    Proceed,
+    /// 304 Not Modified (GET/HEAD only).
+    NotModified,
+    /// 412 Precondition Failed.
+    Failed,
+}
+
+/// Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since for a
+/// representation that exists with `etag` and `last_modified`.
+///
+/// A syntactically invalid If-Match fails (we cannot show the client's precondition holds);
+/// an invalid If-None-Match matches nothing (a full response is always correct) and still
+/// disables If-Modified-Since; invalid dates are ignored (§13.1.3, §13.1.4).
+pub fn evaluate(
+    method: &Method,
+    headers: &HeaderMap,
+    etag: &EntityTag,
+    last_modified: SystemTime,
+) -> Precondition {
+    let last_modified = truncate_to_seconds(last_modified);
+    let safe = method == Method::GET || method == Method::HEAD;
+
+    // Step 1: If-Match, strong comparison (§13.1.1). `*` is true: the representation exists.
+    if headers.contains_key(IF_MATCH) {
+        match etag::list_matches(headers.get_all(IF_MATCH), etag, true) {
+            ListMatch::Any | ListMatch::Match => {}
+            ListMatch::NoMatch | ListMatch::Invalid => return Precondition::Failed,
+        }
+    // Step 2: only without If-Match. True when not modified after the date (§13.1.4).
+    } else if let Some(date) = single_date(headers, &IF_UNMODIFIED_SINCE) {
+        if last_modified > date {
+            return Precondition::Failed;
+        }
+    }
+
+    // Step 3: If-None-Match, weak comparison (§13.1.2). A match makes the condition false.
+    if headers.contains_key(IF_NONE_MATCH) {
+        match etag::list_matches(headers.get_all(IF_NONE_MATCH), etag, false) {
+            ListMatch::Any | ListMatch::Match if safe => return Precondition::NotModified,
+            ListMatch::Any | ListMatch::Match => return Precondition::Failed,
+            ListMatch::NoMatch | ListMatch::Invalid => {}
+        }
+    // Step 4: only GET/HEAD and only without If-None-Match (§13.1.3).
+    } else if safe {
+        if let Some(date) = single_date(headers, &IF_MODIFIED_SINCE) {
+            if last_modified <= date {
+                return Precondition::NotModified;
+            }
+        }
+    }
+
+    Precondition::Proceed
+}
+
+/// Whether a `Range` header may be honoured given `If-Range` (absent → true).
+/// Only strong validators match (RFC 9110 §13.1.5).
+///
+/// An entity-tag is compared strongly, so a weak tag never matches; an HTTP-date matches only
+/// when it equals `last_modified` to the second. Anything else (invalid, several field lines)
+/// is false: ignoring the Range and sending the whole representation is always safe.
+pub fn if_range_allows(headers: &HeaderMap, etag: &EntityTag, last_modified: SystemTime) -> bool {
+    let mut lines = headers.get_all(IF_RANGE).iter();
+    let Some(value) = lines.next() else {
+        return true;
+    };
+    if lines.next().is_some() {
+        return false;
+    }
+    // `If-Range = entity-tag / HTTP-date`; an entity-tag starts with `"` or `W/`.
+    if let Some(matched) = etag::strong_match_one(value.as_bytes(), etag) {
+        return matched;
+    }
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+        .is_some_and(|date| date == truncate_to_seconds(last_modified))
+}
+
+/// The HTTP-date in `name`, if it is present exactly once and valid. Several lines look like a
+/// list of dates, which §13.1.3 and §13.1.4 say to ignore, as any invalid date.
+fn single_date(headers: &HeaderMap, name: &HeaderName) -> Option<SystemTime> {
+    let mut lines = headers.get_all(name).iter();
+    let value = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    // httpdate accepts the three forms recipients must accept (RFC 9110 §5.6.7).
+    httpdate::parse_http_date(value.to_str().ok()?).ok()
+}
+
+/// `t` rounded down to a whole second (towards the past, also before 1970).
+fn truncate_to_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => UNIX_EPOCH + Duration::from_secs(after.as_secs()),
+        Err(before) => {
+            let before = before.duration();
+            let secs = before.as_secs() + u64::from(before.subsec_nanos() > 0);
+            UNIX_EPOCH
+                .checked_sub(Duration::from_secs(secs))
+                .unwrap_or(t)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
