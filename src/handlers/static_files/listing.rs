@@ -209,7 +209,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
     let mut out = String::with_capacity(2048 + items.len() * 260);
     let title = decoded_path(segments, true);
     out.push_str(HTML_HEAD_1);
-    push_html_escaped(&mut out, &title);
+    push_html_escaped(&mut out, &printable(&title));
     out.push_str(HTML_HEAD_2);
 
     // Breadcrumbs: every ancestor is a relative link.
@@ -220,7 +220,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
         out.push_str("<a href=\"");
         push_up(&mut out, segments.len() - 1 - i);
         out.push_str("\">");
-        push_html_escaped(&mut out, segment);
+        push_html_escaped(&mut out, &printable(segment));
         out.push_str("</a>/");
     }
     out.push_str("</h1>\n<table>\n<thead><tr>");
@@ -287,7 +287,8 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
             out.push_str(" title=\"symbolic link\"");
         }
         out.push('>');
-        push_html_escaped(&mut out, &item.name);
+        // Shown through `printable`: a bidi override in a name must not reorder the page.
+        push_html_escaped(&mut out, &printable(&item.name));
         if item.dir {
             out.push('/');
         }

@@ -24,6 +24,12 @@
 //!   the body sends exactly the promised Content-Length bytes: if the file grows the rest is
 //!   not sent, if it shrinks the body ends with an error so the connection is aborted rather
 //!   than a short body passed off as complete.
+//! - **HEAD** opens and fstats the file like GET (so both agree on status and metadata:
+//!   an unreadable file is 403 for both) but reads nothing and sends no body.
+//! - **406**: only when Accept explicitly refuses every representation (q=0 or no matching
+//!   range); an absent or empty Accept, `*/*` and browser defaults never do. A plain file's
+//!   200 carries no `Vary: Accept` (caches would fragment per browser for a 406 that only
+//!   explicit clients get); negotiated answers and listings always do.
 //! - **Everything else that fails** (EIO, ...): 500, the cause logged with `tracing::warn!`.
 
 mod listing;

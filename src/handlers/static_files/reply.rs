@@ -2,6 +2,7 @@
 //!
 //! Pure apart from the body stream it sets up: every filesystem call happened in `resolve`.
 
+use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -98,7 +99,14 @@ fn file(
                     .insert(header::LAST_MODIFIED, http_date(modified));
                 return Err(Box::new(problem));
             }
-            Ranges::Parts(ranges) => return Ok(partial(rep, headers, &ranges)),
+            Ranges::Parts(ranges) => {
+                let Some(file) = rep.file else {
+                    tracing::warn!(path = %decoded(path), "GET resolved without an open file");
+                    return Err(Box::new(Problem::internal()));
+                };
+                let content_type = rep.content_type;
+                return Ok(partial(file, rep.len, content_type, headers, &ranges));
+            }
         }
     }
 
@@ -162,19 +170,17 @@ fn requested_ranges(req: &Parts, etag: &EntityTag, modified: SystemTime, len: u6
 }
 
 /// 206 for one range (`Content-Range`), or several (`multipart/byteranges`, RFC 9110 §14.6).
-fn partial(rep: FileRep, mut headers: HeaderMap, ranges: &[ByteRange]) -> Response<ResponseBody> {
-    let Some(file) = rep.file else {
-        // GET always opens the file; keep the types honest without a panic.
-        return respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            headers,
-            ResponseBody::Empty,
-        );
-    };
+fn partial(
+    file: File,
+    len: u64,
+    content_type: HeaderValue,
+    mut headers: HeaderMap,
+    ranges: &[ByteRange],
+) -> Response<ResponseBody> {
     if let [r] = ranges {
-        headers.insert(header::CONTENT_RANGE, content_range(r, rep.len));
+        headers.insert(header::CONTENT_RANGE, content_range(r, len));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.len()));
-        headers.insert(header::CONTENT_TYPE, rep.content_type);
+        headers.insert(header::CONTENT_TYPE, content_type);
         let body = FileBody::new(
             file,
             vec![Part::File {
@@ -189,10 +195,7 @@ fn partial(rep: FileRep, mut headers: HeaderMap, ranges: &[ByteRange]) -> Respon
         );
     }
     let boundary = boundary();
-    let content_type = rep
-        .content_type
-        .to_str()
-        .unwrap_or("application/octet-stream");
+    let content_type = content_type.to_str().unwrap_or("application/octet-stream");
     let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
     for (i, r) in ranges.iter().enumerate() {
         // The first delimiter needs no leading CRLF (RFC 2046 §5.1.1); the others do.
@@ -201,7 +204,7 @@ fn partial(rep: FileRep, mut headers: HeaderMap, ranges: &[ByteRange]) -> Respon
             if i == 0 { "" } else { "\r\n" },
             r.start,
             r.end,
-            rep.len
+            len
         );
         parts.push(Part::Bytes(head.into()));
         parts.push(Part::File {

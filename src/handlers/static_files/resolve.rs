@@ -202,15 +202,7 @@ fn attempt(job: &Job) -> Result<Outcome, Raced> {
         // `/file.txt/`: a file is not a directory (ENOTDIR); point at the file.
         return Ok(not_found(job, vec![decoded_path(segments, false)]));
     }
-    let type_name = type_name(name, &entry);
-    if !acceptable(job, type_name) {
-        let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
-        return Ok(refused(Problem::not_acceptable(
-            &job.decoded(),
-            vec![media_type.to_owned()],
-        )));
-    }
-    open(job, &entry, type_name, None)
+    open_single(job, &entry, name)
 }
 
 /// 403 policy text for EACCES.
@@ -224,17 +216,7 @@ fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
     let opts = &*job.opts;
     for name in &opts.index_files {
         match lookup(opts, &dir.path, name) {
-            Ok(entry) if entry.meta.is_file() => {
-                let type_name = type_name(name, &entry);
-                if !acceptable(job, type_name) {
-                    let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
-                    return Ok(refused(Problem::not_acceptable(
-                        &job.decoded(),
-                        vec![media_type.to_owned()],
-                    )));
-                }
-                return open(job, &entry, type_name, None);
-            }
+            Ok(entry) if entry.meta.is_file() => return open_single(job, &entry, name),
             Ok(_) | Err(Miss::Absent) => {}
             Err(Miss::Denied) => return Ok(forbidden(job, NOT_READABLE)),
             Err(Miss::Failed(err)) => return Ok(failed(job, &err, &dir.path.join(name))),
@@ -296,7 +278,22 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
     Ok(not_found(job, suggestions))
 }
 
-/// Open `entry` (GET) or take its metadata (HEAD), and describe it for `reply`.
+/// Open the only representation there is of `entry`, named `name`: 406 if Accept refuses
+/// it (RFC 9110 §12.5.1), unless `lenient_accept`.
+fn open_single(job: &Job, entry: &Entry, name: &str) -> Result<Outcome, Raced> {
+    let type_name = type_name(name, entry);
+    if acceptable(job, type_name) {
+        return open(job, entry, type_name, None);
+    }
+    let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
+    Ok(refused(Problem::not_acceptable(
+        &job.decoded(),
+        vec![media_type.to_owned()],
+    )))
+}
+
+/// Open `entry` and fstat the handle; for GET keep it (and read a small file whole), for
+/// HEAD close it. Describe the file for `reply`.
 fn open(
     job: &Job,
     entry: &Entry,
