@@ -24,9 +24,13 @@ use crate::http::encode::{printable, push_html_escaped};
 use crate::http::etag::EntityTag;
 use crate::problem::Problem;
 
-/// Entries listed, at most (10 000): a bigger directory lists the first ones read, and the
-/// HTML page says so. Bounds the time and memory of one listing (about 3 MB of HTML).
+/// Entries listed, at most (10 000): a bigger directory lists the first ones read, sorted,
+/// and the HTML page says so. Bounds the time and memory of one listing (about 3 MB of HTML).
 pub(super) const MAX_ENTRIES: usize = 10_000;
+
+/// Directory entries read for one listing, at most (100 000), servable or not: a directory
+/// of hidden names or escaping links cannot make one listing cost millions of `lstat`s.
+const MAX_SCAN: usize = 100_000;
 
 /// The listing formats, in order of preference when Accept does not decide.
 const FORMATS: [&str; 3] = ["text/html", "application/json", "text/plain"];
@@ -134,7 +138,10 @@ fn read(job: &Job, dir: &Entry) -> Result<(Vec<Item>, bool), Box<Problem>> {
         })
     })?;
     let mut items = Vec::new();
-    for dirent in entries {
+    for (seen, dirent) in entries.enumerate() {
+        if seen == MAX_SCAN {
+            return Ok((items, true));
+        }
         let dirent = match dirent {
             Ok(d) => d,
             Err(err) => {
@@ -317,7 +324,7 @@ fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> Str
     if truncated {
         let _ = write!(
             out,
-            ". This directory is larger: only the first {MAX_ENTRIES} entries read are listed."
+            ". This directory is larger: only the first entries read (at most {MAX_ENTRIES}) are listed."
         );
     }
     out.push_str("</footer>\n</main>\n</body>\n</html>\n");

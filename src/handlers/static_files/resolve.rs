@@ -9,12 +9,17 @@
 //!   reason, so a probe cannot tell an existing outside target from an absent one;
 //! - anything but a regular file or a directory (fifo, socket, device) is missing and is never
 //!   opened (opening a fifo would block);
-//! - the opened file is checked against what the walk saw (same device and inode, still a
-//!   regular file); if it was swapped in between, the walk is retried.
+//! - the file is opened with `O_NONBLOCK` and the handle is checked against what the walk saw
+//!   (same device and inode, still a regular file); if it was swapped in between, the walk is
+//!   retried.
+//!
+//! Residual race: a directory in the middle of the path replaced by a symlink between its
+//! `lstat` and the final `open` is followed. Exploiting it needs write access inside the root
+//! (which already controls what is served); closing it needs `openat2(RESOLVE_BENEATH)`.
 
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -301,7 +306,7 @@ fn open(
     negotiated: Option<Negotiated>,
 ) -> Result<Outcome, Raced> {
     let content_type = mime::content_type_for(type_name);
-    let file = match File::open(&entry.path) {
+    let file = match open_nonblocking(&entry.path) {
         Ok(file) => file,
         Err(err) => {
             return match classify(err) {
@@ -339,6 +344,63 @@ fn open(
         content_type,
         negotiated,
     })))
+}
+
+/// `O_NONBLOCK`, where its value is known: a fifo swapped in after the walk's `lstat` then
+/// opens at once (and fails the fstat check) instead of blocking a thread until a writer
+/// comes. Regular files ignore the flag. Elsewhere 0, and the `lstat` check stands alone.
+#[cfg(any(
+    all(
+        target_os = "linux",
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "powerpc64",
+            target_arch = "s390x",
+            target_arch = "loongarch64"
+        )
+    ),
+    target_os = "android"
+))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+))]
+const O_NONBLOCK: i32 = 0x0004;
+#[cfg(not(any(
+    all(
+        target_os = "linux",
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "powerpc64",
+            target_arch = "s390x",
+            target_arch = "loongarch64"
+        )
+    ),
+    target_os = "android",
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+)))]
+const O_NONBLOCK: i32 = 0;
+
+/// Open `path` read-only without ever blocking on a fifo.
+pub(super) fn open_nonblocking(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
 }
 
 /// Read exactly `len` bytes from the start of `file` (`UnexpectedEof` if it shrank).

@@ -261,5 +261,5 @@ async fn huge_directory_is_capped() {
     let entries = json(&serve, "/many/", None).await;
     assert_eq!(entries.len(), super::super::listing::MAX_ENTRIES);
     let page = html(&serve, "/many/", None).await;
-    assert!(page.contains("only the first 10000 entries"));
+    assert!(page.contains("only the first entries read (at most 10000)"));
 }

@@ -145,6 +145,23 @@ async fn fifo_is_never_opened() {
 }
 
 #[tokio::test]
+async fn opening_a_fifo_does_not_block() {
+    let site = Site::new();
+    let fifo = site.path("fifo");
+    let opened = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::task::spawn_blocking(move || super::super::resolve::open_nonblocking(&fifo)),
+    )
+    .await
+    .expect("open returns at once");
+    let file = opened.unwrap().expect("a fifo opens without a writer");
+    assert!(
+        !file.metadata().unwrap().is_file(),
+        "and fstat shows it is no file"
+    );
+}
+
+#[tokio::test]
 async fn file_as_directory_is_not_found() {
     let site = Site::new();
     let serve = site.serve_dir();
