@@ -635,9 +635,6 @@ for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
   fi
 done
 python3 "$HELPERS" report "$RESULTS" "$ROWS_META"
-if [ "$KEEP" = 1 ]; then
-  cp "$RESULTS" "$WORK/results-final.tsv"
-fi
 if [ "$FAILED" != 0 ]; then
   log "compare.sh: some servers or rows failed (see Notes and failures above)"
   exit 1

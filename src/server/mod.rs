@@ -131,7 +131,9 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
-        .pipeline_flush(true);
+        .pipeline_flush(true)
+        // A client that half-closes after sending (`printf ... | nc`) still gets its answers.
+        .half_close(true);
     builder
         .http2()
         .timer(TokioTimer::new())

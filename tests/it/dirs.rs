@@ -9,7 +9,7 @@ pub const HOSTILE_NAMES: [&str; 10] = [
     "café ünïcödé.txt",
     "quote\"d.txt",
     "single'quote.txt",
-    "<script>alert(1)</script>.txt",
+    "<img src=x onerror=alert(1)>.txt",
     "100% done.txt",
     "hash#tag.txt",
     "what?.txt",
@@ -83,7 +83,12 @@ async fn every_html_listing_link_fetches_the_file_it_names() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["vary"], "Accept");
+    assert!(
+        r.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .eq_ignore_ascii_case("accept")
+    );
     assert!(
         r.headers()["content-type"]
             .to_str()
@@ -91,7 +96,7 @@ async fn every_html_listing_link_fetches_the_file_it_names() {
             .starts_with("text/html")
     );
     let html = r.text().await.unwrap();
-    assert!(!html.contains("<script>alert"), "names are escaped");
+    assert!(!html.contains("<img src=x"), "names are escaped");
     let base = reqwest::Url::parse(&s.url("/files/")).unwrap();
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
         let link = hrefs(&html)

@@ -29,7 +29,12 @@ async fn not_found_is_negotiated_in_three_formats_with_vary() {
     let url = s.url("/docs/intro.html");
     let html = c.get(&url).header("accept", BROWSER).send().await.unwrap();
     assert_eq!(html.status(), 404);
-    assert_eq!(html.headers()["vary"], "Accept");
+    assert!(
+        html.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .eq_ignore_ascii_case("accept")
+    );
     assert!(
         html.headers()["content-type"]
             .to_str()
@@ -144,7 +149,13 @@ async fn variants_are_chosen_by_accept_with_content_location() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-location"], "/report.json");
-    assert!(r.headers()["vary"].to_str().unwrap().contains("Accept"));
+    assert!(
+        r.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept")
+    );
     assert_eq!(r.text().await.unwrap(), "{\"report\":true}");
     let r = c
         .get(s.url("/report"))
@@ -201,7 +212,8 @@ async fn language_variants_follow_accept_language() {
             r.headers()["vary"]
                 .to_str()
                 .unwrap()
-                .contains("Accept-Language")
+                .to_ascii_lowercase()
+                .contains("accept-language")
         );
         assert!(r.text().await.unwrap().contains(content));
     }

@@ -171,7 +171,7 @@ async fn single_suffix_and_open_ranges() {
         ("bytes=-3", "789", "bytes 7-9/10"),
         ("bytes=8-100", "89", "bytes 8-9/10"),
         ("bytes=-100", "0123456789", "bytes 0-9/10"),
-        ("BYTES = 2-2", "2", "bytes 2-2/10"),
+        ("BYTES=2-2", "2", "bytes 2-2/10"),
     ] {
         let r = range(&s, value).await;
         assert_eq!(r.status(), 206, "{value}");
