@@ -1,0 +1,576 @@
+//! Resolve a normalised request path to what answers it, enforcing the sandbox.
+//!
+//! Runs on a blocking thread (one `spawn_blocking` per request, not one per syscall). The path
+//! is walked one segment at a time from the canonical root with `lstat`, so every component is
+//! checked before it is used:
+//! - a dot-name is missing unless `show_hidden` (`.well-known` is allowed as a directory);
+//! - a symlink is resolved with `canonicalize`; a target outside the root (unless
+//!   `follow_symlinks`), under a hidden name, dangling or looping is missing, whatever the
+//!   reason, so a probe cannot tell an existing outside target from an absent one;
+//! - anything but a regular file or a directory (fifo, socket, device) is missing and is never
+//!   opened (opening a fifo would block);
+//! - the file is opened with `O_NONBLOCK` and the handle is checked against what the walk saw
+//!   (same device and inode, still a regular file); if it was swapped in between, the walk is
+//!   retried.
+//!
+//! Residual race: a directory in the middle of the path replaced by a symlink between its
+//! `lstat` and the final `open` is followed. Exploiting it needs write access inside the root
+//! (which already controls what is served); closing it needs `openat2(RESOLVE_BENEATH)`.
+
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use http::request::Parts;
+use http::{HeaderValue, header};
+
+use super::listing::{self, Rendered};
+use super::variants::{self, Choice, Negotiated, Variants};
+use super::{StaticOptions, decoded_path, encoded_path, header_list, suggest, wants_body};
+use crate::http::accept;
+use crate::http::mime;
+use crate::http::target::NormalPath;
+use crate::problem::Problem;
+
+/// Files up to this size (64 KiB) are read in one go, with their metadata, when the whole
+/// body is certainly wanted (GET without Range or preconditions).
+pub(super) const SMALL_FILE: u64 = 64 * 1024;
+
+/// Longest file name Linux and the BSDs accept (`NAME_MAX`, bytes); longer names are missing.
+const NAME_MAX: usize = 255;
+
+/// How many times resolution restarts when a file is replaced between check and open.
+const ATTEMPTS: usize = 3;
+
+/// The one hidden name that is always served, as a directory (RFC 8615).
+pub(super) const WELL_KNOWN: &str = ".well-known";
+
+/// What `resolve` needs from the request, owned so it can move to a blocking thread.
+pub(super) struct Job {
+    pub(super) opts: Arc<StaticOptions>,
+    pub(super) path: NormalPath,
+    pub(super) query: Option<String>,
+    pub(super) accept: Option<HeaderValue>,
+    pub(super) accept_language: Option<HeaderValue>,
+    pub(super) read: Read,
+}
+
+/// How much of a file to touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Read {
+    /// HEAD: open and fstat, so HEAD and GET agree on status and metadata; read nothing.
+    Head,
+    /// GET that may end in 304, 412 or 206: open and fstat; the body is streamed later.
+    Open,
+    /// GET for the whole body: open, fstat, and read small files now.
+    OpenAndReadSmall,
+}
+
+impl Job {
+    /// The parts of `req` that resolution needs.
+    pub(super) fn new(opts: Arc<StaticOptions>, req: &Parts, path: &NormalPath) -> Self {
+        let h = &req.headers;
+        let read = if !wants_body(&req.method) {
+            Read::Head
+        } else if [
+            header::RANGE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
+        ]
+        .iter()
+        .any(|name| h.contains_key(name))
+        {
+            Read::Open
+        } else {
+            Read::OpenAndReadSmall
+        };
+        Job {
+            opts,
+            path: path.clone(),
+            query: req.uri.query().map(str::to_owned),
+            accept: header_list(h, &header::ACCEPT),
+            accept_language: header_list(h, &header::ACCEPT_LANGUAGE),
+            read,
+        }
+    }
+
+    /// The Accept header value, `None` when absent or empty.
+    pub(super) fn accept(&self) -> Option<&[u8]> {
+        self.accept.as_ref().map(HeaderValue::as_bytes)
+    }
+
+    /// The Accept-Language header value, `None` when absent or empty.
+    pub(super) fn accept_language(&self) -> Option<&[u8]> {
+        self.accept_language.as_ref().map(HeaderValue::as_bytes)
+    }
+
+    /// The request path, decoded, as problems show it.
+    pub(super) fn decoded(&self) -> String {
+        decoded_path(&self.path.segments, self.path.trailing_slash)
+    }
+}
+
+/// What answers the request.
+pub(super) enum Outcome {
+    /// A regular file (possibly an index or a negotiated variant).
+    File(Box<FileRep>),
+    /// A rendered directory listing.
+    Listing(Box<Rendered>),
+    /// 301 to this location (a directory named without its trailing slash).
+    Redirect(HeaderValue),
+    /// An error answer.
+    Refused(Box<Problem>),
+}
+
+/// A file about to be served, with metadata from its open handle.
+pub(super) struct FileRep {
+    /// The open file; `None` for HEAD (closed once its metadata was taken).
+    pub(super) file: Option<File>,
+    /// The whole content, when small and wanted now.
+    pub(super) small: Option<Bytes>,
+    /// Length in bytes.
+    pub(super) len: u64,
+    /// Modification time, full precision.
+    pub(super) modified: SystemTime,
+    /// Inode number (for the entity tag).
+    pub(super) inode: u64,
+    /// The Content-Type.
+    pub(super) content_type: HeaderValue,
+    /// Headers from content negotiation, when the file is one of several variants.
+    pub(super) negotiated: Option<Negotiated>,
+}
+
+/// A filesystem entry that passed the sandbox: a regular file or a directory.
+pub(super) struct Entry {
+    /// Where it is (the canonical target for a symlink).
+    pub(super) path: PathBuf,
+    /// Its metadata (of the target for a symlink).
+    pub(super) meta: Metadata,
+    /// Whether it was reached through a symlink.
+    pub(super) linked: bool,
+}
+
+/// Why `lookup` found nothing to serve.
+pub(super) enum Miss {
+    /// Missing, hidden, escaping, special: all answered as missing.
+    Absent,
+    /// The server may not look (EACCES): 403.
+    Denied,
+    /// Anything else: 500, logged.
+    Failed(io::Error),
+}
+
+/// The file was replaced between the walk and `open`: start again.
+struct Raced;
+
+/// Resolve `job` to its outcome. Blocking: call on the blocking pool.
+pub(super) fn resolve(job: &Job) -> Outcome {
+    for _ in 0..ATTEMPTS {
+        if let Ok(outcome) = attempt(job) {
+            return outcome;
+        }
+    }
+    tracing::warn!(path = %job.decoded(), "file kept changing while it was opened");
+    Outcome::Refused(Box::new(Problem::internal()))
+}
+
+fn attempt(job: &Job) -> Result<Outcome, Raced> {
+    let opts = &*job.opts;
+    let segments = &job.path.segments;
+    let entry = match walk(opts, segments) {
+        Walk::Found(entry) => entry,
+        Walk::Missing { at, parent } => return missing(job, at, parent),
+        Walk::Denied => return Ok(forbidden(job, NOT_READABLE)),
+        Walk::Failed(err, path) => return Ok(failed(job, &err, &path)),
+    };
+    if entry.meta.is_dir() {
+        if !job.path.trailing_slash && !segments.is_empty() {
+            return Ok(redirect(job));
+        }
+        return directory(job, entry);
+    }
+    let Some(name) = segments.last() else {
+        // The root is a directory; a file here means the root was replaced.
+        return Ok(failed(
+            job,
+            &io::Error::other("root is not a directory"),
+            &opts.root,
+        ));
+    };
+    if job.path.trailing_slash {
+        // `/file.txt/`: a file is not a directory (ENOTDIR); point at the file.
+        return Ok(not_found(job, vec![decoded_path(segments, false)]));
+    }
+    open_single(job, &entry, name)
+}
+
+/// 403 policy text for EACCES.
+const NOT_READABLE: &str = "the file is not readable by the server";
+
+/// The media type of a file whose name has no known extension.
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// A directory with its trailing slash: index file, index variants, listing, or 403.
+fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
+    let opts = &*job.opts;
+    for name in &opts.index_files {
+        match lookup(opts, &dir.path, name) {
+            Ok(entry) if entry.meta.is_file() => return open_single(job, &entry, name),
+            Ok(_) | Err(Miss::Absent) => {}
+            Err(Miss::Denied) => return Ok(forbidden(job, NOT_READABLE)),
+            Err(Miss::Failed(err)) => return Ok(failed(job, &err, &dir.path.join(name))),
+        }
+    }
+    // `index.en.html`, `index.fr.html`: negotiate among them like any other variants.
+    for name in &opts.index_files {
+        match variants::find(job, &dir.path, &job.path.segments, name) {
+            Variants::None => {}
+            Variants::Chosen(choice) => {
+                let Choice {
+                    entry,
+                    name,
+                    negotiated,
+                } = *choice;
+                return open(job, &entry, &name, Some(negotiated));
+            }
+            Variants::NotAcceptable(available) => {
+                return Ok(refused(Problem::not_acceptable(&job.decoded(), available)));
+            }
+        }
+    }
+    if !opts.listing {
+        return Ok(forbidden(
+            job,
+            "directory listings are disabled and this directory has no index file",
+        ));
+    }
+    Ok(match listing::render(job, &dir) {
+        Ok(rendered) => Outcome::Listing(Box::new(rendered)),
+        Err(problem) => Outcome::Refused(problem),
+    })
+}
+
+/// Nothing at segment `at`: variants of the last name, else 404 with suggestions.
+fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Raced> {
+    let segments = &job.path.segments;
+    let Some(dir) = parent else {
+        // A file where a directory was needed (`/file.txt/x`): point at the file.
+        return Ok(not_found(job, vec![decoded_path(&segments[..at], false)]));
+    };
+    if at + 1 == segments.len() && !job.path.trailing_slash {
+        match variants::find(job, &dir, &segments[..at], &segments[at]) {
+            Variants::None => {}
+            Variants::Chosen(choice) => {
+                let Choice {
+                    entry,
+                    name,
+                    negotiated,
+                } = *choice;
+                return open(job, &entry, &name, Some(negotiated));
+            }
+            Variants::NotAcceptable(available) => {
+                return Ok(refused(Problem::not_acceptable(&job.decoded(), available)));
+            }
+        }
+    }
+    let suggestions = suggest::suggest(&job.opts, &dir, segments, at);
+    Ok(not_found(job, suggestions))
+}
+
+/// Open the only representation there is of `entry`, named `name`: 406 if Accept refuses
+/// it (RFC 9110 §12.5.1), unless `lenient_accept`.
+fn open_single(job: &Job, entry: &Entry, name: &str) -> Result<Outcome, Raced> {
+    let type_name = type_name(name, entry);
+    if acceptable(job, type_name) {
+        return open(job, entry, type_name, None);
+    }
+    let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
+    Ok(refused(Problem::not_acceptable(
+        &job.decoded(),
+        vec![media_type.to_owned()],
+    )))
+}
+
+/// Open `entry` and fstat the handle; for GET keep it (and read a small file whole), for
+/// HEAD close it. Describe the file for `reply`.
+fn open(
+    job: &Job,
+    entry: &Entry,
+    type_name: &str,
+    negotiated: Option<Negotiated>,
+) -> Result<Outcome, Raced> {
+    let content_type = mime::content_type_for(type_name);
+    let file = match open_nonblocking(&entry.path) {
+        Ok(file) => file,
+        Err(err) => {
+            return match classify(err) {
+                // Deleted since the walk: the walk will now say so, with suggestions.
+                Miss::Absent => Err(Raced),
+                Miss::Denied => Ok(forbidden(job, NOT_READABLE)),
+                Miss::Failed(err) => Ok(failed(job, &err, &entry.path)),
+            };
+        }
+    };
+    // fstat the handle we will read: the metadata describes exactly these bytes.
+    let meta = match file.metadata() {
+        Ok(meta) => meta,
+        Err(err) => return Ok(failed(job, &err, &entry.path)),
+    };
+    if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
+        return Err(Raced);
+    }
+    let small = if job.read == Read::OpenAndReadSmall && meta.len() <= SMALL_FILE {
+        match read_all(&file, meta.len()) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Err(Raced),
+            Err(err) => return Ok(failed(job, &err, &entry.path)),
+        }
+    } else {
+        None
+    };
+    let file = (job.read != Read::Head).then_some(file);
+    Ok(Outcome::File(Box::new(FileRep {
+        file,
+        small,
+        len: meta.len(),
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        inode: meta.ino(),
+        content_type,
+        negotiated,
+    })))
+}
+
+/// `O_NONBLOCK`, where its value is known: a fifo swapped in after the walk's `lstat` then
+/// opens at once (and fails the fstat check) instead of blocking a thread until a writer
+/// comes. Regular files ignore the flag. Elsewhere 0, and the `lstat` check stands alone.
+#[cfg(any(
+    all(
+        target_os = "linux",
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "powerpc64",
+            target_arch = "s390x",
+            target_arch = "loongarch64"
+        )
+    ),
+    target_os = "android"
+))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+))]
+const O_NONBLOCK: i32 = 0x0004;
+#[cfg(not(any(
+    all(
+        target_os = "linux",
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "powerpc64",
+            target_arch = "s390x",
+            target_arch = "loongarch64"
+        )
+    ),
+    target_os = "android",
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+)))]
+const O_NONBLOCK: i32 = 0;
+
+/// Open `path` read-only without ever blocking on a fifo.
+pub(super) fn open_nonblocking(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+}
+
+/// Read exactly `len` bytes from the start of `file` (`UnexpectedEof` if it shrank).
+fn read_all(file: &File, len: u64) -> io::Result<Bytes> {
+    let len = usize::try_from(len).map_err(io::Error::other)?;
+    let mut buf = BytesMut::zeroed(len);
+    file.read_exact_at(&mut buf, 0)?;
+    Ok(buf.freeze())
+}
+
+/// The name whose extension gives the media type: the requested name, or for a symlink
+/// like `latest -> v2.tar.gz` whose own name says nothing, the target's name.
+fn type_name<'a>(requested: &'a str, entry: &'a Entry) -> &'a str {
+    if entry.linked && mime::media_type_for(requested).is_none() {
+        if let Some(target) = entry.path.file_name().and_then(|n| n.to_str()) {
+            return target;
+        }
+    }
+    requested
+}
+
+/// Whether Accept allows the only representation of a file named `type_name` (RFC 9110
+/// §12.5.1). An absent header, `*/*` and browser defaults always do; only an explicit q=0 or
+/// a list with no matching range refuses, unless `lenient_accept`.
+fn acceptable(job: &Job, type_name: &str) -> bool {
+    if job.opts.lenient_accept || job.accept.is_none() {
+        return true;
+    }
+    let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
+    accept::media_type_quality(job.accept(), media_type) > 0
+}
+
+/// How the walk ended.
+enum Walk {
+    Found(Entry),
+    /// Segment `at` names nothing servable; `parent` is the directory it was looked up in,
+    /// `None` when segment `at - 1` is a file.
+    Missing {
+        at: usize,
+        parent: Option<PathBuf>,
+    },
+    Denied,
+    Failed(io::Error, PathBuf),
+}
+
+/// Walk `segments` from the root, checking each component (see the module docs).
+fn walk(opts: &StaticOptions, segments: &[String]) -> Walk {
+    let mut current: Option<Entry> = None;
+    for (at, segment) in segments.iter().enumerate() {
+        let dir = match &current {
+            None => &opts.root,
+            Some(entry) if entry.meta.is_dir() => &entry.path,
+            Some(_) => return Walk::Missing { at, parent: None },
+        };
+        match lookup(opts, dir, segment) {
+            Ok(entry) => current = Some(entry),
+            Err(Miss::Absent) => {
+                let parent = current.map_or_else(|| opts.root.clone(), |e| e.path);
+                return Walk::Missing {
+                    at,
+                    parent: Some(parent),
+                };
+            }
+            Err(Miss::Denied) => return Walk::Denied,
+            Err(Miss::Failed(err)) => return Walk::Failed(err, dir.join(segment)),
+        }
+    }
+    match current {
+        Some(entry) => Walk::Found(entry),
+        None => match fs::metadata(&opts.root) {
+            Ok(meta) => Walk::Found(Entry {
+                path: opts.root.clone(),
+                meta,
+                linked: false,
+            }),
+            Err(err) => Walk::Failed(err, opts.root.clone()),
+        },
+    }
+}
+
+/// Look up `name` in `dir` (a directory inside the sandbox) and apply the sandbox rules.
+/// Used by the walk, index files, variants, suggestions and listings alike, so they agree.
+pub(super) fn lookup(opts: &StaticOptions, dir: &Path, name: &str) -> Result<Entry, Miss> {
+    if is_hidden(opts, name) || name.len() > NAME_MAX {
+        return Err(Miss::Absent);
+    }
+    let path = dir.join(name);
+    let meta = fs::symlink_metadata(&path).map_err(classify)?;
+    let (path, meta, linked) = if meta.file_type().is_symlink() {
+        // Every failure to resolve a link (dangling, loop, EACCES outside the root) is
+        // "missing": the answer must not depend on what lies outside.
+        let target = fs::canonicalize(&path).map_err(|_| Miss::Absent)?;
+        match target.strip_prefix(&opts.root) {
+            Ok(inside) if hides(opts, inside) => return Err(Miss::Absent),
+            Ok(_) => {}
+            Err(_) if !opts.follow_symlinks => return Err(Miss::Absent),
+            Err(_) => {}
+        }
+        let meta = fs::metadata(&target).map_err(|_| Miss::Absent)?;
+        (target, meta, true)
+    } else {
+        (path, meta, false)
+    };
+    let servable = meta.is_dir() || (meta.is_file() && (opts.show_hidden || name != WELL_KNOWN));
+    if servable {
+        Ok(Entry { path, meta, linked })
+    } else {
+        // Fifos, sockets, devices: never opened, answered as missing.
+        Err(Miss::Absent)
+    }
+}
+
+/// Whether `name` is hidden by policy.
+pub(super) fn is_hidden(opts: &StaticOptions, name: &str) -> bool {
+    !opts.show_hidden && name.starts_with('.') && name != WELL_KNOWN
+}
+
+/// Whether a path relative to the root passes through a hidden name.
+fn hides(opts: &StaticOptions, relative: &Path) -> bool {
+    !opts.show_hidden
+        && relative.components().any(|c| match c {
+            Component::Normal(name) => {
+                name.as_encoded_bytes().first() == Some(&b'.') && name != WELL_KNOWN
+            }
+            _ => false,
+        })
+}
+
+/// Map an I/O error to the policy in the module docs of `static_files`.
+pub(super) fn classify(err: io::Error) -> Miss {
+    match err.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Miss::Absent,
+        io::ErrorKind::PermissionDenied => Miss::Denied,
+        _ => Miss::Failed(err),
+    }
+}
+
+/// 301 to the directory form, keeping the query (RFC 9110 §15.4.2).
+fn redirect(job: &Job) -> Outcome {
+    let mut location = encoded_path(&job.path.segments, true);
+    if let Some(query) = &job.query {
+        location.push('?');
+        location.push_str(query);
+    }
+    match HeaderValue::try_from(location) {
+        Ok(value) => Outcome::Redirect(value),
+        // Unreachable: the path is percent-encoded and the query came from a valid URI.
+        Err(_) => Outcome::Refused(Box::new(Problem::internal())),
+    }
+}
+
+fn refused(problem: Problem) -> Outcome {
+    Outcome::Refused(Box::new(problem))
+}
+
+fn not_found(job: &Job, suggestions: Vec<String>) -> Outcome {
+    refused(Problem::not_found(&job.decoded(), suggestions))
+}
+
+fn forbidden(job: &Job, policy: &str) -> Outcome {
+    refused(Problem::forbidden(&job.decoded(), policy))
+}
+
+/// 500; the cause (with the filesystem path) is logged, not sent.
+fn failed(job: &Job, err: &io::Error, path: &Path) -> Outcome {
+    tracing::warn!(
+        request_path = %job.decoded(),
+        fs_path = %path.display(),
+        error = %err,
+        "cannot serve static file"
+    );
+    refused(Problem::internal())
+}

@@ -1,0 +1,177 @@
+//! The file body: exactly the promised bytes, read in 64 KiB chunks on the blocking pool.
+//!
+//! Each chunk is one `spawn_blocking` positional read (`pread`), so no thread is held while a
+//! slow client drains the socket, and at most two chunks per response are in memory: the one
+//! hyper is writing and the one being read ahead. The body is a list of parts (file ranges and
+//! in-memory bytes), which covers a whole file, one range, and `multipart/byteranges`.
+//!
+//! A file that changes while it is sent never yields a body whose length disagrees with
+//! Content-Length: only the promised ranges are read (growth is not sent), and a read that
+//! meets end-of-file early ends the body with an `UnexpectedEof` error, so hyper aborts the
+//! connection (HTTP/1.1) or resets the stream (HTTP/2) instead of sending a short body.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::future::Future as _;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
+use tokio::task::JoinHandle;
+
+/// Bytes read per chunk: 64 KiB, the size tokio, actix and tower-http settle on.
+pub(super) const CHUNK_SIZE: u64 = 64 * 1024;
+
+/// One piece of a body.
+#[derive(Debug)]
+pub(super) enum Part {
+    /// Bytes already in memory (multipart headers).
+    Bytes(Bytes),
+    /// `len` bytes of the file from `offset`.
+    File {
+        /// First byte.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+}
+
+impl Part {
+    fn len(&self) -> u64 {
+        match self {
+            Part::Bytes(b) => b.len() as u64,
+            Part::File { len, .. } => *len,
+        }
+    }
+}
+
+/// A read in flight: the chunk at `offset` of `len` bytes.
+struct Pending {
+    task: JoinHandle<io::Result<Bytes>>,
+    len: u64,
+}
+
+/// A body that sends `parts` in order, reading file parts from `file`.
+pub(super) struct FileBody {
+    file: Arc<File>,
+    parts: VecDeque<Part>,
+    pending: Option<Pending>,
+    remaining: u64,
+}
+
+impl FileBody {
+    /// A body sending `parts` of `file`.
+    pub(super) fn new(file: File, parts: Vec<Part>) -> Self {
+        let remaining = parts.iter().map(Part::len).sum();
+        FileBody {
+            file: Arc::new(file),
+            parts: parts.into(),
+            pending: None,
+            remaining,
+        }
+    }
+
+    /// Start reading the next chunk of the front file part, if there is one.
+    fn read_ahead(&mut self) {
+        if self.pending.is_some() {
+            return;
+        }
+        let Some(Part::File { offset, len }) = self.parts.front_mut() else {
+            return;
+        };
+        if *len == 0 {
+            return;
+        }
+        let n = (*len).min(CHUNK_SIZE);
+        let at = *offset;
+        *offset += n;
+        *len -= n;
+        let file = Arc::clone(&self.file);
+        let task = tokio::task::spawn_blocking(move || read_chunk(&file, at, n));
+        self.pending = Some(Pending { task, len: n });
+    }
+}
+
+/// Read exactly `n` bytes at `offset`; `UnexpectedEof` if the file ended first (it shrank).
+fn read_chunk(file: &File, offset: u64, n: u64) -> io::Result<Bytes> {
+    // `n` is at most CHUNK_SIZE, so it fits in usize.
+    let mut buf = BytesMut::zeroed(n as usize);
+    file.read_exact_at(&mut buf, offset).map_err(|err| {
+        if err.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being sent",
+            )
+        } else {
+            err
+        }
+    })?;
+    Ok(buf.freeze())
+}
+
+impl http_body::Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(pending) = &mut this.pending {
+                let joined = ready!(Pin::new(&mut pending.task).poll(cx));
+                let len = pending.len;
+                this.pending = None;
+                let chunk = match joined {
+                    Ok(Ok(chunk)) => chunk,
+                    Ok(Err(err)) => return fail(this, err),
+                    Err(err) => return fail(this, io::Error::other(err)),
+                };
+                debug_assert_eq!(chunk.len() as u64, len);
+                this.remaining -= len;
+                if matches!(this.parts.front(), Some(Part::File { len: 0, .. })) {
+                    this.parts.pop_front();
+                }
+                // Read the next chunk while hyper writes this one.
+                this.read_ahead();
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+            match this.parts.front() {
+                None => return Poll::Ready(None),
+                Some(Part::Bytes(_)) => {
+                    let Some(Part::Bytes(b)) = this.parts.pop_front() else {
+                        unreachable!("front was Bytes");
+                    };
+                    this.remaining -= b.len() as u64;
+                    this.read_ahead();
+                    return Poll::Ready(Some(Ok(Frame::data(b))));
+                }
+                Some(Part::File { len: 0, .. }) => {
+                    this.parts.pop_front();
+                }
+                Some(Part::File { .. }) => this.read_ahead(),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pending.is_none() && self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// End the body with `err`, and send nothing after it.
+fn fail(body: &mut FileBody, err: io::Error) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+    tracing::warn!(error = %err, "file body ended early");
+    body.parts.clear();
+    body.remaining = 0;
+    Poll::Ready(Some(Err(err)))
+}
