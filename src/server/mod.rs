@@ -27,10 +27,13 @@ pub const MAX_CONNECTIONS: usize = 16_384;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest request head (request line and headers), in bytes; past it hyper answers 431.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// This is hyper's own default read-buffer limit (8 KiB + 100 × 4 KiB): hyper 1.12 closes the
+/// connection without its 431 when a smaller `max_buf_size` is set, so we keep the default.
+pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 
-/// Most headers in one request.
-pub const MAX_HEADERS: usize = 128;
+/// Most header fields in one request; past it hyper answers 431. hyper's default, which keeps
+/// the parser's header array on the stack (a custom value costs a heap allocation per request).
+pub const MAX_HEADERS: usize = 100;
 
 /// Most concurrent HTTP/2 streams per connection.
 pub const MAX_H2_STREAMS: u32 = 256;
@@ -129,8 +132,6 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS)
         .pipeline_flush(true)
         // A client that half-closes after sending (`printf ... | nc`) still gets its answers.
         .half_close(true);

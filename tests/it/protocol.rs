@@ -216,20 +216,30 @@ async fn targets_with_nul_or_invalid_utf8_are_400_with_an_explanation() {
 }
 
 #[tokio::test]
-async fn oversized_head_gets_431() {
+async fn oversized_heads_get_431() {
     let s = site().await;
+    let addr = s.addr;
     let big = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(70 * 1024)
+        "a".repeat(usher::server::MAX_HEAD_BYTES + 1)
     );
-    let out = tokio::task::spawn_blocking(move || s.raw_text(&big))
+    let many: String = (0..usher::server::MAX_HEADERS + 1)
+        .map(|i| format!("X-H{i}: v\r\n"))
+        .collect();
+    let many = format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n");
+    for req in [big, many] {
+        let out = tokio::task::spawn_blocking(move || {
+            String::from_utf8_lossy(&crate::support::raw_exchange(addr, req.as_bytes()))
+                .into_owned()
+        })
         .await
         .unwrap();
-    assert!(
-        out.starts_with("HTTP/1.1 431"),
-        "{}",
-        &out[..out.len().min(200)]
-    );
+        assert!(
+            out.starts_with("HTTP/1.1 431"),
+            "{}",
+            &out[..out.len().min(200)]
+        );
+    }
 }
 
 #[tokio::test]

@@ -283,3 +283,11 @@ fn languages_hostile_input() {
     assert_eq!(lang(Some(&many), &avail), None);
     assert_eq!(lang(Some("zh-Hant-TW"), &["zh-hant-tw"]), Some(0));
 }
+
+#[test]
+fn q_below_one_still_accepts() {
+    assert_eq!(
+        media_type_quality(Some(b"text/plain;q=0.5, application/problem+json"), "text/plain"),
+        500
+    );
+}
