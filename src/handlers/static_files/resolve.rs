@@ -346,54 +346,9 @@ fn open(
     })))
 }
 
-/// `O_NONBLOCK`, where its value is known: a fifo swapped in after the walk's `lstat` then
-/// opens at once (and fails the fstat check) instead of blocking a thread until a writer
-/// comes. Regular files ignore the flag. Elsewhere 0, and the `lstat` check stands alone.
-#[cfg(any(
-    all(
-        target_os = "linux",
-        any(
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "riscv64",
-            target_arch = "powerpc64",
-            target_arch = "s390x",
-            target_arch = "loongarch64"
-        )
-    ),
-    target_os = "android"
-))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(any(
-    target_os = "macos",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-))]
-const O_NONBLOCK: i32 = 0x0004;
-#[cfg(not(any(
-    all(
-        target_os = "linux",
-        any(
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "riscv64",
-            target_arch = "powerpc64",
-            target_arch = "s390x",
-            target_arch = "loongarch64"
-        )
-    ),
-    target_os = "android",
-    target_os = "macos",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-)))]
-const O_NONBLOCK: i32 = 0;
+/// `O_NONBLOCK`: a fifo swapped in after the walk's `lstat` then opens at once (and fails the
+/// fstat check) instead of blocking a thread until a writer comes. Regular files ignore it.
+const O_NONBLOCK: i32 = libc::O_NONBLOCK;
 
 /// Open `path` read-only without ever blocking on a fifo.
 pub(super) fn open_nonblocking(path: &Path) -> io::Result<File> {
