@@ -26,9 +26,11 @@ pub const MAX_CONNECTIONS: usize = 16_384;
 /// A client must send a whole request head within this time (also the keep-alive idle limit).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Largest request head (request line and headers), in bytes; past it hyper answers 431.
-/// This is hyper's own default read-buffer limit (8 KiB + 100 × 4 KiB): hyper 1.12 closes the
-/// connection without its 431 when a smaller `max_buf_size` is set, so we keep the default.
+/// Request-head size (request line and headers) at which hyper stops buffering and answers 431:
+/// hyper's default read-buffer limit, 8 KiB + 100 × 4 KiB (the HTTP/1 auto builder offers no
+/// strict head limit). The limit is soft: hyper 1.12 checks it only between reads, and one read
+/// may fill the buffer's whole spare capacity, so a head of up to (never reaching) twice this
+/// can still be accepted; anything from twice this on gets 431.
 pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 
 /// Most header fields in one request; past it hyper answers 431. hyper's default, which keeps
@@ -132,7 +134,9 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .pipeline_flush(true)
+        // No `pipeline_flush(true)`: with it hyper 1.12 skips flushing while its read buffer is
+        // not empty, and after a bad request head (431, 414, 400) the rejected bytes stay there,
+        // so hyper buffers its error answer and then closes the connection without sending it.
         // A client that half-closes after sending (`printf ... | nc`) still gets its answers.
         .half_close(true);
     builder

@@ -216,30 +216,52 @@ async fn targets_with_nul_or_invalid_utf8_are_400_with_an_explanation() {
 }
 
 #[tokio::test]
-async fn oversized_heads_get_431() {
+async fn oversized_heads_get_431_and_long_uris_414() {
     let s = site().await;
     let addr = s.addr;
+    // hyper's head limit is soft (see `MAX_HEAD_BYTES`): only a head of at least twice it is
+    // sure to be refused.
     let big = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(usher::server::MAX_HEAD_BYTES + 1)
+        "a".repeat(2 * usher::server::MAX_HEAD_BYTES)
     );
     let many: String = (0..usher::server::MAX_HEADERS + 1)
         .map(|i| format!("X-H{i}: v\r\n"))
         .collect();
     let many = format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n");
-    for req in [big, many] {
+    // Past hyper's MAX_URI_LEN (65534 bytes), well within the head limit.
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(64 * 1024));
+    for (req, status) in [(big, "431"), (many, "431"), (long_uri, "414")] {
         let out = tokio::task::spawn_blocking(move || {
-            String::from_utf8_lossy(&crate::support::raw_exchange(addr, req.as_bytes()))
-                .into_owned()
+            String::from_utf8_lossy(&exchange_until_reset(addr, req.as_bytes())).into_owned()
         })
         .await
         .unwrap();
         assert!(
-            out.starts_with("HTTP/1.1 431"),
+            out.starts_with(&format!("HTTP/1.1 {status} ")),
             "{}",
             &out[..out.len().min(200)]
         );
     }
+}
+
+/// Like `support::raw_exchange`, but for a request the server refuses before reading it all:
+/// hyper closes with the rest unread, so the kernel resets the connection, which can fail the
+/// write, the half-close or a read after the answer has arrived. Returns what was read.
+fn exchange_until_reset(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let mut buf = [0; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
 }
 
 #[tokio::test]
