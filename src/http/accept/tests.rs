@@ -287,7 +287,10 @@ fn languages_hostile_input() {
 #[test]
 fn q_below_one_still_accepts() {
     assert_eq!(
-        media_type_quality(Some(b"text/plain;q=0.5, application/problem+json"), "text/plain"),
+        media_type_quality(
+            Some(b"text/plain;q=0.5, application/problem+json"),
+            "text/plain"
+        ),
         500
     );
 }
