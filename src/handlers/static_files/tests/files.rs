@@ -128,12 +128,6 @@ async fn sparse_256_mib_file_streams_in_bounded_memory() {
 }
 
 /// Issue #2: a 10 GiB file with the process under a few tens of MiB. Slow in debug builds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "reads 10 GiB; run with --ignored in release"]
-async fn sparse_10_gib_file_streams_in_bounded_memory() {
-    stream_sparse(10 << 30).await;
-}
-
 #[tokio::test]
 async fn file_that_shrinks_while_sent_ends_with_an_error() {
     let site = Site::new();
