@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Answer 404 for directories without an index file instead of listing them.
     #[arg(long)]
     pub no_listing: bool,
+    /// Threads answering requests [default: one per core]. With 1, usher runs on a single
+    /// thread with no cross-thread scheduling at all.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
     /// How long in-flight requests may run after SIGTERM or Ctrl-C, e.g. `10s`, `500ms` [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub grace_period: Option<Duration>,

@@ -29,7 +29,15 @@ fn run() -> anyhow::Result<()> {
         None => cli.serve,
     };
     let config = Arc::new(Config::from_serve_args(&args)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One worker: a current-thread runtime, with no work-stealing or cross-thread wakeups.
+    let mut builder = if config.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(config.workers);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -25,6 +25,13 @@ pub struct Config {
     pub files: StaticOptions,
     /// Bounded wait for in-flight requests on shutdown.
     pub grace_period: Duration,
+    /// Runtime threads answering requests.
+    pub workers: usize,
+}
+
+/// One worker per core the process may run on.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// A configuration that cannot be served; the message says what to fix.
@@ -47,6 +54,7 @@ impl Config {
             listen,
             files: StaticOptions::new(canonical_root(root)?),
             grace_period: DEFAULT_GRACE_PERIOD,
+            workers: default_workers(),
         })
     }
 
@@ -67,6 +75,9 @@ impl Config {
         config.files.listing = !args.no_listing;
         if let Some(grace) = args.grace_period {
             config.grace_period = grace;
+        }
+        if let Some(workers) = args.workers {
+            config.workers = usize::from(workers);
         }
         Ok(config)
     }
@@ -103,6 +114,7 @@ mod tests {
             show_hidden: true,
             no_listing: true,
             grace_period: Some(Duration::from_millis(5)),
+            workers: Some(3),
             ..ServeArgs::default()
         };
         let c = Config::from_serve_args(&args).unwrap();
@@ -110,6 +122,9 @@ mod tests {
         assert_eq!(c.files.root, dir.path().canonicalize().unwrap());
         assert!(c.files.show_hidden && !c.files.listing && !c.files.follow_symlinks);
         assert_eq!(c.grace_period, Duration::from_millis(5));
+        assert_eq!(c.workers, 3);
+        let defaults = Config::from_serve_args(&ServeArgs::default()).unwrap();
+        assert_eq!(defaults.workers, default_workers());
     }
 
     #[test]

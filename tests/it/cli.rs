@@ -158,3 +158,32 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         "no longer accepting"
     );
 }
+
+/// `--workers 1` runs on one thread (a current-thread runtime) and still serves and stops.
+#[test]
+fn one_worker_serves_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "one");
+    let mut p = start(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "-l",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+    ]);
+    let threads = std::fs::read_dir(format!("/proc/{}/task", p.child.id()))
+        .unwrap()
+        .count();
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.0 200") && out.ends_with("one"),
+        "{out}"
+    );
+    assert_eq!(threads, 1, "one thread before any blocking file work");
+    kill(&p.child, "-TERM");
+    assert!(p.child.wait().unwrap().success());
+}
