@@ -616,6 +616,13 @@ else
   usher_version="usher ${USHER_BIN:-not run}"
 fi
 echo "- servers: $usher_version, $(nginx -v 2>&1 | sed 's/.*: //'), $(lighttpd -v 2>&1 | cut -d' ' -f1)"
+if has_server usher; then
+  if [ "$USHER_HAS_WORKERS" = 1 ]; then
+    echo "- usher: --workers 1 and TOKIO_WORKER_THREADS=1 (one core); --workers $NCPU (all cores)"
+  else
+    echo "- usher: TOKIO_WORKER_THREADS=1 (one core); its default threads (all cores); no --workers flag"
+  fi
+fi
 echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
@@ -642,6 +649,10 @@ for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
   if [ "$n" != 0 ]; then
     FAILED=1
     echo "- $(basename "$f") logged $n panic(s); first: $(grep -m1 -A1 'panicked at' "$f" | tr '\n' ' ')"
+  fi
+  # A server that writes a line per request pays for it in every row: the setup is unfair.
+  if [ "$(stat -c %s "$f")" -gt 1048576 ]; then
+    echo "- $(basename "$f") grew to $(($(stat -c %s "$f") / 1048576)) MiB: that server logged per request; first line: $(head -n 1 "$f" | cut -c1-200)"
   fi
 done
 python3 "$HELPERS" report "$RESULTS" "$ROWS_META"
