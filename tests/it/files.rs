@@ -68,7 +68,13 @@ async fn file_answer_carries_validators_and_length() {
 
 #[tokio::test]
 async fn etag_changes_when_the_file_changes() {
-    let s = site().await;
+    // Revalidate on every request: this test is about the tag, not the cache's staleness
+    // bound (a change is seen within `revalidate_after`, 1 s by default: tests/it/cache.rs).
+    let s = TestServer::start_with(
+        |root| write(root, "hello.txt", "hello, world\n"),
+        |c| c.files.revalidate_after = Duration::ZERO,
+    )
+    .await;
     let c = client();
     let tag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
     let before = tag(&c.get(s.url("/hello.txt")).send().await.unwrap());

@@ -7,10 +7,14 @@
 //! and `&order=asc|desc` choose the order. Big directories are capped at [`MAX_ENTRIES`].
 //! The body is rendered whole (it is bounded), so its strong ETag is a hash of its bytes and
 //! Last-Modified the newest of the directory and its entries: conditional GETs get 304.
+//!
+//! Reading ([`read_and_render`], blocking) is apart from rendering ([`render`], pure), so the
+//! cache can keep what was read and render another format or order from memory.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -36,6 +40,7 @@ const MAX_SCAN: usize = 100_000;
 const FORMATS: [&str; 3] = ["text/html", "application/json", "text/plain"];
 
 /// A listing ready to send.
+#[derive(Clone)]
 pub(super) struct Rendered {
     pub(super) body: Bytes,
     pub(super) content_type: HeaderValue,
@@ -46,12 +51,13 @@ pub(super) struct Rendered {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Html,
     Json,
     Text,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Item {
     name: String,
     dir: bool,
@@ -68,43 +74,130 @@ enum Key {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Sort {
+pub(super) struct Sort {
     key: Key,
     descending: bool,
 }
 
-/// Render the listing of `dir` for `job`. Blocking.
-pub(super) fn render(job: &Job, dir: &Entry) -> Result<Rendered, Box<Problem>> {
-    let format = match accept::choose_media_type(job.accept(), &FORMATS) {
+/// How one request wants a listing: format (by Accept) and order (by query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct View {
+    format: Format,
+    sort: Sort,
+}
+
+/// What was read from a directory: its servable entries, sorted by name.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct ListingData {
+    items: Vec<Item>,
+    truncated: bool,
+    dir_modified: SystemTime,
+}
+
+impl ListingData {
+    /// Bytes held, roughly (cache accounting).
+    pub(super) fn weight(&self) -> usize {
+        self.items
+            .iter()
+            .map(|i| i.name.len() + std::mem::size_of::<Item>())
+            .sum()
+    }
+
+    /// An upper bound of one rendering's size: HTML with every name escaped twice over (a
+    /// percent-encoded link, up to 3 bytes per byte, and HTML-escaped text, up to 6) and a
+    /// row of markup.
+    pub(super) fn render_estimate(&self) -> usize {
+        4096 + self
+            .items
+            .iter()
+            .map(|i| 9 * i.name.len() + 400)
+            .sum::<usize>()
+    }
+}
+
+/// A listing read for a request, and its rendering.
+pub(super) struct Listed {
+    pub(super) data: Arc<ListingData>,
+    pub(super) view: View,
+    pub(super) rendered: Rendered,
+}
+
+/// The view `accept` and `query` ask for; 406 (for the path `decoded`) when Accept refuses
+/// every format, unless `lenient`.
+pub(super) fn view(
+    accept: Option<&[u8]>,
+    lenient: bool,
+    query: Option<&str>,
+    decoded: impl FnOnce() -> String,
+) -> Result<View, Box<Problem>> {
+    let format = match accept::choose_media_type(accept, &FORMATS) {
         Some(0) => Format::Html,
         Some(1) => Format::Json,
         Some(_) => Format::Text,
-        None if job.opts.lenient_accept => Format::Html,
+        None if lenient => Format::Html,
         None => {
             return Err(Box::new(Problem::not_acceptable(
-                &job.decoded(),
+                &decoded(),
                 FORMATS.iter().map(|f| (*f).to_owned()).collect(),
             )));
         }
     };
-    let (mut items, truncated) = read(job, dir)?;
-    let sort = parse_sort(job.query.as_deref());
-    sort_items(&mut items, sort);
+    Ok(View {
+        format,
+        sort: parse_sort(query),
+    })
+}
 
+/// Read the listing of `dir` for `job` and render it. Blocking.
+pub(super) fn read_and_render(job: &Job, dir: &Entry) -> Result<Listed, Box<Problem>> {
+    let view = view(
+        job.accept(),
+        job.opts.lenient_accept,
+        job.query.as_deref(),
+        || job.decoded(),
+    )?;
+    let (mut items, truncated) = read(job, dir)?;
+    sort_items(
+        &mut items,
+        Sort {
+            key: Key::Name,
+            descending: false,
+        },
+    );
+    let data = Arc::new(ListingData {
+        items,
+        truncated,
+        dir_modified: dir.meta.modified().unwrap_or(UNIX_EPOCH),
+    });
+    let rendered = render(&data, &job.path.segments, view);
+    Ok(Listed {
+        data,
+        view,
+        rendered,
+    })
+}
+
+/// Render `data` for the directory at `segments` as `view` asks. Pure, but proportional to
+/// the entries (up to [`MAX_ENTRIES`]): run it off the runtime when large.
+pub(super) fn render(data: &ListingData, segments: &[String], view: View) -> Rendered {
+    let View { format, sort } = view;
+    let mut order: Vec<&Item> = data.items.iter().collect();
+    sort_items(&mut order, sort);
+    let items = &order[..];
+    let truncated = data.truncated;
     let last_modified = items
         .iter()
         .map(|i| i.modified)
-        .chain(dir.meta.modified().ok())
+        .chain(Some(data.dir_modified))
         .max()
         .unwrap_or(UNIX_EPOCH);
-    let segments = &job.path.segments;
     let (body, content_type) = match format {
         Format::Html => (
-            html(segments, &items, sort, truncated),
+            html(segments, items, sort, truncated),
             "text/html; charset=utf-8",
         ),
-        Format::Json => (json(segments, &items), "application/json"),
-        Format::Text => (text(&items), "text/plain; charset=utf-8"),
+        Format::Json => (json(segments, items), "application/json"),
+        Format::Text => (text(items), "text/plain; charset=utf-8"),
     };
     let mut hasher = DefaultHasher::new();
     hasher.write(body.as_bytes());
@@ -112,13 +205,13 @@ pub(super) fn render(job: &Job, dir: &Entry) -> Result<Rendered, Box<Problem>> {
         weak: false,
         tag: format!("{:016x}-{:x}", hasher.finish(), body.len()),
     };
-    Ok(Rendered {
+    Rendered {
         body: Bytes::from(body),
         content_type: HeaderValue::from_static(content_type),
         etag,
         last_modified,
         html: format == Format::Html,
-    })
+    }
 }
 
 /// The servable entries of `dir`, at most [`MAX_ENTRIES`], and whether some were left out.
@@ -190,7 +283,7 @@ fn parse_sort(query: Option<&str>) -> Sort {
 }
 
 /// Directories first, then by the key (ties by name), in the chosen order.
-fn sort_items(items: &mut [Item], sort: Sort) {
+fn sort_items<I: std::borrow::Borrow<Item>>(items: &mut [I], sort: Sort) {
     let by_name = |a: &Item, b: &Item| {
         // Case-insensitive first; raw bytes settle names that differ only by case.
         a.name
@@ -200,6 +293,7 @@ fn sort_items(items: &mut [Item], sort: Sort) {
             .then_with(|| a.name.cmp(&b.name))
     };
     items.sort_unstable_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
         let key = match sort.key {
             Key::Name => by_name(a, b),
             Key::Size => a.size.cmp(&b.size).then_with(|| by_name(a, b)),
@@ -212,7 +306,7 @@ fn sort_items(items: &mut [Item], sort: Sort) {
 }
 
 /// The self-contained HTML page.
-fn html(segments: &[String], items: &[Item], sort: Sort, truncated: bool) -> String {
+fn html(segments: &[String], items: &[&Item], sort: Sort, truncated: bool) -> String {
     let mut out = String::with_capacity(2048 + items.len() * 260);
     let title = decoded_path(segments, true);
     out.push_str(HTML_HEAD_1);
@@ -398,7 +492,7 @@ struct JsonItem<'a> {
 }
 
 /// A JSON array of `{name, type, [target], [size], modified, url}`.
-fn json(segments: &[String], items: &[Item]) -> String {
+fn json(segments: &[String], items: &[&Item]) -> String {
     let base = encoded_path(segments, true);
     let entries: Vec<JsonItem<'_>> = items
         .iter()
@@ -428,7 +522,7 @@ fn json(segments: &[String], items: &[Item]) -> String {
 
 /// One name per line, directories with a trailing `/`. Control and bidi characters (a
 /// newline in a name would forge a second entry) are percent-encoded (`encode::printable`).
-fn text(items: &[Item]) -> String {
+fn text(items: &[&Item]) -> String {
     let mut out = String::with_capacity(items.iter().map(|i| i.name.len() + 2).sum());
     for item in items {
         out.push_str(&printable(&item.name));

@@ -2,6 +2,10 @@
 //!
 //! Pipeline, in order (steps 1–4 run on one blocking thread per request, so the runtime
 //! never waits on the filesystem; step 5 runs on the runtime and step 6 streams):
+//! 0. `cache`: an answer validated less than `revalidate_after` (1 s) ago (a file with its
+//!    headers and, up to 128 KiB, its bytes; a listing; a 404) is answered from memory with
+//!    no syscall, through step 5 alone. A changed file is served stale for at most that
+//!    long; see `cache` for the bound and the bounds on memory.
 //! 1. `resolve`: normalised path -> typed outcome (file, directory, redirect, variants, refusal),
 //!    enforcing the sandbox (hidden names, symlinks leaving the root, special files).
 //! 2. `variants`: for a path with no file, pick `name.EXT` / `name.LANG.EXT` by Accept / Accept-Language
@@ -25,13 +29,16 @@
 //!   not sent, if it shrinks the body ends with an error so the connection is aborted rather
 //!   than a short body passed off as complete.
 //! - **HEAD** opens and fstats the file like GET (so both agree on status and metadata:
-//!   an unreadable file is 403 for both) but reads nothing and sends no body.
+//!   an unreadable file is 403 for both) but reads nothing and sends no body. On a cache
+//!   hit both answer from the cached metadata (a 304 or 412 too, before any open).
 //! - **406**: only when Accept explicitly refuses every representation (q=0 or no matching
 //!   range); an absent or empty Accept, `*/*` and browser defaults never do. A plain file's
 //!   200 carries no `Vary: Accept` (caches would fragment per browser for a 406 that only
 //!   explicit clients get); negotiated answers and listings always do.
 //! - **Everything else that fails** (EIO, ...): 500, the cause logged with `tracing::warn!`.
 
+mod cache;
+mod clockmap;
 mod listing;
 mod reply;
 mod resolve;
@@ -42,12 +49,19 @@ mod variants;
 #[cfg(test)]
 mod tests;
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, header};
 
+use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile};
+use self::listing::Listed;
+use self::reply::{FileMeta, Source};
+use self::resolve::Outcome;
 use crate::body::ResponseBody;
 use crate::http::encode;
 use crate::http::target::NormalPath;
@@ -70,6 +84,9 @@ pub struct StaticOptions {
     pub index_files: Vec<String>,
     /// Media types in order of preference, used to break ties between variants.
     pub variant_order: Vec<String>,
+    /// How long a cached answer is served from memory before the filesystem is asked again
+    /// (default 1 s): the longest a changed file is served stale.
+    pub revalidate_after: Duration,
 }
 
 impl StaticOptions {
@@ -87,20 +104,25 @@ impl StaticOptions {
                 "application/json".to_owned(),
                 "text/plain".to_owned(),
             ],
+            revalidate_after: cache::REVALIDATE_AFTER,
         }
     }
 }
 
-/// The static file responder.
+/// The static file responder. Clones share one cache.
 #[derive(Debug, Clone)]
 pub struct ServeDir {
     opts: Arc<StaticOptions>,
+    cache: Arc<Cache>,
 }
+
+type Answered = Result<Response<ResponseBody>, Box<Problem>>;
 
 impl ServeDir {
     /// A responder for `opts`.
     pub fn new(opts: StaticOptions) -> Self {
         ServeDir {
+            cache: Arc::new(Cache::new(opts.revalidate_after)),
             opts: Arc::new(opts),
         }
     }
@@ -112,15 +134,191 @@ impl ServeDir {
         req: &Parts,
         path: &NormalPath,
     ) -> Result<Response<ResponseBody>, Problem> {
-        let job = resolve::Job::new(Arc::clone(&self.opts), req, path);
+        let key = path.to_decoded_string();
+        let now = self.cache.now();
+        let mut known = None;
+        if let Some(cached) = self.cache.answer(&key) {
+            if self.cache.is_fresh(&cached, now) {
+                if let Some(answered) = self.answer_cached(req, path, &key, &cached).await {
+                    return answered.map_err(|problem| *problem);
+                }
+            } else {
+                known = Some(cached);
+            }
+        } else if let Some(miss) = self.cache.miss(&key) {
+            if self.cache.is_fresh(&miss, now) {
+                return Err(miss.value.clone());
+            }
+        }
+        self.resolve(req, path, &key, known, now)
+            .await
+            .map_err(|problem| *problem)
+    }
+
+    /// Answer from a fresh cache entry, without touching the filesystem (but to open a large
+    /// file). `None` when the entry no longer describes the file: resolve instead.
+    async fn answer_cached(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+        key: &str,
+        cached: &Cached<Answer>,
+    ) -> Option<Answered> {
+        let accept = header_list(&req.headers, &header::ACCEPT);
+        let accept = accept.as_ref().map(HeaderValue::as_bytes);
+        match &cached.value {
+            Answer::File(file) => {
+                if !resolve::accepts(&self.opts, accept, file.media_type) {
+                    return Some(Err(Box::new(Problem::not_acceptable(
+                        key,
+                        vec![file.media_type.to_owned()],
+                    ))));
+                }
+                let planned = match reply::plan(req, path, &file.meta) {
+                    Ok(planned) => planned,
+                    Err(problem) => return Some(Err(problem)),
+                };
+                let source = if !planned.needs_bytes() {
+                    Source::Nothing
+                } else if let Some(body) = &file.body {
+                    Source::Memory(body.clone())
+                } else {
+                    let identity = file.identity.clone();
+                    let opened = tokio::task::spawn_blocking(move || resolve::reopen(&identity));
+                    Source::File(opened.await.ok()??)
+                };
+                Some(planned.respond(path, source))
+            }
+            Answer::Listing(hot) => {
+                let lenient = self.opts.lenient_accept;
+                let view = match listing::view(accept, lenient, req.uri.query(), || key.into()) {
+                    Ok(view) => view,
+                    Err(problem) => return Some(Err(problem)),
+                };
+                let rendered = match hot.rendered(view) {
+                    Some(rendered) => rendered,
+                    None => {
+                        // Rendering is pure but proportional to the entries: off the runtime.
+                        let data = Arc::clone(&hot.data);
+                        let segments = path.segments.clone();
+                        let rendered = tokio::task::spawn_blocking(move || {
+                            listing::render(&data, &segments, view)
+                        })
+                        .await
+                        .ok()?;
+                        hot.keep(view, &rendered);
+                        rendered
+                    }
+                };
+                Some(reply::listing(req, path, rendered))
+            }
+        }
+    }
+
+    /// Resolve on the blocking pool, answer, and remember the answer. `known` is the stale
+    /// cache entry for `key`, if any: kept (with its bytes) when the file is unchanged.
+    async fn resolve(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+        key: &str,
+        known: Option<Arc<Cached<Answer>>>,
+        now: u64,
+    ) -> Answered {
+        let known_file = known.as_ref().and_then(|c| match &c.value {
+            Answer::File(f) => Some(f.identity.clone()),
+            Answer::Listing(_) => None,
+        });
+        let cache = Arc::clone(&self.cache);
+        let job = resolve::Job::new(Arc::clone(&self.opts), cache, req, path, known_file);
         let outcome = tokio::task::spawn_blocking(move || resolve::resolve(&job))
             .await
             .map_err(|err| {
                 tracing::warn!(error = %err, "static file resolution task failed");
-                Problem::internal()
+                Box::new(Problem::internal())
             })?;
-        reply::reply(req, path, outcome).map_err(|problem| *problem)
+        match outcome {
+            Outcome::File(mut rep) => {
+                let file = rep.file.take();
+                if rep.negotiated.is_some() {
+                    // Chosen by Accept: not cached (the choice differs per request).
+                    self.cache.forget(key);
+                    let meta = FileMeta::new(&mut rep);
+                    return reply_file(req, path, &meta, rep.small.take(), file);
+                }
+                if let Some(cached) = known {
+                    if let Answer::File(hot) = &cached.value {
+                        if hot.identity == rep.identity {
+                            self.cache.validated(&cached, now);
+                            return reply_file(req, path, &hot.meta, hot.body.clone(), file);
+                        }
+                    }
+                }
+                let body = rep.small.take();
+                if body.is_none() && rep.identity.len <= CACHED_FILE_MAX {
+                    // HEAD read nothing: answer without caching.
+                    let meta = FileMeta::new(&mut rep);
+                    return reply_file(req, path, &meta, None, file);
+                }
+                let hot = HotFile {
+                    meta: FileMeta::new(&mut rep),
+                    identity: rep.identity,
+                    media_type: rep.media_type,
+                    body,
+                };
+                let cached = self.cache.put_file(key, hot, now);
+                let Answer::File(hot) = &cached.value else {
+                    unreachable!("put_file stores a file");
+                };
+                reply_file(req, path, &hot.meta, hot.body.clone(), file)
+            }
+            Outcome::Listing(listed) => {
+                let Listed {
+                    data,
+                    view,
+                    rendered,
+                } = *listed;
+                match known.as_deref().map(|c| (c, &c.value)) {
+                    Some((cached, Answer::Listing(hot))) if hot.data == data => {
+                        self.cache.validated(cached, now);
+                        hot.keep(view, &rendered);
+                    }
+                    _ => {
+                        self.cache.put_listing(key, data, view, &rendered, now);
+                    }
+                }
+                reply::listing(req, path, rendered)
+            }
+            Outcome::Missing(problem) => {
+                self.cache.put_miss(key, &problem, now);
+                Err(problem)
+            }
+            Outcome::Redirect(location) => {
+                self.cache.forget(key);
+                Ok(reply::redirect(location))
+            }
+            // 403, 406, 500: about this request, or rare; the entry (stale) stays as it is.
+            Outcome::Refused(problem) => Err(problem),
+        }
     }
+}
+
+/// The answer to `req` for the file `meta` describes, its bytes from `body` or `file`.
+fn reply_file(
+    req: &Parts,
+    path: &NormalPath,
+    meta: &FileMeta,
+    body: Option<Bytes>,
+    file: Option<File>,
+) -> Answered {
+    let planned = reply::plan(req, path, meta)?;
+    let source = match (planned.needs_bytes(), body, file) {
+        (false, _, _) => Source::Nothing,
+        (true, Some(bytes), _) => Source::Memory(bytes),
+        (true, None, Some(file)) => Source::File(file),
+        (true, None, None) => Source::Nothing,
+    };
+    planned.respond(path, source)
 }
 
 /// Append `segment` (a decoded name, no `/`) to `out`, percent-encoded for a URL path: every

@@ -1,6 +1,9 @@
 //! Outcome -> response: preconditions (RFC 9110 §13.2.2), ranges (§14), headers and body.
 //!
 //! Pure apart from the body stream it sets up: every filesystem call happened in `resolve`.
+//! A file's header values are computed once into a [`FileMeta`] (the cache keeps it); a
+//! response is first [`plan`]ned from it, then given its bytes from a [`Source`]: memory
+//! (cached or just read; ranges are `Bytes` slices) or an open file (streamed).
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -10,9 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
+use bytes::Bytes;
+
 use super::listing::Rendered;
-use super::resolve::{FileRep, Outcome};
+use super::resolve::FileRep;
 use super::stream::{FileBody, Part};
+use super::variants::Negotiated;
 use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
 use crate::http::conditional::{self, Precondition};
@@ -28,58 +34,157 @@ const BYTES: HeaderValue = HeaderValue::from_static("bytes");
 const LISTING_CSP: HeaderValue =
     HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'");
 
-/// Build the response for `outcome`.
-pub(super) fn reply(
-    req: &Parts,
-    path: &NormalPath,
-    outcome: Outcome,
-) -> Result<Response<ResponseBody>, Box<Problem>> {
-    match outcome {
-        Outcome::File(rep) => file(req, path, *rep),
-        Outcome::Listing(rendered) => listing(req, path, *rendered),
-        Outcome::Redirect(location) => {
-            // RFC 9110 §15.4.2: the directory's URL ends in `/`, so relative links resolve.
-            let mut res = Response::new(ResponseBody::Empty);
-            *res.status_mut() = StatusCode::MOVED_PERMANENTLY;
-            res.headers_mut().insert(header::LOCATION, location);
-            res.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
-            Ok(res)
+/// 301 to `location`, a directory named without its trailing slash.
+pub(super) fn redirect(location: HeaderValue) -> Response<ResponseBody> {
+    // RFC 9110 §15.4.2: the directory's URL ends in `/`, so relative links resolve.
+    let mut res = Response::new(ResponseBody::Empty);
+    *res.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    res.headers_mut().insert(header::LOCATION, location);
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+    res
+}
+
+/// A file's header values, computed once from its metadata.
+pub(super) struct FileMeta {
+    pub(super) len: u64,
+    /// Last-Modified as preconditions compare it (see [`http_time`]).
+    pub(super) modified: SystemTime,
+    pub(super) etag: EntityTag,
+    etag_value: HeaderValue,
+    last_modified: HeaderValue,
+    content_length: HeaderValue,
+    pub(super) content_type: HeaderValue,
+    pub(super) negotiated: Option<Negotiated>,
+}
+
+impl FileMeta {
+    /// The header values for `rep`; its negotiation headers are taken.
+    pub(super) fn new(rep: &mut FileRep) -> Self {
+        let id = &rep.identity;
+        let modified = http_time(id.modified);
+        let etag = EntityTag::for_file(id.len, id.modified, id.ino);
+        FileMeta {
+            len: id.len,
+            modified,
+            etag_value: etag.to_header_value(),
+            etag,
+            last_modified: http_date(modified),
+            content_length: HeaderValue::from(id.len),
+            content_type: rep.content_type.clone(),
+            negotiated: rep.negotiated.take(),
         }
-        Outcome::Refused(problem) => Err(problem),
     }
 }
 
-fn file(
+/// Where a response's bytes come from.
+pub(super) enum Source {
+    /// The whole file, in memory.
+    Memory(Bytes),
+    /// The open file.
+    File(File),
+    /// Nothing (enough for HEAD, 304 and errors).
+    Nothing,
+}
+
+/// A response before its body: status, headers, and the parts of the file to send.
+pub(super) struct Planned {
+    status: StatusCode,
+    headers: HeaderMap,
+    /// Empty when no body is sent (HEAD, 304).
+    parts: Vec<Part>,
+}
+
+impl Planned {
+    /// Whether the body needs the file's bytes.
+    pub(super) fn needs_bytes(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::File { .. }))
+    }
+
+    /// The response, with its body from `source`.
+    pub(super) fn respond(
+        self,
+        path: &NormalPath,
+        source: Source,
+    ) -> Result<Response<ResponseBody>, Box<Problem>> {
+        let Planned {
+            status,
+            headers,
+            parts,
+        } = self;
+        let body = if parts.is_empty() {
+            ResponseBody::Empty
+        } else {
+            match source {
+                Source::File(file) => ResponseBody::stream(FileBody::new(file, parts)),
+                Source::Memory(bytes) => match in_memory(&bytes, parts) {
+                    Some(body) => body,
+                    None => {
+                        tracing::warn!(path = %decoded(path), "file part outside the bytes held");
+                        return Err(Box::new(Problem::internal()));
+                    }
+                },
+                Source::Nothing => {
+                    tracing::warn!(path = %decoded(path), "GET resolved without an open file");
+                    return Err(Box::new(Problem::internal()));
+                }
+            }
+        };
+        Ok(respond(status, headers, body))
+    }
+}
+
+/// The body for `parts` cut from `bytes`: one slice as a plain body, several (multipart) as a
+/// stream of slices. `None` if a part lies outside `bytes`.
+fn in_memory(bytes: &Bytes, parts: Vec<Part>) -> Option<ResponseBody> {
+    let mut slices = Vec::with_capacity(parts.len());
+    for part in parts {
+        slices.push(match part {
+            Part::Bytes(b) => Part::Bytes(b),
+            Part::File { offset, len } => {
+                let start = usize::try_from(offset).ok()?;
+                let end = start.checked_add(usize::try_from(len).ok()?)?;
+                Part::Bytes(bytes.get(start..end).map(|_| bytes.slice(start..end))?)
+            }
+        });
+    }
+    if let [Part::Bytes(only)] = &slices[..] {
+        return Some(ResponseBody::full(only.clone()));
+    }
+    Some(ResponseBody::stream(FileBody::from_bytes(slices)))
+}
+
+/// Plan the answer to `req` for the file described by `meta`: preconditions, Range, headers.
+pub(super) fn plan(
     req: &Parts,
     path: &NormalPath,
-    rep: FileRep,
-) -> Result<Response<ResponseBody>, Box<Problem>> {
-    let modified = http_time(rep.modified);
-    let etag = EntityTag::for_file(rep.len, rep.modified, rep.inode);
+    meta: &FileMeta,
+) -> Result<Planned, Box<Problem>> {
+    let etag = &meta.etag;
+    let modified = meta.modified;
     let mut headers = HeaderMap::with_capacity(10);
-    headers.insert(header::ETAG, etag.to_header_value());
-    headers.insert(header::LAST_MODIFIED, http_date(modified));
-    if let Some(n) = &rep.negotiated {
+    headers.insert(header::ETAG, meta.etag_value.clone());
+    headers.insert(header::LAST_MODIFIED, meta.last_modified.clone());
+    if let Some(n) = &meta.negotiated {
         headers.insert(header::VARY, n.vary.clone());
         headers.insert(header::CONTENT_LOCATION, n.content_location.clone());
     }
-    match conditional::evaluate(&req.method, &req.headers, &etag, modified) {
+    match conditional::evaluate(&req.method, &req.headers, etag, modified) {
         Precondition::Proceed => {}
         // RFC 9110 §15.4.5: a 304 repeats ETag, Vary and Content-Location, sends no body.
         Precondition::NotModified => {
-            return Ok(respond(
-                StatusCode::NOT_MODIFIED,
+            return Ok(Planned {
+                status: StatusCode::NOT_MODIFIED,
                 headers,
-                ResponseBody::Empty,
-            ));
+                parts: Vec::new(),
+            });
         }
         Precondition::Failed => {
             return Err(Box::new(Problem::precondition_failed(&decoded(path))));
         }
     }
     headers.insert(header::ACCEPT_RANGES, BYTES);
-    if let Some(language) = rep
+    if let Some(language) = meta
         .negotiated
         .as_ref()
         .and_then(|n| n.content_language.clone())
@@ -89,46 +194,44 @@ fn file(
 
     // RFC 9110 §14.2: Range only applies to GET, and If-Range may veto it.
     if req.method == Method::GET {
-        match requested_ranges(req, &etag, modified, rep.len) {
+        match requested_ranges(req, etag, modified, meta.len) {
             Ranges::Whole => {}
             Ranges::Unsatisfiable => {
-                let mut problem = Problem::range_not_satisfiable(&decoded(path), rep.len);
-                problem.headers.insert(header::ETAG, etag.to_header_value());
+                let mut problem = Problem::range_not_satisfiable(&decoded(path), meta.len);
                 problem
                     .headers
-                    .insert(header::LAST_MODIFIED, http_date(modified));
+                    .insert(header::ETAG, meta.etag_value.clone());
+                problem
+                    .headers
+                    .insert(header::LAST_MODIFIED, meta.last_modified.clone());
                 return Err(Box::new(problem));
             }
             Ranges::Parts(ranges) => {
-                let Some(file) = rep.file else {
-                    tracing::warn!(path = %decoded(path), "GET resolved without an open file");
-                    return Err(Box::new(Problem::internal()));
-                };
-                let content_type = rep.content_type;
-                return Ok(partial(file, rep.len, content_type, headers, &ranges));
+                return Ok(partial(
+                    meta.len,
+                    meta.content_type.clone(),
+                    headers,
+                    &ranges,
+                ));
             }
         }
     }
 
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(rep.len));
-    headers.insert(header::CONTENT_TYPE, rep.content_type);
-    let body = if !wants_body(&req.method) {
-        ResponseBody::Empty
-    } else if let Some(bytes) = rep.small {
-        ResponseBody::full(bytes)
-    } else if let Some(file) = rep.file {
-        ResponseBody::stream(FileBody::new(
-            file,
-            vec![Part::File {
-                offset: 0,
-                len: rep.len,
-            }],
-        ))
+    headers.insert(header::CONTENT_LENGTH, meta.content_length.clone());
+    headers.insert(header::CONTENT_TYPE, meta.content_type.clone());
+    let parts = if wants_body(&req.method) {
+        vec![Part::File {
+            offset: 0,
+            len: meta.len,
+        }]
     } else {
-        tracing::warn!(path = %decoded(path), "GET resolved without an open file");
-        return Err(Box::new(Problem::internal()));
+        Vec::new()
     };
-    Ok(respond(StatusCode::OK, headers, body))
+    Ok(Planned {
+        status: StatusCode::OK,
+        headers,
+        parts,
+    })
 }
 
 /// What part of a GET's representation to send.
@@ -171,28 +274,23 @@ fn requested_ranges(req: &Parts, etag: &EntityTag, modified: SystemTime, len: u6
 
 /// 206 for one range (`Content-Range`), or several (`multipart/byteranges`, RFC 9110 §14.6).
 fn partial(
-    file: File,
     len: u64,
     content_type: HeaderValue,
     mut headers: HeaderMap,
     ranges: &[ByteRange],
-) -> Response<ResponseBody> {
+) -> Planned {
     if let [r] = ranges {
         headers.insert(header::CONTENT_RANGE, content_range(r, len));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.len()));
         headers.insert(header::CONTENT_TYPE, content_type);
-        let body = FileBody::new(
-            file,
-            vec![Part::File {
+        return Planned {
+            status: StatusCode::PARTIAL_CONTENT,
+            headers,
+            parts: vec![Part::File {
                 offset: r.start,
                 len: r.len(),
             }],
-        );
-        return respond(
-            StatusCode::PARTIAL_CONTENT,
-            headers,
-            ResponseBody::stream(body),
-        );
+        };
     }
     let boundary = boundary();
     let content_type = content_type.to_str().unwrap_or("application/octet-stream");
@@ -213,23 +311,21 @@ fn partial(
         });
     }
     parts.push(Part::Bytes(format!("\r\n--{boundary}--\r\n").into()));
-    let body = FileBody::new(file, parts);
-    let total = http_body::Body::size_hint(&body)
-        .exact()
-        .unwrap_or_default();
+    let total: u64 = parts.iter().map(Part::len).sum();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
     let multipart = format!("multipart/byteranges; boundary={boundary}");
     if let Ok(value) = HeaderValue::try_from(multipart) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    respond(
-        StatusCode::PARTIAL_CONTENT,
+    Planned {
+        status: StatusCode::PARTIAL_CONTENT,
         headers,
-        ResponseBody::stream(body),
-    )
+        parts,
+    }
 }
 
-fn listing(
+/// The answer to `req` for a rendered listing.
+pub(super) fn listing(
     req: &Parts,
     path: &NormalPath,
     rendered: Rendered,

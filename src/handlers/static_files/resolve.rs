@@ -22,23 +22,19 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderValue, header};
 
-use super::listing::{self, Rendered};
+use super::cache::{CACHED_FILE_MAX, Cache, Identity};
+use super::listing::{self, Listed};
 use super::variants::{self, Choice, Negotiated, Variants};
 use super::{StaticOptions, decoded_path, encoded_path, header_list, suggest, wants_body};
 use crate::http::accept;
 use crate::http::mime;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
-
-/// Files up to this size (64 KiB) are read in one go, with their metadata, when the whole
-/// body is certainly wanted (GET without Range or preconditions).
-pub(super) const SMALL_FILE: u64 = 64 * 1024;
 
 /// Longest file name Linux and the BSDs accept (`NAME_MAX`, bytes); longer names are missing.
 const NAME_MAX: usize = 255;
@@ -56,47 +52,36 @@ pub(super) struct Job {
     pub(super) query: Option<String>,
     pub(super) accept: Option<HeaderValue>,
     pub(super) accept_language: Option<HeaderValue>,
-    pub(super) read: Read,
-}
-
-/// How much of a file to touch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Read {
-    /// HEAD: open and fstat, so HEAD and GET agree on status and metadata; read nothing.
-    Head,
-    /// GET that may end in 304, 412 or 206: open and fstat; the body is streamed later.
-    Open,
-    /// GET for the whole body: open, fstat, and read small files now.
-    OpenAndReadSmall,
+    /// GET: read a file of at most [`CACHED_FILE_MAX`] bytes whole (it is then cached, and
+    /// a Range or a 304 is cut from memory). HEAD reads nothing: it only opens and fstats,
+    /// so HEAD and GET agree on status and metadata.
+    pub(super) read_small: bool,
+    /// The file the cache holds for this path: if the walk ends at it unchanged, its bytes
+    /// are not read again.
+    pub(super) known: Option<Identity>,
+    /// The caches (directory names for suggestions and variants).
+    pub(super) cache: Arc<Cache>,
 }
 
 impl Job {
     /// The parts of `req` that resolution needs.
-    pub(super) fn new(opts: Arc<StaticOptions>, req: &Parts, path: &NormalPath) -> Self {
+    pub(super) fn new(
+        opts: Arc<StaticOptions>,
+        cache: Arc<Cache>,
+        req: &Parts,
+        path: &NormalPath,
+        known: Option<Identity>,
+    ) -> Self {
         let h = &req.headers;
-        let read = if !wants_body(&req.method) {
-            Read::Head
-        } else if [
-            header::RANGE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-            header::IF_UNMODIFIED_SINCE,
-        ]
-        .iter()
-        .any(|name| h.contains_key(name))
-        {
-            Read::Open
-        } else {
-            Read::OpenAndReadSmall
-        };
         Job {
             opts,
             path: path.clone(),
             query: req.uri.query().map(str::to_owned),
             accept: header_list(h, &header::ACCEPT),
             accept_language: header_list(h, &header::ACCEPT_LANGUAGE),
-            read,
+            read_small: wants_body(&req.method),
+            known,
+            cache,
         }
     }
 
@@ -120,11 +105,13 @@ impl Job {
 pub(super) enum Outcome {
     /// A regular file (possibly an index or a negotiated variant).
     File(Box<FileRep>),
-    /// A rendered directory listing.
-    Listing(Box<Rendered>),
+    /// A directory listing: what was read, and its rendering for this request.
+    Listing(Box<Listed>),
     /// 301 to this location (a directory named without its trailing slash).
     Redirect(HeaderValue),
-    /// An error answer.
+    /// 404: nothing servable at the path (the same answer for a while, so it is cached).
+    Missing(Box<Problem>),
+    /// Any other error answer.
     Refused(Box<Problem>),
 }
 
@@ -132,16 +119,14 @@ pub(super) enum Outcome {
 pub(super) struct FileRep {
     /// The open file; `None` for HEAD (closed once its metadata was taken).
     pub(super) file: Option<File>,
-    /// The whole content, when small and wanted now.
+    /// The whole content, when small, wanted, and not already held by the cache.
     pub(super) small: Option<Bytes>,
-    /// Length in bytes.
-    pub(super) len: u64,
-    /// Modification time, full precision.
-    pub(super) modified: SystemTime,
-    /// Inode number (for the entity tag).
-    pub(super) inode: u64,
+    /// Device, inode, length, modification time and path of what was opened.
+    pub(super) identity: Identity,
     /// The Content-Type.
     pub(super) content_type: HeaderValue,
+    /// The media type that Accept is matched against (406).
+    pub(super) media_type: &'static str,
     /// Headers from content negotiation, when the file is one of several variants.
     pub(super) negotiated: Option<Negotiated>,
 }
@@ -250,8 +235,8 @@ fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
             "directory listings are disabled and this directory has no index file",
         ));
     }
-    Ok(match listing::render(job, &dir) {
-        Ok(rendered) => Outcome::Listing(Box::new(rendered)),
+    Ok(match listing::read_and_render(job, &dir) {
+        Ok(listed) => Outcome::Listing(Box::new(listed)),
         Err(problem) => Outcome::Refused(problem),
     })
 }
@@ -279,7 +264,7 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
             }
         }
     }
-    let suggestions = suggest::suggest(&job.opts, &dir, segments, at);
+    let suggestions = suggest::suggest(&job.opts, &job.cache, &dir, segments, at);
     Ok(not_found(job, suggestions))
 }
 
@@ -297,8 +282,8 @@ fn open_single(job: &Job, entry: &Entry, name: &str) -> Result<Outcome, Raced> {
     )))
 }
 
-/// Open `entry` and fstat the handle; for GET keep it (and read a small file whole), for
-/// HEAD close it. Describe the file for `reply`.
+/// Open `entry` and fstat the handle; for GET keep it (and read a small file whole unless
+/// the cache holds these very bytes), for HEAD close it. Describe the file for `reply`.
 fn open(
     job: &Job,
     entry: &Entry,
@@ -306,6 +291,7 @@ fn open(
     negotiated: Option<Negotiated>,
 ) -> Result<Outcome, Raced> {
     let content_type = mime::content_type_for(type_name);
+    let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
     let file = match open_nonblocking(&entry.path) {
         Ok(file) => file,
         Err(err) => {
@@ -325,7 +311,9 @@ fn open(
     if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
         return Err(Raced);
     }
-    let small = if job.read == Read::OpenAndReadSmall && meta.len() <= SMALL_FILE {
+    let identity = Identity::of(&meta, &entry.path);
+    let known = job.known.as_ref() == Some(&identity);
+    let small = if job.read_small && !known && meta.len() <= CACHED_FILE_MAX {
         match read_all(&file, meta.len()) {
             Ok(bytes) => Some(bytes),
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Err(Raced),
@@ -334,14 +322,13 @@ fn open(
     } else {
         None
     };
-    let file = (job.read != Read::Head).then_some(file);
+    let file = job.read_small.then_some(file);
     Ok(Outcome::File(Box::new(FileRep {
         file,
         small,
-        len: meta.len(),
-        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-        inode: meta.ino(),
+        identity,
         content_type,
+        media_type,
         negotiated,
     })))
 }
@@ -366,6 +353,16 @@ fn read_all(file: &File, len: u64) -> io::Result<Bytes> {
     Ok(buf.freeze())
 }
 
+/// Open the file at `identity.path` and check it is still exactly that file (same device,
+/// inode, length and modification time, still regular): the cache's fast path for a large
+/// file it described less than a revalidation interval ago. `None` when anything differs or
+/// fails: the caller then resolves from scratch, which reports errors properly.
+pub(super) fn reopen(identity: &Identity) -> Option<File> {
+    let file = open_nonblocking(&identity.path).ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && Identity::of(&meta, &identity.path) == *identity).then_some(file)
+}
+
 /// The name whose extension gives the media type: the requested name, or for a symlink
 /// like `latest -> v2.tar.gz` whose own name says nothing, the target's name.
 fn type_name<'a>(requested: &'a str, entry: &'a Entry) -> &'a str {
@@ -381,11 +378,13 @@ fn type_name<'a>(requested: &'a str, entry: &'a Entry) -> &'a str {
 /// §12.5.1). An absent header, `*/*` and browser defaults always do; only an explicit q=0 or
 /// a list with no matching range refuses, unless `lenient_accept`.
 fn acceptable(job: &Job, type_name: &str) -> bool {
-    if job.opts.lenient_accept || job.accept.is_none() {
-        return true;
-    }
     let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
-    accept::media_type_quality(job.accept(), media_type) > 0
+    accepts(&job.opts, job.accept(), media_type)
+}
+
+/// Whether `accept` (absent when empty) allows the only representation, of `media_type`.
+pub(super) fn accepts(opts: &StaticOptions, accept: Option<&[u8]>, media_type: &str) -> bool {
+    opts.lenient_accept || accept.is_none() || accept::media_type_quality(accept, media_type) > 0
 }
 
 /// How the walk ended.
@@ -512,7 +511,7 @@ fn refused(problem: Problem) -> Outcome {
 }
 
 fn not_found(job: &Job, suggestions: Vec<String>) -> Outcome {
-    refused(Problem::not_found(&job.decoded(), suggestions))
+    Outcome::Missing(Box::new(Problem::not_found(&job.decoded(), suggestions)))
 }
 
 fn forbidden(job: &Job, policy: &str) -> Outcome {

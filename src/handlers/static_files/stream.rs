@@ -3,7 +3,8 @@
 //! Each chunk is one `spawn_blocking` positional read (`pread`), so no thread is held while a
 //! slow client drains the socket, and at most two chunks per response are in memory: the one
 //! hyper is writing and the one being read ahead. The body is a list of parts (file ranges and
-//! in-memory bytes), which covers a whole file, one range, and `multipart/byteranges`.
+//! in-memory bytes), which covers a whole file, one range, and `multipart/byteranges`, from
+//! the file or from cached bytes.
 //!
 //! A file that changes while it is sent never yields a body whose length disagrees with
 //! Content-Length: only the promised ranges are read (growth is not sent), and a read that
@@ -41,7 +42,8 @@ pub(super) enum Part {
 }
 
 impl Part {
-    fn len(&self) -> u64 {
+    /// Bytes this part adds to the body.
+    pub(super) fn len(&self) -> u64 {
         match self {
             Part::Bytes(b) => b.len() as u64,
             Part::File { len, .. } => *len,
@@ -57,7 +59,8 @@ struct Pending {
 
 /// A body that sends `parts` in order, reading file parts from `file`.
 pub(super) struct FileBody {
-    file: Arc<File>,
+    /// `None` when every part is in memory.
+    file: Option<Arc<File>>,
     parts: VecDeque<Part>,
     pending: Option<Pending>,
     remaining: u64,
@@ -66,9 +69,19 @@ pub(super) struct FileBody {
 impl FileBody {
     /// A body sending `parts` of `file`.
     pub(super) fn new(file: File, parts: Vec<Part>) -> Self {
+        Self::with(Some(Arc::new(file)), parts)
+    }
+
+    /// A body sending `parts`, all [`Part::Bytes`] (a multipart answer cut from cached bytes).
+    pub(super) fn from_bytes(parts: Vec<Part>) -> Self {
+        debug_assert!(parts.iter().all(|p| matches!(p, Part::Bytes(_))));
+        Self::with(None, parts)
+    }
+
+    fn with(file: Option<Arc<File>>, parts: Vec<Part>) -> Self {
         let remaining = parts.iter().map(Part::len).sum();
         FileBody {
-            file: Arc::new(file),
+            file,
             parts: parts.into(),
             pending: None,
             remaining,
@@ -90,8 +103,12 @@ impl FileBody {
         let at = *offset;
         *offset += n;
         *len -= n;
-        let file = Arc::clone(&self.file);
-        let task = tokio::task::spawn_blocking(move || read_chunk(&file, at, n));
+        let file = self.file.clone();
+        let task = tokio::task::spawn_blocking(move || match file {
+            Some(file) => read_chunk(&file, at, n),
+            // Unreachable: `from_bytes` bodies have no file parts.
+            None => Err(io::Error::other("a file part in a body without a file")),
+        });
         self.pending = Some(Pending { task, len: n });
     }
 }

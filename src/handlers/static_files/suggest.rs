@@ -9,10 +9,10 @@
 //! (`/intro.html` -> `/introduction.html`), the same extension first. When a middle segment is wrong (`/dcos/intro.html`), the suggestion keeps the rest of the path if
 //! it exists under the corrected directory (`/docs/intro.html`).
 
-use std::fs;
 use std::path::Path;
 
 use super::StaticOptions;
+use super::cache::Cache;
 use super::decoded_path;
 use super::resolve::{is_hidden, lookup};
 
@@ -36,6 +36,7 @@ const KEEP: usize = 8;
 /// `dir` (the directory of segments `..at`).
 pub(super) fn suggest(
     opts: &StaticOptions,
+    cache: &Cache,
     dir: &Path,
     segments: &[String],
     at: usize,
@@ -43,20 +44,20 @@ pub(super) fn suggest(
     let Some(wanted) = segments.get(at) else {
         return Vec::new();
     };
-    let Ok(entries) = fs::read_dir(dir) else {
+    // The names come from the cache (re-read when the directory's mtime moves): a flood of
+    // 404s in one directory reads it once.
+    let Some(listed) = cache.dir_names(dir) else {
         return Vec::new();
     };
+    if listed.more || listed.names.len() > MAX_SCAN {
+        return Vec::new();
+    }
     let wanted_lower = Lowered::new(wanted);
     let threshold = (wanted_lower.chars.len() / 3).clamp(1, 4);
     let mut scratch = Scratch::default();
     let mut ranked: Vec<(usize, String)> = Vec::with_capacity(KEEP + 1);
-    for (seen, dirent) in entries.enumerate() {
-        if seen >= MAX_SCAN {
-            return Vec::new();
-        }
-        let Ok(dirent) = dirent else { continue };
-        let name = dirent.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in &listed.names {
+        let name = name.as_str();
         if name == wanted || is_hidden(opts, name) {
             continue;
         }

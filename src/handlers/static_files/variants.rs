@@ -14,7 +14,6 @@
 //! by name (RFC 9110 §12.5.4 lets a server ignore an unmatched Accept-Language rather than
 //! answer 406).
 
-use std::fs;
 use std::path::Path;
 
 use http::HeaderValue;
@@ -73,14 +72,12 @@ pub(super) fn find(job: &Job, dir: &Path, parent: &[String], requested: &str) ->
     if is_hidden(opts, requested) {
         return Variants::None;
     }
-    let Ok(entries) = fs::read_dir(dir) else {
+    // Names from the cache, current by the directory's mtime (see `cache`).
+    let Some(listed) = job.cache.dir_names(dir) else {
         return Variants::None;
     };
     let mut candidates = Vec::new();
-    for dirent in entries.take(MAX_SCAN) {
-        let Ok(dirent) = dirent else { continue };
-        let name = dirent.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in listed.names.iter().take(MAX_SCAN) {
         let Some((media_type, language)) = parse(requested, name) else {
             continue;
         };

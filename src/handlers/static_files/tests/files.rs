@@ -217,6 +217,7 @@ async fn etag_changes_when_the_file_changes() {
     let serve = site.serve_dir();
     let a = header(&get(&serve, "/hello.txt", &[]).await, "etag").to_owned();
     fs::write(site.path("hello.txt"), b"hello world, longer\n").unwrap();
+    super::expire(&serve);
     let res = get(&serve, "/hello.txt", &[("if-none-match", &a)]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_ne!(header(&res, "etag"), a);
@@ -306,6 +307,7 @@ async fn file_replaced_between_requests_is_served_fresh() {
     fs::write(site.path("swap.txt.new"), b"new content").unwrap();
     let _ = body(get(&serve, "/hello.txt", &[]).await).await;
     fs::rename(site.path("swap.txt.new"), site.path("hello.txt")).unwrap();
+    super::expire(&serve);
     assert_eq!(
         body(get(&serve, "/hello.txt", &[]).await).await.as_ref(),
         b"new content"

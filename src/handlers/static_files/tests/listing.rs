@@ -124,6 +124,7 @@ async fn listing_headers() {
 
     // Listing changes with the directory.
     fs::write(site.path("plain/new.txt"), b"new").unwrap();
+    super::expire(&serve);
     let res = get(&serve, "/plain/", &[("if-none-match", &etag)]).await;
     assert_eq!(res.status(), StatusCode::OK);
 

@@ -2,6 +2,7 @@
 //! hostile names: spaces, unicode, `<`, `"`, `%`, `#`, `?`, symlinks in and out of the root,
 //! dot-files, `.well-known`, a fifo.
 
+mod cache;
 mod files;
 mod listing;
 mod negotiation;
@@ -118,6 +119,12 @@ impl Site {
     pub(super) fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
+}
+
+/// Age every cached answer of `serve` past its revalidation interval (as if that much time
+/// had passed): the next request looks at the filesystem again.
+pub(super) fn expire(serve: &ServeDir) {
+    serve.cache.advance(serve.opts.revalidate_after);
 }
 
 /// A request target from a decoded path: `/a b/` -> segments `["a b"]`, trailing slash.

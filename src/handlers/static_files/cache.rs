@@ -1,0 +1,374 @@
+//! What the static responder remembers between requests, and for how long.
+//!
+//! Three bounded maps ([`ClockMap`]: sharded read-write locks, CLOCK eviction):
+//! - **answers**, by decoded request path: a regular file (not a negotiated variant) with its
+//!   precomputed headers, its bytes when at most [`CACHED_FILE_MAX`], and the identity seen
+//!   (device, inode, length, mtime, ctime, path); or a directory listing (the entries read,
+//!   and up to [`MAX_RENDERS`] renderings by format and sort). A directory's index is cached
+//!   under the directory's path (`/docs/` holds `docs/index.html`).
+//! - **misses**, by decoded request path: a 404 with its suggestions.
+//! - **names**, by directory: the names in it, for suggestions and variants, so a flood of
+//!   404s in one directory reads it once.
+//!
+//! # Staleness bound
+//! An entry validated less than [`REVALIDATE_AFTER`] (1 s; `StaticOptions::revalidate_after`)
+//! ago is answered from memory with no syscall and no blocking-pool hop: preconditions and
+//! ranges run on the cached headers and bytes (`Bytes` slices, no copy). So **a changed,
+//! created, deleted or re-permissioned file is served stale for at most 1 s**. An older entry
+//! is revalidated by the normal resolution (the full sandboxed walk, on the blocking pool,
+//! with the cached identity passed in): if it ends at the same file unchanged, its bytes are
+//! not read again and the entry is just marked valid; otherwise the new answer replaces it.
+//! A large file's hit within the interval skips the walk but still opens the file by its
+//! resolved path and checks its identity before streaming it.
+//!
+//! A directory's name list is revalidated by its mtime (creating, deleting or renaming an
+//! entry changes it), unless the list was read within [`RACY_MARGIN`] of that mtime: a
+//! change in the same timestamp tick would leave the mtime equal, so such a list is re-read.
+//! Listings are not trusted on the directory mtime alone (an entry's size and time, which a
+//! listing shows, change without it): after the interval they are read again, and kept with
+//! their renderings when nothing differs.
+
+use std::fs::{self, Metadata};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use std::os::unix::fs::MetadataExt;
+
+use super::clockmap::ClockMap;
+use super::listing::{ListingData, Rendered, View};
+use super::reply::FileMeta;
+use crate::problem::Problem;
+
+/// Files up to this size (128 KiB) are kept in memory whole: the typical page, script,
+/// stylesheet and icon; larger files are streamed, and only their metadata is cached.
+pub const CACHED_FILE_MAX: u64 = 128 * 1024;
+
+/// How long an answer is served from memory before the filesystem is asked again (1 s): a
+/// change on disk is seen at most this late. `StaticOptions::revalidate_after` overrides it.
+pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
+
+/// Bytes held by the answers map, at most (64 MiB): cached bodies, headers and listings.
+pub const MAX_CACHED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Paths in the answers map, at most (16 384).
+const MAX_ANSWERS: usize = 16 * 1024;
+
+/// Cached 404s, at most (4 096), and their bytes (4 MiB): a flood of random paths only
+/// churns this map, it cannot grow memory.
+const MAX_MISSES: usize = 4096;
+const MAX_MISS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Directory name lists, at most (1 024), and their bytes (8 MiB).
+const MAX_NAME_LISTS: usize = 1024;
+const MAX_NAME_BYTES: usize = 8 * 1024 * 1024;
+
+/// Names kept per directory (10 001): one more than suggestions and variants scan, so they
+/// can tell a directory too big to scan from one that fits.
+pub(super) const MAX_NAMES: usize = 10_001;
+
+/// A name list read less than this (1 s) after its directory's mtime is re-read next time:
+/// another change within the same timestamp tick would not move the mtime.
+const RACY_MARGIN: Duration = Duration::from_secs(1);
+
+/// Renderings kept per cached listing (4): a page is mostly fetched in one format and order.
+pub(super) const MAX_RENDERS: usize = 4;
+
+/// Fixed cost counted per entry, besides its bytes: key, headers, bookkeeping.
+const ENTRY_OVERHEAD: usize = 512;
+
+/// What a file was when it was cached: any difference means it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Identity {
+    pub(super) dev: u64,
+    pub(super) ino: u64,
+    pub(super) len: u64,
+    /// Modification time, full precision (the entity tag and Last-Modified come from it).
+    pub(super) modified: SystemTime,
+    /// Status change time (seconds, nanoseconds): moves on every write, even when a tool
+    /// puts the mtime back (`touch -d`, `cp -p`), and cannot be set by users.
+    pub(super) changed: (i64, i64),
+    /// The resolved path (the target, for a symlink).
+    pub(super) path: PathBuf,
+}
+
+impl Identity {
+    /// The identity of the file at `path` whose metadata is `meta`.
+    pub(super) fn of(meta: &Metadata, path: &Path) -> Self {
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// A cached regular file.
+pub(super) struct HotFile {
+    pub(super) identity: Identity,
+    /// Headers, computed once.
+    pub(super) meta: FileMeta,
+    /// The media type Accept is matched against (406).
+    pub(super) media_type: &'static str,
+    /// The whole content, for files of at most [`CACHED_FILE_MAX`].
+    pub(super) body: Option<Bytes>,
+}
+
+/// A cached listing: the entries read, and renderings by view.
+pub(super) struct HotListing {
+    pub(super) data: Arc<ListingData>,
+    renders: Mutex<Vec<(View, Rendered)>>,
+    /// Largest rendering kept, in bytes (its share of the entry's weight).
+    render_budget: usize,
+}
+
+impl HotListing {
+    /// The rendering for `view`, if kept.
+    pub(super) fn rendered(&self, view: View) -> Option<Rendered> {
+        let renders = self.renders.lock().unwrap_or_else(PoisonError::into_inner);
+        renders
+            .iter()
+            .find(|(v, _)| *v == view)
+            .map(|(_, r)| r.clone())
+    }
+
+    /// Keep `rendered` for `view`, dropping the oldest beyond [`MAX_RENDERS`]; a rendering
+    /// over the budget counted for this entry is not kept.
+    pub(super) fn keep(&self, view: View, rendered: &Rendered) {
+        if rendered.body.len() > self.render_budget {
+            return;
+        }
+        let mut renders = self.renders.lock().unwrap_or_else(PoisonError::into_inner);
+        if renders.iter().any(|(v, _)| *v == view) {
+            return;
+        }
+        if renders.len() == MAX_RENDERS {
+            renders.remove(0);
+        }
+        renders.push((view, rendered.clone()));
+    }
+}
+
+/// A cached answer for a request path.
+pub(super) enum Answer {
+    /// Boxed: a file's headers and identity are ten times a listing's handle.
+    File(Box<HotFile>),
+    Listing(HotListing),
+}
+
+/// A cached value and when it was last known to match the filesystem.
+pub(super) struct Cached<T> {
+    pub(super) value: T,
+    /// [`Cache::now`] at the last validation.
+    validated: AtomicU64,
+}
+
+impl<T> Cached<T> {
+    fn new(value: T, now: u64) -> Arc<Self> {
+        Arc::new(Cached {
+            value,
+            validated: AtomicU64::new(now),
+        })
+    }
+}
+
+/// The names in a directory, and what the directory was when they were read.
+pub(super) struct DirNames {
+    /// UTF-8 names, in directory order; at most [`MAX_NAMES`] entries were read.
+    pub(super) names: Vec<String>,
+    /// Whether the directory had more than [`MAX_NAMES`] entries.
+    pub(super) more: bool,
+    dev: u64,
+    ino: u64,
+    modified: SystemTime,
+    read_at: SystemTime,
+}
+
+/// The static responder's caches; see the module docs.
+pub(super) struct Cache {
+    epoch: Instant,
+    interval: Duration,
+    /// Added to the clock: lets tests age entries without sleeping.
+    skew: AtomicU64,
+    answers: ClockMap<Arc<Cached<Answer>>>,
+    misses: ClockMap<Arc<Cached<Problem>>>,
+    names: ClockMap<Arc<DirNames>>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("interval", &self.interval)
+            .field("answers", &self.answers.len())
+            .field("misses", &self.misses.len())
+            .field("names", &self.names.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Empty caches whose entries are trusted for `interval` after each validation.
+    pub(super) fn new(interval: Duration) -> Self {
+        Cache {
+            epoch: Instant::now(),
+            interval,
+            skew: AtomicU64::new(0),
+            answers: ClockMap::new(MAX_CACHED_BYTES, MAX_ANSWERS),
+            misses: ClockMap::new(MAX_MISS_BYTES, MAX_MISSES),
+            names: ClockMap::new(MAX_NAME_BYTES, MAX_NAME_LISTS),
+        }
+    }
+
+    /// Nanoseconds on a monotonic clock (`Instant`, read through the vDSO: no syscall).
+    pub(super) fn now(&self) -> u64 {
+        let elapsed = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        elapsed.saturating_add(self.skew.load(Ordering::Relaxed))
+    }
+
+    /// Move the clock forward by `by` (tests: age every entry without sleeping).
+    #[cfg(test)]
+    pub(super) fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.skew.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Whether `cached` was validated less than the interval before `now`.
+    pub(super) fn is_fresh<T>(&self, cached: &Cached<T>, now: u64) -> bool {
+        let age = now.saturating_sub(cached.validated.load(Ordering::Relaxed));
+        u128::from(age) < self.interval.as_nanos()
+    }
+
+    /// Mark `cached` as matching the filesystem at `now`.
+    pub(super) fn validated<T>(&self, cached: &Cached<T>, now: u64) {
+        cached.validated.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// The cached answer for `key`, fresh or not.
+    pub(super) fn answer(&self, key: &str) -> Option<Arc<Cached<Answer>>> {
+        self.answers.get(key)
+    }
+
+    /// The cached 404 for `key`, fresh or not.
+    pub(super) fn miss(&self, key: &str) -> Option<Arc<Cached<Problem>>> {
+        self.misses.get(key)
+    }
+
+    /// Cache `file` as the answer for `key`, validated at `now`.
+    pub(super) fn put_file(&self, key: &str, file: HotFile, now: u64) -> Arc<Cached<Answer>> {
+        let weight = ENTRY_OVERHEAD + key.len() + file.body.as_ref().map_or(0, Bytes::len);
+        self.put_answer(key, Answer::File(Box::new(file)), weight, now)
+    }
+
+    /// Cache `data` (rendered as `view` for this request) as the answer for `key`.
+    pub(super) fn put_listing(
+        &self,
+        key: &str,
+        data: Arc<ListingData>,
+        view: View,
+        rendered: &Rendered,
+        now: u64,
+    ) -> Arc<Cached<Answer>> {
+        let render_budget = data.render_estimate().max(rendered.body.len());
+        let weight = ENTRY_OVERHEAD + key.len() + data.weight() + MAX_RENDERS * render_budget;
+        let listing = HotListing {
+            data,
+            renders: Mutex::new(Vec::with_capacity(MAX_RENDERS)),
+            render_budget,
+        };
+        listing.keep(view, rendered);
+        self.put_answer(key, Answer::Listing(listing), weight, now)
+    }
+
+    fn put_answer(
+        &self,
+        key: &str,
+        answer: Answer,
+        weight: usize,
+        now: u64,
+    ) -> Arc<Cached<Answer>> {
+        let cached = Cached::new(answer, now);
+        self.misses.remove(key);
+        self.answers
+            .insert(key.to_owned(), Arc::clone(&cached), weight);
+        cached
+    }
+
+    /// Cache the 404 `problem` for `key`.
+    pub(super) fn put_miss(&self, key: &str, problem: &Problem, now: u64) {
+        let weight = ENTRY_OVERHEAD
+            + key.len()
+            + problem.detail.len()
+            + problem.suggestions.iter().map(String::len).sum::<usize>();
+        self.answers.remove(key);
+        self.misses
+            .insert(key.to_owned(), Cached::new(problem.clone(), now), weight);
+    }
+
+    /// Drop whatever is cached for `key` (its answer is not cacheable now).
+    pub(super) fn forget(&self, key: &str) {
+        self.answers.remove(key);
+        self.misses.remove(key);
+    }
+
+    /// The names in `dir`, from the cache when its mtime says they are current. Blocking.
+    /// `None` when the directory cannot be read.
+    pub(super) fn dir_names(&self, dir: &Path) -> Option<Arc<DirNames>> {
+        let meta = fs::metadata(dir).ok()?;
+        let modified = meta.modified().ok()?;
+        let key = dir.to_str()?;
+        if let Some(names) = self.names.get(key) {
+            let current = names.dev == meta.dev()
+                && names.ino == meta.ino()
+                && names.modified == modified
+                && names
+                    .read_at
+                    .duration_since(modified)
+                    .is_ok_and(|d| d >= RACY_MARGIN);
+            if current {
+                return Some(names);
+            }
+        }
+        let read_at = SystemTime::now();
+        let mut names = Vec::new();
+        let mut more = false;
+        for (seen, dirent) in fs::read_dir(dir).ok()?.enumerate() {
+            if seen == MAX_NAMES {
+                more = true;
+                break;
+            }
+            let Ok(dirent) = dirent else { continue };
+            if let Ok(name) = dirent.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        let weight = ENTRY_OVERHEAD + key.len() + names.iter().map(|n| n.len() + 32).sum::<usize>();
+        let names = Arc::new(DirNames {
+            names,
+            more,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            modified,
+            read_at,
+        });
+        self.names
+            .insert(key.to_owned(), Arc::clone(&names), weight);
+        Some(names)
+    }
+
+    /// Bytes held by the answers map (tests).
+    #[cfg(test)]
+    pub(super) fn answer_bytes(&self) -> usize {
+        self.answers.bytes()
+    }
+
+    /// Entries in the misses map (tests).
+    #[cfg(test)]
+    pub(super) fn miss_count(&self) -> usize {
+        self.misses.len()
+    }
+}
