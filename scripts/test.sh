@@ -20,4 +20,10 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The benchmark's smoke mode (about a second per row) keeps bench/compare.sh working; it
+# checks answers, not speed. Always in CI; locally with USHER_BENCH_SMOKE=1. It runs before
+# the tests so the test summary stays the last thing printed.
+if [ "${CI:-}" = true ] || [ "${USHER_BENCH_SMOKE:-}" = 1 ]; then
+  bench/compare.sh --smoke
+fi
 cargo test
