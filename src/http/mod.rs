@@ -7,11 +7,9 @@
 //! - [`accept`]: `Accept` / `Accept-Language` parsing and proactive negotiation (RFC 9110 §12).
 //! - [`mime`]: Content-Type from a file extension.
 //! - [`encode`]: percent-encoding of paths for links and HTML escaping.
-//! - [`date`]: the `Date` header, rendered once a second.
 
 pub mod accept;
 pub mod conditional;
-pub mod date;
 pub mod encode;
 pub mod etag;
 pub mod mime;
