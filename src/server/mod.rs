@@ -104,7 +104,7 @@ pub async fn run(
         let mut stop = stop_rx.clone();
         accept_loops.spawn(async move {
             tokio::select! {
-                () = accept_loop(listener, app, builder, graceful, limit) => {}
+                () = accept_loop(listener, app, builder, graceful, limit, stop.clone()) => {}
                 _ = stop.changed() => {}
             }
         });
@@ -153,6 +153,7 @@ async fn accept_loop(
     builder: Arc<auto::Builder<TokioExecutor>>,
     graceful: Arc<GracefulShutdown>,
     limit: Arc<Semaphore>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
         let Ok(permit) = limit.clone().acquire_owned().await else {
@@ -166,10 +167,25 @@ async fn accept_loop(
                 continue;
             }
         };
-        let conn = serve(stream, peer, &app, &builder);
-        let watched = graceful.watch(conn);
+        let (app, builder, watcher, mut stop) = (
+            app.clone(),
+            builder.clone(),
+            graceful.watcher(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
+            // Until its first byte a connection costs only its socket and this task, not
+            // hyper's buffers: browsers open speculative connections that often never send.
+            // It gets the same time to start a request as to finish its head.
+            tokio::select! {
+                ready = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.readable()) => {
+                    if !matches!(ready, Ok(Ok(()))) {
+                        return;
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+            if let Err(e) = watcher.watch(serve(stream, peer, &app, &builder)).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);

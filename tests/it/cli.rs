@@ -2,23 +2,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command};
 
 use crate::support::{IO_TIMEOUT, start, usher, write};
-
-fn kill(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 #[test]
 fn startup_line_names_addresses_and_absolute_root() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let mut p = start(&["serve", root.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let p = start(&["serve", root.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     assert!(p.line.contains(root.to_str().unwrap()), "{}", p.line);
     assert_eq!(p.addrs.len(), 1, "{}", p.line);
     assert_ne!(
@@ -32,8 +23,8 @@ fn startup_line_names_addresses_and_absolute_root() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.0 200"), "{out}");
-    kill(&p.child, "-TERM");
-    assert!(p.child.wait().unwrap().success());
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
 }
 
 #[test]
@@ -133,7 +124,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let size = 32 * 1024 * 1024;
     write(dir.path(), "big.bin", vec![7u8; size]);
-    let mut p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
+    let p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
     let mut s = TcpStream::connect(p.addrs[0]).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -141,7 +132,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let mut first = [0u8; 1024];
     let n = s.read(&mut first).unwrap();
     assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"));
-    kill(&p.child, "-TERM");
+    p.signal("-TERM");
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     let all = [&first[..n], &rest[..]].concat();
@@ -151,12 +142,10 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         size,
         "the whole body arrives after SIGTERM; head: {head}"
     );
-    let status = p.child.wait().unwrap();
+    let addr = p.addrs[0];
+    let status = p.wait_within(IO_TIMEOUT).expect("exits");
     assert!(status.success(), "exit status {status}");
-    assert!(
-        TcpStream::connect(p.addrs[0]).is_err(),
-        "no longer accepting"
-    );
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
 /// `--workers 1` runs on one thread (a current-thread runtime) and still serves and stops.
@@ -164,7 +153,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
 fn one_worker_serves_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", "one");
-    let mut p = start(&[
+    let p = start(&[
         "serve",
         dir.path().to_str().unwrap(),
         "-l",
@@ -172,7 +161,7 @@ fn one_worker_serves_and_stops_cleanly() {
         "--workers",
         "1",
     ]);
-    let threads = std::fs::read_dir(format!("/proc/{}/task", p.child.id()))
+    let threads = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
         .unwrap()
         .count();
     let mut s = TcpStream::connect(p.addrs[0]).unwrap();
@@ -184,6 +173,35 @@ fn one_worker_serves_and_stops_cleanly() {
         "{out}"
     );
     assert_eq!(threads, 1, "one thread before any blocking file work");
-    kill(&p.child, "-TERM");
-    assert!(p.child.wait().unwrap().success());
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+}
+
+/// Connections that are open but idle (never sent a byte, or between keep-alive requests) do
+/// not hold up a shutdown for the grace period.
+#[test]
+fn idle_connections_do_not_delay_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "a");
+    let p = start(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "-l",
+        "127.0.0.1:0",
+        "--grace-period",
+        "120s",
+    ]);
+    let silent = TcpStream::connect(p.addrs[0]).unwrap();
+    let mut kept = TcpStream::connect(p.addrs[0]).unwrap();
+    kept.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = kept.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    p.signal("-TERM");
+    let status = p
+        .wait_within(IO_TIMEOUT)
+        .expect("exits well before the 120 s grace period");
+    assert!(status.success());
+    drop((silent, kept));
 }

@@ -43,7 +43,7 @@ fn a_10_gib_file_streams_in_bounded_memory() {
         }
     }
     assert_eq!(total, FILE_SIZE);
-    let peak = peak_rss_kib(p.child.id());
+    let peak = peak_rss_kib(p.pid());
     assert!(
         peak < RSS_LIMIT_KIB,
         "peak RSS {peak} KiB while serving 10 GiB"

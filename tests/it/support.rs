@@ -185,15 +185,44 @@ pub fn have(program: &str) -> bool {
 
 /// A running `usher` process and the addresses its startup line named.
 pub struct Process {
-    pub child: Child,
+    child: Option<Child>,
     pub line: String,
     pub addrs: Vec<SocketAddr>,
 }
 
+impl Process {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Send `signal` (e.g. `-TERM`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait for the process to exit; `None` if it is still running after `limit` (then it is
+    /// killed when the waiting thread's handle is dropped with the test).
+    pub fn wait_within(mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take().expect("running");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(limit).ok().map(|r| r.expect("wait"))
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -223,5 +252,9 @@ pub fn start(args: &[&str]) -> Process {
                 .expect("address in startup line")
         })
         .collect();
-    Process { child, line, addrs }
+    Process {
+        child: Some(child),
+        line,
+        addrs,
+    }
 }
