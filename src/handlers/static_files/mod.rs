@@ -13,7 +13,8 @@
 //! 3. `suggest`: for a path that names nothing, the nearest existing names ("did you mean").
 //! 4. `listing`: directories without an index, as HTML, JSON or text by Accept.
 //! 5. `reply`: outcome -> response: preconditions (RFC 9110 §13.2.2), ranges (§14), headers.
-//! 6. `stream`: the file body, read in 64 KiB chunks off-thread, exactly Content-Length bytes.
+//! 6. `stream`: the file body, read off-thread in chunks growing from 64 KiB to 512 KiB,
+//!    exactly Content-Length bytes.
 //!
 //! # Policies
 //! - **Missing, hidden, escaping, special**: a dot-name (unless `show_hidden`; `.well-known` is

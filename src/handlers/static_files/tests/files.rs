@@ -115,8 +115,8 @@ async fn stream_sparse(len: u64) {
     }
     assert_eq!(total, len);
     assert!(
-        biggest <= 64 * 1024,
-        "chunks of at most 64 KiB, got {biggest}"
+        biggest as u64 <= super::super::stream::MAX_CHUNK,
+        "chunks of at most 512 KiB, got {biggest}"
     );
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < 32 << 20, "memory grew by {grown} bytes");
