@@ -320,8 +320,10 @@ impl Cache {
     pub(super) fn dir_names(&self, dir: &Path) -> Option<Arc<DirNames>> {
         let meta = fs::metadata(dir).ok()?;
         let modified = meta.modified().ok()?;
-        let key = dir.to_str()?;
-        if let Some(names) = self.names.get(key) {
+        // Lossy for a non-UTF-8 path: two such directories may share a key, but a list is
+        // only used when the device and inode match too, so they just evict each other.
+        let key = dir.to_string_lossy();
+        if let Some(names) = self.names.get(&key) {
             let current = names.dev == meta.dev()
                 && names.ino == meta.ino()
                 && names.modified == modified
@@ -356,7 +358,7 @@ impl Cache {
             read_at,
         });
         self.names
-            .insert(key.to_owned(), Arc::clone(&names), weight);
+            .insert(key.into_owned(), Arc::clone(&names), weight);
         Some(names)
     }
 
