@@ -4,10 +4,12 @@
 //! the socket. Chunks start at [`FIRST_CHUNK`] (64 KiB: a quick first byte, little waste on a
 //! short range) and double up to [`MAX_CHUNK`] (512 KiB): every chunk costs two thread
 //! hand-offs, and at 64 KiB those hand-offs, not the copying, bounded a download to a fraction
-//! of what the loopback carries. Memory per response is at most two chunks (1 MiB): the one
-//! hyper is writing and the one being read ahead; one read is in flight at a time, so a body
-//! reads its own file handle sequentially (`seek` + `read`): `read_to_end` fills the buffer's
-//! spare capacity without zeroing it first, which `pread` into a `&mut [u8]` would need.
+//! of what the loopback carries. Memory per response is at most three chunks (1.5 MiB): the
+//! one hyper is writing, one it has queued (hyper's HTTP/1 writer polls the body until about
+//! 400 KiB are pending: `DEFAULT_MAX_BUFFER_SIZE`), and the one being read ahead. One read is
+//! in flight at a time, so a body reads its own file handle sequentially (`seek` + `read`):
+//! `read_to_end` fills the buffer's spare capacity without zeroing it first, which `pread`
+//! into a `&mut [u8]` would need.
 //! The body is a list of parts (file ranges and in-memory bytes), which covers a whole file,
 //! one range, and `multipart/byteranges`, from the file or from cached bytes.
 //!
@@ -31,9 +33,10 @@ use tokio::task::JoinHandle;
 /// Bytes read by the first chunk of a body: 64 KiB, the size tokio, actix and tower-http use.
 pub(super) const FIRST_CHUNK: u64 = 64 * 1024;
 
-/// Largest chunk (512 KiB), reached after three doublings; bounds a response's memory to two
-/// of them. Measured on a 10 GiB download with the server on one core: 64 KiB chunks gave
-/// 1.1–1.9 GB/s, 256 KiB 3.1 GB/s, 1 MiB 3.8 GB/s (see the issue #3 notes).
+/// Largest chunk (512 KiB), reached after three doublings; a response holds at most three.
+/// Measured on a 10 GiB download with the server on one core (fixed chunk sizes, server
+/// CPU-seconds per 10 GiB, 3 rounds): 64 KiB 5.8–7.3, 256 KiB 3.6–3.8 (one outlier 7.7),
+/// 512 KiB 3.3–3.4; 1 MiB gave no clear gain over 512 KiB for twice the memory.
 pub(super) const MAX_CHUNK: u64 = 512 * 1024;
 
 /// One piece of a body.
