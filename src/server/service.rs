@@ -90,11 +90,13 @@ pub async fn handle<B>(
     let mut response = match result {
         Ok(response) => response,
         Err(mut problem) => {
-            let id = next_request_id();
+            // Only a server error has a logged cause for an id to point at; a 4xx body is
+            // complete in itself (and stays identical across requests, so it can be cached).
             if problem.status.is_server_error() {
+                let id = next_request_id();
                 tracing::warn!(request_id = %id, status = problem.status.as_u16(), method = %parts.method, uri = %parts.uri, "answered with a server error");
+                problem.request_id = Some(id);
             }
-            problem.request_id = Some(id);
             problem.into_response(parts.headers.get(ACCEPT), is_head)
         }
     };

@@ -59,6 +59,10 @@ async fn not_found_is_negotiated_in_three_formats_with_vary() {
     assert!(v["type"].is_string() && v["title"].is_string());
     assert!(v["detail"].as_str().unwrap().contains("/docs/intro.html"));
     assert_eq!(v["instance"], "/docs/intro.html");
+    assert!(
+        v.get("request_id").is_none(),
+        "a 4xx has no logged cause to point at"
+    );
     let suggestions: Vec<&str> = v["suggestions"]
         .as_array()
         .unwrap()
