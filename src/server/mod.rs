@@ -74,6 +74,9 @@ fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
         socket.set_only_v6(true).map_err(fail)?;
     }
     socket.set_reuse_address(true).map_err(fail)?;
+    // Small answers go out at once rather than waiting for Nagle's timer. Accepted sockets
+    // inherit the option from the listener on Linux, which saves a syscall per connection.
+    socket.set_tcp_nodelay(true).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(1024).map_err(fail)?;
@@ -201,11 +204,33 @@ fn serve(
 ) -> impl hyper_util::server::graceful::GracefulConnection<
     Error = Box<dyn std::error::Error + Send + Sync>,
 > + 'static {
-    // Small answers go out at once rather than waiting for Nagle's timer.
-    let _ = stream.set_nodelay(true);
     let app = app.clone();
     let svc = hyper::service::service_fn(move |req| service::handle(app.clone(), peer, req));
     builder
         .serve_connection(TokioIo::new(stream), svc)
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepted sockets get TCP_NODELAY from the listener (so `serve` need not set it).
+    #[tokio::test]
+    async fn accepted_sockets_inherit_nodelay() {
+        let listener = bind(&["127.0.0.1:0".parse().unwrap()]).unwrap().remove(0);
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn a_taken_port_is_a_bind_error_naming_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = bind(&[addr]).unwrap_err();
+        assert_eq!(e.addr, addr);
+        assert_eq!(e.reason, "address already in use");
+    }
 }
