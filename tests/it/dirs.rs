@@ -1,7 +1,7 @@
 //! Directories: trailing-slash redirects, index files, listings in three formats, and names
 //! that must round-trip through listing links.
 
-use crate::support::{TestServer, client, write};
+use crate::support::{TestServer, client, header, write};
 
 /// Names that break naive escaping: spaces, unicode, quotes, `<`, `%`, `#`, `?`, `&`, `+`.
 pub const HOSTILE_NAMES: [&str; 10] = [
@@ -54,12 +54,7 @@ async fn index_html_is_served_for_the_directory() {
     let s = hostile_site().await;
     let r = client().get(s.url("/withindex/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(header(&r, "content-type").starts_with("text/html"));
     assert_eq!(r.text().await.unwrap(), "<p>the index</p>");
 }
 
@@ -83,18 +78,8 @@ async fn every_html_listing_link_fetches_the_file_it_names() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["vary"]
-            .to_str()
-            .unwrap()
-            .eq_ignore_ascii_case("accept")
-    );
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(header(&r, "vary").eq_ignore_ascii_case("accept"));
+    assert!(header(&r, "content-type").starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(!html.contains("<img src=x"), "names are escaped");
     let base = reqwest::Url::parse(&s.url("/files/")).unwrap();
@@ -127,12 +112,7 @@ async fn json_listing_links_round_trip_and_describe_entries() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!(header(&r, "content-type").starts_with("application/json"));
     let v: serde_json::Value = r.json().await.unwrap();
     let entries = v
         .as_array()
@@ -164,12 +144,7 @@ async fn plain_text_listing_is_one_name_per_line() {
         .send()
         .await
         .unwrap();
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(header(&r, "content-type").starts_with("text/plain"));
     let text = r.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "sub dir/");
@@ -200,7 +175,7 @@ async fn accept_q_values_choose_the_listing_format() {
             .send()
             .await
             .unwrap();
-        let ct = r.headers()["content-type"].to_str().unwrap();
+        let ct = header(&r, "content-type");
         assert!(ct.starts_with(expected), "{accept} -> {ct}");
     }
     let r = c

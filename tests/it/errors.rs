@@ -1,7 +1,7 @@
 //! Errors that explain, negotiated by Accept (RFC 9457), and representations chosen by
 //! Accept / Accept-Language (RFC 9110 §12).
 
-use crate::support::{TestServer, client, write};
+use crate::support::{TestServer, client, header, write};
 
 async fn site() -> TestServer {
     TestServer::start(|root| {
@@ -29,18 +29,8 @@ async fn not_found_is_negotiated_in_three_formats_with_vary() {
     let url = s.url("/docs/intro.html");
     let html = c.get(&url).header("accept", BROWSER).send().await.unwrap();
     assert_eq!(html.status(), 404);
-    assert!(
-        html.headers()["vary"]
-            .to_str()
-            .unwrap()
-            .eq_ignore_ascii_case("accept")
-    );
-    assert!(
-        html.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(header(&html, "vary").eq_ignore_ascii_case("accept"));
+    assert!(header(&html, "content-type").starts_with("text/html"));
     let page = html.text().await.unwrap();
     assert!(
         page.contains("/docs/intro.html") && page.contains("href=\"/docs/introduction.html\""),
@@ -84,12 +74,7 @@ async fn not_found_is_negotiated_in_three_formats_with_vary() {
         .send()
         .await
         .unwrap();
-    assert!(
-        text.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(header(&text, "content-type").starts_with("text/plain"));
     assert!(
         text.text()
             .await
@@ -98,12 +83,7 @@ async fn not_found_is_negotiated_in_three_formats_with_vary() {
     );
 
     let curl_like = c.get(&url).header("accept", "*/*").send().await.unwrap();
-    assert!(
-        curl_like.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(header(&curl_like, "content-type").starts_with("text/plain"));
 }
 
 #[tokio::test]
@@ -153,13 +133,7 @@ async fn variants_are_chosen_by_accept_with_content_location() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-location"], "/report.json");
-    assert!(
-        r.headers()["vary"]
-            .to_str()
-            .unwrap()
-            .to_ascii_lowercase()
-            .contains("accept")
-    );
+    assert!(header(&r, "vary").to_ascii_lowercase().contains("accept"));
     assert_eq!(r.text().await.unwrap(), "{\"report\":true}");
     let r = c
         .get(s.url("/report"))
@@ -213,9 +187,7 @@ async fn language_variants_follow_accept_language() {
         assert_eq!(r.status(), 200, "{lang}");
         assert_eq!(r.headers()["content-location"], expected, "{lang}");
         assert!(
-            r.headers()["vary"]
-                .to_str()
-                .unwrap()
+            header(&r, "vary")
                 .to_ascii_lowercase()
                 .contains("accept-language")
         );

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::support::{TestServer, client, head_value, split_head, write};
+use crate::support::{TestServer, client, head_value, header, split_head, write};
 
 async fn site() -> TestServer {
     TestServer::start(|root| {
@@ -37,10 +37,7 @@ async fn content_type_from_extension_with_charset_on_text() {
     for (path, expected) in cases {
         let r = c.get(s.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        let ct = r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_ascii_lowercase();
+        let ct = header(&r, "content-type").to_ascii_lowercase();
         assert!(ct.starts_with(expected), "{path}: {ct}");
     }
 }
@@ -76,7 +73,7 @@ async fn etag_changes_when_the_file_changes() {
     )
     .await;
     let c = client();
-    let tag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    let tag = |r: &reqwest::Response| header(&r, "etag").to_owned();
     let before = tag(&c.get(s.url("/hello.txt")).send().await.unwrap());
     write(&s.root, "hello.txt", "hello, there\n");
     let later = SystemTime::now() + Duration::from_secs(5);
@@ -97,11 +94,8 @@ async fn preconditions_in_rfc_order() {
     let s = site().await;
     let c = client();
     let first = c.get(s.url("/hello.txt")).send().await.unwrap();
-    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    let lm = first.headers()["last-modified"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let etag = header(&first, "etag").to_owned();
+    let lm = header(&first, "last-modified").to_owned();
     let weak = format!("W/{etag}");
     let list = format!("\"x\", {etag}");
     let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(86_400));
@@ -182,10 +176,7 @@ async fn single_suffix_and_open_ranges() {
         let r = range(&s, value).await;
         assert_eq!(r.status(), 206, "{value}");
         assert_eq!(r.headers()["content-range"], content_range, "{value}");
-        assert_eq!(
-            r.headers()["content-length"].to_str().unwrap(),
-            part.len().to_string()
-        );
+        assert_eq!(header(&r, "content-length"), part.len().to_string());
         assert_eq!(r.text().await.unwrap(), part, "{value}");
     }
 }
@@ -227,17 +218,13 @@ async fn several_ranges_give_multipart_byteranges() {
     let s = site().await;
     let r = range(&s, "bytes=0-1, 5-6").await;
     assert_eq!(r.status(), 206);
-    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let ct = header(&r, "content-type").to_owned();
     let boundary = ct
         .strip_prefix("multipart/byteranges; boundary=")
         .expect(&ct)
         .trim_matches('"')
         .to_owned();
-    let declared: usize = r.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let declared: usize = header(&r, "content-length").parse().unwrap();
     let body = r.text().await.unwrap();
     assert_eq!(
         body.len(),
@@ -267,22 +254,14 @@ async fn overlapping_ranges_coalesce_and_many_ranges_cannot_amplify() {
     assert_eq!(r.text().await.unwrap(), "01234567");
     let many = vec!["0-9"; 500].join(",");
     let r = range(&s, &format!("bytes={many}")).await;
-    let len: usize = r.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let len: usize = header(&r, "content-length").parse().unwrap();
     assert!(
         len <= 10,
         "500 copies of the whole file are not sent: {len} bytes"
     );
     let many_small: Vec<String> = (0..10).map(|i| format!("{i}-{i}")).collect();
     let r = range(&s, &format!("bytes={}", many_small.join(","))).await;
-    let len: usize = r.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let len: usize = header(&r, "content-length").parse().unwrap();
     assert!(len <= 10, "adjacent ranges coalesce: {len}");
 }
 
@@ -291,11 +270,8 @@ async fn if_range_honours_only_strong_matching_validators() {
     let s = site().await;
     let c = client();
     let first = c.get(s.url("/digits.txt")).send().await.unwrap();
-    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    let lm = first.headers()["last-modified"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let etag = header(&first, "etag").to_owned();
+    let lm = header(&first, "last-modified").to_owned();
     for (if_range, expected) in [
         (etag.clone(), 206),
         (format!("W/{etag}"), 200),

@@ -119,6 +119,15 @@ pub fn h2_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Header `name` of a response as text (the test fails if it is absent or not visible ASCII).
+pub fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
 /// Output of a curl run.
 pub struct CurlOutput {
     /// Exit status success.

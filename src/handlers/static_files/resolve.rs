@@ -214,19 +214,9 @@ fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
     }
     // `index.en.html`, `index.fr.html`: negotiate among them like any other variants.
     for name in &opts.index_files {
-        match variants::find(job, &dir.path, &job.path.segments, name) {
-            Variants::None => {}
-            Variants::Chosen(choice) => {
-                let Choice {
-                    entry,
-                    name,
-                    negotiated,
-                } = *choice;
-                return open(job, &entry, &name, Some(negotiated));
-            }
-            Variants::NotAcceptable(available) => {
-                return Ok(refused(Problem::not_acceptable(&job.decoded(), available)));
-            }
+        let found = variants::find(job, &dir.path, &job.path.segments, name);
+        if let Some(outcome) = negotiated(job, found) {
+            return outcome;
         }
     }
     if !opts.listing {
@@ -241,6 +231,26 @@ fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
     })
 }
 
+/// The answer for variants that were looked for: the chosen one opened, a 406 listing them
+/// when Accept refuses them all, or `None` when there are none.
+fn negotiated(job: &Job, found: Variants) -> Option<Result<Outcome, Raced>> {
+    match found {
+        Variants::None => None,
+        Variants::Chosen(choice) => {
+            let Choice {
+                entry,
+                name,
+                negotiated,
+            } = *choice;
+            Some(open(job, &entry, &name, Some(negotiated)))
+        }
+        Variants::NotAcceptable(available) => Some(Ok(refused(Problem::not_acceptable(
+            &job.decoded(),
+            available,
+        )))),
+    }
+}
+
 /// Nothing at segment `at`: variants of the last name, else 404 with suggestions.
 fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Raced> {
     let segments = &job.path.segments;
@@ -249,19 +259,9 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
         return Ok(not_found(job, vec![decoded_path(&segments[..at], false)]));
     };
     if at + 1 == segments.len() && !job.path.trailing_slash {
-        match variants::find(job, &dir, &segments[..at], &segments[at]) {
-            Variants::None => {}
-            Variants::Chosen(choice) => {
-                let Choice {
-                    entry,
-                    name,
-                    negotiated,
-                } = *choice;
-                return open(job, &entry, &name, Some(negotiated));
-            }
-            Variants::NotAcceptable(available) => {
-                return Ok(refused(Problem::not_acceptable(&job.decoded(), available)));
-            }
+        let found = variants::find(job, &dir, &segments[..at], &segments[at]);
+        if let Some(outcome) = negotiated(job, found) {
+            return outcome;
         }
     }
     let suggestions = suggest::suggest(&job.opts, &job.cache, &dir, segments, at);
