@@ -73,7 +73,7 @@ async fn etag_changes_when_the_file_changes() {
     )
     .await;
     let c = client();
-    let tag = |r: &reqwest::Response| header(&r, "etag").to_owned();
+    let tag = |r: &reqwest::Response| header(r, "etag").to_owned();
     let before = tag(&c.get(s.url("/hello.txt")).send().await.unwrap());
     write(&s.root, "hello.txt", "hello, there\n");
     let later = SystemTime::now() + Duration::from_secs(5);
