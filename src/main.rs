@@ -23,6 +23,8 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "usher=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in log files or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
