@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, SERVER};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, HOST, SERVER};
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 
 use crate::body::ResponseBody;
 use crate::config::Config;
@@ -71,21 +72,9 @@ pub async fn handle<B>(
     // The body is never read by a static resource; hyper discards what the client sends.
     let (parts, _body) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
-    let result = match parts.method {
-        Method::GET | Method::HEAD => match target::normalise(parts.uri.path()) {
-            Ok(path) => app.files.serve(&parts, &path).await,
-            Err(e) => Err(Problem::bad_request(format!(
-                "{e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
-            ))),
-        },
-        Method::OPTIONS => Ok(options()),
-        ref m if KNOWN_METHODS.contains(&m.as_str()) => {
-            let shown = target::normalise(parts.uri.path())
-                .map(|p| p.to_decoded_string())
-                .unwrap_or_else(|_| parts.uri.path().to_owned());
-            Err(Problem::method_not_allowed_on(&shown, m, &STATIC_METHODS).with_instance(shown))
-        }
-        ref m => Err(Problem::not_implemented(m)),
+    let result = match host_problem(&parts) {
+        Some(problem) => Err(problem),
+        None => dispatch(&app, &parts).await,
     };
     let mut response = match result {
         Ok(response) => response,
@@ -105,7 +94,100 @@ pub async fn handle<B>(
     Ok(response)
 }
 
-/// `OPTIONS` on any resource, or on the server as a whole (`OPTIONS *`, RFC 9110 §9.3.7).
+/// Method policy and dispatch for a request whose head passed [`host_problem`].
+async fn dispatch(app: &App, parts: &Parts) -> Result<Response<ResponseBody>, Problem> {
+    match parts.method {
+        Method::GET | Method::HEAD => match target::normalise(parts.uri.path()) {
+            Ok(path) => app.files.serve(parts, &path).await,
+            Err(e) => Err(Problem::bad_request(format!(
+                "{e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
+            ))),
+        },
+        Method::OPTIONS => Ok(options()),
+        ref m if KNOWN_METHODS.contains(&m.as_str()) => {
+            let shown = target::normalise(parts.uri.path())
+                .map(|p| p.to_decoded_string())
+                .unwrap_or_else(|_| parts.uri.path().to_owned());
+            Err(Problem::method_not_allowed_on(&shown, m, &STATIC_METHODS).with_instance(shown))
+        }
+        ref m => Err(Problem::not_implemented(m)),
+    }
+}
+
+/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+/// request message that lacks a Host header field and to any request message that contains more
+/// than one Host header field line or a Host header field with an invalid field value."
+/// (HTTP/2 carries the authority in `:authority`, so only HTTP/1.1 needs the field; HTTP/1.0
+/// predates it.)
+fn host_problem(parts: &Parts) -> Option<Problem> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if parts.version == Version::HTTP_11 => Some(Problem::bad_request(
+            "The request has no Host header, which HTTP/1.1 requires (RFC 9112 section 3.2). \
+             Send the server's name, such as Host: example.com.",
+        )),
+        (None, _) => None,
+        (Some(_), Some(_)) => Some(Problem::bad_request(
+            "The request has more than one Host header (RFC 9112 section 3.2). Send exactly one.",
+        )),
+        (Some(host), None) if !valid_host(host.as_bytes()) => Some(Problem::bad_request(
+            "The Host header is not a valid host[:port] (RFC 9110 section 7.2). \
+             Send the server's name, such as Host: example.com or Host: 127.0.0.1:8080.",
+        )),
+        // RFC 9113 §8.3.1: a server SHOULD treat an HTTP/2 request whose Host differs from its
+        // :authority as malformed.
+        (Some(host), None)
+            if parts.version == Version::HTTP_2
+                && parts.uri.authority().is_some_and(|a| {
+                    !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes())
+                }) =>
+        {
+            Some(Problem::bad_request(
+                "The Host header names a different server than :authority (RFC 9113 section 8.3.1). \
+                 Send one name, or leave Host out.",
+            ))
+        }
+        (Some(_), None) => None,
+    }
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2–3.2.3). An empty value is
+/// allowed (RFC 9112 §3.2, a target without an authority).
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        // IP-literal: an IPv6 address (or IPvFuture) in brackets.
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..close];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b":.-_~!$&'()*+,;=".contains(&b))
+        {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&b""[..], port),
+            _ => return false,
+        }
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &b""[..]),
+        }
+    };
+    // reg-name / IPv4address: unreserved, pct-encoded and sub-delims.
+    let host_ok = host
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    host_ok && port.iter().all(u8::is_ascii_digit)
+}
+
+/// `OPTIONS` on any resource, or on the server as a whole (`OPTIONS *`, RFC 9110 §9.3.7):
+/// 204 with `Allow`, and no `Content-Length` (RFC 9110 §8.6: a server MUST NOT send one in a
+/// 204; the status itself says there is no content).
 fn options() -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -114,4 +196,51 @@ fn options() -> Response<ResponseBody> {
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     response
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    fn parts(version: Version, uri: &str, hosts: &[&str]) -> Parts {
+        let mut b = Request::builder().version(version).uri(uri);
+        for h in hosts {
+            b = b.header(HOST, *h);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn http2_host_must_match_authority() {
+        let ok = |v, uri, hosts: &[&str]| host_problem(&parts(v, uri, hosts)).is_none();
+        assert!(ok(Version::HTTP_2, "http://a:80/x", &[]));
+        assert!(ok(Version::HTTP_2, "http://a:80/x", &["A:80"]));
+        assert!(!ok(Version::HTTP_2, "http://a:80/x", &["evil"]));
+        assert!(!ok(Version::HTTP_2, "http://a/x", &["a", "a"]));
+        // HTTP/1.1 absolute-form: the target wins and Host is ignored (RFC 9112 §3.2.2).
+        assert!(ok(Version::HTTP_11, "http://a/x", &["b"]));
+        assert!(!ok(Version::HTTP_11, "/x", &[]));
+        assert!(ok(Version::HTTP_10, "/x", &[]));
+    }
+
+    #[test]
+    fn host_values() {
+        for good in [
+            "",
+            "a",
+            "a.b-c_d~",
+            "a:",
+            "a:8080",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:8",
+        ] {
+            assert!(valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "a b", "a/b", "u@h", "a:x", "[::1", "[]", "[::1]x", "a:1:2", "h\t",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
 }

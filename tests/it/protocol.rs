@@ -274,3 +274,50 @@ async fn every_answer_names_the_server_and_has_a_date() {
         assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
     }
 }
+
+/// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for an
+/// invalid Host; each with an explanation. HTTP/1.0 without Host and an empty Host stay fine.
+#[tokio::test]
+async fn host_header_is_required_once_and_valid_in_http11() {
+    let s = site().await;
+    let addr = s.addr;
+    let cases: [(&str, &str); 9] = [
+        ("GET /a.txt HTTP/1.1\r\nAccept: text/plain\r\n\r\n", "400"),
+        ("OPTIONS * HTTP/1.1\r\nAccept: text/plain\r\n\r\n", "400"),
+        (
+            "GET http://t/a.txt HTTP/1.1\r\nAccept: text/plain\r\n\r\n",
+            "400",
+        ),
+        (
+            "GET /a.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\nAccept: text/plain\r\n\r\n",
+            "400",
+        ),
+        (
+            "GET /a.txt HTTP/1.1\r\nHost: a b/c\r\nAccept: text/plain\r\n\r\n",
+            "400",
+        ),
+        (
+            "GET /a.txt HTTP/1.1\r\nHost: u@t\r\nAccept: text/plain\r\n\r\n",
+            "400",
+        ),
+        ("GET /a.txt HTTP/1.0\r\n\r\n", "200"),
+        ("GET /a.txt HTTP/1.1\r\nHost:\r\n\r\n", "200"),
+        ("GET /a.txt HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "200"),
+    ];
+    for (req, status) in cases {
+        let req = req.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n");
+        let out =
+            tokio::task::spawn_blocking(move || crate::support::raw_exchange(addr, req.as_bytes()))
+                .await
+                .unwrap();
+        let (head, body) = split_head(&out);
+        assert_eq!(&head[9..12], status, "{head}");
+        if status == "400" {
+            let body = String::from_utf8_lossy(body);
+            assert!(body.contains("Host"), "explained: {body}");
+        }
+    }
+    // h2 carries the authority in :authority; no Host field is needed there.
+    let r = h2_client().get(s.url("/a.txt")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
