@@ -104,6 +104,10 @@ async fn dispatch(app: &App, parts: &Parts) -> Result<Response<ResponseBody>, Pr
             ))),
         },
         Method::OPTIONS => Ok(options()),
+        // Authority-form (`CONNECT host:port`) has no path to name.
+        ref m if KNOWN_METHODS.contains(&m.as_str()) && parts.uri.path().is_empty() => {
+            Err(Problem::method_not_allowed(m, &STATIC_METHODS))
+        }
         ref m if KNOWN_METHODS.contains(&m.as_str()) => {
             let shown = target::normalise(parts.uri.path())
                 .map(|p| p.to_decoded_string())

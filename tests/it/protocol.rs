@@ -321,3 +321,16 @@ async fn host_header_is_required_once_and_valid_in_http11() {
     let r = h2_client().get(s.url("/a.txt")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// CONNECT in authority-form has no path: its 405 must not name an empty one.
+#[tokio::test]
+async fn connect_authority_form_is_405_without_an_empty_path() {
+    let s = site().await;
+    let out = tokio::task::spawn_blocking(move || {
+        s.raw_text("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nAccept: text/plain\r\nConnection: close\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    assert!(out.starts_with("HTTP/1.1 405"), "{out}");
+    assert!(!out.contains(" on ."), "{out}");
+}
