@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, HOST, SERVER};
+use http::header::{ACCEPT, ALLOW, HOST, SERVER};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 
@@ -197,9 +197,20 @@ fn options() -> Response<ResponseBody> {
     *response.status_mut() = StatusCode::NO_CONTENT;
     response.headers_mut().insert(ALLOW, ALLOW_STATIC);
     response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_is_204_with_allow_and_no_content_length() {
+        let r = options();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(r.headers()[ALLOW], "GET, HEAD, OPTIONS");
+        // RFC 9110 §8.6: never a Content-Length on a 204.
+        assert!(r.headers().get(http::header::CONTENT_LENGTH).is_none());
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,17 @@ async fn options_answers_allow() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
+    // RFC 9110 §8.6: a 204 carries no Content-Length, on either protocol.
+    assert!(r.headers().get("content-length").is_none());
+    let h2 = h2_client()
+        .request(reqwest::Method::OPTIONS, s.url("/a.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h2.version(), reqwest::Version::HTTP_2);
+    assert_eq!(h2.status(), 204);
+    assert_eq!(h2.headers()["allow"], "GET, HEAD, OPTIONS");
+    assert!(h2.headers().get("content-length").is_none());
     let star = tokio::task::spawn_blocking(move || {
         s.raw_text("OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     })
@@ -139,6 +150,7 @@ async fn options_answers_allow() {
     .unwrap();
     assert!(star.starts_with("HTTP/1.1 204"), "{star}");
     assert_eq!(head_value(&star, "allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(head_value(&star, "content-length"), None, "{star}");
 }
 
 #[tokio::test]
