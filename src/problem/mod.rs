@@ -293,9 +293,11 @@ impl Problem {
             if name == CONTENT_TYPE || name == CONTENT_LENGTH {
                 continue;
             }
-            if name != VARY {
-                headers.remove(name);
+            if name == VARY {
+                headers.insert(VARY, merged_vary(self.headers.get_all(VARY)));
+                continue;
             }
+            headers.remove(name);
             for value in self.headers.get_all(name) {
                 headers.append(name.clone(), value.clone());
             }
@@ -311,6 +313,25 @@ impl Problem {
         *response.headers_mut() = headers;
         response
     }
+}
+
+/// One `Vary` value: `Accept` (the body is negotiated on it) and the names in `extra`, each
+/// once (field names are case-insensitive), so a problem about a negotiated variant says
+/// everything its selection depended on (RFC 9110 §12.5.5) in a single field line.
+fn merged_vary(extra: http::header::GetAll<'_, HeaderValue>) -> HeaderValue {
+    let mut names: Vec<&str> = vec!["Accept"];
+    for value in extra {
+        let Ok(value) = value.to_str() else { continue };
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "*" {
+                return HeaderValue::from_static("*");
+            }
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name);
+            }
+        }
+    }
+    HeaderValue::try_from(names.join(", ")).unwrap_or_else(|_| HeaderValue::from_static("Accept"))
 }
 
 fn method_not_allowed(method: &Method, path: Option<&str>, allowed: &[Method]) -> Problem {

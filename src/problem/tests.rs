@@ -338,9 +338,19 @@ fn extra_headers_override_except_body_framing() {
     let r = respond(p, None);
     assert_eq!(header(&r, CACHE_CONTROL), "max-age=60");
     let vary: Vec<_> = r.headers().get_all(VARY).iter().collect();
-    assert_eq!(vary, ["Accept", "Accept-Language"]);
+    assert_eq!(vary, ["Accept, Accept-Language"]);
     assert_eq!(header(&r, CONTENT_TYPE), "text/plain; charset=utf-8");
     assert_eq!(header(&r, CONTENT_LENGTH), body(&r).len().to_string());
+}
+
+#[test]
+fn extra_vary_is_merged_into_one_line_without_repeats() {
+    let mut p = Problem::precondition_failed("/about");
+    p.headers
+        .insert(VARY, HeaderValue::from_static("accept, Accept-Language"));
+    let r = respond(p, None);
+    let vary: Vec<_> = r.headers().get_all(VARY).iter().collect();
+    assert_eq!(vary, ["Accept, Accept-Language"]);
 }
 
 #[test]

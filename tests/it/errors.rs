@@ -195,6 +195,29 @@ async fn language_variants_follow_accept_language() {
     }
 }
 
+/// A 412 or 416 about a language variant says what the choice depended on (RFC 9110
+/// §12.5.5) and which variant its validators describe, in one `Vary` line.
+#[tokio::test]
+async fn problems_about_a_language_variant_carry_its_vary_and_content_location() {
+    let s = site().await;
+    let c = client();
+    for _ in 0..2 {
+        for (name, value, status) in [("range", "bytes=100-", 416), ("if-match", "\"nope\"", 412)] {
+            let r = c
+                .get(s.url("/about"))
+                .header("accept-language", "fr")
+                .header(name, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), status);
+            let vary: Vec<_> = r.headers().get_all("vary").iter().collect();
+            assert_eq!(vary, ["Accept, Accept-Language"], "{status}");
+            assert_eq!(header(&r, "content-location"), "/about.fr.html");
+        }
+    }
+}
+
 #[tokio::test]
 async fn accept_ruling_out_the_only_representation_is_406_unless_lenient() {
     let s = site().await;

@@ -180,7 +180,8 @@ pub(super) fn plan(
             });
         }
         Precondition::Failed => {
-            return Err(Box::new(Problem::precondition_failed(&decoded(path))));
+            let problem = Problem::precondition_failed(&decoded(path));
+            return Err(Box::new(negotiated_problem(problem, meta)));
         }
     }
     headers.insert(header::ACCEPT_RANGES, BYTES);
@@ -204,7 +205,7 @@ pub(super) fn plan(
                 problem
                     .headers
                     .insert(header::LAST_MODIFIED, meta.last_modified.clone());
-                return Err(Box::new(problem));
+                return Err(Box::new(negotiated_problem(problem, meta)));
             }
             Ranges::Parts(ranges) => {
                 return Ok(partial(
@@ -232,6 +233,19 @@ pub(super) fn plan(
         headers,
         parts,
     })
+}
+
+/// `problem` about a negotiated variant, with the variant's `Vary` (merged with the
+/// problem's own `Accept`) and `Content-Location`: the answer depended on `Accept-Language`
+/// too, and its validators describe that variant (RFC 9110 §12.5.5, §8.7).
+fn negotiated_problem(mut problem: Problem, meta: &FileMeta) -> Problem {
+    if let Some(n) = &meta.negotiated {
+        problem.headers.insert(header::VARY, n.vary.clone());
+        problem
+            .headers
+            .insert(header::CONTENT_LOCATION, n.content_location.clone());
+    }
+    problem
 }
 
 /// What part of a GET's representation to send.
