@@ -268,6 +268,14 @@ async fn overlapping_ranges_coalesce_and_many_ranges_cannot_amplify() {
 #[tokio::test]
 async fn if_range_honours_only_strong_matching_validators() {
     let s = site().await;
+    // A Last-Modified is only a strong validator a second after it (RFC 9110 §8.8.2.2):
+    // make the file older than that, before anything caches its metadata.
+    std::fs::File::options()
+        .write(true)
+        .open(s.root.join("digits.txt"))
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(10))
+        .unwrap();
     let c = client();
     let first = c.get(s.url("/digits.txt")).send().await.unwrap();
     let etag = header(&first, "etag").to_owned();
@@ -290,6 +298,49 @@ async fn if_range_honours_only_strong_matching_validators() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), expected, "If-Range: {if_range}");
+    }
+}
+
+/// RFC 9110 §13.1.5: an If-Range date that is not a strong validator (§8.8.2.2) is false. A
+/// Last-Modified naming the current second is weak: the file may change again within it, so
+/// the range is not sent (on the first answer and on the cached one).
+#[tokio::test]
+async fn if_range_date_of_a_file_changed_this_second_sends_the_whole_file() {
+    let s = site().await;
+    let c = client();
+    // Start at the beginning of a second, so the requests below fall within it.
+    let into = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    tokio::time::sleep(Duration::from_nanos(
+        u64::from(1_000_000_000 - into) + 5_000_000,
+    ))
+    .await;
+    let now = SystemTime::now();
+    write(&s.root, "fresh.txt", "0123456789");
+    std::fs::File::options()
+        .write(true)
+        .open(s.root.join("fresh.txt"))
+        .unwrap()
+        .set_modified(now)
+        .unwrap();
+    let lm = httpdate::fmt_http_date(now);
+    for _ in 0..2 {
+        let r = c
+            .get(s.url("/fresh.txt"))
+            .header("range", "bytes=0-0")
+            .header("if-range", &lm)
+            .send()
+            .await
+            .unwrap();
+        let still_same_second = httpdate::fmt_http_date(SystemTime::now()) == lm;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if still_same_second {
+            assert_eq!(status, 200, "If-Range: {lm}");
+            assert_eq!(body, "0123456789");
+        }
     }
 }
 

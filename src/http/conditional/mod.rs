@@ -73,8 +73,10 @@ pub fn evaluate(
 /// Only strong validators match (RFC 9110 §13.1.5).
 ///
 /// An entity-tag is compared strongly, so a weak tag never matches; an HTTP-date matches only
-/// when it equals `last_modified` to the second. Anything else (invalid, several field lines)
-/// is false: ignoring the Range and sending the whole representation is always safe.
+/// when it equals `last_modified` to the second and is a strong validator (§8.8.2.2): at
+/// least one second old, since a file changed twice within the second it names would keep
+/// the same date for different content. Anything else (invalid, several field lines) is
+/// false: ignoring the Range and sending the whole representation is always safe.
 pub fn if_range_allows(headers: &HeaderMap, etag: &EntityTag, last_modified: SystemTime) -> bool {
     let mut lines = headers.get_all(IF_RANGE).iter();
     let Some(value) = lines.next() else {
@@ -91,7 +93,12 @@ pub fn if_range_allows(headers: &HeaderMap, etag: &EntityTag, last_modified: Sys
         .to_str()
         .ok()
         .and_then(|s| httpdate::parse_http_date(s).ok())
-        .is_some_and(|date| date == truncate_to_seconds(last_modified))
+        .is_some_and(|date| {
+            date == truncate_to_seconds(last_modified)
+                && date
+                    .checked_add(Duration::from_secs(1))
+                    .is_some_and(|strong_from| SystemTime::now() >= strong_from)
+        })
 }
 
 /// The HTTP-date in `name`, if it is present exactly once and valid. Several lines look like a

@@ -250,6 +250,22 @@ fn if_range_entity_tag_is_strong_only() {
     assert!(!if_range_allows(&h, &weak, modified()));
 }
 
+/// RFC 9110 §13.1.5 / §8.8.2.2: a Last-Modified within the current second is weak (the file
+/// may change again within it), so an If-Range naming it cannot allow a range.
+#[test]
+fn if_range_date_of_this_second_is_weak() {
+    let now = SystemTime::now();
+    let date = httpdate::fmt_http_date(now);
+    let h = headers(&[(IF_RANGE, date.as_str())]);
+    let allowed = if_range_allows(&h, &tag(), now);
+    // Unless the clock ticked into the next second in between, the date is still weak.
+    if truncate_to_seconds(SystemTime::now()) == truncate_to_seconds(now) {
+        assert!(!allowed);
+    }
+    let h = headers(&[(IF_RANGE, AT)]);
+    assert!(if_range_allows(&h, &tag(), modified()));
+}
+
 #[test]
 fn if_range_date_must_equal_last_modified() {
     assert!(if_range(&[AT]));
