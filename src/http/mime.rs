@@ -5,8 +5,9 @@
 //! the common web types as complete, static header values, so the hot path neither
 //! allocates nor formats. Anything else falls back to `mime_guess`.
 //!
-//! Charset policy: usher labels text as UTF-8 (`text/*`, JSON and JavaScript), because that
-//! is what the web writes and a missing charset makes browsers guess (WHATWG Encoding).
+//! Charset policy: usher labels text as UTF-8 (`text/*` and JavaScript), because that is
+//! what the web writes and a missing charset makes browsers guess (WHATWG Encoding). JSON
+//! types get none: RFC 8259 §11 defines no charset parameter (JSON is UTF-8 by §8.1).
 //! XML types (`application/xml`, `image/svg+xml`, `*+xml`, `text/xml`) get no charset: XML
 //! declares its own encoding, and a `charset` parameter would override that declaration
 //! (RFC 7303 §3.2), breaking any non-UTF-8 document while adding nothing to UTF-8 ones.
@@ -74,12 +75,12 @@ fn overridden(ext: &str) -> Option<&'static str> {
         "css" => "text/css; charset=utf-8",
         // RFC 9239 §3 makes text/javascript the one type for JavaScript, modules included.
         "js" | "mjs" | "cjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json; charset=utf-8",
+        "json" => "application/json",
         // Source maps are JSON (the Source Map spec); mime_guess says text/plain.
-        "map" => "application/json; charset=utf-8",
-        "jsonld" => "application/ld+json; charset=utf-8",
-        "geojson" => "application/geo+json; charset=utf-8",
-        "webmanifest" => "application/manifest+json; charset=utf-8",
+        "map" => "application/json",
+        "jsonld" => "application/ld+json",
+        "geojson" => "application/geo+json",
+        "webmanifest" => "application/manifest+json",
         "txt" | "text" => "text/plain; charset=utf-8",
         // RFC 7763 §2 makes charset required for text/markdown.
         "md" | "markdown" => "text/markdown; charset=utf-8",
@@ -143,11 +144,10 @@ fn overridden(ext: &str) -> Option<&'static str> {
 /// Whether a type from `mime_guess` gets `charset=utf-8` (see the module docs).
 fn needs_charset(media_type: &str) -> bool {
     let (ty, subtype) = media_type.split_once('/').unwrap_or((media_type, ""));
+    // XML declares its own encoding (RFC 7303 §3.2) and JSON has no charset parameter at all:
+    // it is UTF-8 by definition (RFC 8259 §8.1, §11).
     let xml = subtype == "xml" || subtype.ends_with("+xml");
-    !xml && (ty == "text"
-        || subtype == "json"
-        || subtype.ends_with("+json")
-        || subtype == "javascript")
+    !xml && (ty == "text" || subtype == "javascript")
 }
 
 /// `HeaderValue::from_static` panics on bytes a header cannot carry; check first so an odd
@@ -195,12 +195,9 @@ mod tests {
             ("style.css", "text/css; charset=utf-8"),
             ("app.js", "text/javascript; charset=utf-8"),
             ("mod.mjs", "text/javascript; charset=utf-8"),
-            ("data.json", "application/json; charset=utf-8"),
-            ("app.js.map", "application/json; charset=utf-8"),
-            (
-                "site.webmanifest",
-                "application/manifest+json; charset=utf-8",
-            ),
+            ("data.json", "application/json"),
+            ("app.js.map", "application/json"),
+            ("site.webmanifest", "application/manifest+json"),
             ("README.md", "text/markdown; charset=utf-8"),
             ("notes.txt", "text/plain; charset=utf-8"),
             ("t.csv", "text/csv; charset=utf-8"),
@@ -271,7 +268,8 @@ mod tests {
     #[test]
     fn charset_policy() {
         assert!(needs_charset("text/plain"));
-        assert!(needs_charset("application/vnd.api+json"));
+        assert!(!needs_charset("application/vnd.api+json"));
+        assert!(!needs_charset("application/json"));
         assert!(needs_charset("application/javascript"));
         assert!(!needs_charset("text/xml"));
         assert!(!needs_charset("image/svg+xml"));
