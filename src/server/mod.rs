@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::handlers::static_files::ReadAheadBudget;
 pub use service::App;
 
 /// Most connections served at once; past it, accepting waits for one to close.
@@ -205,7 +206,11 @@ fn serve(
     Error = Box<dyn std::error::Error + Send + Sync>,
 > + 'static {
     let app = app.clone();
-    let svc = hyper::service::service_fn(move |req| service::handle(app.clone(), peer, req));
+    // One read-ahead budget per connection: HTTP/2 streams share it (see CONNECTION_READ_AHEAD).
+    let budget = ReadAheadBudget::new();
+    let svc = hyper::service::service_fn(move |req| {
+        service::handle(app.clone(), peer, budget.clone(), req)
+    });
     builder
         .serve_connection(TokioIo::new(stream), svc)
         .into_owned()

@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 
 use crate::body::ResponseBody;
 use crate::config::Config;
-use crate::handlers::static_files::ServeDir;
+use crate::handlers::static_files::{ReadAheadBudget, ServeDir};
 use crate::http::target;
 use crate::problem::Problem;
 
@@ -67,6 +67,7 @@ fn next_request_id() -> String {
 pub async fn handle<B>(
     app: Arc<App>,
     peer: SocketAddr,
+    budget: ReadAheadBudget,
     req: Request<B>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     // The body is never read by a static resource; hyper discards what the client sends.
@@ -74,7 +75,7 @@ pub async fn handle<B>(
     let is_head = parts.method == Method::HEAD;
     let result = match host_problem(&parts) {
         Some(problem) => Err(problem),
-        None => dispatch(&app, &parts).await,
+        None => budget.scope(dispatch(&app, &parts)).await,
     };
     let mut response = match result {
         Ok(response) => response,

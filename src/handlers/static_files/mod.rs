@@ -47,6 +47,8 @@ mod stream;
 mod suggest;
 mod variants;
 
+pub use stream::{CONNECTION_READ_AHEAD, ReadAheadBudget};
+
 #[cfg(test)]
 mod tests;
 

@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::future::Future as _;
+use std::future::Future;
 use std::io::{self, Read as _, Seek as _};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,7 +28,63 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+
+/// Bytes of file chunks one connection may hold at once, read ahead or queued in hyper: 4 MiB.
+/// An HTTP/1.1 connection sends one body at a time and never reaches it (three chunks, 1.5
+/// MiB); on HTTP/2 it bounds what many concurrent downloads on one connection can pin (without
+/// it, 3 connections × 200 streams held about 1 GB). Streams past the budget wait for their
+/// siblings' chunks to be sent; a stalled connection only stalls itself.
+pub const CONNECTION_READ_AHEAD: usize = 4 * 1024 * 1024;
+
+/// Budget permits are KiB.
+const PERMIT_BYTES: u64 = 1024;
+
+tokio::task_local! {
+    static READ_AHEAD: ReadAheadBudget;
+}
+
+/// One connection's read-ahead budget ([`CONNECTION_READ_AHEAD`]); every file body created
+/// inside [`ReadAheadBudget::scope`] draws on it until its chunks are sent and dropped.
+#[derive(Debug, Clone)]
+pub struct ReadAheadBudget(Arc<Semaphore>);
+
+impl ReadAheadBudget {
+    /// A fresh budget of [`CONNECTION_READ_AHEAD`] bytes.
+    pub fn new() -> Self {
+        Self::with_bytes(CONNECTION_READ_AHEAD)
+    }
+
+    /// A budget of `bytes` (at least one largest chunk, or a body could wait forever).
+    pub(super) fn with_bytes(bytes: usize) -> Self {
+        let permits = bytes.max(MAX_CHUNK as usize) / PERMIT_BYTES as usize;
+        ReadAheadBudget(Arc::new(Semaphore::new(permits)))
+    }
+
+    /// Run `fut` (a request's handling) so the bodies it creates draw on this budget.
+    pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
+        READ_AHEAD.scope(self.clone(), fut).await
+    }
+}
+
+impl Default for ReadAheadBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A chunk's bytes together with the budget they hold, returned when hyper drops them.
+struct Budgeted {
+    buf: Vec<u8>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
 
 /// Bytes read by the first chunk of a body: 64 KiB, the size tokio, actix and tower-http use.
 pub(super) const FIRST_CHUNK: u64 = 64 * 1024;
@@ -63,10 +119,21 @@ impl Part {
     }
 }
 
-/// A read in flight: the chunk at `offset` of `len` bytes.
+/// A chunk of `len` bytes on its way: waiting for budget, then read on the blocking pool.
 struct Pending {
-    task: JoinHandle<io::Result<Bytes>>,
+    state: Stage,
     len: u64,
+}
+
+/// Where a pending chunk is.
+enum Stage {
+    /// Waiting for the connection's read-ahead budget; the read starts at `at`.
+    Budget {
+        acquire: Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>,
+        at: u64,
+    },
+    /// Being read.
+    Reading(JoinHandle<io::Result<Bytes>>),
 }
 
 /// A body that sends `parts` in order, reading file parts from `file`.
@@ -78,6 +145,8 @@ pub(super) struct FileBody {
     remaining: u64,
     /// Size of the next chunk read.
     chunk: u64,
+    /// The connection's budget, when the body was made inside [`ReadAheadBudget::scope`].
+    budget: Option<ReadAheadBudget>,
 }
 
 impl FileBody {
@@ -100,6 +169,7 @@ impl FileBody {
             pending: None,
             remaining,
             chunk: FIRST_CHUNK,
+            budget: READ_AHEAD.try_with(ReadAheadBudget::clone).ok(),
         }
     }
 
@@ -119,19 +189,43 @@ impl FileBody {
         let at = *offset;
         *offset += n;
         *len -= n;
+        let state = match &self.budget {
+            Some(budget) => {
+                let permits = u32::try_from(n.div_ceil(PERMIT_BYTES)).unwrap_or(u32::MAX);
+                Stage::Budget {
+                    acquire: Box::pin(budget.0.clone().acquire_many_owned(permits)),
+                    at,
+                }
+            }
+            None => Stage::Reading(self.read(at, n, None)),
+        };
+        self.pending = Some(Pending { state, len: n });
+    }
+
+    /// Read `n` bytes at `at` on the blocking pool, holding `permit` until they are dropped.
+    fn read(
+        &self,
+        at: u64,
+        n: u64,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> JoinHandle<io::Result<Bytes>> {
         let file = self.file.clone();
-        let task = tokio::task::spawn_blocking(move || match file {
-            Some(file) => read_chunk(&file, at, n),
+        tokio::task::spawn_blocking(move || match file {
+            Some(file) => read_chunk(&file, at, n, permit),
             // Unreachable: `from_bytes` bodies have no file parts.
             None => Err(io::Error::other("a file part in a body without a file")),
-        });
-        self.pending = Some(Pending { task, len: n });
+        })
     }
 }
 
 /// Read exactly `n` bytes at `offset`; `UnexpectedEof` if the file ended first (it shrank).
 /// Uses the handle's own position: the body owns the handle and has one read in flight.
-fn read_chunk(file: &File, offset: u64, n: u64) -> io::Result<Bytes> {
+fn read_chunk(
+    file: &File,
+    offset: u64,
+    n: u64,
+    permit: Option<OwnedSemaphorePermit>,
+) -> io::Result<Bytes> {
     let mut reader = file;
     reader.seek(io::SeekFrom::Start(offset))?;
     // `n` is at most MAX_CHUNK, so it fits in usize. `read_to_end` stops at `n` bytes (the
@@ -144,7 +238,13 @@ fn read_chunk(file: &File, offset: u64, n: u64) -> io::Result<Bytes> {
             "the file shrank while it was being sent",
         ));
     }
-    Ok(Bytes::from(buf))
+    Ok(match permit {
+        Some(permit) => Bytes::from_owner(Budgeted {
+            buf,
+            _permit: permit,
+        }),
+        None => Bytes::from(buf),
+    })
 }
 
 impl http_body::Body for FileBody {
@@ -158,7 +258,23 @@ impl http_body::Body for FileBody {
         let this = &mut *self;
         loop {
             if let Some(pending) = &mut this.pending {
-                let joined = ready!(Pin::new(&mut pending.task).poll(cx));
+                if let Stage::Budget { acquire, at } = &mut pending.state {
+                    let permit = match ready!(acquire.as_mut().poll(cx)) {
+                        Ok(permit) => permit,
+                        // Unreachable: the budget's semaphore is never closed.
+                        Err(err) => return fail(this, io::Error::other(err)),
+                    };
+                    let (at, len) = (*at, pending.len);
+                    let task = this.read(at, len, Some(permit));
+                    if let Some(pending) = &mut this.pending {
+                        pending.state = Stage::Reading(task);
+                    }
+                    continue;
+                }
+                let Stage::Reading(task) = &mut pending.state else {
+                    unreachable!("the budget stage was handled above");
+                };
+                let joined = ready!(Pin::new(task).poll(cx));
                 let len = pending.len;
                 this.pending = None;
                 let chunk = match joined {
@@ -208,4 +324,59 @@ fn fail(body: &mut FileBody, err: io::Error) -> Poll<Option<Result<Frame<Bytes>,
     body.parts.clear();
     body.remaining = 0;
     Poll::Ready(Some(Err(err)))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+
+    /// Bodies made in one connection's scope wait for each other's chunks to be dropped once
+    /// the budget is spent, and go on when they are.
+    #[tokio::test]
+    async fn bodies_on_one_connection_share_the_read_ahead_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = MAX_CHUNK; // 64 + 128 + 256 + 64 KiB chunks: the whole budget below
+        std::fs::write(&path, vec![7u8; len as usize]).unwrap();
+        let whole = || vec![Part::File { offset: 0, len }];
+        let budget = ReadAheadBudget::with_bytes(MAX_CHUNK as usize);
+        let (mut a, mut b) = budget
+            .scope(async {
+                let open = || File::open(&path).unwrap();
+                (
+                    FileBody::new(open(), whole()),
+                    FileBody::new(open(), whole()),
+                )
+            })
+            .await;
+        let mut held = Vec::new();
+        while let Some(frame) = a.frame().await {
+            held.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(held.iter().map(Bytes::len).sum::<usize>(), len as usize);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        assert!(b.frame().now_or_never().is_none(), "the budget is spent");
+        drop(held);
+        let first = b.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first.len() as u64, FIRST_CHUNK);
+    }
+
+    /// Outside any connection's scope (unit tests, tools) bodies read without a budget.
+    #[tokio::test]
+    async fn bodies_outside_a_scope_have_no_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let body = FileBody::new(
+            File::open(&path).unwrap(),
+            vec![Part::File { offset: 0, len: 3 }],
+        );
+        assert!(body.budget.is_none());
+        assert_eq!(body.collect().await.unwrap().to_bytes(), &b"abc"[..]);
+    }
 }
