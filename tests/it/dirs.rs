@@ -33,18 +33,10 @@ async fn hostile_site() -> TestServer {
 #[tokio::test]
 async fn directory_without_slash_redirects_keeping_the_query() {
     let s = hostile_site().await;
-    let r = client()
-        .get(s.url("/files?sort=size&order=desc"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files?sort=size&order=desc", &[]).await;
     assert_eq!(r.status(), 301);
     assert_eq!(r.headers()["location"], "/files/?sort=size&order=desc");
-    let r = client()
-        .get(s.url("/files/sub%20dir"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files/sub%20dir", &[]).await;
     assert_eq!(r.status(), 301);
     assert_eq!(r.headers()["location"], "/files/sub%20dir/");
 }
@@ -52,7 +44,7 @@ async fn directory_without_slash_redirects_keeping_the_query() {
 #[tokio::test]
 async fn index_html_is_served_for_the_directory() {
     let s = hostile_site().await;
-    let r = client().get(s.url("/withindex/")).send().await.unwrap();
+    let r = s.get("/withindex/", &[]).await;
     assert_eq!(r.status(), 200);
     assert!(header(&r, "content-type").starts_with("text/html"));
     assert_eq!(r.text().await.unwrap(), "<p>the index</p>");
@@ -71,12 +63,7 @@ fn hrefs(html: &str) -> Vec<String> {
 async fn every_html_listing_link_fetches_the_file_it_names() {
     let s = hostile_site().await;
     let c = client();
-    let r = c
-        .get(s.url("/files/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files/", &[("accept", "text/html")]).await;
     assert_eq!(r.status(), 200);
     assert!(header(&r, "vary").eq_ignore_ascii_case("accept"));
     assert!(header(&r, "content-type").starts_with("text/html"));
@@ -105,12 +92,7 @@ async fn every_html_listing_link_fetches_the_file_it_names() {
 async fn json_listing_links_round_trip_and_describe_entries() {
     let s = hostile_site().await;
     let c = client();
-    let r = c
-        .get(s.url("/files/"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files/", &[("accept", "application/json")]).await;
     assert_eq!(r.status(), 200);
     assert!(header(&r, "content-type").starts_with("application/json"));
     let v: serde_json::Value = r.json().await.unwrap();
@@ -138,12 +120,7 @@ async fn json_listing_links_round_trip_and_describe_entries() {
 #[tokio::test]
 async fn plain_text_listing_is_one_name_per_line() {
     let s = hostile_site().await;
-    let r = client()
-        .get(s.url("/files/"))
-        .header("accept", "text/plain")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files/", &[("accept", "text/plain")]).await;
     assert!(header(&r, "content-type").starts_with("text/plain"));
     let text = r.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -178,12 +155,7 @@ async fn accept_q_values_choose_the_listing_format() {
         let ct = header(&r, "content-type");
         assert!(ct.starts_with(expected), "{accept} -> {ct}");
     }
-    let r = c
-        .get(s.url("/files/"))
-        .header("accept", "image/png")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/files/", &[("accept", "image/png")]).await;
     assert_eq!(r.status(), 406);
 }
 
@@ -195,13 +167,9 @@ async fn listing_sorts_by_size_and_time_on_request() {
         write(root, "d/medium.txt", "1".repeat(100));
     })
     .await;
-    let c = client();
-    let text = c
-        .get(s.url("/d/?sort=size&order=desc"))
-        .header("accept", "text/plain")
-        .send()
+    let text = s
+        .get("/d/?sort=size&order=desc", &[("accept", "text/plain")])
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -209,12 +177,9 @@ async fn listing_sorts_by_size_and_time_on_request() {
         text.lines().collect::<Vec<_>>(),
         ["large.txt", "medium.txt", "small.txt"]
     );
-    let text = c
-        .get(s.url("/d/?sort=name"))
-        .header("accept", "text/plain")
-        .send()
+    let text = s
+        .get("/d/?sort=name", &[("accept", "text/plain")])
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -222,14 +187,7 @@ async fn listing_sorts_by_size_and_time_on_request() {
         text.lines().collect::<Vec<_>>(),
         ["large.txt", "medium.txt", "small.txt"]
     );
-    let html = c
-        .get(s.url("/d/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = s.get("/d/", &[]).await.text().await.unwrap();
     assert!(
         html.contains("sort=size") && html.contains("sort=time"),
         "sortable columns"
@@ -243,6 +201,6 @@ async fn listing_can_be_turned_off() {
         |c| c.files.listing = false,
     )
     .await;
-    let r = client().get(s.url("/d/")).send().await.unwrap();
+    let r = s.get("/d/", &[]).await;
     assert!(r.status() == 404 || r.status() == 403, "{}", r.status());
 }

@@ -109,13 +109,15 @@ async fn problem_bodies_never_leak_filesystem_paths() {
 #[tokio::test]
 async fn range_not_satisfiable_gives_the_length() {
     let s = site().await;
-    let r = client()
-        .get(s.url("/digits.txt"))
-        .header("range", "bytes=50-")
-        .header("accept", "text/plain;q=0.5, application/problem+json")
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .get(
+            "/digits.txt",
+            &[
+                ("range", "bytes=50-"),
+                ("accept", "text/plain;q=0.5, application/problem+json"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 416);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["detail"].as_str().unwrap().contains("10"), "{v}");
@@ -124,43 +126,27 @@ async fn range_not_satisfiable_gives_the_length() {
 #[tokio::test]
 async fn variants_are_chosen_by_accept_with_content_location() {
     let s = site().await;
-    let c = client();
-    let r = c
-        .get(s.url("/report"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/report", &[("accept", "application/json")]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-location"], "/report.json");
     assert!(header(&r, "vary").to_ascii_lowercase().contains("accept"));
     assert_eq!(r.text().await.unwrap(), "{\"report\":true}");
-    let r = c
-        .get(s.url("/report"))
-        .header("accept", BROWSER)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/report", &[("accept", BROWSER)]).await;
     assert_eq!(r.headers()["content-location"], "/report.html");
-    let r = c
-        .get(s.url("/report"))
-        .header("accept", "application/json;q=0.5, text/html;q=0.4")
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .get(
+            "/report",
+            &[("accept", "application/json;q=0.5, text/html;q=0.4")],
+        )
+        .await;
     assert_eq!(r.headers()["content-location"], "/report.json");
-    let r = c.get(s.url("/report")).send().await.unwrap();
+    let r = s.get("/report", &[]).await;
     assert_eq!(
         r.headers()["content-location"],
         "/report.html",
         "no Accept: the configured order"
     );
-    let r = c
-        .get(s.url("/report"))
-        .header("accept", "image/png")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/report", &[("accept", "image/png")]).await;
     assert_eq!(r.status(), 406);
     let body = r.text().await.unwrap();
     assert!(
@@ -222,12 +208,7 @@ async fn problems_about_a_language_variant_carry_its_vary_and_content_location()
 async fn accept_ruling_out_the_only_representation_is_406_unless_lenient() {
     let s = site().await;
     let c = client();
-    let r = c
-        .get(s.url("/page.html"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/page.html", &[("accept", "application/json")]).await;
     assert_eq!(r.status(), 406);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(

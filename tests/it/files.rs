@@ -23,7 +23,6 @@ async fn site() -> TestServer {
 #[tokio::test]
 async fn content_type_from_extension_with_charset_on_text() {
     let s = site().await;
-    let c = client();
     let cases = [
         ("/hello.txt", "text/plain; charset=utf-8"),
         ("/page.html", "text/html; charset=utf-8"),
@@ -35,7 +34,7 @@ async fn content_type_from_extension_with_charset_on_text() {
         ("/README", "application/octet-stream"),
     ];
     for (path, expected) in cases {
-        let r = c.get(s.url(path)).send().await.unwrap();
+        let r = s.get(path, &[]).await;
         assert_eq!(r.status(), 200, "{path}");
         let ct = header(&r, "content-type").to_ascii_lowercase();
         assert!(ct.starts_with(expected), "{path}: {ct}");
@@ -45,7 +44,7 @@ async fn content_type_from_extension_with_charset_on_text() {
 #[tokio::test]
 async fn file_answer_carries_validators_and_length() {
     let s = site().await;
-    let r = client().get(s.url("/hello.txt")).send().await.unwrap();
+    let r = s.get("/hello.txt", &[]).await;
     let h = r.headers().clone();
     assert_eq!(h["content-length"], "13");
     assert_eq!(h["accept-ranges"], "bytes");
@@ -72,9 +71,8 @@ async fn etag_changes_when_the_file_changes() {
         |c| c.files.revalidate_after = Duration::ZERO,
     )
     .await;
-    let c = client();
     let tag = |r: &reqwest::Response| header(r, "etag").to_owned();
-    let before = tag(&c.get(s.url("/hello.txt")).send().await.unwrap());
+    let before = tag(&s.get("/hello.txt", &[]).await);
     write(&s.root, "hello.txt", "hello, there\n");
     let later = SystemTime::now() + Duration::from_secs(5);
     std::fs::File::options()
@@ -83,7 +81,7 @@ async fn etag_changes_when_the_file_changes() {
         .unwrap()
         .set_modified(later)
         .unwrap();
-    let after = c.get(s.url("/hello.txt")).send().await.unwrap();
+    let after = s.get("/hello.txt", &[]).await;
     assert_ne!(before, tag(&after));
     assert_eq!(after.text().await.unwrap(), "hello, there\n");
 }
@@ -93,7 +91,7 @@ async fn etag_changes_when_the_file_changes() {
 async fn preconditions_in_rfc_order() {
     let s = site().await;
     let c = client();
-    let first = c.get(s.url("/hello.txt")).send().await.unwrap();
+    let first = s.get("/hello.txt", &[]).await;
     let etag = header(&first, "etag").to_owned();
     let lm = header(&first, "last-modified").to_owned();
     let weak = format!("W/{etag}");
@@ -277,7 +275,7 @@ async fn if_range_honours_only_strong_matching_validators() {
         .set_modified(SystemTime::now() - Duration::from_secs(10))
         .unwrap();
     let c = client();
-    let first = c.get(s.url("/digits.txt")).send().await.unwrap();
+    let first = s.get("/digits.txt", &[]).await;
     let etag = header(&first, "etag").to_owned();
     let lm = header(&first, "last-modified").to_owned();
     for (if_range, expected) in [
@@ -389,7 +387,7 @@ async fn a_file_growing_mid_download_yields_exactly_content_length() {
     let size = 8 * 1024 * 1024;
     let s = TestServer::start(|root| write(root, "grow.bin", vec![2u8; size])).await;
     let path = s.root.join("grow.bin");
-    let mut r = client().get(s.url("/grow.bin")).send().await.unwrap();
+    let mut r = s.get("/grow.bin", &[]).await;
     assert_eq!(r.content_length(), Some(size as u64));
     let mut got = r.chunk().await.unwrap().map_or(0, |c| c.len());
     {

@@ -4,7 +4,7 @@
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use crate::support::{TestServer, client, split_head, write};
+use crate::support::{TestServer, split_head, write};
 
 const SECRET: &str = "TOP-SECRET-CONTENT";
 
@@ -83,7 +83,6 @@ async fn dot_dot_in_every_encoding_stays_inside() {
 #[tokio::test]
 async fn outside_symlinks_are_indistinguishable_from_missing_files() {
     let (s, _outer) = sandbox(|_| {}).await;
-    let c = client();
     let mut seen = Vec::new();
     for path in [
         "/out-exists",
@@ -92,12 +91,7 @@ async fn outside_symlinks_are_indistinguishable_from_missing_files() {
         "/out-dir/",
         "/out-dir/inner.txt",
     ] {
-        let r = c
-            .get(s.url(path))
-            .header("accept", "application/problem+json")
-            .send()
-            .await
-            .unwrap();
+        let r = s.get(path, &[("accept", "application/problem+json")]).await;
         let status = r.status();
         let mut v: serde_json::Value = r.json().await.unwrap();
         assert!(!v.to_string().contains(SECRET));
@@ -120,25 +114,9 @@ async fn outside_symlinks_are_indistinguishable_from_missing_files() {
 #[tokio::test]
 async fn symlinks_inside_the_root_are_followed() {
     let (s, _outer) = sandbox(|_| {}).await;
-    let c = client();
+    assert_eq!(s.get("/in-link", &[]).await.text().await.unwrap(), "inside");
     assert_eq!(
-        c.get(s.url("/in-link"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "inside"
-    );
-    assert_eq!(
-        c.get(s.url("/in-dir-link/b.txt"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        s.get("/in-dir-link/b.txt", &[]).await.text().await.unwrap(),
         "inside b"
     );
 }
@@ -146,7 +124,7 @@ async fn symlinks_inside_the_root_are_followed() {
 #[tokio::test]
 async fn a_flag_allows_following_symlinks_out_of_the_root() {
     let (s, _outer) = sandbox(|c| c.files.follow_symlinks = true).await;
-    let r = client().get(s.url("/out-exists")).send().await.unwrap();
+    let r = s.get("/out-exists", &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), SECRET);
 }
@@ -154,7 +132,6 @@ async fn a_flag_allows_following_symlinks_out_of_the_root() {
 #[tokio::test]
 async fn hidden_files_are_404_like_missing_ones_but_well_known_is_served() {
     let (s, _outer) = sandbox(|_| {}).await;
-    let c = client();
     for path in [
         "/.env",
         "/.git/config",
@@ -163,23 +140,16 @@ async fn hidden_files_are_404_like_missing_ones_but_well_known_is_served() {
         "/%2eenv",
         "/.nothing-here",
     ] {
-        let r = c.get(s.url(path)).send().await.unwrap();
+        let r = s.get(path, &[]).await;
         assert_eq!(r.status(), 404, "{path}");
         assert!(!r.text().await.unwrap().contains(SECRET), "{path}");
     }
-    let r = c
-        .get(s.url("/.well-known/security.txt"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get("/.well-known/security.txt", &[]).await;
     assert_eq!(r.status(), 200);
     // A listing of the root does not show hidden names either; "did you mean" never suggests them.
-    let listing = c
-        .get(s.url("/"))
-        .header("accept", "text/plain")
-        .send()
+    let listing = s
+        .get("/", &[("accept", "text/plain")])
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -187,25 +157,22 @@ async fn hidden_files_are_404_like_missing_ones_but_well_known_is_served() {
         !listing.contains(".env") && !listing.contains(".git"),
         "{listing}"
     );
-    let r = c
-        .get(s.url("/.en"))
-        .header("accept", "application/problem+json")
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .get("/.en", &[("accept", "application/problem+json")])
+        .await;
     assert!(!r.text().await.unwrap().contains(".env"));
 }
 
 #[tokio::test]
 async fn a_flag_shows_hidden_files() {
     let (s, _outer) = sandbox(|c| c.files.show_hidden = true).await;
-    let r = client().get(s.url("/.env")).send().await.unwrap();
+    let r = s.get("/.env", &[]).await;
     assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
 async fn a_path_through_a_file_is_404() {
     let (s, _outer) = sandbox(|_| {}).await;
-    let r = client().get(s.url("/a.txt/x")).send().await.unwrap();
+    let r = s.get("/a.txt/x", &[]).await;
     assert_eq!(r.status(), 404);
 }

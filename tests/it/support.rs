@@ -22,6 +22,8 @@ pub struct TestServer {
     pub root: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
+    /// One pooled HTTP/1.1 client, so successive [`TestServer::get`] calls reuse a connection.
+    http: reqwest::Client,
 }
 
 impl TestServer {
@@ -62,12 +64,22 @@ impl TestServer {
             root,
             stop: Some(stop),
             _dir: None,
+            http: client(),
         }
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// GET `path` over HTTP/1.1 with `headers`, on this server's pooled keep-alive client.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("a response")
     }
 
     /// Send raw bytes, half-close, and read everything the server sends back until it closes.
