@@ -4,11 +4,13 @@
 //! - [`etag`]: entity tags and their strong/weak comparison (RFC 9110 §8.8.3).
 //! - [`conditional`]: precondition evaluation in the order of RFC 9110 §13.2.2.
 //! - [`range`]: `Range` parsing and coalescing (RFC 9110 §14).
+//! - [`chunked`]: strict incremental decoding of chunked request bodies (RFC 9112 §7.1).
 //! - [`accept`]: `Accept` / `Accept-Language` parsing and proactive negotiation (RFC 9110 §12).
 //! - [`mime`]: Content-Type from a file extension.
 //! - [`encode`]: percent-encoding of paths for links and HTML escaping.
 
 pub mod accept;
+pub mod chunked;
 pub mod conditional;
 pub mod encode;
 pub mod etag;
