@@ -1,24 +1,30 @@
-//! Listeners, connections (HTTP/1.x and h2c from one listener) and graceful shutdown.
+//! Listeners, connections and graceful shutdown.
 //!
-//! Framing belongs to hyper; this module only binds sockets, sets builder options and limits,
-//! and tracks connections so a shutdown can let in-flight requests finish within a grace period.
+//! Every connection starts on usher's own HTTP/1.x path ([`h1`]); one that opens with the
+//! HTTP/2 preface is handed to hyper's HTTP/2 server (h2c with prior knowledge, RFC 9113
+//! §3.3). Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
+//! the server knows all have ended when the channel has no receivers left.
 
+pub mod h1;
+mod prefixed;
 mod service;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::handlers::static_files::ReadAheadBudget;
+pub use h1::head::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
+use prefixed::Prefixed;
 pub use service::App;
 
 /// Most connections served at once; past it, accepting waits for one to close.
@@ -26,17 +32,6 @@ pub const MAX_CONNECTIONS: usize = 16_384;
 
 /// A client must send a whole request head within this time (also the keep-alive idle limit).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Request-head size (request line and headers) at which hyper stops buffering and answers 431:
-/// hyper's default read-buffer limit, 8 KiB + 100 × 4 KiB (the HTTP/1 auto builder offers no
-/// strict head limit). The limit is soft: hyper 1.12 checks it only between reads, and one read
-/// may fill the buffer's whole spare capacity, so a head of up to (never reaching) twice this
-/// can still be accepted; anything from twice this on gets 431.
-pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
-
-/// Most header fields in one request; past it hyper answers 431. hyper's default, which keeps
-/// the parser's header array on the stack (a custom value costs a heap allocation per request).
-pub const MAX_HEADERS: usize = 100;
 
 /// Most concurrent HTTP/2 streams per connection.
 pub const MAX_H2_STREAMS: u32 = 256;
@@ -92,38 +87,31 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let app = Arc::new(App::new(&config));
-    let builder = Arc::new(connection_builder());
-    let graceful = Arc::new(GracefulShutdown::new());
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
-        let (app, builder, graceful, limit) = (
-            app.clone(),
-            builder.clone(),
-            graceful.clone(),
-            limit.clone(),
-        );
+        let (app, limit) = (app.clone(), limit.clone());
         let mut stop = stop_rx.clone();
         accept_loops.spawn(async move {
             tokio::select! {
-                () = accept_loop(listener, app, builder, graceful, limit, stop.clone()) => {}
+                () = accept_loop(listener, app, limit, stop.clone()) => {}
                 _ = stop.changed() => {}
             }
         });
     }
+    drop(stop_rx);
 
     shutdown.await;
     let _ = stop_tx.send(true);
     while accept_loops.join_next().await.is_some() {}
     tracing::info!(
-        connections = graceful.count(),
+        connections = stop_tx.receiver_count(),
         "shutting down: no longer accepting"
     );
-    // Every accept loop has ended, so this is the last reference and no new watcher can appear.
-    let graceful = Arc::try_unwrap(graceful).unwrap_or_default();
-    if tokio::time::timeout(config.grace_period, graceful.shutdown())
+    // Every connection holds a receiver until it ends.
+    if tokio::time::timeout(config.grace_period, stop_tx.closed())
         .await
         .is_err()
     {
@@ -132,32 +120,11 @@ pub async fn run(
     Ok(())
 }
 
-fn connection_builder() -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        // No `pipeline_flush(true)`: with it hyper 1.12 skips flushing while its read buffer is
-        // not empty, and after a bad request head (431, 414, 400) the rejected bytes stay there,
-        // so hyper buffers its error answer and then closes the connection without sending it.
-        // A client that half-closes after sending (`printf ... | nc`) still gets its answers.
-        .half_close(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_H2_STREAMS)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
-    builder
-}
-
 async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: Arc<GracefulShutdown>,
     limit: Arc<Semaphore>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     loop {
         let Ok(permit) = limit.clone().acquire_owned().await else {
@@ -171,49 +138,70 @@ async fn accept_loop(
                 continue;
             }
         };
-        let (app, builder, watcher, mut stop) = (
-            app.clone(),
-            builder.clone(),
-            graceful.watcher(),
-            stop.clone(),
-        );
+        let (app, stop) = (app.clone(), stop.clone());
         tokio::spawn(async move {
-            // Until its first byte a connection costs only its socket and this task, not
-            // hyper's buffers: browsers open speculative connections that often never send.
-            // It gets the same time to start a request as to finish its head.
-            tokio::select! {
-                ready = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.readable()) => {
-                    if !matches!(ready, Ok(Ok(()))) {
-                        return;
-                    }
-                }
-                _ = stop.changed() => return,
-            }
-            if let Err(e) = watcher.watch(serve(stream, peer, &app, &builder)).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            serve_connection(stream, peer, app, stop).await;
             drop(permit);
         });
     }
 }
 
-fn serve(
+/// One connection, from accept to close.
+async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    app: &Arc<App>,
-    builder: &auto::Builder<TokioExecutor>,
-) -> impl hyper_util::server::graceful::GracefulConnection<
-    Error = Box<dyn std::error::Error + Send + Sync>,
-> + 'static {
-    let app = app.clone();
-    // One read-ahead budget per connection: HTTP/2 streams share it (see CONNECTION_READ_AHEAD).
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Until its first byte a connection costs only its socket and this task: browsers open
+    // speculative connections that often never send. It gets the same time to start a
+    // request as to finish its head.
+    tokio::select! {
+        ready = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.readable()) => {
+            if !matches!(ready, Ok(Ok(()))) {
+                return;
+            }
+        }
+        _ = stop.changed() => return,
+    }
+    match h1::serve(stream, peer, app.clone(), HEADER_READ_TIMEOUT, stop.clone()).await {
+        Ok(h1::Outcome::Closed) => {}
+        Ok(h1::Outcome::H2(stream, preface)) => serve_h2(stream, preface, peer, app, stop).await,
+        Err(e) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+    }
+}
+
+/// HTTP/2 on `stream`, replaying the `preface` bytes already read; on stop, a GOAWAY lets
+/// open streams finish (RFC 9113 §6.8).
+async fn serve_h2(
+    stream: TcpStream,
+    preface: Bytes,
+    peer: SocketAddr,
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // One read-ahead budget per connection: its streams share it (see CONNECTION_READ_AHEAD).
     let budget = ReadAheadBudget::new();
     let svc = hyper::service::service_fn(move |req| {
-        service::handle(app.clone(), peer, budget.clone(), req)
+        service::handle(app.clone(), peer, Some(budget.clone()), req)
     });
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder
-        .serve_connection(TokioIo::new(stream), svc)
-        .into_owned()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    let io = TokioIo::new(Prefixed::new(preface, stream));
+    let mut conn = pin!(builder.serve_connection(io, svc));
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
+    }
 }
 
 #[cfg(test)]

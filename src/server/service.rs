@@ -20,7 +20,7 @@ use crate::problem::Problem;
 pub const STATIC_METHODS: [Method; 3] = [Method::GET, Method::HEAD, Method::OPTIONS];
 
 const ALLOW_STATIC: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
-const SERVER_NAME: HeaderValue = HeaderValue::from_static("usher");
+pub(super) const SERVER_NAME: HeaderValue = HeaderValue::from_static("usher");
 
 /// Registered methods usher knows but a static resource does not allow: 405, not 501
 /// (RFC 9110 §15.5.6 vs §15.6.2). From RFC 9110 §9, RFC 5789 and the WebDAV RFCs.
@@ -67,7 +67,7 @@ fn next_request_id() -> String {
 pub async fn handle<B>(
     app: Arc<App>,
     peer: SocketAddr,
-    budget: ReadAheadBudget,
+    budget: Option<ReadAheadBudget>,
     req: Request<B>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     // The body is never read by a static resource; hyper discards what the client sends.
@@ -75,7 +75,11 @@ pub async fn handle<B>(
     let is_head = parts.method == Method::HEAD;
     let result = match host_problem(&parts) {
         Some(problem) => Err(problem),
-        None => budget.scope(dispatch(&app, &parts)).await,
+        None => match budget {
+            Some(budget) => budget.scope(dispatch(&app, &parts)).await,
+            // HTTP/1.1 sends one body at a time, and file ranges zero-copy: no budget needed.
+            None => dispatch(&app, &parts).await,
+        },
     };
     let mut response = match result {
         Ok(response) => response,

@@ -22,7 +22,7 @@ fn startup_line_names_addresses_and_absolute_root() {
     s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     p.signal("-TERM");
     assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
 }
@@ -169,7 +169,7 @@ fn one_worker_serves_and_stops_cleanly() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(
-        out.starts_with("HTTP/1.0 200") && out.ends_with("one"),
+        out.starts_with("HTTP/1.1 200") && out.ends_with("one"),
         "{out}"
     );
     assert_eq!(threads, 1, "one thread before any blocking file work");

@@ -6,6 +6,7 @@ mod cli;
 mod dirs;
 mod errors;
 mod files;
+mod http1;
 mod memory;
 mod protocol;
 mod sandbox;

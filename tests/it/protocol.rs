@@ -18,7 +18,9 @@ async fn http10_gets_an_answer_and_the_connection_closes() {
     let out = tokio::task::spawn_blocking(move || s.raw_text("GET /a.txt HTTP/1.0\r\n\r\n"))
         .await
         .unwrap();
-    assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out}");
+    // RFC 9110 §6.2: a server answers with the highest minor version it supports.
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("\r\nconnection: close\r\n"), "{out}");
     assert!(out.ends_with("\r\n\r\nalpha\n"), "{out}");
 }
 
@@ -224,19 +226,29 @@ async fn targets_with_nul_or_invalid_utf8_are_400_with_an_explanation() {
 async fn oversized_heads_get_431_and_long_uris_414() {
     let s = site().await;
     let addr = s.addr;
-    // hyper's head limit is soft (see `MAX_HEAD_BYTES`): only a head of at least twice it is
-    // sure to be refused.
+    // One byte past the exact head limit, and past the target limit (within the head limit).
+    let line = "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ";
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(2 * usher::server::MAX_HEAD_BYTES)
+        "{line}{}\r\n\r\n",
+        "a".repeat(usher::server::MAX_HEAD_BYTES + 1 - line.len() - 4)
     );
+    assert_eq!(big.len(), usher::server::MAX_HEAD_BYTES + 1);
     let many: String = (0..usher::server::MAX_HEADERS + 1)
         .map(|i| format!("X-H{i}: v\r\n"))
         .collect();
     let many = format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n");
-    // Past hyper's MAX_URI_LEN (65534 bytes), well within the head limit.
-    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(64 * 1024));
-    for (req, status) in [(big, "431"), (many, "431"), (long_uri, "414")] {
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(usher::server::MAX_TARGET_BYTES)
+    );
+    let head_limit = usher::server::MAX_HEAD_BYTES.to_string();
+    let field_limit = usher::server::MAX_HEADERS.to_string();
+    let target_limit = usher::server::MAX_TARGET_BYTES.to_string();
+    for (req, status, limit) in [
+        (big, "431", head_limit),
+        (many, "431", field_limit),
+        (long_uri, "414", target_limit),
+    ] {
         let out = tokio::task::spawn_blocking(move || {
             String::from_utf8_lossy(&exchange_until_reset(addr, req.as_bytes())).into_owned()
         })
@@ -247,12 +259,17 @@ async fn oversized_heads_get_431_and_long_uris_414() {
             "{}",
             &out[..out.len().min(200)]
         );
+        // The refusal explains itself, and the connection is not kept.
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        assert!(body.contains(&limit), "{body}");
     }
 }
 
 /// Like `support::raw_exchange`, but for a request the server refuses before reading it all:
-/// hyper closes with the rest unread, so the kernel resets the connection, which can fail the
-/// write, the half-close or a read after the answer has arrived. Returns what was read.
+/// usher answers and closes with the rest unread (after lingering briefly), so the kernel may
+/// reset the connection, which can fail the write, the half-close or a read after the answer
+/// has arrived. Returns what was read.
 fn exchange_until_reset(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");

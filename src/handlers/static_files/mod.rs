@@ -13,7 +13,7 @@
 //! 3. `suggest`: for a path that names nothing, the nearest existing names ("did you mean").
 //! 4. `listing`: directories without an index, as HTML, JSON or text by Accept.
 //! 5. `reply`: outcome -> response: preconditions (RFC 9110 §13.2.2), ranges (§14), headers.
-//! 6. `stream`: the file body, read off-thread in chunks growing from 64 KiB to 512 KiB,
+//! 6. `crate::body::file`: the file body, read off-thread in chunks growing from 64 KiB to 512 KiB,
 //!    exactly Content-Length bytes.
 //!
 //! # Policies
@@ -43,11 +43,10 @@ mod clockmap;
 mod listing;
 mod reply;
 mod resolve;
-mod stream;
 mod suggest;
 mod variants;
 
-pub use stream::{CONNECTION_READ_AHEAD, ReadAheadBudget};
+pub use crate::body::file::{CONNECTION_READ_AHEAD, ReadAheadBudget};
 
 #[cfg(test)]
 mod tests;

@@ -17,10 +17,10 @@ use bytes::Bytes;
 
 use super::listing::Rendered;
 use super::resolve::FileRep;
-use super::stream::{FileBody, Part};
 use super::variants::Negotiated;
 use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
+use crate::body::file::{FileBody, Part};
 use crate::http::conditional::{self, Precondition};
 use crate::http::etag::EntityTag;
 use crate::http::range::{self, ByteRange, RangeOutcome};
@@ -116,7 +116,7 @@ impl Planned {
             ResponseBody::Empty
         } else {
             match source {
-                Source::File(file) => ResponseBody::stream(FileBody::new(file, parts)),
+                Source::File(file) => ResponseBody::File(FileBody::new(file, parts)),
                 Source::Memory(bytes) => match in_memory(&bytes, parts) {
                     Some(body) => body,
                     None => {

@@ -83,7 +83,7 @@ async fn big_file_is_streamed_exactly() {
     let res = get(&site.serve_dir(), "/big.bin", &[]).await;
     assert_eq!(header(&res, "content-type"), "application/octet-stream");
     assert_eq!(header(&res, "content-length"), "1000003");
-    assert!(matches!(res.body(), ResponseBody::Stream(_)));
+    assert!(matches!(res.body(), ResponseBody::File(_)));
     assert_eq!(res.body().size_hint().exact(), Some(1_000_003));
     assert_eq!(body(res).await.as_ref(), content.as_slice());
 }
@@ -115,7 +115,7 @@ async fn stream_sparse(len: u64) {
     }
     assert_eq!(total, len);
     assert!(
-        biggest as u64 <= super::super::stream::MAX_CHUNK,
+        biggest as u64 <= crate::body::file::MAX_CHUNK,
         "chunks of at most 512 KiB, got {biggest}"
     );
     let grown = rss_bytes().saturating_sub(before);

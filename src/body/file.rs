@@ -1,5 +1,9 @@
 //! The file body: exactly the promised bytes, read in growing chunks on the blocking pool.
 //!
+//! This is how HTTP/2 (hyper) sends file ranges. The HTTP/1.1 writer takes the ranges out
+//! with [`FileBody::into_parts`] and sends them with `sendfile` instead (no copy through
+//! user space; see `server::h1::zero_copy`); what follows describes the polled path.
+//!
 //! Each chunk is one `spawn_blocking` read, so no thread is held while a slow client drains
 //! the socket. Chunks start at [`FIRST_CHUNK`] (64 KiB: a quick first byte, little waste on a
 //! short range) and double up to [`MAX_CHUNK`] (512 KiB): every chunk costs two thread
@@ -57,7 +61,7 @@ impl ReadAheadBudget {
     }
 
     /// A budget of `bytes` (at least one largest chunk, or a body could wait forever).
-    pub(super) fn with_bytes(bytes: usize) -> Self {
+    pub(crate) fn with_bytes(bytes: usize) -> Self {
         let permits = bytes.max(MAX_CHUNK as usize) / PERMIT_BYTES as usize;
         ReadAheadBudget(Arc::new(Semaphore::new(permits)))
     }
@@ -87,17 +91,17 @@ impl AsRef<[u8]> for Budgeted {
 }
 
 /// Bytes read by the first chunk of a body: 64 KiB, the size tokio, actix and tower-http use.
-pub(super) const FIRST_CHUNK: u64 = 64 * 1024;
+pub(crate) const FIRST_CHUNK: u64 = 64 * 1024;
 
 /// Largest chunk (512 KiB), reached after three doublings; a response holds at most three.
 /// Measured on a 10 GiB download with the server on one core (fixed chunk sizes, server
 /// CPU-seconds per 10 GiB, 3 rounds): 64 KiB 5.8–7.3, 256 KiB 3.6–3.8 (one outlier 7.7),
 /// 512 KiB 3.3–3.4; 1 MiB gave no clear gain over 512 KiB for twice the memory.
-pub(super) const MAX_CHUNK: u64 = 512 * 1024;
+pub(crate) const MAX_CHUNK: u64 = 512 * 1024;
 
 /// One piece of a body.
 #[derive(Debug)]
-pub(super) enum Part {
+pub(crate) enum Part {
     /// Bytes already in memory (multipart headers).
     Bytes(Bytes),
     /// `len` bytes of the file from `offset`.
@@ -111,7 +115,7 @@ pub(super) enum Part {
 
 impl Part {
     /// Bytes this part adds to the body.
-    pub(super) fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Part::Bytes(b) => b.len() as u64,
             Part::File { len, .. } => *len,
@@ -137,7 +141,7 @@ enum Stage {
 }
 
 /// A body that sends `parts` in order, reading file parts from `file`.
-pub(super) struct FileBody {
+pub struct FileBody {
     /// `None` when every part is in memory.
     file: Option<Arc<File>>,
     parts: VecDeque<Part>,
@@ -151,14 +155,23 @@ pub(super) struct FileBody {
 
 impl FileBody {
     /// A body sending `parts` of `file`.
-    pub(super) fn new(file: File, parts: Vec<Part>) -> Self {
+    pub(crate) fn new(file: File, parts: Vec<Part>) -> Self {
         Self::with(Some(Arc::new(file)), parts)
     }
 
     /// A body sending `parts`, all [`Part::Bytes`] (a multipart answer cut from cached bytes).
-    pub(super) fn from_bytes(parts: Vec<Part>) -> Self {
+    pub(crate) fn from_bytes(parts: Vec<Part>) -> Self {
         debug_assert!(parts.iter().all(|p| matches!(p, Part::Bytes(_))));
         Self::with(None, parts)
+    }
+
+    /// The file and the parts still to send, for a writer that sends file ranges itself
+    /// (zero-copy, with `sendfile`); the body back if polling has already begun.
+    pub(crate) fn into_parts(self) -> Result<(Option<Arc<File>>, VecDeque<Part>), Self> {
+        if self.pending.is_some() {
+            return Err(self);
+        }
+        Ok((self.file, self.parts))
     }
 
     fn with(file: Option<Arc<File>>, parts: Vec<Part>) -> Self {

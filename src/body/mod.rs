@@ -1,7 +1,11 @@
-//! The response body every handler produces: empty, bytes in memory, or a stream.
+//! The response body every handler produces: empty, bytes in memory, file ranges, or a stream.
 //!
 //! One enum instead of a boxed trait object for the common cases, so that small
-//! answers (errors, listings, small files) cost no allocation beyond their bytes.
+//! answers (errors, listings, small files) cost no allocation beyond their bytes, and so the
+//! HTTP/1.1 writer can see file ranges and send them zero-copy (`sendfile`) instead of
+//! reading them into memory; HTTP/2 polls the same ranges as frames.
+
+pub mod file;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,6 +23,8 @@ pub enum ResponseBody {
     Empty,
     /// A body held in memory; `None` once sent.
     Full(Option<Bytes>),
+    /// Ranges of an open file and bytes in memory, in order.
+    File(file::FileBody),
     /// A body produced as it is sent.
     Stream(BoxStream),
 }
@@ -43,6 +49,9 @@ impl std::fmt::Debug for ResponseBody {
         match self {
             ResponseBody::Empty => f.write_str("Empty"),
             ResponseBody::Full(b) => write!(f, "Full({:?} bytes)", b.as_ref().map(Bytes::len)),
+            ResponseBody::File(b) => {
+                write!(f, "File({} bytes)", http_body::Body::size_hint(b).lower())
+            }
             ResponseBody::Stream(_) => f.write_str("Stream"),
         }
     }
@@ -59,6 +68,7 @@ impl http_body::Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Empty => Poll::Ready(None),
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::File(b) => Pin::new(b).poll_frame(cx),
             ResponseBody::Stream(s) => s.as_mut().poll_frame(cx),
         }
     }
@@ -67,6 +77,7 @@ impl http_body::Body for ResponseBody {
         match self {
             ResponseBody::Empty => true,
             ResponseBody::Full(b) => b.is_none(),
+            ResponseBody::File(b) => b.is_end_stream(),
             ResponseBody::Stream(s) => s.is_end_stream(),
         }
     }
@@ -75,6 +86,7 @@ impl http_body::Body for ResponseBody {
         match self {
             ResponseBody::Empty => SizeHint::with_exact(0),
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ResponseBody::File(b) => b.size_hint(),
             ResponseBody::Stream(s) => s.size_hint(),
         }
     }

@@ -1,0 +1,341 @@
+//! Parse an HTTP/1.x request head (RFC 9112 §2–§3, §5, §6) into `http` types, together with
+//! how its body is framed and whether the connection may be kept.
+//!
+//! Strict where leniency lets two parsers disagree about where a message ends (request
+//! smuggling, RFC 9112 §11.2): `Transfer-Encoding` with `Content-Length`, two
+//! `Content-Length` fields, a transfer coding other than a final `chunked`, `Transfer-Encoding`
+//! in HTTP/1.0, obs-fold and whitespace before a colon are all refused before any handler
+//! runs. Field values are sliced out of the received bytes, not copied.
+
+use bytes::{Bytes, BytesMut};
+use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
+
+use crate::problem::Problem;
+
+/// Largest request head (request line and fields, with their line ends) accepted; one byte
+/// more gets 431 (RFC 6585 §5). 64 KiB: eight times nginx's 8 KiB buffers, so heavy cookie
+/// and token headers pass, while a connection cannot make the server hold more.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Largest request-target; longer gets 414 (RFC 9110 §15.5.15). 16 KiB: twice what nginx and
+/// Apache accept by default, room for long query strings.
+pub const MAX_TARGET_BYTES: usize = 16 * 1024;
+
+/// Most header fields in one request; past it, 431. Keeps the parser's field array small.
+pub const MAX_HEADERS: usize = 100;
+
+/// How the request's content is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No content.
+    None,
+    /// Exactly this many bytes (`Content-Length`).
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct Head {
+    /// Method, target, version and fields, ready for a `Request`.
+    pub parts: Parts,
+    /// How the content that follows is delimited.
+    pub framing: Framing,
+    /// Whether the client allows another request on this connection (RFC 9112 §9.3).
+    pub keep_alive: bool,
+    /// `Expect: 100-continue`: the client waits for an interim 100 before sending content.
+    pub expect_continue: bool,
+}
+
+/// A head that is refused: the problem to answer with, negotiated by the request's Accept
+/// when its fields could be read.
+#[derive(Debug)]
+pub struct Refusal {
+    /// What is wrong, and its status.
+    pub problem: Box<Problem>,
+    /// The request's Accept field, if the head got that far.
+    pub accept: Option<HeaderValue>,
+}
+
+impl From<Box<Problem>> for Refusal {
+    fn from(problem: Box<Problem>) -> Self {
+        Refusal {
+            problem,
+            accept: None,
+        }
+    }
+}
+
+/// Parse the head at the front of `buf`, removing it on success. `Ok(None)` when the head is
+/// not complete yet (and `buf` is still within [`MAX_HEAD_BYTES`]).
+pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut fields);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+            return Err(too_large().into());
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(too_large().into());
+    }
+    // Field slices point into `buf`; keep their offsets so that, once the head is split off
+    // and frozen, values are cheap slices of it rather than copies.
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
+    let method = req.method.unwrap_or_default();
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| bad("the method is not a token"))?;
+    let target = offset(req.path.unwrap_or_default().as_bytes());
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut spans = Vec::with_capacity(req.headers.len());
+    for field in req.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| bad("a field name is not a valid token"))?;
+        spans.push((name, offset(field.value)));
+    }
+    let head = buf.split_to(len).freeze();
+    let slice = |(at, len): (usize, usize)| head.slice(at..at + len);
+
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for (name, span) in spans {
+        let value = HeaderValue::from_maybe_shared(slice(span))
+            .map_err(|_| bad("a field value holds a control character"))?;
+        headers.append(name, value);
+    }
+    let refuse = |problem| Refusal {
+        problem,
+        accept: headers.get(ACCEPT).cloned(),
+    };
+    if target.1 > MAX_TARGET_BYTES {
+        return Err(refuse(Box::new(
+            Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long").with_detail(
+                format!(
+                    "The request-target is {} bytes; the limit is {MAX_TARGET_BYTES}. Move long data into the request content.",
+                    target.1
+                ),
+            ),
+        )));
+    }
+    let uri = parse_target(&method, slice(target)).map_err(refuse)?;
+    let framing = framing(version, &headers).map_err(refuse)?;
+    let keep_alive = keep_alive(version, &headers);
+    let expect_continue = expects_continue(&headers).map_err(refuse)?;
+
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(Head {
+        parts,
+        framing,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+/// The request-target in the form its method allows (RFC 9112 §3.2): `*` only for OPTIONS,
+/// authority-form only for (and always for) CONNECT, otherwise origin- or absolute-form.
+fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
+    let asterisk = &target[..] == b"*";
+    let uri = Uri::from_maybe_shared(target)
+        .map_err(|_| bad("the request-target is not a valid URI reference"))?;
+    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
+    if *method == Method::CONNECT {
+        if !authority_form {
+            return Err(bad(
+                "CONNECT takes a host and port as its target, such as example.com:443",
+            ));
+        }
+    } else if authority_form {
+        return Err(bad(
+            "only CONNECT takes a host and port as its target; send a path such as /",
+        ));
+    } else if asterisk && *method != Method::OPTIONS {
+        return Err(bad("only OPTIONS takes * as its target"));
+    } else if !asterisk && uri.scheme().is_none() && !uri.path().starts_with('/') {
+        return Err(bad("the request-target must start with /"));
+    }
+    Ok(uri)
+}
+
+/// The body framing (RFC 9112 §6.1, §6.3), refusing every ambiguous combination.
+fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem>> {
+    let mut te = headers.get_all(TRANSFER_ENCODING).iter().peekable();
+    if te.peek().is_some() {
+        if version == Version::HTTP_10 {
+            // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+            return Err(bad("Transfer-Encoding is not defined for HTTP/1.0"));
+        }
+        if headers.contains_key(CONTENT_LENGTH) {
+            return Err(bad(
+                "the request has both Transfer-Encoding and Content-Length; send one",
+            ));
+        }
+        let mut codings = Vec::new();
+        for value in te {
+            let value = value
+                .to_str()
+                .map_err(|_| bad("Transfer-Encoding is not ASCII"))?;
+            codings.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_ascii_lowercase),
+            );
+        }
+        return match codings.as_slice() {
+            [only] if only == "chunked" => Ok(Framing::Chunked),
+            [] => Err(bad("Transfer-Encoding is empty")),
+            _ if codings.iter().any(|c| c != "chunked") => {
+                let unknown = codings.iter().find(|c| *c != "chunked").cloned();
+                Err(Box::new(
+                    Problem::new(
+                        StatusCode::NOT_IMPLEMENTED,
+                        "transfer-coding-not-implemented",
+                        "Transfer coding not implemented",
+                    )
+                    .with_detail(format!(
+                        "usher decodes only the chunked transfer coding, not {:?} (RFC 9112 §6.1). Send the content with Content-Length or chunked alone.",
+                        unknown.unwrap_or_default()
+                    )),
+                ))
+            }
+            _ => Err(bad("chunked is applied more than once")),
+        };
+    }
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = lengths.next() else {
+        return Ok(Framing::None);
+    };
+    if lengths.next().is_some() {
+        return Err(bad("the request has more than one Content-Length field"));
+    }
+    let digits = first.as_bytes();
+    let n = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+        .then(|| {
+            digits.iter().try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+        })
+        .flatten()
+        .ok_or_else(|| {
+            bad("Content-Length is not a decimal number of bytes that fits in 64 bits")
+        })?;
+    Ok(if n == 0 {
+        Framing::None
+    } else {
+        Framing::Length(n)
+    })
+}
+
+/// Persistence by version and the `Connection` options (RFC 9112 §9.3).
+fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    let mut close = false;
+    let mut keep = false;
+    for value in headers.get_all(CONNECTION) {
+        for option in value.to_str().unwrap_or("").split(',').map(str::trim) {
+            close |= option.eq_ignore_ascii_case("close");
+            keep |= option.eq_ignore_ascii_case("keep-alive");
+        }
+    }
+    !close && (version == Version::HTTP_11 || keep)
+}
+
+/// `Expect: 100-continue` (RFC 9110 §10.1.1); any other expectation gets 417.
+fn expects_continue(headers: &HeaderMap) -> Result<bool, Box<Problem>> {
+    let mut expects = false;
+    for value in headers.get_all(EXPECT) {
+        if value.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            expects = true;
+        } else {
+            return Err(Box::new(
+                Problem::new(
+                    StatusCode::EXPECTATION_FAILED,
+                    "expectation-failed",
+                    "Expectation failed",
+                )
+                .with_detail("usher meets only the expectation 100-continue."),
+            ));
+        }
+    }
+    Ok(expects)
+}
+
+fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
+    match e {
+        httparse::Error::TooManyHeaders => *too_many_fields(),
+        httparse::Error::Version if names_a_version(buf) => Problem::new(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "version-not-supported",
+            "HTTP version not supported",
+        )
+        .with_detail("usher speaks HTTP/1.0, HTTP/1.1 and HTTP/2 (h2c with prior knowledge)."),
+        httparse::Error::HeaderName => {
+            *bad("a field name is not a token, or has whitespace before its colon")
+        }
+        httparse::Error::HeaderValue => *bad("a field value holds a control character"),
+        httparse::Error::NewLine => *bad("a line is not ended by CRLF"),
+        httparse::Error::Token => *bad("the method is not a token"),
+        _ => *bad("the request line is not METHOD TARGET HTTP/1.1"),
+    }
+}
+
+/// Whether the request line is well formed apart from its version, `METHOD TARGET HTTP/d.d`:
+/// only then is the answer 505 rather than 400 (RFC 9110 §15.6.6).
+fn names_a_version(buf: &[u8]) -> bool {
+    let line = buf
+        .split(|&b| b == b'\n')
+        .find(|l| !l.is_empty() && *l != b"\r");
+    let line = line.map_or(&[][..], |l| l.strip_suffix(b"\r").unwrap_or(l));
+    let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    matches!(words.as_slice(), [_, _, v] if v.len() == 8
+        && v.starts_with(b"HTTP/")
+        && v[5].is_ascii_digit() && v[6] == b'.' && v[7].is_ascii_digit())
+}
+
+fn bad(why: &str) -> Box<Problem> {
+    Box::new(Problem::bad_request(format!(
+        "The request is malformed: {why} (RFC 9112)."
+    )))
+}
+
+fn too_large() -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header-fields-too-large",
+            "Request header fields too large",
+        )
+        .with_detail(format!(
+            "The request line and header fields exceed {MAX_HEAD_BYTES} bytes. Send fewer or shorter fields, such as smaller cookies."
+        )),
+    )
+}
+
+fn too_many_fields() -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header-fields-too-large",
+            "Request header fields too large",
+        )
+        .with_detail(format!(
+            "The request has more than {MAX_HEADERS} header fields. Send fewer fields."
+        )),
+    )
+}
+
+#[cfg(test)]
+mod tests;

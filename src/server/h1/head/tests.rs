@@ -1,0 +1,244 @@
+//! Request heads, well-formed and hostile: framing, limits, target forms, versions.
+
+use bytes::BytesMut;
+use http::{Method, StatusCode, Version};
+
+use super::*;
+
+fn parse_str(raw: &str) -> Result<Option<Head>, Box<Problem>> {
+    parse(&mut BytesMut::from(raw)).map_err(|refusal| refusal.problem)
+}
+
+fn head(raw: &str) -> Head {
+    parse_str(raw).expect("valid").expect("complete")
+}
+
+fn refused(raw: &str) -> StatusCode {
+    match parse_str(raw) {
+        Err(problem) => problem.status,
+        Ok(h) => panic!("accepted {:?}: {h:?}", &raw[..raw.len().min(80)]),
+    }
+}
+
+#[test]
+fn a_simple_get_parses_and_leaves_the_next_request_in_the_buffer() {
+    let mut buf = BytesMut::from("GET /a?b=c HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\nGET /next");
+    let h = parse(&mut buf).unwrap().unwrap();
+    assert_eq!(h.parts.method, Method::GET);
+    assert_eq!(h.parts.uri, "/a?b=c");
+    assert_eq!(h.parts.version, Version::HTTP_11);
+    assert_eq!(h.parts.headers["host"], "t");
+    assert_eq!(h.parts.headers["x-a"], "1");
+    assert_eq!(h.framing, Framing::None);
+    assert!(h.keep_alive);
+    assert!(!h.expect_continue);
+    assert_eq!(&buf[..], b"GET /next");
+}
+
+#[test]
+fn an_incomplete_head_waits_for_more_bytes() {
+    for partial in [
+        "",
+        "GET",
+        "GET / HTTP/1.1\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\n",
+    ] {
+        assert!(parse_str(partial).unwrap().is_none(), "{partial:?}");
+    }
+}
+
+#[test]
+fn persistence_follows_version_and_connection_options() {
+    assert!(head("GET / HTTP/1.1\r\n\r\n").keep_alive);
+    assert!(!head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+    assert!(!head("GET / HTTP/1.1\r\nConnection: foo, CLOSE\r\n\r\n").keep_alive);
+    assert!(!head("GET / HTTP/1.0\r\n\r\n").keep_alive);
+    assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+}
+
+#[test]
+fn content_length_and_chunked_set_the_framing() {
+    let h = head("POST / HTTP/1.1\r\nContent-Length: 42\r\n\r\n");
+    assert_eq!(h.framing, Framing::Length(42));
+    assert_eq!(
+        head("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").framing,
+        Framing::None
+    );
+    let h = head("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n");
+    assert_eq!(h.framing, Framing::Chunked);
+    let h = head("POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n");
+    assert_eq!(h.framing, Framing::Length(u64::MAX));
+}
+
+/// Every ambiguity a front-end and a back-end could resolve differently (RFC 9112 §6.3,
+/// §11.2) is refused outright.
+#[test]
+fn smuggling_shapes_are_refused() {
+    for raw in [
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+        "POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
+    }
+}
+
+#[test]
+fn a_transfer_coding_other_than_chunked_is_501() {
+    for raw in [
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::NOT_IMPLEMENTED, "{raw:?}");
+    }
+}
+
+#[test]
+fn expect_100_continue_is_noted_and_other_expectations_get_417() {
+    let h = head("PUT / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n");
+    assert!(h.expect_continue);
+    assert_eq!(
+        refused("PUT / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n"),
+        StatusCode::EXPECTATION_FAILED
+    );
+}
+
+#[test]
+fn target_forms_are_checked_against_the_method() {
+    assert_eq!(head("OPTIONS * HTTP/1.1\r\n\r\n").parts.uri, "*");
+    assert_eq!(
+        head("GET http://t.example/x HTTP/1.1\r\n\r\n")
+            .parts
+            .uri
+            .path(),
+        "/x"
+    );
+    let h = head("CONNECT t.example:443 HTTP/1.1\r\n\r\n");
+    assert_eq!(h.parts.uri.authority().unwrap(), "t.example:443");
+    for raw in [
+        "GET * HTTP/1.1\r\n\r\n",
+        "GET t.example:443 HTTP/1.1\r\n\r\n",
+        "CONNECT / HTTP/1.1\r\n\r\n",
+        "GET a/b HTTP/1.1\r\n\r\n",
+        "GET /a b HTTP/1.1\r\n\r\n",
+        "GET /a\x7f HTTP/1.1\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
+    }
+}
+
+#[test]
+fn unsupported_versions_get_505_and_garbage_400() {
+    assert_eq!(
+        refused("GET / HTTP/9.9\r\n\r\n"),
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    );
+    assert_eq!(
+        refused("GET / HTTP/2.0\r\n\r\n"),
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    );
+    for raw in [
+        "GARBAGE\r\n\r\n",
+        "\0\0\0\0\r\n\r\n",
+        "GET /\r\n\r\n",
+        "G(T / HTTP/1.1\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
+    }
+}
+
+#[test]
+fn control_characters_in_fields_are_refused() {
+    for raw in [
+        "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+        "GET / HTTP/1.1\r\nX\0: a\r\n\r\n",
+        "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
+    }
+}
+
+/// The head limit is exact: a head of MAX_HEAD_BYTES passes, one byte more is 431, whether
+/// it arrived whole or is still incomplete.
+#[test]
+fn the_head_limit_is_exact() {
+    let sized = |total: usize| {
+        let start = "GET / HTTP/1.1\r\nX: ";
+        let filler = total - start.len() - 4;
+        format!("{start}{}\r\n\r\n", "a".repeat(filler))
+    };
+    let at_limit = sized(MAX_HEAD_BYTES);
+    assert_eq!(at_limit.len(), MAX_HEAD_BYTES);
+    assert!(parse_str(&at_limit).unwrap().is_some());
+    let over = sized(MAX_HEAD_BYTES + 1);
+    assert_eq!(refused(&over), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let unfinished = &over[..over.len() - 4];
+    assert!(
+        parse_str(unfinished).unwrap().is_none(),
+        "within the limit: wait"
+    );
+    let unfinished_over = format!("{unfinished}aaaa");
+    assert_eq!(unfinished_over.len(), MAX_HEAD_BYTES + 1);
+    assert_eq!(
+        refused(&unfinished_over),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+#[test]
+fn too_many_fields_is_431_and_a_long_target_414() {
+    let fields: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+    assert_eq!(
+        refused(&format!("GET / HTTP/1.1\r\n{fields}\r\n")),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let fields: String = (0..MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+    assert!(
+        parse_str(&format!("GET / HTTP/1.1\r\n{fields}\r\n"))
+            .unwrap()
+            .is_some()
+    );
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_BYTES));
+    assert_eq!(refused(&long), StatusCode::URI_TOO_LONG);
+    let fits = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_BYTES - 1));
+    assert!(parse_str(&fits).unwrap().is_some());
+}
+
+/// Leading empty lines before a request line are skipped (RFC 9112 §2.2).
+#[test]
+fn a_refusal_after_the_fields_carries_the_accept_field() {
+    let raw = "POST / HTTP/1.1\r\nAccept: application/json\r\nContent-Length: x\r\n\r\n";
+    let refusal = parse(&mut BytesMut::from(raw)).unwrap_err();
+    assert_eq!(refusal.accept.unwrap(), "application/json");
+    assert_eq!(refusal.problem.status, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn leading_empty_lines_are_ignored() {
+    assert_eq!(head("\r\n\r\nGET /x HTTP/1.1\r\n\r\n").parts.uri, "/x");
+}
+
+/// Field values are slices of the received head, byte for byte (obs-text included).
+#[test]
+fn field_values_keep_their_bytes() {
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nX: caf\xc3\xa9 \t x\r\n\r\n"[..]);
+    let h = parse(&mut buf).unwrap().unwrap();
+    assert_eq!(h.parts.headers["x"].as_bytes(), b"caf\xc3\xa9 \t x");
+}

@@ -1,0 +1,276 @@
+//! Writing a response: the head (RFC 9112 §4, §5), its framing (§6), and the body, in
+//! memory, zero-copy from a file, or streamed (chunked for HTTP/1.1, close-delimited for 1.0).
+
+use std::cell::RefCell;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::response::Parts;
+use http::{HeaderValue, Response, StatusCode, Version};
+use http_body_util::BodyExt as _;
+use tokio::net::TcpStream;
+
+use super::io::{WRITE_BATCH, Writer};
+use super::zero_copy;
+use crate::body::ResponseBody;
+use crate::body::file::Part;
+
+/// Bodies up to this size are copied next to their head and written with it; larger ones
+/// are written from where they are, in one vectored write with the head.
+const COPY_BODY_LIMIT: usize = 16 * 1024;
+
+/// What the request says about how to answer it.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// The request's version: an HTTP/1.0 client gets no chunked coding.
+    pub version: Version,
+    /// HEAD: the head as for GET, no body (RFC 9110 §9.3.2).
+    pub head_only: bool,
+    /// Whether the connection stays open after this response; cleared when the body has no
+    /// length and must be delimited by closing.
+    pub keep_alive: bool,
+}
+
+/// How the body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delimit {
+    /// No body (HEAD, 1xx, 204, 304).
+    Nothing,
+    /// Content-Length bytes.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// The body ends when the connection closes (HTTP/1.0 with an unknown length).
+    Close,
+}
+
+/// Write `response` (its head into `writer`, and the body), leaving small answers buffered
+/// when `may_defer` (more pipelined requests are waiting, and their answers can go along).
+/// An error means the connection must be dropped (a body that failed cannot be ended).
+pub async fn write(
+    stream: &TcpStream,
+    writer: &mut Writer,
+    response: Response<ResponseBody>,
+    exchange: &mut Exchange,
+    may_defer: bool,
+) -> io::Result<()> {
+    let (mut parts, body) = response.into_parts();
+    let delimit = delimit(&mut parts, &body, exchange);
+    if !exchange.keep_alive {
+        parts
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    } else if exchange.version == Version::HTTP_10 {
+        parts
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    if !parts.headers.contains_key(DATE) {
+        parts.headers.insert(DATE, date());
+    }
+    serialize_head(&parts, &mut writer.buf);
+    if delimit == Delimit::Nothing {
+        return finish(stream, writer, may_defer).await;
+    }
+    match body {
+        ResponseBody::Empty => finish(stream, writer, may_defer).await,
+        ResponseBody::Full(None) => finish(stream, writer, may_defer).await,
+        ResponseBody::Full(Some(bytes)) => {
+            write_bytes(stream, writer, &bytes, delimit == Delimit::Chunked).await?;
+            if delimit == Delimit::Chunked {
+                writer.buf.extend_from_slice(b"0\r\n\r\n");
+            }
+            finish(stream, writer, may_defer).await
+        }
+        ResponseBody::File(file_body) => match file_body.into_parts() {
+            Ok((file, body_parts)) => {
+                for part in body_parts {
+                    match part {
+                        Part::Bytes(bytes) => writer.buf.extend_from_slice(&bytes),
+                        Part::File { offset, len } => {
+                            let Some(file) = &file else {
+                                return Err(io::Error::other("a file part without a file"));
+                            };
+                            writer.flush(stream).await?;
+                            zero_copy::send_range(stream, file, offset, len).await?;
+                        }
+                    }
+                }
+                finish(stream, writer, may_defer).await
+            }
+            Err(polled) => stream_body(stream, writer, ResponseBody::File(polled), delimit).await,
+        },
+        body @ ResponseBody::Stream(_) => stream_body(stream, writer, body, delimit).await,
+    }
+}
+
+/// Choose the delimitation and set the framing fields to match (RFC 9112 §6.1–§6.3).
+fn delimit(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> Delimit {
+    let status = parts.status;
+    let exact = http_body::Body::size_hint(body).exact();
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        // §6.3: these never have content; 304 may keep the selected representation's length.
+        parts.headers.remove(TRANSFER_ENCODING);
+        if status != StatusCode::NOT_MODIFIED {
+            parts.headers.remove(CONTENT_LENGTH);
+        }
+        return Delimit::Nothing;
+    }
+    parts.headers.remove(TRANSFER_ENCODING);
+    if exchange.head_only {
+        // The length a GET would have had, when the handler did not state it itself.
+        if let (Some(n), false) = (exact, parts.headers.contains_key(CONTENT_LENGTH)) {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        return Delimit::Nothing;
+    }
+    match exact {
+        Some(n) => {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            Delimit::Length(n)
+        }
+        None if exchange.version == Version::HTTP_11 => {
+            parts.headers.remove(CONTENT_LENGTH);
+            parts
+                .headers
+                .insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+            Delimit::Chunked
+        }
+        None => {
+            parts.headers.remove(CONTENT_LENGTH);
+            exchange.keep_alive = false;
+            Delimit::Close
+        }
+    }
+}
+
+/// The status line and fields, in the order the handler set them.
+fn serialize_head(parts: &Parts, out: &mut Vec<u8>) {
+    // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("Unknown")
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Buffer or write one piece of body, in a chunk of its own when `chunked`.
+async fn write_bytes(
+    stream: &TcpStream,
+    writer: &mut Writer,
+    bytes: &Bytes,
+    chunked: bool,
+) -> io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    if chunked {
+        writer
+            .buf
+            .extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
+    }
+    if bytes.len() <= COPY_BODY_LIMIT {
+        writer.buf.extend_from_slice(bytes);
+    } else {
+        writer.flush_with(stream, bytes).await?;
+    }
+    if chunked {
+        writer.buf.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+/// Send a body polled frame by frame. The buffer is flushed whenever the body has nothing
+/// ready, so a slow producer's output reaches the client as it is made.
+async fn stream_body(
+    stream: &TcpStream,
+    writer: &mut Writer,
+    mut body: ResponseBody,
+    delimit: Delimit,
+) -> io::Result<()> {
+    let chunked = delimit == Delimit::Chunked;
+    let mut left = match delimit {
+        Delimit::Length(n) => Some(n),
+        _ => None,
+    };
+    loop {
+        let frame = match body.frame().now_or_never() {
+            Some(frame) => frame,
+            None => {
+                writer.flush(stream).await?;
+                body.frame().await
+            }
+        };
+        let Some(frame) = frame else { break };
+        // A body that fails cannot be ended cleanly: the caller drops the connection, so the
+        // client sees a short (or unterminated chunked) body, never a complete-looking one.
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers: not sent (no client asked for them with TE: trailers)
+        };
+        if let Some(left) = &mut left {
+            *left = left
+                .checked_sub(data.len() as u64)
+                .ok_or_else(|| io::Error::other("the body is longer than its length"))?;
+        }
+        write_bytes(stream, writer, &data, chunked).await?;
+        if writer.buf.len() >= WRITE_BATCH {
+            writer.flush(stream).await?;
+        }
+    }
+    if left.is_some_and(|left| left > 0) {
+        return Err(io::Error::other("the body is shorter than its length"));
+    }
+    if chunked {
+        writer.buf.extend_from_slice(b"0\r\n\r\n");
+    }
+    writer.flush(stream).await
+}
+
+/// Write what is buffered, unless answers may wait for the next pipelined one.
+async fn finish(stream: &TcpStream, writer: &mut Writer, may_defer: bool) -> io::Result<()> {
+    if may_defer && writer.buf.len() < WRITE_BATCH {
+        return Ok(());
+    }
+    writer.flush(stream).await
+}
+
+/// The current `Date` value (RFC 9110 §6.6.1), formatted once per second per thread.
+fn date() -> HeaderValue {
+    thread_local! {
+        static CACHED: RefCell<(u64, HeaderValue)> =
+            const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != second {
+            let formatted = httpdate::fmt_http_date(now);
+            cached.1 = HeaderValue::from_str(&formatted).expect("an HTTP date is a valid value");
+            cached.0 = second;
+        }
+        cached.1.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests;
