@@ -83,11 +83,21 @@ pub async fn serve(
             }
             HeadRead::Refused(problem, accept) => {
                 let response = problem.into_response(accept.as_ref(), false);
-                return refuse(&stream, &mut reader, &mut writer, response).await;
+                return Box::pin(refuse(&stream, &mut reader, &mut writer, response)).await;
             }
         };
         first = false;
-        let keep = exchange(&stream, peer, &app, &mut reader, &mut writer, head, &stop).await?;
+        // Boxed: see `exchange`.
+        let keep = Box::pin(exchange(
+            &stream,
+            peer,
+            &app,
+            &mut reader,
+            &mut writer,
+            head,
+            &stop,
+        ))
+        .await?;
         if !keep {
             writer.flush(&stream).await?;
             linger(&stream, &mut reader).await;
@@ -167,6 +177,10 @@ async fn read_head(
 }
 
 /// Answer one request; `Ok(true)` if the connection may carry another.
+///
+/// The caller boxes this future: a connection's future is as large as its largest state and
+/// lives as long as the connection, so the states of a request (handler, body feed, writer:
+/// kilobytes) are allocated per request, and an idle connection's future stays small.
 async fn exchange(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -227,7 +241,7 @@ async fn exchange(
             writer,
             response,
             &mut exchange,
-            may_defer
+            may_defer,
         ));
         loop {
             let Some(active) = feed.as_mut().filter(|f| !f.is_done() && f.was_wanted()) else {
