@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use futures_util::FutureExt as _;
 use usher::cli::{Cli, Command};
 use usher::config::Config;
 
@@ -31,37 +32,48 @@ fn run() -> anyhow::Result<()> {
         None => cli.serve,
     };
     let config = Arc::new(Config::from_serve_args(&args)?);
+    if config.workers > 1 {
+        // A runtime per worker thread, each with its own SO_REUSEPORT listeners.
+        let per_worker = usher::server::bind_per_worker(&config.listen, config.workers)?;
+        let addrs: Vec<_> = per_worker[0]
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        let started = || announce(&config, addrs.into_iter());
+        usher::server::workers::run(config.clone(), per_worker, started, shutdown_signal())?;
+        return Ok(());
+    }
     // One worker: a current-thread runtime, with no work-stealing or cross-thread wakeups.
-    let mut builder = if config.workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(config.workers);
-        b
-    };
-    let runtime = builder
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         let listeners = usher::server::bind(&config.listen)?;
-        let addrs: Vec<String> = listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| format!("http://{a}"))
-            .collect();
-        eprintln!(
-            "usher: serving {} on {}",
-            config.files.root.display(),
-            addrs.join(", ")
+        // Poll once so signal handlers are installed before anyone is told we are up.
+        let mut shutdown = std::pin::pin!(shutdown_signal());
+        let _ = shutdown.as_mut().now_or_never();
+        announce(
+            &config,
+            listeners.iter().filter_map(|l| l.local_addr().ok()),
         );
-        usher::server::run(config, listeners, shutdown_signal()).await?;
+        usher::server::run(config, listeners, shutdown).await?;
         Ok(())
     });
     // Past the grace period, connections still open are cut; blocking file readers get a
     // moment to notice their receiver is gone rather than holding the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
+}
+
+/// The startup line: the root and every address, as URLs.
+fn announce(config: &Config, addrs: impl Iterator<Item = std::net::SocketAddr>) {
+    let addrs: Vec<String> = addrs.map(|a| format!("http://{a}")).collect();
+    eprintln!(
+        "usher: serving {} on {}",
+        config.files.root.display(),
+        addrs.join(", ")
+    );
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -8,6 +8,7 @@
 pub mod h1;
 mod prefixed;
 mod service;
+pub mod workers;
 
 use std::future::Future;
 use std::io;
@@ -51,12 +52,34 @@ pub struct BindError {
 
 /// Bind every address. IPv6 sockets are IPv6-only so `[::]:P` and `0.0.0.0:P` can coexist.
 pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, BindError> {
-    addrs.iter().map(|&addr| bind_one(addr)).collect()
+    addrs
+        .iter()
+        .map(|&addr| TcpListener::from_std(bind_one(addr, false)?).map_err(|e| bind_error(addr, e)))
+        .collect()
 }
 
-fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
-    use socket2::{Domain, Socket, Type};
-    let fail = |e: io::Error| BindError {
+/// Bind every address `copies` times with `SO_REUSEPORT`, one listener per worker runtime:
+/// the kernel spreads new connections over them by a hash of the peer's address, so no
+/// worker wakes for a connection another takes. Port 0 is chosen once and reused. Returns one
+/// list of listeners per worker.
+pub fn bind_per_worker(
+    addrs: &[SocketAddr],
+    copies: usize,
+) -> Result<Vec<Vec<std::net::TcpListener>>, BindError> {
+    let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..copies).map(|_| Vec::new()).collect();
+    for &addr in addrs {
+        let first = bind_one(addr, true)?;
+        let actual = first.local_addr().map_err(|e| bind_error(addr, e))?;
+        per_worker[0].push(first);
+        for worker in per_worker.iter_mut().skip(1) {
+            worker.push(bind_one(actual, true)?);
+        }
+    }
+    Ok(per_worker)
+}
+
+fn bind_error(addr: SocketAddr, e: io::Error) -> BindError {
+    BindError {
         addr,
         reason: match e.kind() {
             io::ErrorKind::AddrInUse => "address already in use".to_owned(),
@@ -64,19 +87,27 @@ fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
             io::ErrorKind::AddrNotAvailable => "address not available on this machine".to_owned(),
             _ => e.to_string(),
         },
-    };
+    }
+}
+
+fn bind_one(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, BindError> {
+    use socket2::{Domain, Socket, Type};
+    let fail = |e: io::Error| bind_error(addr, e);
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true).map_err(fail)?;
     }
     socket.set_reuse_address(true).map_err(fail)?;
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(fail)?;
+    }
     // Small answers go out at once rather than waiting for Nagle's timer. Accepted sockets
     // inherit the option from the listener on Linux, which saves a syscall per connection.
     socket.set_tcp_nodelay(true).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(1024).map_err(fail)?;
-    TcpListener::from_std(socket.into()).map_err(fail)
+    Ok(socket.into())
 }
 
 /// Serve on `listeners` until `shutdown` resolves, then stop accepting and give in-flight
@@ -87,6 +118,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let app = Arc::new(App::new(&config));
+    run_app(app, config, listeners, shutdown).await
+}
+
+/// [`run`] with an `app` shared by several worker runtimes (see [`workers`]).
+async fn run_app(
+    app: Arc<App>,
+    config: Arc<Config>,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(false);
 

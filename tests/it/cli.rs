@@ -177,6 +177,47 @@ fn one_worker_serves_and_stops_cleanly() {
     assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
 }
 
+/// `--workers 3` runs three single-threaded runtimes, each on its own SO_REUSEPORT listener
+/// on both addresses: many connections are all served, over IPv4 and IPv6, and SIGTERM
+/// stops every worker.
+#[test]
+fn several_workers_share_the_port_and_stop_together() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "many");
+    let p = start(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "-l",
+        "127.0.0.1:0",
+        "-l",
+        "[::1]:0",
+        "--workers",
+        "3",
+    ]);
+    let workers = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .filter(|name| name.starts_with("usher-worker-"))
+        .count();
+    assert_eq!(workers, 3);
+    for addr in &p.addrs {
+        for _ in 0..30 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(
+                out.starts_with("HTTP/1.1 200") && out.ends_with("many"),
+                "{out}"
+            );
+        }
+    }
+    let addr = p.addrs[0];
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
 /// Connections that are open but idle (never sent a byte, or between keep-alive requests) do
 /// not hold up a shutdown for the grace period.
 #[test]
