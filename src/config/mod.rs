@@ -1,5 +1,7 @@
 //! The validated, typed configuration every layer below reads, shared as `Arc<Config>`.
 
+pub mod file;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
