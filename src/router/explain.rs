@@ -119,7 +119,7 @@ impl fmt::Display for Explanation {
     /// ```text
     /// host "www.example.test": site usher.toml:4, by wildcard *.example.test
     /// route /old/ (usher.toml:9): prefix of 1 segment: chosen
-    /// route / (usher.toml:12): prefix of 0 segments: matches too, less specific
+    /// route / (usher.toml:12): prefix of 0 segments: matches too, less specific or written later
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = match &self.host {
@@ -152,15 +152,14 @@ impl fmt::Display for Explanation {
         }
         for r in &self.routes {
             let s = r.specificity;
+            let segments = plural(s.literal_segments, "segment");
             let kind = if s.exact {
                 "exact".to_owned()
             } else if s.glob {
-                format!(
-                    "glob with {} literal segments, {} literal characters",
-                    s.literal_segments, s.literal_chars
-                )
+                let chars = plural(s.literal_chars, "character");
+                format!("glob with {segments} literal, {chars} literal")
             } else {
-                format!("prefix of {} segments", s.literal_segments)
+                format!("prefix of {segments}")
             };
             let verdict = match r.verdict {
                 Verdict::Chosen => "chosen".to_owned(),
@@ -173,5 +172,14 @@ impl fmt::Display for Explanation {
             writeln!(f, "{} is not allowed here: 405", self.method)?;
         }
         Ok(())
+    }
+}
+
+/// `1 segment`, `2 segments`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -217,7 +217,7 @@ fn explain_records_every_step() {
     assert_eq!(
         why.to_string(),
         "host \"WWW.example.test:8080\": site usher.toml:1, by wildcard *.example.test\n\
-         route /old/ (/old/): prefix of 1 segments: chosen\n\
+         route /old/ (/old/): prefix of 1 segment: chosen\n\
          route / (/): prefix of 0 segments: matches too, less specific or written later\n"
     );
     let (_, why) = router.explain(None, &Method::GET, &p("/old/a.txt"));
@@ -230,7 +230,7 @@ fn explain_records_every_step() {
     assert_eq!(
         why.to_string(),
         "host \"a.example.test\": site usher.toml:1, by wildcard *.example.test\n\
-         route /**/*.txt (*.txt): glob with 0 literal segments, 4 literal characters: does not take GET\n\
+         route /**/*.txt (*.txt): glob with 0 segments literal, 4 characters literal: does not take GET\n\
          route / (/): prefix of 0 segments: matches too, less specific or written later\n\
          GET is not allowed here: 405\n"
     );
