@@ -1,6 +1,6 @@
 //! The validated, typed configuration every layer below reads, shared as `Arc<Config>`.
 //!
-//! [`file`] reads `usher.toml` (sites, routes, server settings) into the same typed values.
+//! [`file`](mod@file) reads `usher.toml` (sites, routes, server settings) into the same typed values.
 
 pub mod file;
 

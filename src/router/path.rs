@@ -2,7 +2,7 @@
 //!
 //! Patterns match the normalised path ([`NormalPath`]): decoded, dot-segments resolved, so a
 //! route cannot be bypassed with `%2e%2e`, `//` or `%2F` (they are gone before matching).
-//! The pattern text goes through the same [`normalise`](crate::http::target::normalise), so
+//! The pattern text goes through the same [`normalise`], so
 //! `/caf%C3%A9` and `/café` are one pattern.
 //!
 //! Forms:
