@@ -8,6 +8,7 @@
 //!   and the per-request service that dispatches to handlers.
 //! - [`handlers`]: one folder per kind of responder; each takes a request and its typed
 //!   options and returns a response or a [`Problem`](problem::Problem).
+//! - [`router`]: Host -> site, path and method -> route; pure, powers `usher explain`.
 //! - [`http`]: pure protocol helpers (request target, conditionals, ranges, negotiation).
 //! - [`problem`]: the one error type a handler returns, with its negotiated body.
 //! - [`body`]: the response body type every handler produces.
@@ -19,4 +20,5 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod problem;
+pub mod router;
 pub mod server;

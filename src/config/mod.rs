@@ -1,4 +1,8 @@
 //! The validated, typed configuration every layer below reads, shared as `Arc<Config>`.
+//!
+//! [`file`](mod@file) reads `usher.toml` (sites, routes, server settings) into the same typed values.
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,422 @@
+//! Raw tables -> typed values and the [`Router`], one diagnostic per bad value.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use toml::Spanned;
+
+use super::diagnostic::{Diagnostic, line_col};
+use super::raw::{RawFiles, RawRoute, RawServer, Symlinks};
+use super::{FileConfig, SiteTables, Tables};
+use crate::cli::parse_duration;
+use crate::handlers::static_files::StaticOptions;
+use crate::router::host::{HostConflict, HostPattern};
+use crate::router::path::PathPattern;
+use crate::router::redirect::Redirect;
+use crate::router::{Responder, Route, RouteConflict, Router, RouterError, Site};
+
+/// Most runtime threads `workers` may ask for (the CLI's bound too).
+const MAX_WORKERS: i64 = 1024;
+
+/// A redirect's status when the file gives none: temporary, so a mistake is not cached by
+/// browsers for good (301 and 308 are cacheable by default, RFC 9110 §15.4.2, §15.4.9), and
+/// method-preserving, unlike 302 (RFC 9110 §15.4.3 note, §15.4.8).
+const DEFAULT_REDIRECT_STATUS: i64 = 307;
+
+/// Header fields a route may not set: framing and connection management belong to the
+/// server (RFC 9110 §7.6.1, RFC 9112 §6.1, §9.6).
+const RESERVED_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Where things were written, parallel to the sites and routes handed to [`Router::new`],
+/// so the router's findings can point back into the file.
+struct Spans {
+    site: Range<usize>,
+    hosts: Vec<Range<usize>>,
+    routes: Vec<Range<usize>>,
+    patterns: Vec<String>,
+}
+
+pub(super) fn build(
+    tables: Tables,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<FileConfig> {
+    let base = file.parent().unwrap_or(Path::new(""));
+    let at = |span: &Range<usize>| format!("{}:{}", file.display(), line_col(source, span.start).0);
+    let server = tables.top.and_then(|t| t.server);
+    let (listen, grace_period, workers) =
+        server.map(|s| server_values(s, errors)).unwrap_or_default();
+    if tables.no_site {
+        errors.push(
+            Diagnostic::new(0..0, "the file defines no site")
+                .help("add a `[[site]]` table with a `root` to serve"),
+        );
+    }
+    let mut sites = Vec::new();
+    let mut spans = Vec::new();
+    for SiteTables { span, raw, routes } in tables.sites {
+        // A site whose table did not deserialise has its error already; left out, it cannot
+        // pass for a second default site.
+        let Some(raw) = raw else { continue };
+        let written = !routes.is_empty();
+        let (hosts, host_spans) = match raw.hosts.as_ref() {
+            Some(list) => list
+                .iter()
+                .filter_map(|h| {
+                    let pattern = HostPattern::parse(h.get_ref())
+                        .map_err(|e| errors.push(Diagnostic::new(h.span(), e.to_string())))
+                        .ok()?;
+                    Some((pattern, h.span()))
+                })
+                .unzip(),
+            None => (Vec::new(), Vec::new()),
+        };
+        let root = raw.root.map(|r| resolve(base, r.get_ref()));
+        let mut built = Vec::new();
+        let mut route_spans = Vec::new();
+        let mut patterns = Vec::new();
+        for (route_span, route) in routes {
+            let path_span = route.path.span();
+            let path_text = route.path.get_ref().clone();
+            if let Some(r) = build_route(route, root.as_deref(), base, &route_span, errors) {
+                built.push(Route {
+                    label: at(&route_span),
+                    ..r
+                });
+                route_spans.push(path_span);
+                patterns.push(path_text);
+            }
+        }
+        if !written {
+            match &root {
+                Some(root) => {
+                    built.push(Route {
+                        label: at(&span),
+                        pattern: PathPattern::Prefix(Vec::new()),
+                        methods: None,
+                        headers: HeaderMap::new(),
+                        responder: Responder::Files(StaticOptions::new(root.clone())),
+                    });
+                    route_spans.push(span.clone());
+                    patterns.push("/".to_owned());
+                }
+                None => errors.push(
+                    Diagnostic::new(span.clone(), "this site has nothing to serve")
+                        .help("give it a `root`, or `[[site.route]]` tables"),
+                ),
+            }
+        }
+        sites.push(Site {
+            label: at(&span),
+            hosts,
+            routes: built,
+        });
+        spans.push(Spans {
+            site: span,
+            hosts: host_spans,
+            routes: route_spans,
+            patterns,
+        });
+    }
+    match Router::new(sites) {
+        Ok(router) => Some(FileConfig {
+            listen,
+            grace_period,
+            workers,
+            router,
+        }),
+        Err(found) => {
+            errors.extend(found.iter().map(|e| router_error(e, &spans, source)));
+            None
+        }
+    }
+}
+
+fn server_values(
+    server: RawServer,
+    errors: &mut Vec<Diagnostic>,
+) -> (Vec<SocketAddr>, Option<Duration>, Option<usize>) {
+    let listen = server.listen.unwrap_or_default();
+    let listen = listen.iter().filter_map(|l| {
+        let text = l.get_ref();
+        let addr = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<u16>()
+                .ok()
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+        });
+        if addr.is_none() {
+            errors.push(
+                Diagnostic::new(l.span(), format!("{text:?} is not an address to listen on"))
+                    .help("write IP:PORT, [IPv6]:PORT, or a bare PORT for 127.0.0.1"),
+            );
+        }
+        addr
+    });
+    let listen = listen.collect();
+    let grace = server.grace_period.and_then(|g| {
+        parse_duration(g.get_ref())
+            .map_err(|e| errors.push(Diagnostic::new(g.span(), format!("bad grace-period: {e}"))))
+            .ok()
+    });
+    let workers = server.workers.and_then(|w| match *w.get_ref() {
+        n @ 1..=MAX_WORKERS => usize::try_from(n).ok(),
+        n => {
+            errors.push(
+                Diagnostic::new(w.span(), format!("workers = {n} is out of range")).help(format!(
+                    "use 1 to {MAX_WORKERS}, or remove it for one per core"
+                )),
+            );
+            None
+        }
+    });
+    (listen, grace, workers)
+}
+
+/// One route, or `None` after recording why not (the other routes are still checked).
+fn build_route(
+    raw: RawRoute,
+    site_root: Option<&Path>,
+    base: &Path,
+    span: &Range<usize>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Route> {
+    let before = errors.len();
+    let pattern = PathPattern::parse(raw.path.get_ref())
+        .map_err(|e| errors.push(Diagnostic::new(raw.path.span(), e.to_string())))
+        .ok();
+    let methods = raw.methods.and_then(|m| methods(m, errors));
+    let headers = headers(raw.headers.unwrap_or_default(), errors);
+    let responder = match (raw.files, raw.redirect) {
+        (Some(files), None) => files_options(files, site_root, base, errors),
+        (None, Some(redirect)) => {
+            let r = redirect.into_inner();
+            let status = r
+                .status
+                .as_ref()
+                .map_or(DEFAULT_REDIRECT_STATUS, |s| *s.get_ref());
+            let status_span = r.status.as_ref().map_or(r.to.span(), Spanned::span);
+            match u16::try_from(status).map(|s| Redirect::new(r.to.get_ref(), s)) {
+                Ok(Ok(redirect)) => Some(Responder::Redirect(redirect)),
+                Ok(Err(e)) => {
+                    let is_status = e == crate::router::redirect::RedirectError::Status;
+                    let span = if is_status { status_span } else { r.to.span() };
+                    errors.push(Diagnostic::new(span, e.to_string()));
+                    None
+                }
+                Err(_) => {
+                    let e = crate::router::redirect::RedirectError::Status;
+                    errors.push(Diagnostic::new(status_span, e.to_string()));
+                    None
+                }
+            }
+        }
+        (Some(files), Some(_)) => {
+            errors.push(
+                Diagnostic::new(files.span(), "a route has one responder, this one has two")
+                    .help("keep `files` or `redirect`, and move the other to its own route"),
+            );
+            None
+        }
+        (None, None) => {
+            errors.push(
+                Diagnostic::new(span.clone(), "this route has no responder")
+                    .help("add `files = { ... }` or `redirect = { to = \"...\" }`"),
+            );
+            None
+        }
+    };
+    if errors.len() > before {
+        return None;
+    }
+    Some(Route {
+        label: String::new(),
+        pattern: pattern?,
+        methods,
+        headers,
+        responder: responder?,
+    })
+}
+
+fn methods(
+    raw: Spanned<Vec<Spanned<String>>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Vec<Method>> {
+    if raw.get_ref().is_empty() {
+        errors.push(
+            Diagnostic::new(raw.span(), "an empty `methods` list takes no request")
+                .help("list the methods, or remove `methods` to take every one"),
+        );
+        return None;
+    }
+    let mut list = Vec::new();
+    for m in raw.get_ref() {
+        let text = m.get_ref();
+        let upper = text.to_ascii_uppercase();
+        // RFC 9110 §9.1: method names are case-sensitive; the standard ones are uppercase.
+        let known = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ];
+        if *text != upper && known.contains(&upper.as_str()) {
+            errors.push(
+                Diagnostic::new(m.span(), format!("`{text}` is not `{upper}`")).help(format!(
+                    "method names are case-sensitive (RFC 9110 §9.1): write {upper}"
+                )),
+            );
+            continue;
+        }
+        match Method::from_bytes(text.as_bytes()) {
+            Ok(method) if !text.is_empty() => list.push(method),
+            _ => errors.push(
+                Diagnostic::new(m.span(), format!("{text:?} is not a method name"))
+                    .help("a method is a token such as GET or PROPFIND (RFC 9110 §9.1)"),
+            ),
+        }
+    }
+    Some(list)
+}
+
+fn headers(
+    raw: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+    errors: &mut Vec<Diagnostic>,
+) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in raw {
+        let Ok(header) = HeaderName::from_bytes(name.get_ref().as_bytes()) else {
+            errors.push(
+                Diagnostic::new(
+                    name.span(),
+                    format!("{:?} is not a header name", name.get_ref()),
+                )
+                .help(
+                    "a header name is a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §5.1)",
+                ),
+            );
+            continue;
+        };
+        if RESERVED_HEADERS.contains(&header.as_str()) {
+            errors.push(
+                Diagnostic::new(name.span(), format!("`{}` is set by the server", name.get_ref()))
+                    .help("remove it: framing and connection headers follow the connection (RFC 9110 §7.6.1)"),
+            );
+            continue;
+        }
+        match HeaderValue::from_str(value.get_ref()) {
+            Ok(v) => {
+                map.insert(header, v);
+            }
+            Err(_) => errors.push(
+                Diagnostic::new(value.span(), "not a header value")
+                    .help("use visible ASCII and spaces, no line breaks (RFC 9110 §5.5)"),
+            ),
+        }
+    }
+    map
+}
+
+fn files_options(
+    raw: Spanned<RawFiles>,
+    site_root: Option<&Path>,
+    base: &Path,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Responder> {
+    let span = raw.span();
+    let files = raw.into_inner();
+    let root = match (files.root, site_root) {
+        (Some(root), _) => resolve(base, root.get_ref()),
+        (None, Some(root)) => root.to_path_buf(),
+        (None, None) => {
+            errors.push(
+                Diagnostic::new(span, "these files have no root")
+                    .help("set `root` here, or in the `[[site]]`"),
+            );
+            return None;
+        }
+    };
+    let mut opts = StaticOptions::new(root);
+    opts.listing = files.listing.unwrap_or(opts.listing);
+    opts.show_hidden = files.hidden.unwrap_or(opts.show_hidden);
+    opts.follow_symlinks = matches!(files.symlinks, Some(Symlinks::Follow));
+    if let Some(index) = files.index {
+        opts.index_files = index;
+    }
+    Some(Responder::Files(opts))
+}
+
+/// A path from the file, relative to the file's directory unless absolute.
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    base.join(path)
+}
+
+fn router_error(error: &RouterError, spans: &[Spans], source: &str) -> Diagnostic {
+    let line = |span: &Range<usize>| line_col(source, span.start).0;
+    match error {
+        RouterError::Host(HostConflict::Duplicate {
+            site,
+            host,
+            other_site,
+            other_host,
+        }) => {
+            let first = &spans[*other_site].hosts[*other_host];
+            Diagnostic::new(
+                spans[*site].hosts[*host].clone(),
+                format!("this host is already claimed on line {}", line(first)),
+            )
+            .help("a host belongs to one site: remove one of the two")
+        }
+        RouterError::Host(HostConflict::SecondDefault { site, other_site }) => Diagnostic::new(
+            spans[*site].site.clone(),
+            format!(
+                "a second default site: the site on line {} has no `hosts` either",
+                line(&spans[*other_site].site)
+            ),
+        )
+        .help("give one of them `hosts = [...]`; only one site takes unknown hosts"),
+        RouterError::Route { site, conflict } => {
+            let s = &spans[*site];
+            match conflict {
+                RouteConflict::SamePattern {
+                    route,
+                    other,
+                    method,
+                } => {
+                    let both = match method {
+                        Some(m) => format!(", and both take {m}"),
+                        None => String::new(),
+                    };
+                    Diagnostic::new(
+                        s.routes[*route].clone(),
+                        format!(
+                            "route {:?} matches the same paths as the route on line {}{both}",
+                            s.patterns[*route],
+                            line(&s.routes[*other])
+                        ),
+                    )
+                    .help("merge the two, or give them `methods` lists that share no method")
+                }
+                RouteConflict::Shadowed { route, by } => Diagnostic::new(
+                    s.routes[*route].clone(),
+                    format!(
+                        "route {:?} can never be chosen: every path it matches goes to {:?} on line {}",
+                        s.patterns[*route],
+                        s.patterns[*by],
+                        line(&s.routes[*by])
+                    ),
+                )
+                .help("remove it, or make it more specific (see `usher explain`)"),
+            }
+        }
+    }
+}

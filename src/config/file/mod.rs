@@ -1,0 +1,235 @@
+//! `usher.toml`: parse, check everything, and build the [`Router`]; or explain, with file,
+//! line and column, every error found and how to fix it.
+//!
+//! ```toml
+//! [server]
+//! listen = ["127.0.0.1:8080", "[::1]:8080"]   # IP:PORT, [IPv6]:PORT or a bare PORT
+//! grace-period = "10s"                         # ms, s or m
+//! workers = 4
+//!
+//! [[site]]
+//! hosts = ["example.test", "*.example.test"]   # none: the default site
+//! root = "public"                              # relative to this file's directory
+//!
+//! [[site.route]]
+//! path = "/old/"                               # prefix; "= /x" exact; "*.php" glob
+//! redirect = { to = "/new{path}{?query}", status = 308 }   # status defaults to 307
+//!
+//! [[site.route]]
+//! path = "/"
+//! methods = ["GET"]                            # default: the responder decides
+//! files = { root = "public", listing = true, hidden = false, symlinks = "within-root" }
+//! headers = { "Cache-Control" = "public, max-age=3600" }
+//! ```
+//!
+//! A site without routes serves its `root` at `/`. A `files` route without `root` serves its
+//! site's. Paths are resolved against the file's directory but not opened: whether they exist
+//! is `usher check`'s question, asked when the server starts. Matching rules are the router's
+//! ([`crate::router`]); this module only turns text into its types and spans into messages.
+//!
+//! Errors are collected, not stopped at: TOML syntax errors (all of them), then each
+//! `[server]`, `[[site]]` and `[[site.route]]` table on its own (a type error stops only its
+//! table), then every value check, then the router's reachability checks.
+
+mod build;
+mod diagnostic;
+mod raw;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+pub use self::diagnostic::{Diagnostic, Diagnostics, line_col};
+use self::raw::{RawRoute, RawSite, RawTop};
+use crate::router::Router;
+
+/// What a config file sets. `None` and empty mean "not set here", so command-line flags and
+/// defaults can be merged over it (CLI > file > default).
+#[derive(Debug)]
+pub struct FileConfig {
+    /// `server.listen`.
+    pub listen: Vec<SocketAddr>,
+    /// `server.grace-period`.
+    pub grace_period: Option<Duration>,
+    /// `server.workers`.
+    pub workers: Option<usize>,
+    /// The sites and their routes, compiled.
+    pub router: Router,
+}
+
+/// Why a config file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has errors; its `Display` renders them all.
+    #[error("{0}")]
+    Invalid(Box<Diagnostics>),
+}
+
+/// Read and [`parse`] the file at `path`.
+pub fn load(path: &Path) -> Result<FileConfig, ConfigFileError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &source)
+}
+
+/// Parse `source`, the text of the file at `path` (used in messages and to resolve relative
+/// paths; never opened).
+pub fn parse(path: &Path, source: &str) -> Result<FileConfig, ConfigFileError> {
+    let mut errors = Vec::new();
+    let built = read_tables(source, &mut errors)
+        .and_then(|tables| build::build(tables, path, source, &mut errors));
+    match built {
+        Some(config) if errors.is_empty() => Ok(config),
+        _ => {
+            errors.sort_by_key(|d| (d.span.start, d.span.end));
+            Err(ConfigFileError::Invalid(Box::new(Diagnostics {
+                file: path.display().to_string(),
+                source: source.to_owned(),
+                list: errors,
+            })))
+        }
+    }
+}
+
+/// The deserialised tables, each with the span of its table, before any value is checked.
+struct Tables {
+    top: Option<RawTop>,
+    sites: Vec<SiteTables>,
+    /// Whether the file has no `site` key at all.
+    no_site: bool,
+}
+
+/// One `[[site]]` and its routes, each with its span.
+struct SiteTables {
+    span: Range<usize>,
+    /// `None` if the site's own table failed to deserialise (its routes are still checked).
+    raw: Option<RawSite>,
+    routes: Vec<(Range<usize>, RawRoute)>,
+}
+
+/// Parse the TOML and deserialise each table on its own. `None` if the syntax is wrong.
+fn read_tables(source: &str, errors: &mut Vec<Diagnostic>) -> Option<Tables> {
+    let (root, syntax) = DeTable::parse_recoverable(source);
+    if !syntax.is_empty() {
+        errors.extend(syntax.iter().map(|e| {
+            Diagnostic::new(e.span().unwrap_or(0..0), flatten(e.message()))
+                .help("fix the TOML syntax (https://toml.io)")
+        }));
+        return None;
+    }
+    let root_span = root.span();
+    let mut root = root.into_inner();
+    let site_value = root.remove("site");
+    let top = deserialize::<RawTop>(Spanned::new(root_span, DeValue::Table(root)), errors);
+    let mut tables = Tables {
+        top,
+        sites: Vec::new(),
+        no_site: site_value.is_none(),
+    };
+    let Some(site_value) = site_value else {
+        return Some(tables);
+    };
+    for (span, mut table) in array_of_tables(site_value, "site", "[[site]]", errors) {
+        let routes = match table.remove("route") {
+            Some(routes) => array_of_tables(routes, "site.route", "[[site.route]]", errors)
+                .into_iter()
+                .filter_map(|(span, route)| {
+                    let route = Spanned::new(span.clone(), DeValue::Table(route));
+                    let route = deserialize::<RawRoute>(route, errors)?;
+                    Some((span, route))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let raw = deserialize::<RawSite>(Spanned::new(span.clone(), DeValue::Table(table)), errors);
+        tables.sites.push(SiteTables { span, raw, routes });
+    }
+    Some(tables)
+}
+
+/// The tables of `value`, which must be an array of tables written `[[header]]`.
+fn array_of_tables<'i>(
+    value: Spanned<DeValue<'i>>,
+    key: &str,
+    header: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(Range<usize>, DeTable<'i>)> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        errors.push(
+            Diagnostic::new(span, format!("`{key}` must be an array of tables"))
+                .help(format!("write each one as a `{header}` table")),
+        );
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let span = item.span();
+            match item.into_inner() {
+                DeValue::Table(table) => Some((span, table)),
+                _ => {
+                    errors.push(
+                        Diagnostic::new(span, format!("each `{key}` must be a table"))
+                            .help(format!("write each one as a `{header}` table")),
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Route kinds that later versions add: named, so their absence is explained.
+const FUTURE_KINDS: [&str; 3] = ["cgi", "fastcgi", "proxy"];
+
+/// Deserialise one table, turning serde's error into a diagnostic with advice.
+fn deserialize<'de, T: Deserialize<'de>>(
+    value: Spanned<DeValue<'de>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let span = value.span();
+    T::deserialize(ValueDeserializer::from(value))
+        .map_err(|e| {
+            let message = flatten(e.message());
+            let future = FUTURE_KINDS
+                .iter()
+                .find(|k| message.starts_with(&format!("unknown field `{k}`")));
+            let help = if let Some(kind) = future {
+                format!("`{kind}` routes are not available yet: a route answers with `files` or `redirect`")
+            } else if message.starts_with("unknown field") {
+                "remove it, or use one of the keys listed (keys are kebab-case)".to_owned()
+            } else if message.starts_with("missing field") {
+                "add it".to_owned()
+            } else if message.starts_with("unknown variant") {
+                "use one of the values listed".to_owned()
+            } else {
+                "write the value with the type expected".to_owned()
+            };
+            errors.push(Diagnostic::new(e.span().unwrap_or(span), message).help(help));
+        })
+        .ok()
+}
+
+/// One line: toml's messages may span several.
+fn flatten(message: &str) -> String {
+    message.trim().lines().collect::<Vec<_>>().join("; ")
+}

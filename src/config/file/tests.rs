@@ -1,0 +1,349 @@
+//! Config file tests: a full example, then every error message, exactly.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Method;
+
+use super::{ConfigFileError, Diagnostics, FileConfig, line_col, parse};
+use crate::http::target::normalise;
+use crate::router::{Decision, Responder};
+
+const FILE: &str = "conf/usher.toml";
+
+fn ok(source: &str) -> FileConfig {
+    parse(Path::new(FILE), source).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn diagnostics(source: &str) -> Diagnostics {
+    match parse(Path::new(FILE), source) {
+        Ok(_) => panic!("expected errors in:\n{source}"),
+        Err(ConfigFileError::Invalid(d)) => *d,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Each error as `line:col: message`.
+fn headlines(source: &str) -> Vec<String> {
+    let d = diagnostics(source);
+    d.list
+        .iter()
+        .map(|e| {
+            let (line, col) = line_col(source, e.span.start);
+            format!("{line}:{col}: {}", e.message)
+        })
+        .collect()
+}
+
+const SITE: &str = "[[site]]\nroot = \"public\"\n";
+
+#[test]
+fn full_example() {
+    let config = ok(r#"
+[server]
+listen = ["127.0.0.1:8080", "[::1]:8080", "9000"]
+grace-period = "2s"
+workers = 4
+
+[[site]]
+hosts = ["example.test", "*.Example.test."]
+root = "public"
+
+[[site.route]]
+path = "/old/"
+redirect = { to = "/new{path}{?query}", status = 308 }
+
+[[site.route]]
+path = "/"
+methods = ["GET", "POST"]
+files = { root = "/srv/www", listing = false, hidden = true, symlinks = "follow", index = ["index.htm"] }
+headers = { "Cache-Control" = "public, max-age=3600", X-Frame-Options = "DENY" }
+
+[[site.route]]
+path = "*.txt"
+files = {}
+
+[[site]]
+root = "default"
+"#);
+    let listen: Vec<SocketAddr> = ["127.0.0.1:8080", "[::1]:8080", "127.0.0.1:9000"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(config.listen, listen);
+    assert_eq!(config.grace_period, Some(Duration::from_secs(2)));
+    assert_eq!(config.workers, Some(4));
+    let sites: Vec<_> = config.router.sites().collect();
+    assert_eq!(sites.len(), 2);
+    assert_eq!(sites[0].label, "conf/usher.toml:7");
+    assert_eq!(sites[0].routes[0].label, "conf/usher.toml:11");
+    assert_eq!(
+        sites[0]
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["example.test", "*.example.test"]
+    );
+    let Responder::Redirect(r) = &sites[0].routes[0].responder else {
+        panic!("redirect expected");
+    };
+    assert_eq!(r.to_string(), "308 to /new{path}{?query}");
+    let route = &sites[0].routes[1];
+    assert_eq!(
+        route.methods.as_deref(),
+        Some(&[Method::GET, Method::POST][..])
+    );
+    assert_eq!(route.headers["cache-control"], "public, max-age=3600");
+    assert_eq!(route.headers["x-frame-options"], "DENY");
+    let Responder::Files(files) = &route.responder else {
+        panic!("files expected");
+    };
+    assert_eq!(files.root, PathBuf::from("/srv/www"));
+    assert!(!files.listing && files.show_hidden && files.follow_symlinks);
+    assert_eq!(files.index_files, ["index.htm"]);
+    // Relative roots resolve against the file's directory; `files = {}` takes the site's.
+    let Responder::Files(txt) = &sites[0].routes[2].responder else {
+        panic!("files expected");
+    };
+    assert_eq!(txt.root, PathBuf::from("conf/public"));
+    assert!(txt.listing && !txt.show_hidden && !txt.follow_symlinks);
+    // A site without routes serves its root at `/`.
+    let Responder::Files(default) = &sites[1].routes[0].responder else {
+        panic!("files expected");
+    };
+    assert_eq!(default.root, PathBuf::from("conf/default"));
+    // The router is built: a request finds its route.
+    let path = normalise("/old/a").unwrap();
+    let Decision::Route(m) = config
+        .router
+        .decide(Some("www.example.test"), &Method::GET, &path)
+    else {
+        panic!("route expected");
+    };
+    assert_eq!(m.route.label, "conf/usher.toml:11");
+    let other = config
+        .router
+        .decide(Some("other.test"), &Method::GET, &path);
+    assert!(matches!(other, Decision::Route(m) if m.site.label == "conf/usher.toml:25"));
+}
+
+#[test]
+fn minimal_file_and_defaults() {
+    let config = ok(SITE);
+    assert!(config.listen.is_empty() && config.grace_period.is_none() && config.workers.is_none());
+    let config =
+        ok("[[site]]\nroot = \"p\"\n[[site.route]]\npath = \"/r\"\nredirect = { to = \"/\" }\n");
+    let site = config.router.sites().next().unwrap();
+    let Responder::Redirect(r) = &site.routes[0].responder else {
+        panic!("redirect expected");
+    };
+    assert_eq!(r.status().as_u16(), 307);
+}
+
+#[test]
+fn rendering_points_at_the_text() {
+    let d = diagnostics(
+        "[server]\nworkers = 0\n\n[[site]]\nroot = \"p\"\nhosts = [\"a.test:80\", \"\tb\"]\n",
+    );
+    assert_eq!(
+        d.to_string(),
+        "conf/usher.toml:2:11: workers = 0 is out of range\n\
+         \x20 |\n\
+         2 | workers = 0\n\
+         \x20 |           ^\n\
+         \x20 = help: use 1 to 1024, or remove it for one per core\n\
+         \n\
+         conf/usher.toml:6:10: a host pattern has no port: the port is ignored when matching, so remove `:80`\n\
+         \x20 |\n\
+         6 | hosts = [\"a.test:80\", \"\tb\"]\n\
+         \x20 |          ^^^^^^^^^^^\n\
+         \n\
+         conf/usher.toml:6:23: not a host name: use letters, digits, `-`, `_` and `.` (IDNA names in their xn-- form), an IPv4 address or [IPv6]\n\
+         \x20 |\n\
+         6 | hosts = [\"a.test:80\", \"\tb\"]\n\
+         \x20 |                       ^^^^\n\
+         conf/usher.toml: 3 errors"
+    );
+}
+
+#[test]
+fn line_and_column_count_characters() {
+    let s = "a\né = 1\n\tx";
+    assert_eq!(line_col(s, 0), (1, 1));
+    assert_eq!(line_col(s, 2), (2, 1));
+    assert_eq!(line_col(s, 4), (2, 2));
+    assert_eq!(line_col(s, 3), (2, 1));
+    assert_eq!(line_col(s, s.len() - 1), (3, 2));
+    assert_eq!(line_col(s, 999), (3, 3));
+}
+
+/// Every message, with its position: (source, expected `line:col: message` list).
+#[test]
+fn every_error_message() {
+    let route = |body: &str| format!("{SITE}[[site.route]]\n{body}\n");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        // TOML syntax, all errors at once.
+        ("[[site]\nx = = 1\n".into(), vec![
+            "1:8: unclosed array table, expected `]`",
+            "2:5: extra `=`, expected nothing",
+            "2:7: unexpected key or value, expected newline, `#`",
+        ]),
+        // Unknown keys, at every level.
+        (format!("colour = 1\n{SITE}"), vec![
+            "1:1: unknown field `colour`, expected `server` or `site`",
+        ]),
+        (format!("[server]\ngrace_period = \"1s\"\n{SITE}"), vec![
+            "2:1: unknown field `grace_period`, expected one of `listen`, `grace-period`, `workers`",
+        ]),
+        (format!("{SITE}index = 1\n"), vec![
+            "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
+        ]),
+        (route("path = \"/\"\ncgi = { program = \"x\" }"), vec![
+            "5:1: unknown field `cgi`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+        ]),
+        (route("path = \"/\"\nfiles = { listings = true }"), vec![
+            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"/\", code = 301 }"), vec![
+            "5:24: unknown field `code`, expected `to` or `status`",
+        ]),
+        // Missing keys, wrong types, bad enum values.
+        (route("files = {}"), vec!["3:1: missing field `path`"]),
+        (route("path = \"/\"\nredirect = {}"), vec!["5:12: missing field `to`"]),
+        ("[[site]]\nroot = 5\n".into(), vec!["2:8: invalid type: integer `5`, expected a string"]),
+        (route("path = \"/\"\nfiles = { symlinks = \"never\" }"), vec![
+            "5:22: unknown variant `never`, expected `within-root` or `follow`",
+        ]),
+        // The shape of `site`.
+        ("[site]\nroot = \"p\"\n".into(), vec!["1:1: `site` must be an array of tables"]),
+        ("site = [1]\n".into(), vec!["1:9: each `site` must be a table"]),
+        (format!("{SITE}route = 1\n"), vec!["3:9: `site.route` must be an array of tables"]),
+        ("[server]\nworkers = 2\n".into(), vec!["1:1: the file defines no site"]),
+        // [server] values.
+        (format!("[server]\nlisten = [\"localhost:80\", \"1.2.3.4:99999\"]\n{SITE}"), vec![
+            "2:11: \"localhost:80\" is not an address to listen on",
+            "2:27: \"1.2.3.4:99999\" is not an address to listen on",
+        ]),
+        (format!("[server]\ngrace-period = \"5h\"\n{SITE}"), vec![
+            "2:16: bad grace-period: unknown unit \"h\": use ms, s or m",
+        ]),
+        (format!("[server]\nworkers = 5000\n{SITE}"), vec!["2:11: workers = 5000 is out of range"]),
+        // Hosts.
+        ("[[site]]\nroot = \"p\"\nhosts = [\"a.*.test\", \"x y\"]\n".into(), vec![
+            "3:10: `*` may only be the whole first label, as in `*.example.test` (it matches one label)",
+            "3:22: not a host name: use letters, digits, `-`, `_` and `.` (IDNA names in their xn-- form), an IPv4 address or [IPv6]",
+        ]),
+        // Paths.
+        (route("path = \"old/\"\nfiles = {}"), vec![
+            "4:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
+        ]),
+        (route("path = \"/a/../b\"\nfiles = {}"), vec![
+            "4:8: write the path in normal form, such as \"/b\": requests are normalised before matching",
+        ]),
+        (route("path = \"/a**\"\nfiles = {}"), vec![
+            "4:8: `**` must be a whole segment (`/a/**/b`), and an exact path (`= /x`) has no `*`",
+        ]),
+        // Methods.
+        (route("path = \"/\"\nmethods = []\nfiles = {}"), vec![
+            "5:11: an empty `methods` list takes no request",
+        ]),
+        (route("path = \"/\"\nmethods = [\"get\", \"BAD METHOD\"]\nfiles = {}"), vec![
+            "5:12: `get` is not `GET`",
+            "5:19: \"BAD METHOD\" is not a method name",
+        ]),
+        // Headers.
+        (route("path = \"/\"\nfiles = {}\nheaders = { \"Bad Name\" = \"x\", Content-Length = \"1\", X = \"a\\nb\" }"), vec![
+            "6:13: \"Bad Name\" is not a header name",
+            "6:31: `Content-Length` is set by the server",
+            "6:57: not a header value",
+        ]),
+        // Responders.
+        (route("path = \"/\""), vec!["3:1: this route has no responder"]),
+        (route("path = \"/\"\nfiles = {}\nredirect = { to = \"/\" }"), vec![
+            "5:9: a route has one responder, this one has two",
+        ]),
+        ("[[site]]\n[[site.route]]\npath = \"/\"\nfiles = {}\n".into(), vec![
+            "4:9: these files have no root",
+        ]),
+        ("[[site]]\nhosts = [\"a.test\"]\n".into(), vec!["1:1: this site has nothing to serve"]),
+        (route("path = \"/\"\nredirect = { to = \"/x\", status = 200 }"), vec![
+            "5:34: a redirect status is 301, 302, 303, 307 or 308 (RFC 9110 §15.4); 307 is temporary and keeps the method, 308 is permanent",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"/x\", status = 70000 }"), vec![
+            "5:34: a redirect status is 301, 302, 303, 307 or 308 (RFC 9110 §15.4); 307 is temporary and keeps the method, 308 is permanent",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"//evil.test\" }"), vec![
+            "5:19: `to` starts with `/` (a path on this site) or `https://` / `http://` and a host; not `//`, which would leave the scheme to the client",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"{path}\" }"), vec![
+            "5:19: the host of `to` is written out: placeholders may only follow it",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"/{rest}\" }"), vec![
+            "5:19: unknown placeholder {rest}: use {path}, {query}, {?query} or {uri}",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"/{query}\" }"), vec![
+            "5:19: {query} belongs after a `?`, as in `/new?{query}`; `{?query}` adds the `?` only when there is a query",
+        ]),
+        (route("path = \"/\"\nredirect = { to = \"/a b\" }"), vec![
+            "5:19: `to` may contain only visible ASCII: percent-encode spaces, non-ASCII characters and `\\` (%20, %C3%A9, %5C)",
+        ]),
+        // Reachability: hosts and default sites ...
+        ("[[site]]\nroot = \"a\"\nhosts = [\"a.test\"]\n[[site]]\nroot = \"b\"\nhosts = [\"b.test\", \"A.test\"]\n".into(), vec![
+            "6:20: this host is already claimed on line 3",
+        ]),
+        ("[[site]]\nroot = \"a\"\n[[site]]\nroot = \"b\"\n".into(), vec![
+            "3:1: a second default site: the site on line 1 has no `hosts` either",
+        ]),
+        // ... and routes.
+        (format!("{SITE}[[site.route]]\npath = \"/a/\"\nfiles = {{}}\n[[site.route]]\npath = \"/a\"\nfiles = {{}}\n"), vec![
+            "7:8: route \"/a\" matches the same paths as the route on line 4",
+        ]),
+        (format!("{SITE}[[site.route]]\npath = \"/a/\"\nmethods = [\"GET\"]\nfiles = {{}}\n[[site.route]]\npath = \"/a/**\"\nmethods = [\"HEAD\", \"POST\"]\nfiles = {{}}\n"), vec![
+            "8:8: route \"/a/**\" matches the same paths as the route on line 4, and both take HEAD",
+        ]),
+        (format!("{SITE}[[site.route]]\npath = \"*a*\"\nfiles = {{}}\n[[site.route]]\npath = \"*a\"\nfiles = {{}}\n"), vec![
+            "7:8: route \"*a\" can never be chosen: every path it matches goes to \"*a*\" on line 4",
+        ]),
+    ];
+    for (source, want) in cases {
+        assert_eq!(headlines(&source), want, "in:\n{source}");
+    }
+}
+
+#[test]
+fn errors_are_collected_across_tables() {
+    let source = "[server]\nworkers = 0\n[[site]]\nroot = 1\n[[site]]\nroot = \"p\"\n\
+                  [[site.route]]\npath = \"x\"\nfiles = {}\n[[site.route]]\nfile = {}\n";
+    assert_eq!(
+        headlines(source),
+        [
+            "2:11: workers = 0 is out of range",
+            "4:8: invalid type: integer `1`, expected a string",
+            "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+        ]
+    );
+    let d = diagnostics(source);
+    assert_eq!(
+        d.list[3].help.as_deref(),
+        Some("remove it, or use one of the keys listed (keys are kebab-case)")
+    );
+    let cgi = diagnostics(&format!("{SITE}[[site.route]]\npath = \"/\"\ncgi = {{}}\n"));
+    assert_eq!(
+        cgi.list[0].help.as_deref(),
+        Some("`cgi` routes are not available yet: a route answers with `files` or `redirect`")
+    );
+}
+
+#[test]
+fn unreadable_file() {
+    let e = super::load(Path::new("/nonexistent/usher.toml")).unwrap_err();
+    assert!(matches!(e, ConfigFileError::Read { .. }));
+    assert!(
+        e.to_string()
+            .starts_with("cannot read /nonexistent/usher.toml: "),
+        "{e}"
+    );
+}
