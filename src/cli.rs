@@ -24,8 +24,37 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve a directory over HTTP/1.x and h2c.
+    /// Serve a directory (or the sites of a config file) over HTTP/1.x and h2c.
     Serve(ServeArgs),
+    /// Serve the sites of a config file: `usher run -c usher.toml` (the same as `serve`).
+    Run(ServeArgs),
+    /// Check a config file (syntax, values, roots, routes) and exit 0 if it can be served.
+    Check(CheckArgs),
+    /// Show, without serving, how a request would be routed and answered.
+    Explain(ExplainArgs),
+}
+
+/// Options of `usher check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Options of `usher explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// A request header, as `Name: value`; repeat for several.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The method, such as GET.
+    pub method: String,
+    /// The URL (`http://host/path?query`) or path (`/path`, with Host from -H).
+    pub url: String,
 }
 
 /// Options of `usher serve`.
@@ -33,6 +62,13 @@ pub enum Command {
 pub struct ServeArgs {
     /// The directory to serve [default: the current directory].
     pub root: Option<PathBuf>,
+    /// Serve the sites of this config file (flags given as well override it). SIGHUP
+    /// reloads it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With --config: reload the file whenever it changes, as on SIGHUP.
+    #[arg(long, requires = "config")]
+    pub watch: bool,
     /// Address to listen on, as IP:PORT, [IPv6]:PORT, HOST:PORT or a bare PORT (on 127.0.0.1).
     /// Repeat to listen on several [default: 127.0.0.1:8080].
     #[arg(short, long = "listen", value_name = "ADDR:PORT", value_parser = parse_listen)]
@@ -46,7 +82,8 @@ pub struct ServeArgs {
     /// Serve a file even when the Accept header rules out its type, instead of 406.
     #[arg(long)]
     pub lenient_accept: bool,
-    /// Answer 404 for directories without an index file instead of listing them.
+    /// Answer 403 (naming the policy) for directories without an index file instead of
+    /// listing them, as nginx does.
     #[arg(long)]
     pub no_listing: bool,
     /// Threads answering requests [default: one per core]. With 1, usher runs on a single

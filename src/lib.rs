@@ -4,7 +4,7 @@
 //! Dependencies point down only:
 //! - [`cli`]: clap definitions; every flag is an `Option` so "unset" differs from a default.
 //! - [`config`]: the validated, typed configuration shared as `Arc<Config>`.
-//! - [`server`]: listeners, connection setup (hyper, HTTP/1.x and h2c), graceful shutdown,
+//! - [`server`]: listeners, connection setup (usher's HTTP/1.x, hyper's h2c), graceful shutdown,
 //!   and the per-request service that dispatches to handlers.
 //! - [`handlers`]: one folder per kind of responder; each takes a request and its typed
 //!   options and returns a response or a [`Problem`](problem::Problem).
@@ -12,6 +12,7 @@
 //! - [`http`]: pure protocol helpers (request target, conditionals, ranges, negotiation).
 //! - [`problem`]: the one error type a handler returns, with its negotiated body.
 //! - [`body`]: the response body type every handler produces.
+//! - [`tools`]: `usher check` and `usher explain`, the config file run dry.
 #![forbid(unsafe_code)]
 
 pub mod body;
@@ -22,3 +23,4 @@ pub mod http;
 pub mod problem;
 pub mod router;
 pub mod server;
+pub mod tools;

@@ -7,6 +7,7 @@ use clap::Parser;
 use futures_util::FutureExt as _;
 use usher::cli::{Cli, Command};
 use usher::config::Config;
+use usher::server::App;
 
 fn main() {
     if let Err(e) = run() {
@@ -28,10 +29,25 @@ fn run() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = match cli.command {
-        Some(Command::Serve(args)) => args,
+        Some(Command::Serve(args) | Command::Run(args)) => args,
+        Some(Command::Check(check)) => return usher::tools::check(&check.config),
+        Some(Command::Explain(explain)) => return usher::tools::explain(&explain),
         None => cli.serve,
     };
-    let config = Arc::new(Config::from_serve_args(&args)?);
+    let config = Arc::new(match &args.config {
+        Some(file) => Config::from_file_args(file, &args)?,
+        None => Config::from_serve_args(&args)?,
+    });
+    let app = Arc::new(App::new(&config)?);
+    // Until shutdown, SIGHUP (and with --watch a changed file) reloads the config file.
+    let reloads =
+        usher::server::reload::reload_on_signal(app.clone(), config.clone(), Arc::new(args));
+    let until_shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = reloads => {}
+        }
+    };
     if config.workers > 1 {
         // A runtime per worker thread, each with its own SO_REUSEPORT listeners.
         let per_worker = usher::server::bind_per_worker(&config.listen, config.workers)?;
@@ -40,7 +56,7 @@ fn run() -> anyhow::Result<()> {
             .filter_map(|l| l.local_addr().ok())
             .collect();
         let started = || announce(&config, addrs.into_iter());
-        usher::server::workers::run(config.clone(), per_worker, started, shutdown_signal())?;
+        usher::server::workers::run(app, config.clone(), per_worker, started, until_shutdown)?;
         return Ok(());
     }
     // One worker: a current-thread runtime, with no work-stealing or cross-thread wakeups.
@@ -51,13 +67,13 @@ fn run() -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         let listeners = usher::server::bind(&config.listen)?;
         // Poll once so signal handlers are installed before anyone is told we are up.
-        let mut shutdown = std::pin::pin!(shutdown_signal());
+        let mut shutdown = std::pin::pin!(until_shutdown);
         let _ = shutdown.as_mut().now_or_never();
         announce(
             &config,
             listeners.iter().filter_map(|l| l.local_addr().ok()),
         );
-        usher::server::run(config, listeners, shutdown).await?;
+        usher::server::run_app(app, config, listeners, shutdown).await?;
         Ok(())
     });
     // Past the grace period, connections still open are cut; blocking file readers get a
@@ -69,11 +85,11 @@ fn run() -> anyhow::Result<()> {
 /// The startup line: the root and every address, as URLs.
 fn announce(config: &Config, addrs: impl Iterator<Item = std::net::SocketAddr>) {
     let addrs: Vec<String> = addrs.map(|a| format!("http://{a}")).collect();
-    eprintln!(
-        "usher: serving {} on {}",
-        config.files.root.display(),
-        addrs.join(", ")
-    );
+    let what = match &config.source {
+        Some(file) => format!("the sites of {}", file.display()),
+        None => config.files.root.display().to_string(),
+    };
+    eprintln!("usher: serving {what} on {}", addrs.join(", "));
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

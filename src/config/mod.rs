@@ -6,10 +6,12 @@ pub mod file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::ServeArgs;
 use crate::handlers::static_files::StaticOptions;
+use crate::router::Router;
 
 /// Where usher listens when told nothing.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
@@ -31,6 +33,35 @@ pub struct Config {
     pub grace_period: Duration,
     /// Runtime threads answering requests.
     pub workers: usize,
+    /// Sites and routes from a config file; `None` serves `files` for every host and path.
+    pub router: Option<Arc<Router>>,
+    /// The config file, re-read on SIGHUP.
+    pub source: Option<PathBuf>,
+    /// File-serving flags from the command line, applied over every files route.
+    pub file_flags: FileFlags,
+}
+
+/// The command line's file-serving flags; each one set overrides the file's setting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileFlags {
+    /// `--show-hidden`.
+    pub show_hidden: bool,
+    /// `--follow-symlinks`.
+    pub follow_symlinks: bool,
+    /// `--lenient-accept`.
+    pub lenient_accept: bool,
+    /// `--no-listing`.
+    pub no_listing: bool,
+}
+
+impl FileFlags {
+    /// Apply the flags that are set to `opts`.
+    pub fn apply(&self, opts: &mut StaticOptions) {
+        opts.show_hidden |= self.show_hidden;
+        opts.follow_symlinks |= self.follow_symlinks;
+        opts.lenient_accept |= self.lenient_accept;
+        opts.listing &= !self.no_listing;
+    }
 }
 
 /// One worker per core the process may run on.
@@ -41,6 +72,12 @@ pub fn default_workers() -> usize {
 /// A configuration that cannot be served; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file cannot be read or has errors (rendered with file, line and column).
+    #[error("{0}")]
+    File(#[from] file::ConfigFileError),
+    /// A ROOT argument and a config file were both given.
+    #[error("give either a directory to serve or --config, not both (the file names its roots)")]
+    RootWithConfig,
     /// The root does not exist or is not a directory.
     #[error("cannot serve {path}: {reason}")]
     Root {
@@ -59,36 +96,71 @@ impl Config {
             files: StaticOptions::new(canonical_root(root)?),
             grace_period: DEFAULT_GRACE_PERIOD,
             workers: default_workers(),
+            router: None,
+            source: None,
+            file_flags: FileFlags::default(),
         })
+    }
+
+    /// The configuration from `args.config`, with command-line flags overriding the file
+    /// (CLI > file > default): `--listen`, `--workers`, `--grace-period`, and the file flags
+    /// (`--show-hidden`, `--follow-symlinks`, `--lenient-accept`, `--no-listing`) for every
+    /// files route.
+    pub fn from_file_args(path: &Path, args: &ServeArgs) -> Result<Config, ConfigError> {
+        if args.root.is_some() {
+            return Err(ConfigError::RootWithConfig);
+        }
+        let file = file::load(path)?;
+        let mut config = Config {
+            listen: if file.listen.is_empty() {
+                vec![DEFAULT_LISTEN]
+            } else {
+                file.listen
+            },
+            files: StaticOptions::new(PathBuf::from(".")),
+            grace_period: file.grace_period.unwrap_or(DEFAULT_GRACE_PERIOD),
+            workers: file.workers.unwrap_or_else(default_workers),
+            router: Some(Arc::new(file.router)),
+            source: Some(path.to_path_buf()),
+            file_flags: FileFlags::default(),
+        };
+        config.apply_flags(args);
+        Ok(config)
     }
 
     /// Validate `usher serve` arguments into a configuration.
     pub fn from_serve_args(args: &ServeArgs) -> Result<Config, ConfigError> {
         let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
-        let listen = if args.listen.is_empty() {
-            vec![DEFAULT_LISTEN]
-        } else {
+        let mut config = Config::for_root(&root, vec![DEFAULT_LISTEN])?;
+        config.apply_flags(args);
+        Ok(config)
+    }
+
+    /// Let the flags given override what the file or the defaults set.
+    fn apply_flags(&mut self, args: &ServeArgs) {
+        if !args.listen.is_empty() {
             let mut all: Vec<SocketAddr> = args.listen.iter().flatten().copied().collect();
             all.dedup();
-            all
+            self.listen = all;
+        }
+        self.file_flags = FileFlags {
+            show_hidden: args.show_hidden,
+            follow_symlinks: args.follow_symlinks,
+            lenient_accept: args.lenient_accept,
+            no_listing: args.no_listing,
         };
-        let mut config = Config::for_root(&root, listen)?;
-        config.files.show_hidden = args.show_hidden;
-        config.files.follow_symlinks = args.follow_symlinks;
-        config.files.lenient_accept = args.lenient_accept;
-        config.files.listing = !args.no_listing;
+        self.file_flags.apply(&mut self.files);
         if let Some(grace) = args.grace_period {
-            config.grace_period = grace;
+            self.grace_period = grace;
         }
         if let Some(workers) = args.workers {
-            config.workers = usize::from(workers);
+            self.workers = usize::from(workers);
         }
-        Ok(config)
     }
 }
 
 /// The absolute, symlink-free form of `root`, which must be a directory: the sandbox boundary.
-fn canonical_root(root: &Path) -> Result<PathBuf, ConfigError> {
+pub fn canonical_root(root: &Path) -> Result<PathBuf, ConfigError> {
     let error = |reason| ConfigError::Root {
         path: root.to_path_buf(),
         reason,

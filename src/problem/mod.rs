@@ -137,6 +137,19 @@ impl Problem {
         method_not_allowed(method, Some(path), allowed).with_instance(path)
     }
 
+    /// 421: no site answers `host` (RFC 9110 §15.5.20), and there is no default site.
+    pub fn misdirected(host: &str) -> Self {
+        Problem::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected-request",
+            "Misdirected Request",
+        )
+        .with_detail(format!(
+            "This server has no site named {}. Check the address, or ask the operator to add the name to a site's hosts.",
+            printable(host)
+        ))
+    }
+
     /// 501 for a method usher does not know.
     pub fn not_implemented(method: &Method) -> Self {
         Problem::new(

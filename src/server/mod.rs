@@ -7,6 +7,7 @@
 
 pub mod h1;
 mod prefixed;
+pub mod reload;
 mod service;
 pub mod workers;
 
@@ -117,12 +118,12 @@ pub async fn run(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let app = Arc::new(App::new(&config));
+    let app = Arc::new(App::new(&config).map_err(io::Error::other)?);
     run_app(app, config, listeners, shutdown).await
 }
 
-/// [`run`] with an `app` shared by several worker runtimes (see [`workers`]).
-async fn run_app(
+/// [`run`] with an `app` built already (and shared by every worker runtime, see [`workers`]).
+pub async fn run_app(
     app: Arc<App>,
     config: Arc<Config>,
     listeners: Vec<TcpListener>,
@@ -214,6 +215,19 @@ async fn serve_connection(
     }
 }
 
+/// The answer `app` would give `request`, as if it came from 127.0.0.1 over a connection of
+/// its own: `usher explain` runs the server's own service dry.
+pub async fn answer(
+    app: Arc<App>,
+    request: http::Request<http_body_util::Empty<Bytes>>,
+) -> http::Response<crate::body::ResponseBody> {
+    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+    match service::handle(app, peer, None, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
 /// HTTP/2 on `stream`, replaying the `preface` bytes already read; on stop, a GOAWAY lets
 /// open streams finish (RFC 9113 §6.8).
 async fn serve_h2(
@@ -272,7 +286,7 @@ mod tests {
             .unwrap();
         let root = tempfile::tempdir().unwrap();
         let config = Config::for_root(root.path(), vec![]).unwrap();
-        let app = Arc::new(App::new(&config));
+        let app = Arc::new(App::new(&config).unwrap());
         let (_stop_tx, stop) = watch::channel(false);
         let peer = "127.0.0.1:1".parse().unwrap();
         let connection = serve_connection(stream, peer, app, stop);

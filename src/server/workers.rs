@@ -23,12 +23,12 @@ const BLOCKING_THREADS: usize = 512;
 /// the calling thread), then shut every worker down as [`super::run`] does. `started` runs
 /// once every worker has its runtime and its listeners.
 pub fn run(
+    app: Arc<App>,
     config: Arc<Config>,
     per_worker: Vec<Vec<std::net::TcpListener>>,
     started: impl FnOnce(),
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let app = Arc::new(App::new(&config));
     let (stop_tx, stop_rx) = watch::channel(false);
     let blocking = (BLOCKING_THREADS / per_worker.len().max(1)).max(16);
     let workers = per_worker.len();

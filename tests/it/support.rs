@@ -209,6 +209,8 @@ pub struct Process {
     child: Option<Child>,
     pub line: String,
     pub addrs: Vec<SocketAddr>,
+    /// Every later line usher writes to stderr (its log), as it is written.
+    pub log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Process {
@@ -224,6 +226,18 @@ impl Process {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Wait until a log line containing `text` is written; the line, or `None` after `limit`.
+    pub fn wait_for_log(&self, text: &str, limit: std::time::Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            let line = self.log.recv_timeout(left).ok()?;
+            if line.contains(text) {
+                return Some(line);
+            }
+        }
     }
 
     /// Wait for the process to exit; `None` if it is still running after `limit` (then it is
@@ -261,8 +275,13 @@ pub fn start(args: &[&str]) -> Process {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).expect("startup line");
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    // Keep draining stderr so the server never blocks on a full pipe; tests may read it.
+    let (tx, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let addrs = line
         .split("http://")
         .skip(1)
@@ -277,5 +296,6 @@ pub fn start(args: &[&str]) -> Process {
         child: Some(child),
         line,
         addrs,
+        log,
     }
 }

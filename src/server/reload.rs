@@ -1,0 +1,94 @@
+//! Live reload: SIGHUP (and, with `--watch`, a change to the config file) re-reads the config
+//! file. A file that cannot be served is logged and the running configuration stays; one that
+//! can replaces it for new requests, while requests in flight finish on the old one.
+//!
+//! Listen addresses, workers and the grace period are fixed at start: a change to them is
+//! logged as needing a restart, and the rest of the file still applies.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::App;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+
+/// How often `--watch` looks at the config file.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Re-read `running.source` with the command line's `args` and serve it if it can be
+/// served. Returns whether the new configuration is now in use.
+pub fn reload(app: &App, running: &Config, args: &ServeArgs) -> bool {
+    let Some(path) = &running.source else {
+        return false;
+    };
+    let next = match Config::from_file_args(path, args) {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::error!(
+                "reload of {} refused, still serving the previous configuration:\n{e}",
+                path.display()
+            );
+            return false;
+        }
+    };
+    if let Err(e) = app.reload(&next) {
+        tracing::error!(
+            "reload of {} refused, still serving the previous configuration: {e}",
+            path.display()
+        );
+        return false;
+    }
+    if next.listen != running.listen
+        || next.workers != running.workers
+        || next.grace_period != running.grace_period
+    {
+        tracing::warn!(
+            "reloaded {}; its listen addresses, workers or grace period changed, which takes a restart",
+            path.display()
+        );
+    } else {
+        tracing::info!("reloaded {}", path.display());
+    }
+    true
+}
+
+/// Reload on every SIGHUP and, if `args.watch`, when the file's modification time or size
+/// changes. Runs until dropped.
+pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<ServeArgs>) {
+    let Some(path) = running.source.clone() else {
+        return std::future::pending().await;
+    };
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by restarting");
+            return std::future::pending().await;
+        }
+    };
+    let mut seen = stamp(&path);
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {}
+            _ = tick.tick(), if args.watch => {
+                let now = stamp(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+            }
+        }
+        let config = running.clone();
+        let (app, args) = (app.clone(), args.clone());
+        // Reading and checking the file touches the disk: keep it off the runtime.
+        let _ = tokio::task::spawn_blocking(move || reload(&app, &config, &args)).await;
+    }
+}
+
+/// What `--watch` compares: the file's modification time and size.
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}

@@ -1,0 +1,124 @@
+//! `usher check` and `usher explain`: the config file loaded exactly as the server loads it,
+//! and a request routed and answered by the server's own router and service, without serving.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body::Body as _;
+
+use crate::cli::{ExplainArgs, ServeArgs};
+use crate::config::Config;
+use crate::http::target;
+use crate::server::{App, answer};
+
+/// Load `file` as `usher run -c FILE` would (syntax, values, routes, roots) and say whether
+/// it can be served.
+pub fn check(file: &Path) -> anyhow::Result<()> {
+    let config = Config::from_file_args(file, &ServeArgs::default())?;
+    let app = App::new(&config)?;
+    let sites = app.router().sites().count();
+    let routes: usize = app.router().sites().map(|s| s.routes.len()).sum();
+    println!(
+        "{}: ok ({sites} site{}, {routes} route{})",
+        file.display(),
+        plural(sites),
+        plural(routes)
+    );
+    Ok(())
+}
+
+/// Route and answer one request from the command line, printing every step.
+pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
+    let config = Config::from_file_args(&args.config, &ServeArgs::default())?;
+    let app = Arc::new(App::new(&config)?);
+    let request = request_of(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(explain_request(app, request))?;
+    print!("{report}");
+    Ok(())
+}
+
+/// The explanation of `request`: the router's recorded decision, then the answer's status,
+/// fields and body size.
+pub async fn explain_request(
+    app: Arc<App>,
+    request: Request<http_body_util::Empty<Bytes>>,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    match target::normalise(request.uri().path()) {
+        Ok(path) => {
+            let router = app.router();
+            let (_, explanation) = router.explain(authority.as_deref(), request.method(), &path);
+            writeln!(out, "{explanation}")?;
+        }
+        Err(e) => writeln!(out, "the path cannot be routed: {e}")?,
+    }
+    let response = answer(app, request).await;
+    writeln!(out, "answer: {}", response.status())?;
+    for (name, value) in response.headers() {
+        writeln!(
+            out,
+            "  {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        )?;
+    }
+    match response.body().size_hint().exact() {
+        Some(0) => writeln!(out, "no body")?,
+        Some(n) => writeln!(out, "body: {n} bytes")?,
+        None => writeln!(out, "body: streamed, length unknown")?,
+    }
+    Ok(out)
+}
+
+/// The request `usher explain` describes: METHOD, URL and `-H` fields.
+fn request_of(args: &ExplainArgs) -> anyhow::Result<Request<http_body_util::Empty<Bytes>>> {
+    let method = Method::from_bytes(args.method.as_bytes())
+        .with_context(|| format!("{:?} is not a method", args.method))?;
+    let uri: Uri = args
+        .url
+        .parse()
+        .with_context(|| format!("{:?} is not a URL or a path", args.url))?;
+    if uri.scheme().is_none() && !args.url.starts_with('/') {
+        bail!("give a URL such as http://example.test/path, or a path starting with /");
+    }
+    let mut builder = Request::builder().method(method).uri(uri.clone());
+    let mut has_host = false;
+    for field in &args.headers {
+        let Some((name, value)) = field.split_once(':') else {
+            bail!("-H {field:?}: write a header as 'Name: value'");
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .with_context(|| format!("-H {field:?}: not a header name"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .with_context(|| format!("-H {field:?}: not a header value"))?;
+        has_host |= name == http::header::HOST;
+        builder = builder.header(name, value);
+    }
+    if !has_host {
+        let host = uri.authority().map_or("localhost", |a| a.as_str());
+        builder = builder.header(http::header::HOST, host);
+    }
+    Ok(builder.body(http_body_util::Empty::new())?)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,270 @@
+//! Serving from a config file: sites by Host, routes, redirects, headers, `usher check`,
+//! `usher explain`, flags over the file, and live reload (SIGHUP, `--watch`) under load.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::{IO_TIMEOUT, start, usher, write};
+
+const SITES: &str = r#"
+[server]
+listen = ["127.0.0.1:0"]
+
+[[site]]
+hosts = ["example.test", "*.example.test"]
+root = "public"
+
+[[site.route]]
+path = "/old/"
+redirect = { to = "/new{path}{?query}", status = 308 }
+
+[[site.route]]
+path = "/api/"
+methods = ["POST"]
+files = {}
+
+[[site.route]]
+path = "/"
+files = { listing = true }
+headers = { "Cache-Control" = "public, max-age=3600", "X-Edition" = "one" }
+
+[[site]]
+root = "docs"
+"#;
+
+/// A directory with `usher.toml` (`config`), `public/` and `docs/`.
+fn site_dir(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "public/index.html",
+        "<!doctype html><title>public</title>",
+    );
+    write(dir.path(), "public/a.txt", "public a\n");
+    write(dir.path(), "docs/a.txt", "docs a\n");
+    write(dir.path(), "usher.toml", config);
+    dir
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`: the whole answer as text.
+fn get(addr: SocketAddr, host: &str, target: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn config_arg(dir: &Path) -> String {
+    dir.join("usher.toml").display().to_string()
+}
+
+#[test]
+fn sites_are_chosen_by_host_and_routes_by_path() {
+    let dir = site_dir(SITES);
+    let p = start(&["run", "-c", &config_arg(dir.path())]);
+    assert!(p.line.contains("usher.toml"), "{}", p.line);
+    let addr = p.addrs[0];
+    // Exact name, any case, with a port and a trailing dot: the first site.
+    for host in ["example.test", "EXAMPLE.test:8080", "example.test."] {
+        let out = get(addr, host, "/a.txt");
+        assert!(out.ends_with("public a\n"), "{host}: {out}");
+        assert!(
+            out.contains("\r\ncache-control: public, max-age=3600\r\n"),
+            "{out}"
+        );
+    }
+    // A one-label wildcard, then the default site for anything else.
+    assert!(get(addr, "www.example.test", "/a.txt").ends_with("public a\n"));
+    assert!(get(addr, "a.b.example.test", "/a.txt").ends_with("docs a\n"));
+    assert!(get(addr, "other.test", "/a.txt").ends_with("docs a\n"));
+    // The redirect keeps the rest of the path and the query.
+    let out = get(addr, "example.test", "/old/x/y?q=1");
+    assert!(out.starts_with("HTTP/1.1 308 "), "{out}");
+    assert!(out.contains("\r\nlocation: /new/x/y?q=1\r\n"), "{out}");
+    // A route restricted to POST: GET gets 405 naming what is allowed.
+    let out = get(addr, "example.test", "/api/x");
+    assert!(out.starts_with("HTTP/1.1 405 "), "{out}");
+    assert!(out.contains("\r\nallow: POST, OPTIONS\r\n"), "{out}");
+}
+
+#[test]
+fn without_a_default_site_an_unknown_host_gets_421() {
+    let only_named = SITES.split("[[site]]\nroot = \"docs\"").next().unwrap();
+    let dir = site_dir(only_named);
+    let p = start(&["-c", &config_arg(dir.path())]);
+    let out = get(p.addrs[0], "elsewhere.test", "/");
+    assert!(out.starts_with("HTTP/1.1 421 "), "{out}");
+    assert!(out.contains("elsewhere.test"), "{out}");
+}
+
+#[test]
+fn flags_override_the_file() {
+    let dir = site_dir(SITES);
+    let p = start(&[
+        "serve",
+        "-c",
+        &config_arg(dir.path()),
+        "-l",
+        "[::1]:0",
+        "--no-listing",
+    ]);
+    assert_eq!(p.addrs.len(), 1);
+    assert!(p.addrs[0].is_ipv6(), "--listen replaces the file's listen");
+    let out = get(p.addrs[0], "x.test", "/");
+    assert!(
+        out.starts_with("HTTP/1.1 403 "),
+        "--no-listing applies: {out}"
+    );
+}
+
+#[test]
+fn check_says_ok_or_names_file_line_and_column() {
+    let dir = site_dir(SITES);
+    let out = usher()
+        .args(["check", "-c", &config_arg(dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (2 sites, 4 routes)"));
+
+    let bad = SITES.replace("status = 308", "status = 200");
+    write(dir.path(), "usher.toml", &bad);
+    let out = usher()
+        .args(["check", "-c", &config_arg(dir.path())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = bad
+        .lines()
+        .position(|l| l.contains("status = 200"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("usher.toml:{line}:")), "{err}");
+
+    // A root that does not exist is caught by check, not at the first request.
+    write(
+        dir.path(),
+        "usher.toml",
+        SITES.replace("root = \"docs\"", "root = \"nope\""),
+    );
+    let out = usher()
+        .args(["check", "-c", &config_arg(dir.path())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such directory"));
+}
+
+#[test]
+fn explain_shows_the_route_and_the_answer() {
+    let dir = site_dir(SITES);
+    let explain = |args: &[&str]| {
+        let config = config_arg(dir.path());
+        let mut all = vec!["explain", "-c", &config];
+        all.extend_from_slice(args);
+        let out = usher()
+            .args(&all)
+            .stdout(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = explain(&["GET", "http://www.example.test/old/x?q=1"]);
+    assert!(out.contains("by wildcard *.example.test"), "{out}");
+    assert!(out.contains("route /old/"), "{out}");
+    assert!(out.contains("answer: 308"), "{out}");
+    assert!(out.contains("location: /new/x?q=1"), "{out}");
+
+    let out = explain(&["-H", "Host: example.test", "GET", "/a.txt"]);
+    assert!(out.contains("answer: 200 OK"), "{out}");
+    assert!(out.contains("cache-control: public, max-age=3600"), "{out}");
+    assert!(out.contains("body: 9 bytes"), "{out}");
+
+    let out = explain(&["-H", "Host: example.test", "DELETE", "/api/x"]);
+    assert!(out.contains("answer: 405"), "{out}");
+}
+
+/// SIGHUP swaps the configuration under load with no failed request; a broken file is
+/// refused and the running configuration keeps serving.
+#[test]
+fn reload_under_load_fails_no_request() {
+    let dir = site_dir(SITES);
+    let p = start(&["-c", &config_arg(dir.path())]);
+    let addr = p.addrs[0];
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let out = get(addr, "example.test", "/a.txt");
+                    if out.starts_with("HTTP/1.1 200 ") && out.ends_with("public a\n") {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+
+    write(
+        dir.path(),
+        "usher.toml",
+        SITES.replace("\"one\"", "\"two\""),
+    );
+    p.signal("-HUP");
+    p.wait_for_log("reloaded", IO_TIMEOUT)
+        .expect("reload logged");
+    assert!(get(addr, "example.test", "/a.txt").contains("\r\nx-edition: two\r\n"));
+
+    write(dir.path(), "usher.toml", "this is not toml [");
+    p.signal("-HUP");
+    p.wait_for_log("refused", IO_TIMEOUT)
+        .expect("refusal logged");
+    assert!(get(addr, "example.test", "/a.txt").contains("\r\nx-edition: two\r\n"));
+
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(ok.load(Ordering::Relaxed) > 0);
+}
+
+/// With `--watch`, saving the file is enough.
+#[test]
+fn watch_reloads_a_changed_file() {
+    let dir = site_dir(SITES);
+    let p = start(&["-c", &config_arg(dir.path()), "--watch"]);
+    // A different size, so the change shows even within one mtime tick.
+    write(
+        dir.path(),
+        "usher.toml",
+        SITES.replace("\"one\"", "\"three!\""),
+    );
+    p.wait_for_log("reloaded", IO_TIMEOUT)
+        .expect("reload logged");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let out = get(p.addrs[0], "example.test", "/a.txt");
+    assert!(Instant::now() < deadline);
+    assert!(out.contains("\r\nx-edition: three!\r\n"), "{out}");
+}
