@@ -268,3 +268,34 @@ fn watch_reloads_a_changed_file() {
     assert!(Instant::now() < deadline);
     assert!(out.contains("\r\nx-edition: three!\r\n"), "{out}");
 }
+
+/// The README's example config is what `usher check` accepts, and serves as it says.
+#[test]
+fn the_readme_example_config_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in the README");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "public/index.html", "home");
+    write(dir.path(), "docs/a.txt", "docs a\n");
+    let example = example.replace("8080", "0");
+    write(dir.path(), "usher.toml", &example);
+    let out = usher()
+        .args(["check", "-c", &config_arg(dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = start(&["-c", &config_arg(dir.path())]);
+    assert_eq!(p.addrs.len(), 2, "IPv4 and IPv6 from the file: {}", p.line);
+    let out = get(p.addrs[0], "www.example.test", "/old/a?b=c");
+    assert!(out.contains("\r\nlocation: /new/a?b=c\r\n"), "{out}");
+}
