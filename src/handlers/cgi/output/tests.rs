@@ -1,0 +1,119 @@
+//! CGI output heads: the three response kinds, line ends, and hostile programs.
+
+use super::*;
+
+fn head(out: &str) -> (CgiHead, usize) {
+    parse(out.as_bytes()).expect("valid").expect("complete")
+}
+
+fn error(out: &[u8]) -> OutputError {
+    parse(out).expect_err("invalid")
+}
+
+#[test]
+fn a_document_with_lf_or_crlf_line_ends() {
+    for out in [
+        "Content-Type: text/plain\n\nhello",
+        "Content-Type: text/plain\r\n\r\nhello",
+        "Content-Type:text/plain\r\n\nhello",
+    ] {
+        let (h, consumed) = head(out);
+        assert_eq!(h.status, StatusCode::OK);
+        assert_eq!(h.headers["content-type"], "text/plain");
+        assert_eq!(h.kind, Kind::Document);
+        assert_eq!(&out[consumed..], "hello", "{out:?}");
+    }
+}
+
+#[test]
+fn status_sets_the_code_and_is_not_sent() {
+    let (h, _) = head("Status: 404 Not Found\nContent-Type: text/html\nX-A: 1\n\n");
+    assert_eq!(h.status, StatusCode::NOT_FOUND);
+    assert!(h.headers.get("status").is_none());
+    assert_eq!(h.headers["x-a"], "1");
+    let (h, _) = head("Status: 204\n\n");
+    assert_eq!(h.status, StatusCode::NO_CONTENT);
+}
+
+#[test]
+fn locations_make_local_or_client_redirects() {
+    let (h, _) = head("Location: /other/page?x=1\n\n");
+    assert_eq!(h.kind, Kind::LocalRedirect("/other/page?x=1".to_owned()));
+    let (h, _) = head("Location: https://example.test/\n\n");
+    assert_eq!(h.kind, Kind::Document);
+    assert_eq!(h.status, StatusCode::FOUND);
+    let (h, _) = head("Status: 301 Moved\nLocation: /moved\nContent-Type: text/html\n\n");
+    assert_eq!(
+        h.kind,
+        Kind::Document,
+        "a redirect with a status is the client's"
+    );
+    assert_eq!(h.status, StatusCode::MOVED_PERMANENTLY);
+    let (h, _) = head("Location: //evil.test/\n\n");
+    assert_eq!(
+        h.kind,
+        Kind::Document,
+        "a network-path reference is not a local path"
+    );
+}
+
+#[test]
+fn an_incomplete_head_asks_for_more() {
+    for out in ["", "Content-Type: text/plain", "Content-Type: text/plain\n"] {
+        assert!(parse(out.as_bytes()).unwrap().is_none(), "{out:?}");
+    }
+}
+
+#[test]
+fn framing_fields_from_the_program_are_dropped_and_length_is_checked() {
+    let (h, _) = head(
+        "Content-Type: a/b\nConnection: close\nTransfer-Encoding: chunked\nProxy-X: 1\nContent-Length: 5\n\n",
+    );
+    assert!(h.headers.get("connection").is_none());
+    assert!(h.headers.get("transfer-encoding").is_none());
+    assert!(h.headers.get("proxy-x").is_none());
+    assert_eq!(h.length, Some(5));
+    for bad in ["-1", "5, 5", "", "0x5", "99999999999999999999999"] {
+        let out = format!("Content-Type: a/b\nContent-Length: {bad}\n\n");
+        assert_eq!(error(out.as_bytes()), OutputError::BadLength, "{bad:?}");
+    }
+}
+
+#[test]
+fn malformed_heads_are_errors() {
+    assert_eq!(error(b"\nbody"), OutputError::Empty);
+    assert_eq!(error(b"just some text\n\n"), OutputError::NotAField(1));
+    assert_eq!(
+        error(b"Content-Type: a/b\nBad Name: x\n\n"),
+        OutputError::BadName(2)
+    );
+    assert_eq!(error(b"Content-Type: a\x01b\n\n"), OutputError::BadValue(1));
+    assert_eq!(error(b"Content-Type: a\rb\n\n"), OutputError::BadValue(1));
+    assert_eq!(error(b"X-Only: 1\n\n"), OutputError::NotAResponse);
+    for status in ["abc", "99", "100 Continue", "600 Nope", "2000", "404Not"] {
+        let out = format!("Status: {status}\nContent-Type: a/b\n\n");
+        assert_eq!(error(out.as_bytes()), OutputError::BadStatus, "{status}");
+    }
+    assert_eq!(
+        error(b"Status: 200 OK\nStatus: 404 No\nContent-Type: a/b\n\n"),
+        OutputError::TwoStatuses
+    );
+}
+
+#[test]
+fn a_head_past_the_limit_is_an_error_whether_or_not_it_ends() {
+    let long = format!("Content-Type: a/b\nX: {}\n", "a".repeat(MAX_HEAD));
+    assert_eq!(error(long.as_bytes()), OutputError::HeadTooLarge);
+    let unended = "a".repeat(MAX_HEAD + 1);
+    assert_eq!(error(unended.as_bytes()), OutputError::HeadTooLarge);
+    let fits = format!("Content-Type: a/b\nX: {}\n\n", "a".repeat(MAX_HEAD - 40));
+    assert!(parse(fits.as_bytes()).unwrap().is_some());
+}
+
+#[test]
+fn binary_bodies_after_the_head_are_untouched() {
+    let mut out = b"Content-Type: application/octet-stream\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 13, 10, 255, 10, 10]);
+    let (_, consumed) = parse(&out).unwrap().unwrap();
+    assert_eq!(&out[consumed..], &[0, 13, 10, 255, 10, 10]);
+}
