@@ -1,0 +1,129 @@
+//! The environment, variable by variable (RFC 3875 §4.1), and what it must never carry.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use http::Request;
+
+use super::*;
+
+fn env_of(req: Request<()>, script: &Script, pass_authorization: bool) -> HashMap<String, String> {
+    let (parts, ()) = req.into_parts();
+    let cx = EnvContext {
+        peer: "192.0.2.7:50000".parse().unwrap(),
+        local: "127.0.0.1:8080".parse().unwrap(),
+        document_root: Path::new("/srv/site"),
+        pass_authorization,
+        extra: &[("GIT_PROJECT_ROOT".to_owned(), "/srv/git".to_owned())],
+        inherit: &[],
+    };
+    build(&parts, script, &cx)
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.to_string_lossy().into_owned()))
+        .collect()
+}
+
+fn script() -> Script {
+    Script {
+        file: PathBuf::from("/srv/cgi-bin/env.py"),
+        name: "/cgi-bin/env.py".to_owned(),
+        path_info: "/extra/path".to_owned(),
+    }
+}
+
+#[test]
+fn every_meta_variable_is_set_from_the_request() {
+    let req = Request::post("/cgi-bin/env.py/extra/path?a=1&b=%20")
+        .header("host", "example.test:8080")
+        .header("content-type", "text/plain")
+        .header("content-length", "5")
+        .header("x-custom", "one")
+        .header("x-custom", "two")
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(())
+        .unwrap();
+    let env = env_of(req, &script(), false);
+    let expect = [
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REQUEST_METHOD", "POST"),
+        ("REQUEST_URI", "/cgi-bin/env.py/extra/path?a=1&b=%20"),
+        ("QUERY_STRING", "a=1&b=%20"),
+        ("SCRIPT_NAME", "/cgi-bin/env.py"),
+        ("SCRIPT_FILENAME", "/srv/cgi-bin/env.py"),
+        ("PATH_INFO", "/extra/path"),
+        ("PATH_TRANSLATED", "/srv/site/extra/path"),
+        ("DOCUMENT_ROOT", "/srv/site"),
+        ("REMOTE_ADDR", "192.0.2.7"),
+        ("REMOTE_HOST", "192.0.2.7"),
+        ("REMOTE_PORT", "50000"),
+        ("SERVER_NAME", "example.test"),
+        ("SERVER_PORT", "8080"),
+        ("CONTENT_TYPE", "text/plain"),
+        ("CONTENT_LENGTH", "5"),
+        ("REDIRECT_STATUS", "200"),
+        ("HTTP_HOST", "example.test:8080"),
+        ("HTTP_X_CUSTOM", "one, two"),
+        ("HTTP_COOKIE", "a=1; b=2"),
+        ("GIT_PROJECT_ROOT", "/srv/git"),
+        ("PATH", DEFAULT_PATH),
+    ];
+    for (name, value) in expect {
+        assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+    }
+    assert!(env["SERVER_SOFTWARE"].starts_with("usher/"));
+    assert!(!env.contains_key("HTTP_CONTENT_TYPE") && !env.contains_key("HTTP_CONTENT_LENGTH"));
+}
+
+#[test]
+fn nothing_is_inherited_from_the_server() {
+    let req = Request::get("/").header("host", "h").body(()).unwrap();
+    let env = env_of(req, &script(), false);
+    for name in ["HOME", "USER", "CARGO", "RUST_LOG", "PWD"] {
+        assert!(!env.contains_key(name), "{name} leaked");
+    }
+}
+
+#[test]
+fn httpoxy_authorization_and_underscored_names_never_pass() {
+    let req = Request::get("/")
+        .header("host", "h")
+        .header("proxy", "http://evil.test:1")
+        .header("authorization", "Basic YTpi")
+        .header("x_forwarded_for", "1.2.3.4")
+        .body(())
+        .unwrap();
+    let env = env_of(req, &script(), false);
+    assert!(!env.contains_key("HTTP_PROXY"));
+    assert!(!env.contains_key("HTTP_AUTHORIZATION"));
+    assert!(!env.contains_key("HTTP_X_FORWARDED_FOR"));
+    let req = Request::get("/")
+        .header("authorization", "Basic YTpi")
+        .body(())
+        .unwrap();
+    let env = env_of(req, &script(), true);
+    assert_eq!(env["HTTP_AUTHORIZATION"], "Basic YTpi");
+}
+
+#[test]
+fn server_name_falls_back_to_the_local_address_and_ipv6_hosts_keep_brackets() {
+    let req = Request::get("/").body(()).unwrap();
+    let env = env_of(req, &script(), false);
+    assert_eq!(env["SERVER_NAME"], "127.0.0.1");
+    let req = Request::get("/")
+        .header("host", "[::1]:8080")
+        .body(())
+        .unwrap();
+    assert_eq!(env_of(req, &script(), false)["SERVER_NAME"], "[::1]");
+    let req = Request::get("/").header("host", "[::1]").body(()).unwrap();
+    assert_eq!(env_of(req, &script(), false)["SERVER_NAME"], "[::1]");
+    let empty = Script {
+        path_info: String::new(),
+        ..script()
+    };
+    let req = Request::get("/").body(()).unwrap();
+    let env = env_of(req, &empty, false);
+    assert_eq!(env["PATH_INFO"], "");
+    assert!(!env.contains_key("PATH_TRANSLATED"));
+}

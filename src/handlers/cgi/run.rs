@@ -1,0 +1,351 @@
+//! One program run: start it in its own process group, stream the request content to its
+//! stdin, its stderr to the log, its stdout back as the answer; and end it, always.
+//!
+//! The program is untrusted, so every way it can misbehave has an answer: it cannot start,
+//! writes a malformed head, or exits before writing one: 502; it writes no head within
+//! `header_timeout`: 504; it goes silent for `idle_timeout` once its answer has started: the
+//! answer is cut. When the program exits, when the client goes away, or when a limit is hit,
+//! its whole process group is killed and the program reaped, so children it forked are not
+//! left behind (no orphans) and nothing is left unreaped (no zombies). A program that moves
+//! itself to another session escapes the group; that is the operating system's boundary.
+
+use std::io;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body::{Body, Frame};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+use super::env::{EnvContext, build};
+use super::output::{self, CgiHead, Kind};
+use super::{Cgi, Script};
+use crate::body::ResponseBody;
+use crate::problem::Problem;
+
+/// Bytes read from the program's stdout at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What a program answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// A response to send.
+    Response(Response<ResponseBody>),
+    /// `Location: /path` alone: answer the request for this path instead (RFC 3875 §6.2.2).
+    LocalRedirect(String),
+}
+
+/// Where the request came from, for the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The client.
+    pub remote: std::net::SocketAddr,
+    /// The address it connected to.
+    pub local: std::net::SocketAddr,
+}
+
+/// Run `script` for the request `parts` with content `body`. `request_id` tags its log lines
+/// and any 5xx answer.
+pub async fn run<B>(
+    cgi: &Cgi,
+    script: &Script,
+    parts: &Parts,
+    body: B,
+    peer: Peer,
+    request_id: &str,
+) -> Result<Answer, Problem>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let opts = &cgi.opts;
+    let Ok(permit) = cgi.running.clone().try_acquire_owned() else {
+        return Err(Problem::unavailable(
+            "Too many requests are running this program at once. Try again in a moment.",
+            1,
+        ));
+    };
+    let cx = EnvContext {
+        peer: peer.remote,
+        local: peer.local,
+        document_root: &opts.document_root,
+        pass_authorization: opts.pass_authorization,
+        extra: &opts.env,
+        inherit: &opts.inherit_env,
+    };
+    let mut command = match &opts.interpreter {
+        Some(interpreter) => {
+            let mut c = Command::new(interpreter);
+            c.arg(&script.file);
+            c
+        }
+        None => Command::new(&script.file),
+    };
+    command
+        .env_clear()
+        .envs(build(parts, script, &cx))
+        .current_dir(script.file.parent().unwrap_or(&opts.document_root))
+        .stdin(if body.is_end_stream() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that it and every child it forks can be killed at once.
+        .process_group(0);
+    let child = command.spawn().map_err(|e| {
+        tracing::warn!(request_id, program = %script.file.display(), error = %e, "program could not be started");
+        failed("could not be started", request_id)
+    })?;
+    let group = child.id().map(|id| Pid::from_raw(id as i32));
+    let mut guard = Group {
+        child: Some(child),
+        group,
+    };
+    let child = guard.child.as_mut().expect("just spawned");
+    if let Some(stdin) = child.stdin.take() {
+        tokio::spawn(feed(body, stdin));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(log_stderr(
+            stderr,
+            script.file.display().to_string(),
+            request_id.to_owned(),
+        ));
+    }
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let head = tokio::time::timeout(opts.header_timeout, read_head(&mut stdout)).await;
+    let (head, rest) = match head {
+        Err(_) => {
+            tracing::warn!(request_id, program = %script.file.display(), timeout = ?opts.header_timeout, "program wrote no header in time");
+            guard.end().await;
+            let mut problem = Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "program-timeout",
+                "Gateway Timeout",
+            )
+            .with_detail("The program that answers this address did not start its answer in time.");
+            problem.request_id = Some(request_id.to_owned());
+            return Err(problem);
+        }
+        Ok(Err(why)) => {
+            let status = guard.end().await;
+            tracing::warn!(request_id, program = %script.file.display(), exit = ?status, "program failed: {why}");
+            return Err(failed(&why, request_id));
+        }
+        Ok(Ok(head)) => head,
+    };
+    let CgiHead {
+        status,
+        headers,
+        kind,
+        length,
+    } = head;
+    if let Kind::LocalRedirect(path) = kind {
+        guard.end().await;
+        return Ok(Answer::LocalRedirect(path));
+    }
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(pump(
+        guard,
+        stdout,
+        rest,
+        tx,
+        opts.idle_timeout,
+        length,
+        permit,
+    ));
+    let mut response = Response::new(ResponseBody::stream(ProgramBody { rx, left: length }));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(Answer::Response(response))
+}
+
+/// A 502 that says the program failed, without naming it or its path.
+fn failed(why: &str, request_id: &str) -> Problem {
+    let _ = why; // the cause is in the log, with the request id
+    let mut problem = Problem::new(StatusCode::BAD_GATEWAY, "program-failed", "Bad Gateway")
+        .with_detail("The program that answers this address failed before giving a valid answer.");
+    problem.request_id = Some(request_id.to_owned());
+    problem
+}
+
+/// Read until the head is complete; the head and the body bytes read after it.
+async fn read_head(stdout: &mut ChildStdout) -> Result<(CgiHead, Bytes), String> {
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    loop {
+        if let Some((head, consumed)) = output::parse(&buf).map_err(|e| e.to_string())? {
+            let _ = buf.split_to(consumed);
+            return Ok((head, buf.freeze()));
+        }
+        if stdout.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err(if buf.is_empty() {
+                "it exited without writing anything".to_owned()
+            } else {
+                "its output ended inside its header".to_owned()
+            });
+        }
+    }
+}
+
+/// Copy the request content to the program's stdin, then close it (end of input).
+async fn feed<B>(body: B, mut stdin: tokio::process::ChildStdin)
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut frames = http_body_util::BodyStream::new(body);
+    while let Some(frame) = frames.next().await {
+        let Ok(data) = frame.map(Frame::into_data) else {
+            return; // the client's content failed; the program sees its input end early
+        };
+        if let Ok(data) = data {
+            if stdin.write_all(&data).await.is_err() {
+                return; // the program stopped reading
+            }
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+/// Log what the program writes to stderr, a line at a time, tagged with the request.
+async fn log_stderr(stderr: tokio::process::ChildStderr, program: String, request_id: String) {
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::warn!(request_id, program, "program stderr: {line}");
+    }
+}
+
+/// Move the answer's body from the program to the client until either ends, then end the
+/// program. Holds the route's running permit until then.
+async fn pump(
+    mut guard: Group,
+    mut stdout: ChildStdout,
+    first: Bytes,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    idle: Duration,
+    length: Option<u64>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut left = length;
+    // Never more than the program's Content-Length: extra output is dropped.
+    let cut = |left: &mut Option<u64>, data: Bytes| match left {
+        Some(left) => {
+            let n = (*left).min(data.len() as u64) as usize;
+            *left -= n as u64;
+            data.slice(..n)
+        }
+        None => data,
+    };
+    if !first.is_empty() && tx.send(Ok(cut(&mut left, first))).await.is_err() {
+        guard.end().await;
+        return;
+    }
+    loop {
+        if left == Some(0) {
+            break;
+        }
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        match tokio::time::timeout(idle, stdout.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(_)) => {
+                if tx.send(Ok(cut(&mut left, buf.freeze()))).await.is_err() {
+                    break; // the client went away
+                }
+            }
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(e)).await;
+                break;
+            }
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "the program went silent");
+                let _ = tx.send(Err(e)).await;
+                break;
+            }
+        }
+    }
+    if left.is_some_and(|left| left > 0) {
+        let e = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the program's output ended before its Content-Length",
+        );
+        let _ = tx.send(Err(e)).await;
+    }
+    guard.end().await;
+}
+
+/// The program's process group; ended (killed and reaped) exactly once.
+struct Group {
+    child: Option<Child>,
+    group: Option<Pid>,
+}
+
+impl Group {
+    /// Kill whatever is left of the group and reap the program; its exit status.
+    async fn end(&mut self) -> Option<std::process::ExitStatus> {
+        self.kill();
+        let mut child = self.child.take()?;
+        child.wait().await.ok()
+    }
+
+    fn kill(&self) {
+        if let Some(group) = self.group {
+            // ESRCH (already gone) is the common, harmless case.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // Dropped without `end` (the request was cancelled): kill now, reap in the background.
+        if let Some(mut child) = self.child.take() {
+            self.kill();
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+    }
+}
+
+/// The answer's body: what the pump sends, with the program's Content-Length if it gave one.
+struct ProgramBody {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    left: Option<u64>,
+}
+
+impl Body for ProgramBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.rx.poll_recv(cx).map(|item| {
+            item.map(|r| {
+                r.map(|data| {
+                    if let Some(left) = &mut self.left {
+                        *left = left.saturating_sub(data.len() as u64);
+                    }
+                    Frame::data(data)
+                })
+            })
+        })
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.left {
+            Some(n) => http_body::SizeHint::with_exact(n),
+            None => http_body::SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Choosing the program and splitting the path around it.
+
+use super::*;
+use crate::http::target::normalise;
+
+fn dir_with(files: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in files {
+        let path = dir.path().join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+    }
+    dir
+}
+
+fn split(target: &CgiTarget, path: &str, consumed: usize) -> Result<(String, String), u16> {
+    resolve(target, &normalise(path).unwrap(), consumed)
+        .map(|s| (s.name, s.path_info))
+        .map_err(|p| p.status.as_u16())
+}
+
+#[test]
+fn one_program_takes_the_whole_prefix() {
+    let t = CgiTarget::Program(PathBuf::from("/usr/lib/git-core/git-http-backend"));
+    let ok = |a: &str, b: &str| Ok((a.to_owned(), b.to_owned()));
+    assert_eq!(
+        split(&t, "/git/repo.git/info/refs", 1),
+        ok("/git", "/repo.git/info/refs")
+    );
+    assert_eq!(split(&t, "/git", 1), ok("/git", ""));
+    assert_eq!(split(&t, "/git/", 1), ok("/git", "/"));
+    assert_eq!(split(&t, "/a/b/", 0), ok("", "/a/b/"));
+}
+
+#[test]
+fn a_directory_names_the_program_by_the_next_segment() {
+    let dir = dir_with(&["env.py", ".hidden", "sub/x.py"]);
+    let t = CgiTarget::Dir(dir.path().to_path_buf());
+    let ok = |a: &str, b: &str| Ok((a.to_owned(), b.to_owned()));
+    assert_eq!(split(&t, "/cgi-bin/env.py", 1), ok("/cgi-bin/env.py", ""));
+    assert_eq!(
+        split(&t, "/cgi-bin/env.py/x/y", 1),
+        ok("/cgi-bin/env.py", "/x/y")
+    );
+    for missing in [
+        "/cgi-bin/",
+        "/cgi-bin/nope",
+        "/cgi-bin/.hidden",
+        "/cgi-bin/sub",
+        "/cgi-bin/%2e%2e/etc/passwd",
+    ] {
+        assert_eq!(split(&t, missing, 1), Err(404), "{missing}");
+    }
+}
+
+#[test]
+fn an_extension_route_runs_the_file_the_path_names() {
+    let dir = dir_with(&["app/run.cgi", "top.cgi", ".secret/x.cgi"]);
+    let t = CgiTarget::Files(dir.path().to_path_buf());
+    let ok = |a: &str, b: &str| Ok((a.to_owned(), b.to_owned()));
+    assert_eq!(split(&t, "/app/run.cgi", 0), ok("/app/run.cgi", ""));
+    assert_eq!(
+        split(&t, "/app/run.cgi/more/", 0),
+        ok("/app/run.cgi", "/more/")
+    );
+    assert_eq!(split(&t, "/top.cgi", 0), ok("/top.cgi", ""));
+    assert_eq!(split(&t, "/.secret/x.cgi", 0), Err(404));
+    assert_eq!(split(&t, "/app/none.cgi", 0), Err(404));
+}
