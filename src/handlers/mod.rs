@@ -1,4 +1,5 @@
 //! Responders, one folder per kind. Each takes the request and its typed options and returns
 //! a response or a [`Problem`](crate::problem::Problem).
 
+pub mod policy;
 pub mod static_files;
