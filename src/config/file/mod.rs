@@ -18,9 +18,13 @@
 //! [[site.route]]
 //! path = "/"
 //! methods = ["GET"]                            # default: the responder decides
-//! files = { root = "public", listing = true, hidden = false, symlinks = "within-root" }
+//! files = { root = "public", listing = true, hidden = false, symlinks = "within-root",
+//!           clean-urls = true, spa = "index.html" }   # /about -> about.html; app fallback
 //! headers = { "Cache-Control" = "public, max-age=3600" }
 //! ```
+//!
+//! A route's headers, header rules, `cache-control`, `cors`, `security-headers`, `auth` and
+//! `errors` are its [`RoutePolicy`](crate::handlers::policy::RoutePolicy): see `policy.rs`.
 //!
 //! A site without routes serves its `root` at `/`. A `files` route without `root` serves its
 //! site's. Paths are resolved against the file's directory but not opened: whether they exist
@@ -33,6 +37,7 @@
 
 mod build;
 mod diagnostic;
+mod policy;
 mod raw;
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! Config file tests: a full example, then every error message, exactly.
+//! Config file tests: a full example, then every error message, exactly. The route policy
+//! keys have their own file, `policy`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::Method;
+
+mod policy;
 
 use super::{ConfigFileError, Diagnostics, FileConfig, line_col, parse};
 use crate::http::target::normalise;
@@ -95,8 +98,20 @@ root = "default"
         route.methods.as_deref(),
         Some(&[Method::GET, Method::POST][..])
     );
-    assert_eq!(route.headers["cache-control"], "public, max-age=3600");
-    assert_eq!(route.headers["x-frame-options"], "DENY");
+    let set: Vec<(&str, &str)> = route
+        .policy
+        .headers
+        .set
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        set,
+        [
+            ("cache-control", "public, max-age=3600"),
+            ("x-frame-options", "DENY")
+        ]
+    );
     let Responder::Files(files) = &route.responder else {
         panic!("files expected");
     };
@@ -201,10 +216,10 @@ fn every_error_message() {
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
         ]),
         (route("path = \"/\"\ncgi = { program = \"x\" }"), vec![
-            "5:1: unknown field `cgi`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+            "5:1: unknown field `cgi`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]),
         (route("path = \"/\"\nfiles = { listings = true }"), vec![
-            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`",
+            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`, `clean-urls`, `spa`",
         ]),
         (route("path = \"/\"\nredirect = { to = \"/\", code = 301 }"), vec![
             "5:24: unknown field `code`, expected `to` or `status`",
@@ -322,7 +337,7 @@ fn errors_are_collected_across_tables() {
             "2:11: workers = 0 is out of range",
             "4:8: invalid type: integer `1`, expected a string",
             "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
-            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]
     );
     let d = diagnostics(source);
