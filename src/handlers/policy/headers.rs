@@ -5,9 +5,10 @@
 //! - framing and connection fields ([`FRAMING_HEADERS`]) are refused when the config is read:
 //!   they describe the connection and the body, which the server owns (RFC 9110 §7.6.1,
 //!   RFC 9112 §6.1, §9.6);
-//! - `Cache-Control` from the config is applied only to answers below 400: a rule
-//!   `*.js -> immutable for a year` must not make the 404 of a mistyped asset immutable for a
-//!   year, and a 5xx keeps its `no-store` (see `crate::problem`).
+//! - `Cache-Control` from the config is applied only to answers below 400 that do not set
+//!   their own: a rule `*.js -> immutable for a year` must not make the 404 of a mistyped
+//!   asset immutable for a year, a 5xx keeps its `no-store` (see `crate::problem`), and a
+//!   single-page app's shell keeps its `no-cache` under a route-wide `max-age`.
 
 use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -49,10 +50,9 @@ impl HeaderOps {
         self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
     }
 
-    /// Apply to the headers of an answer with `status` (see the module docs for
-    /// `Cache-Control` on errors).
-    pub fn apply(&self, headers: &mut HeaderMap, status: StatusCode) {
-        let caching = status.as_u16() < 400;
+    /// Apply to the headers of an answer; `Cache-Control` only when `caching` (see
+    /// [`config_caching`] and the module docs).
+    pub fn apply(&self, headers: &mut HeaderMap, caching: bool) {
         for (name, value) in &self.set {
             if caching || *name != CACHE_CONTROL {
                 headers.insert(name.clone(), value.clone());
@@ -67,6 +67,12 @@ impl HeaderOps {
             headers.remove(name);
         }
     }
+}
+
+/// Whether the config's `Cache-Control` applies to an answer with `status` and `headers`
+/// as the responder made them: below 400, and not set by the responder itself.
+pub fn config_caching(status: StatusCode, headers: &HeaderMap) -> bool {
+    status.as_u16() < 400 && !headers.contains_key(CACHE_CONTROL)
 }
 
 /// Alternatives one glob may expand to (`{a,b}{c,d}` is 4); more is a config error.

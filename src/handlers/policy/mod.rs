@@ -12,7 +12,8 @@
 //!    or `before`'s):
 //!    1. the security-headers preset fills in the fields not already there;
 //!    2. the route's `headers` (set, add, remove), then each matching header rule's, so a
-//!       rule for `*.js` overrides the route; `Cache-Control` only below 400 (see `headers`);
+//!       rule for `*.js` overrides the route; `Cache-Control` only below 400 and when the
+//!       responder set none (see `headers`);
 //!    3. the CORS fields of an actual response.
 //!
 //! [`RoutePolicy::error_page`] names the custom page for an error status; the server serves
@@ -34,7 +35,7 @@ use http::{Method, Response, StatusCode};
 
 use self::auth::{BasicAuth, Verdict};
 use self::cors::{Cors, Preflight};
-use self::headers::{HeaderOps, HeaderRule, SecurityPreset, add_vary};
+use self::headers::{HeaderOps, HeaderRule, SecurityPreset, add_vary, config_caching};
 use crate::body::ResponseBody;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
@@ -124,16 +125,16 @@ impl RoutePolicy {
 
     /// Run on the answer to `req` for `path` (normalised), whoever produced it.
     pub fn after(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
-        let status = res.status();
+        let caching = config_caching(res.status(), res.headers());
         let headers = res.headers_mut();
         if let Some(preset) = self.security {
             preset.apply(headers);
         }
-        self.headers.apply(headers, status);
+        self.headers.apply(headers, caching);
         if !self.rules.is_empty() {
             let last = path.segments.last().map_or("", String::as_str);
             for rule in self.rules.iter().filter(|r| r.glob.matches(last)) {
-                rule.ops.apply(headers, status);
+                rule.ops.apply(headers, caching);
             }
         }
         if let Some(cors) = &self.cors {

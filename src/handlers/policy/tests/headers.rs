@@ -3,7 +3,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::handlers::policy::headers::{
-    GlobError, HeaderOps, SecurityPreset, SegmentGlob, add_vary, is_framing,
+    GlobError, HeaderOps, SecurityPreset, SegmentGlob, add_vary, config_caching, is_framing,
 };
 
 #[test]
@@ -84,7 +84,9 @@ fn set_add_remove() {
     h.insert("link", value("</b.js>"));
     h.insert("server", value("usher"));
     h.insert("cache-control", value("no-cache"));
-    ops.apply(&mut h, StatusCode::OK);
+    assert!(config_caching(StatusCode::OK, &HeaderMap::new()));
+    assert!(!config_caching(StatusCode::OK, &h));
+    ops.apply(&mut h, true);
     assert_eq!(h["x-frame-options"], "DENY");
     let links: Vec<_> = h.get_all("link").iter().collect();
     assert_eq!(links, ["</b.js>", "</a.css>"]);
@@ -103,7 +105,8 @@ fn set_add_remove() {
         if status >= 500 {
             h.insert("cache-control", value("no-store"));
         }
-        ops.apply(&mut h, StatusCode::from_u16(status).unwrap());
+        let caching = config_caching(StatusCode::from_u16(status).unwrap(), &h);
+        ops.apply(&mut h, caching);
         let cc: Vec<_> = h.get_all("cache-control").iter().collect();
         if cached {
             assert_eq!(cc, ["public", "max-age=1"], "{status}");

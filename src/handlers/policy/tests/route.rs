@@ -140,6 +140,13 @@ fn errors_keep_their_caching_but_get_the_rest() {
         field(&res, "cache-control"),
         "public, max-age=31536000, immutable"
     );
+    // A responder's own Cache-Control (the SPA shell's no-cache) stays.
+    let req = parts("GET", "/settings", &[]);
+    let mut res = Response::new(ResponseBody::Empty);
+    res.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
+    p.after(&req, &normalise("/settings").unwrap(), &mut res);
+    assert_eq!(field(&res, "cache-control"), "no-cache");
 }
 
 #[test]
