@@ -2,4 +2,5 @@
 //! a response or a [`Problem`](crate::problem::Problem).
 
 pub mod cgi;
+pub mod policy;
 pub mod static_files;

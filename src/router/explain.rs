@@ -54,6 +54,9 @@ pub struct Explanation {
     pub host_pattern: Option<String>,
     /// Routes whose pattern matched, most specific first.
     pub routes: Vec<Considered>,
+    /// What the chosen route's policy does with this request, one line each (see
+    /// [`Explanation::add_policy`]); empty until then.
+    pub policy: Vec<String>,
 }
 
 /// What the router reports as it decides. `()` records nothing and stops at the first match.
@@ -82,7 +85,15 @@ impl Explanation {
             site: None,
             host_pattern: None,
             routes: Vec::new(),
+            policy: Vec::new(),
         }
+    }
+
+    /// Describe what `route`'s policy does with `req` (its headers: credentials given or
+    /// not, the CORS decision, header rules that match `path`). The router decides from the
+    /// host, method and path alone; the caller, who has the request, adds this.
+    pub fn add_policy(&mut self, route: &Route, req: &http::request::Parts, path: &NormalPath) {
+        self.policy = route.policy.explain(req, path);
     }
 }
 
@@ -120,6 +131,7 @@ impl fmt::Display for Explanation {
     /// host "www.example.test": site usher.toml:4, by wildcard *.example.test
     /// route /old/ (usher.toml:9): prefix of 1 segment: chosen
     /// route / (usher.toml:12): prefix of 0 segments: matches too, less specific or written later
+    /// auth: realm "staff", no credentials given: 401
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = match &self.host {
@@ -170,6 +182,9 @@ impl fmt::Display for Explanation {
         }
         if !self.routes.iter().any(|r| r.verdict == Verdict::Chosen) {
             writeln!(f, "{} is not allowed here: 405", self.method)?;
+        }
+        for line in &self.policy {
+            writeln!(f, "{line}")?;
         }
         Ok(())
     }

@@ -23,6 +23,8 @@
 //! methods = ["GET"]                            # GET allows HEAD too
 //! files = { listing = true }
 //! ```
+//! Per-route headers, CORS, authentication and error pages are the route's
+//! [`RoutePolicy`]; [`Explanation::add_policy`] describes them for a request.
 
 pub mod explain;
 pub mod host;
@@ -32,12 +34,13 @@ pub mod redirect;
 #[cfg(test)]
 mod tests;
 
-use http::{HeaderMap, Method};
+use http::Method;
 
 use self::explain::{Explanation, Trace, Verdict};
 use self::host::{HostConflict, HostPattern, HostTable};
 use self::path::PathPattern;
 use self::redirect::Redirect;
+use crate::handlers::policy::RoutePolicy;
 use crate::handlers::static_files::StaticOptions;
 use crate::http::target::NormalPath;
 
@@ -62,8 +65,8 @@ pub struct Route {
     /// The methods it takes; `None` leaves the methods to the responder. `GET` implies `HEAD`
     /// (RFC 9110 §9.3.2: HEAD is GET without the content).
     pub methods: Option<Vec<Method>>,
-    /// Response headers set on every answer of this route.
-    pub headers: HeaderMap,
+    /// What happens around the responder: headers, CORS, authentication, error pages.
+    pub policy: RoutePolicy,
     /// What answers.
     pub responder: Responder,
 }
@@ -75,6 +78,8 @@ pub enum Responder {
     Files(StaticOptions),
     /// Answer with a redirect.
     Redirect(Redirect),
+    /// Run a program (CGI/1.1).
+    Cgi(crate::handlers::cgi::CgiOptions),
 }
 
 impl Route {

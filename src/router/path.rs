@@ -273,7 +273,7 @@ fn segment_matches(glob: &GlobSegment, segment: &str) -> bool {
 /// every other `p` matches one item `t` when `one(p, t)`. The classic single-backtrack
 /// algorithm: O(pattern × text) at worst, no allocation, no recursion (so no pattern or path
 /// can blow the stack or take exponential time).
-fn wildcard_match<P, T>(
+pub(crate) fn wildcard_match<P, T>(
     pattern: &[P],
     text: &[T],
     is_star: impl Fn(&P) -> bool,

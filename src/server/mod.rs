@@ -5,6 +5,7 @@
 //! §3.3). Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
 //! the server knows all have ended when the channel has no receivers left.
 
+mod dispatch;
 pub mod h1;
 mod prefixed;
 pub mod reload;
@@ -25,9 +26,10 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::handlers::static_files::ReadAheadBudget;
+pub use dispatch::App;
 pub use h1::head::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
 use prefixed::Prefixed;
-pub use service::App;
+pub use service::Conn;
 
 /// Most connections served at once; past it, accepting waits for one to close.
 pub const MAX_CONNECTIONS: usize = 16_384;
@@ -221,8 +223,9 @@ pub async fn answer(
     app: Arc<App>,
     request: http::Request<http_body_util::Empty<Bytes>>,
 ) -> http::Response<crate::body::ResponseBody> {
-    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
-    match service::handle(app, peer, None, request).await {
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let conn = Conn { peer: local, local };
+    match service::handle(app, conn, None, request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
@@ -239,8 +242,12 @@ async fn serve_h2(
 ) {
     // One read-ahead budget per connection: its streams share it (see CONNECTION_READ_AHEAD).
     let budget = ReadAheadBudget::new();
+    let conn = Conn {
+        peer,
+        local: stream.local_addr().unwrap_or(peer),
+    };
     let svc = hyper::service::service_fn(move |req| {
-        service::handle(app.clone(), peer, Some(budget.clone()), req)
+        service::handle(app.clone(), conn, Some(budget.clone()), req)
     });
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder

@@ -2,6 +2,7 @@
 //! curl) and, for the binary's own behaviour, the `usher` executable itself.
 
 mod cache;
+mod cgi;
 mod cli;
 mod config;
 mod dirs;

@@ -5,13 +5,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::Method;
 use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, line_col};
+use super::policy::{PolicyKeys, route_policy};
 use super::raw::{RawFiles, RawRoute, RawServer, Symlinks};
 use super::{FileConfig, SiteTables, Tables};
 use crate::cli::parse_duration;
+use crate::handlers::policy::RoutePolicy;
 use crate::handlers::static_files::StaticOptions;
 use crate::router::host::{HostConflict, HostPattern};
 use crate::router::path::PathPattern;
@@ -25,19 +27,6 @@ const MAX_WORKERS: i64 = 1024;
 /// browsers for good (301 and 308 are cacheable by default, RFC 9110 §15.4.2, §15.4.9), and
 /// method-preserving, unlike 302 (RFC 9110 §15.4.3 note, §15.4.8).
 const DEFAULT_REDIRECT_STATUS: i64 = 307;
-
-/// Header fields a route may not set: framing and connection management belong to the
-/// server (RFC 9110 §7.6.1, RFC 9112 §6.1, §9.6).
-const RESERVED_HEADERS: &[&str] = &[
-    "connection",
-    "content-length",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// Where things were written, parallel to the sites and routes handed to [`Router::new`],
 /// so the router's findings can point back into the file.
@@ -107,7 +96,7 @@ pub(super) fn build(
                         label: at(&span),
                         pattern: PathPattern::Prefix(Vec::new()),
                         methods: None,
-                        headers: HeaderMap::new(),
+                        policy: RoutePolicy::default(),
                         responder: Responder::Files(StaticOptions::new(root.clone())),
                     });
                     route_spans.push(span.clone());
@@ -198,45 +187,64 @@ fn build_route(
         .map_err(|e| errors.push(Diagnostic::new(raw.path.span(), e.to_string())))
         .ok();
     let methods = raw.methods.and_then(|m| methods(m, errors));
-    let headers = headers(raw.headers.unwrap_or_default(), errors);
-    let responder = match (raw.files, raw.redirect) {
-        (Some(files), None) => files_options(files, site_root, base, errors),
-        (None, Some(redirect)) => {
-            let r = redirect.into_inner();
-            let status = r
-                .status
-                .as_ref()
-                .map_or(DEFAULT_REDIRECT_STATUS, |s| *s.get_ref());
-            let status_span = r.status.as_ref().map_or(r.to.span(), Spanned::span);
-            match u16::try_from(status).map(|s| Redirect::new(r.to.get_ref(), s)) {
-                Ok(Ok(redirect)) => Some(Responder::Redirect(redirect)),
-                Ok(Err(e)) => {
-                    let is_status = e == crate::router::redirect::RedirectError::Status;
-                    let span = if is_status { status_span } else { r.to.span() };
-                    errors.push(Diagnostic::new(span, e.to_string()));
-                    None
-                }
-                Err(_) => {
-                    let e = crate::router::redirect::RedirectError::Status;
-                    errors.push(Diagnostic::new(status_span, e.to_string()));
-                    None
-                }
+    let keys = PolicyKeys {
+        headers: raw.headers,
+        header_rules: raw.header_rules,
+        cache_control: raw.cache_control,
+        cors: raw.cors,
+        security_headers: raw.security_headers,
+        auth: raw.auth,
+        errors: raw.errors,
+    };
+    let policy = route_policy(keys, base, errors);
+    let kinds = [
+        raw.files.as_ref().map(Spanned::span),
+        raw.redirect.as_ref().map(Spanned::span),
+        raw.cgi.as_ref().map(Spanned::span),
+    ];
+    let responder = if kinds.iter().flatten().count() > 1 {
+        let second = kinds
+            .iter()
+            .flatten()
+            .nth(1)
+            .cloned()
+            .unwrap_or(span.clone());
+        errors.push(
+            Diagnostic::new(second, "a route has one responder, this one has two")
+                .help("keep one of `files`, `redirect` and `cgi`, and move the others to routes of their own"),
+        );
+        None
+    } else if let Some(files) = raw.files {
+        files_options(files, site_root, base, errors)
+    } else if let Some(cgi) = raw.cgi {
+        super::cgi::cgi_options(cgi, site_root, base, errors)
+    } else if let Some(redirect) = raw.redirect {
+        let r = redirect.into_inner();
+        let status = r
+            .status
+            .as_ref()
+            .map_or(DEFAULT_REDIRECT_STATUS, |s| *s.get_ref());
+        let status_span = r.status.as_ref().map_or(r.to.span(), Spanned::span);
+        match u16::try_from(status).map(|s| Redirect::new(r.to.get_ref(), s)) {
+            Ok(Ok(redirect)) => Some(Responder::Redirect(redirect)),
+            Ok(Err(e)) => {
+                let is_status = e == crate::router::redirect::RedirectError::Status;
+                let span = if is_status { status_span } else { r.to.span() };
+                errors.push(Diagnostic::new(span, e.to_string()));
+                None
+            }
+            Err(_) => {
+                let e = crate::router::redirect::RedirectError::Status;
+                errors.push(Diagnostic::new(status_span, e.to_string()));
+                None
             }
         }
-        (Some(files), Some(_)) => {
-            errors.push(
-                Diagnostic::new(files.span(), "a route has one responder, this one has two")
-                    .help("keep `files` or `redirect`, and move the other to its own route"),
-            );
-            None
-        }
-        (None, None) => {
-            errors.push(
-                Diagnostic::new(span.clone(), "this route has no responder")
-                    .help("add `files = { ... }` or `redirect = { to = \"...\" }`"),
-            );
-            None
-        }
+    } else {
+        errors.push(
+            Diagnostic::new(span.clone(), "this route has no responder")
+                .help("add `files = { ... }`, `redirect = { to = \"...\" }` or `cgi = { ... }`"),
+        );
+        None
     };
     if errors.len() > before {
         return None;
@@ -245,12 +253,12 @@ fn build_route(
         label: String::new(),
         pattern: pattern?,
         methods,
-        headers,
+        policy,
         responder: responder?,
     })
 }
 
-fn methods(
+pub(super) fn methods(
     raw: Spanned<Vec<Spanned<String>>>,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Vec<Method>> {
@@ -288,44 +296,6 @@ fn methods(
     Some(list)
 }
 
-fn headers(
-    raw: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
-    errors: &mut Vec<Diagnostic>,
-) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in raw {
-        let Ok(header) = HeaderName::from_bytes(name.get_ref().as_bytes()) else {
-            errors.push(
-                Diagnostic::new(
-                    name.span(),
-                    format!("{:?} is not a header name", name.get_ref()),
-                )
-                .help(
-                    "a header name is a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §5.1)",
-                ),
-            );
-            continue;
-        };
-        if RESERVED_HEADERS.contains(&header.as_str()) {
-            errors.push(
-                Diagnostic::new(name.span(), format!("`{}` is set by the server", name.get_ref()))
-                    .help("remove it: framing and connection headers follow the connection (RFC 9110 §7.6.1)"),
-            );
-            continue;
-        }
-        match HeaderValue::from_str(value.get_ref()) {
-            Ok(v) => {
-                map.insert(header, v);
-            }
-            Err(_) => errors.push(
-                Diagnostic::new(value.span(), "not a header value")
-                    .help("use visible ASCII and spaces, no line breaks (RFC 9110 §5.5)"),
-            ),
-        }
-    }
-    map
-}
-
 fn files_options(
     raw: Spanned<RawFiles>,
     site_root: Option<&Path>,
@@ -352,11 +322,51 @@ fn files_options(
     if let Some(index) = files.index {
         opts.index_files = index;
     }
+    opts.clean_urls = files.clean_urls.unwrap_or(opts.clean_urls);
+    if let Some(spa) = files.spa {
+        opts.spa_fallback = Some(spa_path(&spa, opts.show_hidden, errors)?);
+    }
     Some(Responder::Files(opts))
 }
 
+/// `spa`: a file inside the root, named relative to it, that the root would serve.
+fn spa_path(
+    spa: &Spanned<String>,
+    show_hidden: bool,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<PathBuf> {
+    let text = spa.get_ref();
+    let path = Path::new(text);
+    let inside = !text.is_empty()
+        && !text.ends_with('/')
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        errors.push(
+            Diagnostic::new(spa.span(), "`spa` names a file inside the root")
+                .help("write it relative to the root, without `..`, such as \"index.html\""),
+        );
+        return None;
+    }
+    let hidden = path
+        .components()
+        .any(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."));
+    if hidden && !show_hidden {
+        errors.push(
+            Diagnostic::new(
+                spa.span(),
+                "`spa` names a hidden file, which this root does not serve",
+            )
+            .help("rename it, or set `hidden = true`"),
+        );
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
 /// A path from the file, relative to the file's directory unless absolute.
-fn resolve(base: &Path, path: &str) -> PathBuf {
+pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
     base.join(path)
 }
 

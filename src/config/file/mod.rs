@@ -18,9 +18,13 @@
 //! [[site.route]]
 //! path = "/"
 //! methods = ["GET"]                            # default: the responder decides
-//! files = { root = "public", listing = true, hidden = false, symlinks = "within-root" }
+//! files = { root = "public", listing = true, hidden = false, symlinks = "within-root",
+//!           clean-urls = true, spa = "index.html" }   # /about -> about.html; app fallback
 //! headers = { "Cache-Control" = "public, max-age=3600" }
 //! ```
+//!
+//! A route's headers, header rules, `cache-control`, `cors`, `security-headers`, `auth` and
+//! `errors` are its [`RoutePolicy`](crate::handlers::policy::RoutePolicy): see `policy.rs`.
 //!
 //! A site without routes serves its `root` at `/`. A `files` route without `root` serves its
 //! site's. Paths are resolved against the file's directory but not opened: whether they exist
@@ -32,7 +36,9 @@
 //! table), then every value check, then the router's reachability checks.
 
 mod build;
+mod cgi;
 mod diagnostic;
+mod policy;
 mod raw;
 
 #[cfg(test)]
@@ -199,7 +205,7 @@ fn array_of_tables<'i>(
 }
 
 /// Route kinds that later versions add: named, so their absence is explained.
-const FUTURE_KINDS: [&str; 3] = ["cgi", "fastcgi", "proxy"];
+const FUTURE_KINDS: [&str; 2] = ["fastcgi", "proxy"];
 
 /// Deserialise one table, turning serde's error into a diagnostic with advice.
 fn deserialize<'de, T: Deserialize<'de>>(
@@ -214,7 +220,7 @@ fn deserialize<'de, T: Deserialize<'de>>(
                 .iter()
                 .find(|k| message.starts_with(&format!("unknown field `{k}`")));
             let help = if let Some(kind) = future {
-                format!("`{kind}` routes are not available yet: a route answers with `files` or `redirect`")
+                format!("`{kind}` routes are not available yet: a route answers with `files`, `redirect` or `cgi`")
             } else if message.starts_with("unknown field") {
                 "remove it, or use one of the keys listed (keys are kebab-case)".to_owned()
             } else if message.starts_with("missing field") {

@@ -52,9 +52,105 @@ pub(super) struct RawSite {
 pub(super) struct RawRoute {
     pub path: Spanned<String>,
     pub methods: Option<Spanned<Vec<Spanned<String>>>>,
-    pub headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub headers: Option<HeaderTable>,
     pub files: Option<Spanned<RawFiles>>,
     pub redirect: Option<Spanned<RawRedirect>>,
+    pub cgi: Option<Spanned<RawCgi>>,
+    pub header_rules: Option<Vec<Spanned<RawHeaderRule>>>,
+    pub cache_control: Option<Spanned<String>>,
+    pub cors: Option<Spanned<RawCors>>,
+    pub security_headers: Option<Spanned<SecurityHeaders>>,
+    pub auth: Option<Spanned<RawAuth>>,
+    pub errors: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// A table of header names (or `set`/`add`/`remove`) to entries.
+pub(super) type HeaderTable = BTreeMap<Spanned<String>, Spanned<HeaderEntry>>;
+
+/// One value in a `headers` table: a field value (`Name = "v"`), a table (`set = { ... }`)
+/// or a list (`remove = [...]`, or several values under `add`). Which is allowed where is
+/// checked when building, so the message can say what was meant.
+#[derive(Debug)]
+pub(super) enum HeaderEntry {
+    Value(String),
+    Table(BTreeMap<Spanned<String>, Spanned<HeaderEntry>>),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for HeaderEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = HeaderEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a header value (a string), a table of headers or a list of names")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HeaderEntry, E> {
+                Ok(HeaderEntry::Value(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderEntry, A::Error> {
+                let mut table = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry()? {
+                    table.insert(k, v);
+                }
+                Ok(HeaderEntry::Table(table))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<HeaderEntry, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    list.push(item);
+                }
+                Ok(HeaderEntry::List(list))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One of `header-rules = [ { match = "*.js", ... } ]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawHeaderRule {
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    pub set: Option<HeaderTable>,
+    pub add: Option<HeaderTable>,
+    pub remove: Option<Vec<Spanned<String>>>,
+    pub cache_control: Option<Spanned<String>>,
+}
+
+/// `cors = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawCors {
+    pub origins: Spanned<Vec<Spanned<String>>>,
+    pub methods: Option<Spanned<Vec<Spanned<String>>>>,
+    pub headers: Option<Vec<Spanned<String>>>,
+    pub expose: Option<Vec<Spanned<String>>>,
+    pub credentials: Option<Spanned<bool>>,
+    pub max_age: Option<Spanned<String>>,
+}
+
+/// `security-headers = "..."`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum SecurityHeaders {
+    Basic,
+    Strict,
+}
+
+/// `auth = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawAuth {
+    pub realm: Option<Spanned<String>>,
+    pub users: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// `files = { ... }`.
@@ -66,6 +162,8 @@ pub(super) struct RawFiles {
     pub hidden: Option<bool>,
     pub symlinks: Option<Symlinks>,
     pub index: Option<Vec<String>>,
+    pub clean_urls: Option<bool>,
+    pub spa: Option<Spanned<String>>,
 }
 
 /// `files.symlinks`.
@@ -84,4 +182,21 @@ pub(super) enum Symlinks {
 pub(super) struct RawRedirect {
     pub to: Spanned<String>,
     pub status: Option<Spanned<i64>>,
+}
+
+/// `cgi = { ... }`: exactly one of `program`, `dir`, or neither (the path names the file
+/// under `root`, for extension routes such as `*.cgi`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawCgi {
+    pub program: Option<Spanned<String>>,
+    pub dir: Option<Spanned<String>>,
+    pub root: Option<Spanned<String>>,
+    pub interpreter: Option<Spanned<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub inherit_env: Option<Vec<String>>,
+    pub pass_authorization: Option<bool>,
+    pub header_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub max_running: Option<Spanned<i64>>,
 }

@@ -42,13 +42,15 @@ pub enum Answer {
     LocalRedirect(String),
 }
 
-/// Where the request came from, for the environment.
+/// Where the request came from, and who sent it, for the environment.
 #[derive(Debug, Clone, Copy)]
-pub struct Peer {
+pub struct Peer<'a> {
     /// The client.
     pub remote: std::net::SocketAddr,
     /// The address it connected to.
     pub local: std::net::SocketAddr,
+    /// The user the route's basic auth accepted (`REMOTE_USER`, `AUTH_TYPE=Basic`).
+    pub user: Option<&'a str>,
 }
 
 /// Run `script` for the request `parts` with content `body`. `request_id` tags its log lines
@@ -58,7 +60,7 @@ pub async fn run<B>(
     script: &Script,
     parts: &Parts,
     body: B,
-    peer: Peer,
+    peer: Peer<'_>,
     request_id: &str,
 ) -> Result<Answer, Problem>
 where
@@ -79,6 +81,7 @@ where
         pass_authorization: opts.pass_authorization,
         extra: &opts.env,
         inherit: &opts.inherit_env,
+        user: peer.user,
     };
     let mut command = match &opts.interpreter {
         Some(interpreter) => {
@@ -245,6 +248,7 @@ async fn pump(
         }
         None => data,
     };
+    let mut exited = false;
     if !first.is_empty() && tx.send(Ok(cut(&mut left, first))).await.is_err() {
         guard.end().await;
         return;
@@ -254,7 +258,22 @@ async fn pump(
             break;
         }
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        match tokio::time::timeout(idle, stdout.read_buf(&mut buf)).await {
+        let read = tokio::time::timeout(idle, stdout.read_buf(&mut buf));
+        let read = match guard.child.as_mut().filter(|_| !exited) {
+            // Once the program itself exits, kill what it left behind: children holding its
+            // stdout open would otherwise keep the answer from ending. What they wrote
+            // before is still read.
+            Some(child) => tokio::select! {
+                read = read => read,
+                _ = child.wait() => {
+                    exited = true;
+                    guard.kill();
+                    continue;
+                }
+            },
+            None => read.await,
+        };
+        match read {
             Ok(Ok(0)) => break,
             Ok(Ok(_)) => {
                 if tx.send(Ok(cut(&mut left, buf.freeze()))).await.is_err() {

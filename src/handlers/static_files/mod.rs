@@ -8,6 +8,8 @@
 //!    long; see `cache` for the bound and the bounds on memory.
 //! 1. `resolve`: normalised path -> typed outcome (file, directory, redirect, variants, refusal),
 //!    enforcing the sandbox (hidden names, symlinks leaving the root, special files).
+//!    With `clean_urls`, a last segment `N` that names nothing is answered by `N.html` when
+//!    that file exists (so `/about` is exactly `/about.html`), before variants.
 //! 2. `variants`: for a path with no file, pick `name.EXT` / `name.LANG.EXT` by Accept / Accept-Language
 //!    (RFC 9110 §12.1, proactive negotiation).
 //! 3. `suggest`: for a path that names nothing, the nearest existing names ("did you mean").
@@ -15,6 +17,9 @@
 //! 5. `reply`: outcome -> response: preconditions (RFC 9110 §13.2.2), ranges (§14), headers.
 //! 6. `crate::body::file`: the file body, read off-thread in chunks growing from 64 KiB to 512 KiB,
 //!    exactly Content-Length bytes.
+//! 7. `spa`: a path that names nothing, asked for by a navigation, gets the configured
+//!    fallback file (a single-page app's shell) with `Cache-Control: no-cache`; anything
+//!    else keeps its 404. The fallback goes through steps 0-5 like any request.
 //!
 //! # Policies
 //! - **Missing, hidden, escaping, special**: a dot-name (unless `show_hidden`; `.well-known` is
@@ -43,6 +48,7 @@ mod clockmap;
 mod listing;
 mod reply;
 mod resolve;
+mod spa;
 mod suggest;
 mod variants;
 
@@ -58,7 +64,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 
 use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile};
 use self::listing::Listed;
@@ -89,6 +95,11 @@ pub struct StaticOptions {
     /// How long a cached answer is served from memory before the filesystem is asked again
     /// (default 1 s): the longest a changed file is served stale.
     pub revalidate_after: Duration,
+    /// Serve `/about` from `about.html` when `about` does not exist (default off).
+    pub clean_urls: bool,
+    /// A file, relative to the root, that answers navigations to paths that name nothing
+    /// (a single-page app's `index.html`); see `spa` (default none).
+    pub spa_fallback: Option<PathBuf>,
 }
 
 impl StaticOptions {
@@ -107,6 +118,8 @@ impl StaticOptions {
                 "text/plain".to_owned(),
             ],
             revalidate_after: cache::REVALIDATE_AFTER,
+            clean_urls: false,
+            spa_fallback: None,
         }
     }
 }
@@ -132,6 +145,66 @@ impl ServeDir {
     /// Answer a GET or HEAD for `path` (already normalised). The caller has checked the method.
     /// For HEAD the response carries the same headers as GET and an empty body.
     pub async fn serve(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+    ) -> Result<Response<ResponseBody>, Problem> {
+        let answer = self.serve_path(req, path).await;
+        match (answer, &self.opts.spa_fallback) {
+            (Err(problem), Some(fallback)) if problem.status == StatusCode::NOT_FOUND => {
+                self.fallback(req, path, problem, fallback).await
+            }
+            (answer, _) => answer,
+        }
+    }
+
+    /// A path that names nothing: the app's fallback file for a navigation, else the 404.
+    /// Both vary on what told them apart (see `spa`).
+    async fn fallback(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+        mut missing: Problem,
+        fallback: &std::path::Path,
+    ) -> Result<Response<ResponseBody>, Problem> {
+        if !spa::is_navigation(&req.headers, path) {
+            missing
+                .headers
+                .append(header::VARY, HeaderValue::from_static(spa::VARY_NAVIGATION));
+            return Err(missing);
+        }
+        let Some(target) = spa::fallback_path(fallback) else {
+            return Err(missing);
+        };
+        match self.serve_path(req, &target).await {
+            // The fallback is a file: a directory's redirect or listing would send the
+            // navigation somewhere else entirely.
+            Ok(mut res) if is_file_answer(&res) => {
+                let h = res.headers_mut();
+                // The app's shell changes with every deploy and answers many URLs: always
+                // revalidate it (the "served with Cache-Control: no-cache").
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                crate::handlers::policy::headers::add_vary(h, "Accept");
+                crate::handlers::policy::headers::add_vary(h, "Sec-Fetch-Mode");
+                Ok(res)
+            }
+            Ok(_) => {
+                tracing::warn!(fallback = %fallback.display(), "the spa fallback is not a file");
+                Err(missing)
+            }
+            Err(problem) if problem.status == StatusCode::NOT_FOUND => {
+                tracing::warn!(
+                    fallback = %fallback.display(),
+                    "the spa fallback file is missing or not served (hidden, outside the root)"
+                );
+                Err(missing)
+            }
+            Err(problem) => Err(problem),
+        }
+    }
+
+    /// [`serve`](Self::serve) without the fallback.
+    async fn serve_path(
         &self,
         req: &Parts,
         path: &NormalPath,
@@ -321,6 +394,12 @@ fn reply_file(
         (true, None, None) => Source::Nothing,
     };
     planned.respond(path, source)
+}
+
+/// Whether `res` serves a file (200, 206 or 304). The fallback path never ends in `/`, so a
+/// directory answers 301, never a listing.
+fn is_file_answer(res: &Response<ResponseBody>) -> bool {
+    res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED
 }
 
 /// Append `segment` (a decoded name, no `/`) to `out`, percent-encoded for a URL path: every

@@ -259,6 +259,9 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
         return Ok(not_found(job, vec![decoded_path(&segments[..at], false)]));
     };
     if at + 1 == segments.len() && !job.path.trailing_slash {
+        if let Some(outcome) = clean_url(job, &dir, &segments[at]) {
+            return outcome;
+        }
         let found = variants::find(job, &dir, &segments[..at], &segments[at]);
         if let Some(outcome) = negotiated(job, found) {
             return outcome;
@@ -266,6 +269,22 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
     }
     let suggestions = suggest::suggest(&job.opts, &job.cache, &dir, segments, at);
     Ok(not_found(job, suggestions))
+}
+
+/// With `clean_urls`, `name` answered by the file `name.html` in `dir`, through the same
+/// sandbox `lookup` (so `.secret` never reaches `.secret.html`). `None` when there is no
+/// such file: variants and suggestions follow as without clean URLs.
+fn clean_url(job: &Job, dir: &Path, name: &str) -> Option<Result<Outcome, Raced>> {
+    if !job.opts.clean_urls || name.ends_with(".html") {
+        return None;
+    }
+    let file = format!("{name}.html");
+    match lookup(&job.opts, dir, &file) {
+        Ok(entry) if entry.meta.is_file() => Some(open_single(job, &entry, &file)),
+        Ok(_) | Err(Miss::Absent) => None,
+        Err(Miss::Denied) => Some(Ok(forbidden(job, NOT_READABLE))),
+        Err(Miss::Failed(err)) => Some(Ok(failed(job, &err, &dir.join(&file)))),
+    }
 }
 
 /// Open the only representation there is of `entry`, named `name`: 406 if Accept refuses

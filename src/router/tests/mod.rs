@@ -7,7 +7,7 @@ mod select;
 
 use std::path::PathBuf;
 
-use http::{HeaderMap, Method};
+use http::Method;
 
 use super::path::PathPattern;
 use super::redirect::Redirect;
@@ -26,7 +26,7 @@ fn route(pattern: &str, methods: Option<&[Method]>) -> Route {
         label: pattern.to_owned(),
         pattern: PathPattern::parse(pattern).unwrap(),
         methods: methods.map(<[Method]>::to_vec),
-        headers: HeaderMap::new(),
+        policy: Default::default(),
         responder: Responder::Files(StaticOptions::new(PathBuf::from("/srv"))),
     }
 }

@@ -249,3 +249,34 @@ fn explain_records_every_step() {
         assert_eq!(a, b, "{path}");
     }
 }
+
+#[test]
+fn explain_adds_the_chosen_routes_policy() {
+    use crate::handlers::policy::headers::{HeaderOps, HeaderRule, SecurityPreset, SegmentGlob};
+    let mut assets = route("/assets/", None);
+    assets.policy.security = Some(SecurityPreset::Basic);
+    assets.policy.rules.push(HeaderRule {
+        glob: SegmentGlob::parse("*.js").unwrap(),
+        ops: HeaderOps::default(),
+    });
+    let router = one_site(vec![route("/", None), assets]);
+    let path = p("/assets/app.js");
+    let (decision, mut why) = router.explain(None, &Method::GET, &path);
+    let Decision::Route(m) = decision else {
+        panic!("route expected");
+    };
+    let req = http::Request::get("/assets/app.js")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    why.add_policy(m.route, &req, &path);
+    assert_eq!(
+        why.to_string(),
+        "no host: no site names it: the default site default\n\
+         route /assets/ (/assets/): prefix of 1 segment: chosen\n\
+         route / (/): prefix of 0 segments: matches too, less specific or written later\n\
+         security headers: basic\n\
+         header rule \"*.js\" matches \"app.js\"\n"
+    );
+}

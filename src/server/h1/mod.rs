@@ -203,7 +203,11 @@ async fn exchange(
     };
     let (body, mut feed) = request_body::channel(framing, expect_continue);
     let request = Request::from_parts(parts, body);
-    let mut handling = pin!(service::handle(app.clone(), peer, None, request));
+    let conn = super::Conn {
+        peer,
+        local: stream.local_addr().unwrap_or(peer),
+    };
+    let mut handling = pin!(service::handle(app.clone(), conn, None, request));
     let mut continue_sent = false;
     let response: Response<_> = loop {
         let Some(active) = feed.as_mut().filter(|f| !f.is_done()) else {

@@ -35,6 +35,8 @@ pub struct EnvContext<'a> {
     pub extra: &'a [(String, String)],
     /// Names of usher's own environment variables to pass on.
     pub inherit: &'a [String],
+    /// The user the server authenticated (RFC 3875 §4.1.1, §4.1.11), if any.
+    pub user: Option<&'a str>,
 }
 
 /// Every variable for running `script` for the request `parts`.
@@ -73,6 +75,10 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsStri
     set("SERVER_NAME", text(&name));
     set("SERVER_PORT", text(&port));
     set("SERVER_ADDR", text(&cx.local.ip().to_string()));
+    if let Some(user) = cx.user {
+        set("AUTH_TYPE", text("Basic"));
+        set("REMOTE_USER", text(user));
+    }
     // php-cgi refuses to run without it (its force-cgi-redirect guard).
     set("REDIRECT_STATUS", text("200"));
     if let Some(length) = parts

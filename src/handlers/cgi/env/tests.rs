@@ -16,6 +16,7 @@ fn env_of(req: Request<()>, script: &Script, pass_authorization: bool) -> HashMa
         pass_authorization,
         extra: &[("GIT_PROJECT_ROOT".to_owned(), "/srv/git".to_owned())],
         inherit: &[],
+        user: None,
     };
     build(&parts, script, &cx)
         .into_iter()

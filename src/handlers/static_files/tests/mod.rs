@@ -8,6 +8,7 @@ mod listing;
 mod negotiation;
 mod ranges;
 mod sandbox;
+mod spa;
 
 use std::fs;
 use std::os::unix::fs::symlink;

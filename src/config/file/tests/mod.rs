@@ -1,10 +1,13 @@
-//! Config file tests: a full example, then every error message, exactly.
+//! Config file tests: a full example, then every error message, exactly. The route policy
+//! keys have their own file, `policy`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::Method;
+
+mod policy;
 
 use super::{ConfigFileError, Diagnostics, FileConfig, line_col, parse};
 use crate::http::target::normalise;
@@ -95,8 +98,20 @@ root = "default"
         route.methods.as_deref(),
         Some(&[Method::GET, Method::POST][..])
     );
-    assert_eq!(route.headers["cache-control"], "public, max-age=3600");
-    assert_eq!(route.headers["x-frame-options"], "DENY");
+    let set: Vec<(&str, &str)> = route
+        .policy
+        .headers
+        .set
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        set,
+        [
+            ("cache-control", "public, max-age=3600"),
+            ("x-frame-options", "DENY")
+        ]
+    );
     let Responder::Files(files) = &route.responder else {
         panic!("files expected");
     };
@@ -200,11 +215,23 @@ fn every_error_message() {
         (format!("{SITE}index = 1\n"), vec![
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
         ]),
-        (route("path = \"/\"\ncgi = { program = \"x\" }"), vec![
-            "5:1: unknown field `cgi`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+        (route("path = \"/\"\nproxy = { to = \"x\" }"), vec![
+            "5:1: unknown field `proxy`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+        ]),
+        (route("path = \"/\"\ncgi = { program = \"/x\", dir = \"d\" }"), vec![
+            "5:31: `program` and `dir` cannot both be set",
+        ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\", max-running = 0 }"), vec![
+            "5:34: max-running must be from 1 to 4096",
+        ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\", header-timeout = \"soon\" }"), vec![
+            "5:37: expected a number with a unit such as 10s or 500ms, got \"soon\"",
+        ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\" }\nfiles = {}"), vec![
+            "5:7: a route has one responder, this one has two",
         ]),
         (route("path = \"/\"\nfiles = { listings = true }"), vec![
-            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`",
+            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`, `clean-urls`, `spa`",
         ]),
         (route("path = \"/\"\nredirect = { to = \"/\", code = 301 }"), vec![
             "5:24: unknown field `code`, expected `to` or `status`",
@@ -262,7 +289,7 @@ fn every_error_message() {
         // Responders.
         (route("path = \"/\""), vec!["3:1: this route has no responder"]),
         (route("path = \"/\"\nfiles = {}\nredirect = { to = \"/\" }"), vec![
-            "5:9: a route has one responder, this one has two",
+            "6:12: a route has one responder, this one has two",
         ]),
         ("[[site]]\n[[site.route]]\npath = \"/\"\nfiles = {}\n".into(), vec![
             "4:9: these files have no root",
@@ -322,7 +349,7 @@ fn errors_are_collected_across_tables() {
             "2:11: workers = 0 is out of range",
             "4:8: invalid type: integer `1`, expected a string",
             "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
-            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]
     );
     let d = diagnostics(source);
@@ -330,10 +357,14 @@ fn errors_are_collected_across_tables() {
         d.list[3].help.as_deref(),
         Some("remove it, or use one of the keys listed (keys are kebab-case)")
     );
-    let cgi = diagnostics(&format!("{SITE}[[site.route]]\npath = \"/\"\ncgi = {{}}\n"));
+    let proxy = diagnostics(&format!(
+        "{SITE}[[site.route]]\npath = \"/\"\nproxy = {{}}\n"
+    ));
     assert_eq!(
-        cgi.list[0].help.as_deref(),
-        Some("`cgi` routes are not available yet: a route answers with `files` or `redirect`")
+        proxy.list[0].help.as_deref(),
+        Some(
+            "`proxy` routes are not available yet: a route answers with `files`, `redirect` or `cgi`"
+        )
     );
 }
 

@@ -1,0 +1,409 @@
+//! From a request to its responder: the router's decision, the route's policy (`before`),
+//! and the responder (files, redirect, CGI), with CGI local redirects answered here.
+//!
+//! [`App`] holds the current configuration's [`Routes`] and swaps them whole on reload.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, VARY};
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, StatusCode};
+
+use super::service::{Conn, next_request_id};
+use crate::body::ResponseBody;
+use crate::config::{Config, ConfigError, canonical_root};
+use crate::handlers::cgi::run::{Answer, Peer};
+use crate::handlers::cgi::{self, Cgi};
+use crate::handlers::policy::{Flow, RoutePolicy};
+use crate::handlers::static_files::{ServeDir, StaticOptions};
+use crate::http::accept::choose_media_type;
+use crate::http::target::{self, NormalPath};
+use crate::problem::Problem;
+use crate::router::path::PathPattern;
+use crate::router::{Decision, Responder, Route, Router, Site};
+
+/// Methods a static resource supports, as sent in `Allow` (RFC 9110 §10.2.1).
+pub const STATIC_METHODS: [Method; 3] = [Method::GET, Method::HEAD, Method::OPTIONS];
+
+const ALLOW_STATIC: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
+
+/// Registered methods usher knows but a static resource does not allow: 405, not 501
+/// (RFC 9110 §15.5.6 vs §15.6.2). From RFC 9110 §9, RFC 5789 and the WebDAV RFCs.
+const KNOWN_METHODS: &[&str] = &[
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "TRACE",
+    "PATCH",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "SEARCH",
+    "QUERY",
+];
+
+/// How many CGI local redirects one request may follow (RFC 3875 §6.2.2), so two programs
+/// pointing at each other cannot loop.
+const MAX_LOCAL_REDIRECTS: usize = 5;
+
+/// Everything a request needs. Its routes and responders are swapped whole on reload
+/// ([`App::reload`]): each request takes the current set once, so a request in flight
+/// finishes with the configuration it started with.
+#[derive(Debug)]
+pub struct App {
+    current: ArcSwap<Routes>,
+}
+
+/// One configuration's router, and the responders that keep state (file caches, counts of
+/// running programs), by route.
+#[derive(Debug)]
+pub struct Routes {
+    router: Arc<Router>,
+    /// Responders by the address of their route in `router`. Routes never move: the router
+    /// owns them in vectors it never changes, and `Routes` holds the router.
+    files: HashMap<usize, ServeDir>,
+    cgi: HashMap<usize, Cgi>,
+}
+
+impl App {
+    /// The application for `config`: its config file's sites, or `config.files` for every
+    /// host and path. Every files root must be a directory (it becomes canonical: the sandbox
+    /// boundary).
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        Ok(App {
+            current: ArcSwap::from_pointee(Routes::new(config)?),
+        })
+    }
+
+    /// Serve `config` from now on, if it can be served; otherwise keep the current one.
+    /// Requests already started finish with the configuration they started with.
+    pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+        self.current.store(Arc::new(Routes::new(config)?));
+        Ok(())
+    }
+
+    /// The current router, for `usher explain` and `usher check`.
+    pub fn router(&self) -> Arc<Router> {
+        self.current.load().router.clone()
+    }
+
+    /// The current routes, for one request.
+    pub(super) fn routes(&self) -> Arc<Routes> {
+        self.current.load_full()
+    }
+}
+
+impl Routes {
+    fn new(config: &Config) -> Result<Self, ConfigError> {
+        let router = match &config.router {
+            Some(router) => router.clone(),
+            None => Arc::new(directory_router(config.files.clone())),
+        };
+        let (mut files, mut cgi) = (HashMap::new(), HashMap::new());
+        for site in router.sites() {
+            for route in &site.routes {
+                match &route.responder {
+                    Responder::Files(opts) => {
+                        let mut opts = opts.clone();
+                        opts.root = canonical_root(&opts.root)?;
+                        config.file_flags.apply(&mut opts);
+                        files.insert(route_key(route), ServeDir::new(opts));
+                    }
+                    Responder::Cgi(opts) => {
+                        cgi.insert(route_key(route), Cgi::new(opts.clone()));
+                    }
+                    Responder::Redirect(_) => {}
+                }
+            }
+        }
+        Ok(Routes { router, files, cgi })
+    }
+}
+
+fn route_key(route: &Route) -> usize {
+    std::ptr::from_ref(route) as usize
+}
+
+/// One default site with one route serving `files` at `/`: `usher serve ROOT`.
+fn directory_router(files: StaticOptions) -> Router {
+    let route = Route {
+        label: "the command line".to_owned(),
+        pattern: PathPattern::parse("/").expect("/ is a pattern"),
+        methods: None,
+        policy: RoutePolicy::default(),
+        responder: Responder::Files(files),
+    };
+    let site = Site {
+        label: "the command line".to_owned(),
+        hosts: Vec::new(),
+        routes: vec![route],
+    };
+    Router::new(vec![site]).expect("one site with one route has no conflicts")
+}
+
+/// The route a request was given to, so that its policy can finish the answer.
+pub(super) struct Routed<'a> {
+    /// The route.
+    pub route: &'a Route,
+    /// The request's normalised path.
+    pub path: NormalPath,
+}
+
+/// Route and answer a request whose head passed the Host checks. Sets `routed` once a route
+/// takes the request.
+pub(super) async fn dispatch<'a, B>(
+    app: &'a Routes,
+    parts: &Parts,
+    body: B,
+    conn: Conn,
+    routed: &mut Option<Routed<'a>>,
+) -> Result<Response<ResponseBody>, Problem>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    dispatch_at(app, parts, body, conn, routed, 0).await
+}
+
+fn dispatch_at<'a, 'r, B>(
+    app: &'a Routes,
+    parts: &'r Parts,
+    body: B,
+    conn: Conn,
+    routed: &'r mut Option<Routed<'a>>,
+    redirects: usize,
+) -> Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Problem>> + Send + 'r>>
+where
+    'a: 'r,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    Box::pin(async move {
+        if parts.method == Method::OPTIONS && parts.uri == "*" {
+            return Ok(options(ALLOW_STATIC)); // the server as a whole (RFC 9110 §9.3.7)
+        }
+        if parts.uri.path().is_empty() {
+            // Authority-form (`CONNECT host:port`) has no path to route.
+            return Err(Problem::method_not_allowed(&parts.method, &STATIC_METHODS));
+        }
+        let path = target::normalise(parts.uri.path()).map_err(|e| {
+            Problem::bad_request(format!(
+                "{e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
+            ))
+        })?;
+        let matched = match app.router.decide(authority(parts), &parts.method, &path) {
+            Decision::Misdirected => {
+                return Err(Problem::misdirected(authority(parts).unwrap_or("")));
+            }
+            Decision::NoRoute { .. } => {
+                return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
+            }
+            Decision::MethodNotAllowed { allowed, .. } if parts.method == Method::OPTIONS => {
+                return Ok(options(allow_value(allowed)));
+            }
+            Decision::MethodNotAllowed { allowed, .. } => {
+                let mut allowed = allowed.to_vec();
+                if !allowed.contains(&Method::OPTIONS) {
+                    allowed.push(Method::OPTIONS); // always answered, with Allow
+                }
+                let shown = path.to_decoded_string();
+                return Err(Problem::method_not_allowed_on(
+                    &shown,
+                    &parts.method,
+                    &allowed,
+                ));
+            }
+            Decision::Route(matched) => matched,
+        };
+        let route = matched.route;
+        *routed = Some(Routed {
+            route,
+            path: path.clone(),
+        });
+        let user = match route.policy.before(parts).await {
+            Flow::Respond(response) => return Ok(*response),
+            Flow::Continue { user } => user,
+        };
+        match &route.responder {
+            Responder::Files(_) => {
+                let Some(files) = app.files.get(&route_key(route)) else {
+                    tracing::warn!(route = %route.label, "files route without a file server");
+                    return Err(Problem::internal());
+                };
+                serve_files(files, parts, &path).await
+            }
+            Responder::Redirect(redirect) => {
+                let location = redirect.location(&path, matched.consumed, parts.uri.query());
+                let mut response = Response::new(ResponseBody::Empty);
+                *response.status_mut() = redirect.status();
+                response.headers_mut().insert(LOCATION, location);
+                Ok(response)
+            }
+            Responder::Cgi(_) => {
+                let Some(runner) = app.cgi.get(&route_key(route)) else {
+                    tracing::warn!(route = %route.label, "cgi route without a runner");
+                    return Err(Problem::internal());
+                };
+                let script =
+                    cgi::resolve(&runner.opts.target, &path, matched.consumed).map_err(|p| *p)?;
+                let peer = Peer {
+                    remote: conn.peer,
+                    local: conn.local,
+                    user: user.as_deref(),
+                };
+                let request_id = next_request_id();
+                match cgi::run::run(runner, &script, parts, body, peer, &request_id).await? {
+                    Answer::Response(response) => Ok(response),
+                    Answer::LocalRedirect(_) if redirects >= MAX_LOCAL_REDIRECTS => {
+                        tracing::warn!(request_id, "too many CGI local redirects");
+                        let mut problem = Problem::internal();
+                        problem.request_id = Some(request_id);
+                        Err(problem)
+                    }
+                    Answer::LocalRedirect(location) => {
+                        // §6.2.2: answer as if the client had asked for `location` (a GET).
+                        let mut request = http::Request::new(());
+                        *request.method_mut() = Method::GET;
+                        *request.uri_mut() = location.parse().map_err(|_| {
+                            let mut problem = Problem::internal();
+                            problem.request_id = Some(request_id.clone());
+                            problem
+                        })?;
+                        *request.version_mut() = parts.version;
+                        *request.headers_mut() = parts.headers.clone();
+                        request.headers_mut().remove(CONTENT_LENGTH);
+                        request.headers_mut().remove(CONTENT_TYPE);
+                        let (next_parts, ()) = request.into_parts();
+                        let empty = http_body_util::Empty::<Bytes>::new();
+                        let mut next_routed = None;
+                        let answer = dispatch_at(
+                            app,
+                            &next_parts,
+                            empty,
+                            conn,
+                            &mut next_routed,
+                            redirects + 1,
+                        )
+                        .await;
+                        if let Some(next_routed) = next_routed {
+                            *routed = Some(next_routed);
+                        }
+                        answer
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The host a request names: the target's authority (absolute-form, RFC 9112 §3.2.2, or
+/// HTTP/2's `:authority`), else the Host field.
+fn authority(parts: &Parts) -> Option<&str> {
+    parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()))
+}
+
+/// Method policy of a files route: GET and HEAD serve, OPTIONS lists them, known methods get
+/// 405 (RFC 9110 §15.5.6), unknown ones 501 (§15.6.2).
+async fn serve_files(
+    files: &ServeDir,
+    parts: &Parts,
+    path: &NormalPath,
+) -> Result<Response<ResponseBody>, Problem> {
+    match parts.method {
+        Method::GET | Method::HEAD => files.serve(parts, path).await,
+        Method::OPTIONS => Ok(options(ALLOW_STATIC)),
+        ref m if KNOWN_METHODS.contains(&m.as_str()) => {
+            let shown = path.to_decoded_string();
+            Err(Problem::method_not_allowed_on(&shown, m, &STATIC_METHODS).with_instance(shown))
+        }
+        ref m => Err(Problem::not_implemented(m)),
+    }
+}
+
+/// `Allow` for a route's methods, with OPTIONS (always answered).
+fn allow_value(allowed: &[Method]) -> HeaderValue {
+    let mut names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    if !names.contains(&"OPTIONS") {
+        names.push("OPTIONS");
+    }
+    HeaderValue::from_str(&names.join(", ")).unwrap_or(ALLOW_STATIC)
+}
+
+/// `OPTIONS` on any resource, or on the server as a whole (`OPTIONS *`, RFC 9110 §9.3.7):
+/// 204 with `Allow`, and no `Content-Length` (RFC 9110 §8.6: a server MUST NOT send one in a
+/// 204; the status itself says there is no content).
+fn options(allow: HeaderValue) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response.headers_mut().insert(ALLOW, allow);
+    response
+}
+
+/// The route's custom page for `problem`'s status, for a client that prefers HTML; the
+/// negotiated problem for every other client (API clients keep `application/problem+json`),
+/// and when the page cannot be read.
+pub(super) async fn error_page(
+    page: &Path,
+    problem: Problem,
+    parts: &Parts,
+    is_head: bool,
+) -> Response<ResponseBody> {
+    let accept = parts.headers.get(http::header::ACCEPT);
+    let offered = [
+        "text/html",
+        "application/problem+json",
+        "application/json",
+        "text/plain",
+    ];
+    let wants_html = choose_media_type(accept.map(HeaderValue::as_bytes), &offered) == Some(0);
+    let html = match wants_html {
+        true => tokio::fs::read(page).await.ok(),
+        false => None,
+    };
+    let Some(html) = html else {
+        return problem.into_response(accept, is_head);
+    };
+    let mut response = Response::new(if is_head {
+        ResponseBody::Empty
+    } else {
+        ResponseBody::full(html.clone())
+    });
+    *response.status_mut() = problem.status;
+    let headers = response.headers_mut();
+    headers.extend(problem.headers.clone());
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(html.len()));
+    headers.insert(VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_is_204_with_allow_and_no_content_length() {
+        let r = options(ALLOW_STATIC);
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(r.headers()[ALLOW], "GET, HEAD, OPTIONS");
+        // RFC 9110 §8.6: never a Content-Length on a 204.
+        assert!(r.headers().get(http::header::CONTENT_LENGTH).is_none());
+    }
+}
