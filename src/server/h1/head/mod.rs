@@ -80,6 +80,11 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
             return Err(too_large().into());
         }
         Ok(httparse::Status::Partial) => return Ok(None),
+        // 505 or 400 depends on the whole request line (`names_a_version`): wait for its
+        // end, so the answer does not depend on where a read happened to stop.
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') && buf.len() <= MAX_HEAD_BYTES => {
+            return Ok(None);
+        }
         Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
     };
     if len > MAX_HEAD_BYTES {
