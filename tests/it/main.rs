@@ -9,6 +9,7 @@ mod dirs;
 mod errors;
 mod files;
 mod http1;
+mod http1_hostile;
 mod memory;
 mod protocol;
 mod sandbox;

@@ -18,6 +18,7 @@ mod request_body;
 mod response;
 mod zero_copy;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use self::request_body::{BodyFeed, FeedEvent};
 use self::response::Exchange;
 use super::App;
 use super::service;
+use crate::body::ResponseBody;
 use crate::problem::Problem;
 pub use request_body::RequestBody;
 
@@ -43,6 +45,10 @@ pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Content a handler did not read is read and discarded up to this much, so the connection
 /// can carry the next request; past it the connection closes instead.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
+
+/// Longest a handler may take before answers to earlier pipelined requests, held back to go
+/// out in one write with its answer, are written without it.
+const DEFERRED_ANSWER_DELAY: Duration = Duration::from_millis(1);
 
 /// How a connection ended.
 pub enum Outcome {
@@ -54,13 +60,40 @@ pub enum Outcome {
 }
 
 /// Serve HTTP/1.x on `stream` until it closes, the head timeout passes, or `stop` fires.
+/// `head_timeout` also bounds each wait for more request content.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     app: Arc<App>,
     head_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> std::io::Result<Outcome> {
+    let conn = super::Conn {
+        peer,
+        local: stream.local_addr().unwrap_or(peer),
+    };
+    let handler = move |request| {
+        let app = app.clone();
+        async move {
+            service::handle(app, conn, None, request)
+                .await
+                .unwrap_or_else(|never| match never {})
+        }
+    };
+    serve_with(stream, head_timeout, stop, handler).await
+}
+
+/// [`serve`] with any handler: the connection logic, apart from what answers requests.
+async fn serve_with<H, F>(
+    stream: TcpStream,
+    head_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    handler: H,
+) -> std::io::Result<Outcome>
+where
+    H: Fn(Request<RequestBody>) -> F,
+    F: Future<Output = Response<ResponseBody>>,
+{
     let mut reader = Reader::default();
     let mut writer = Writer::default();
     let mut first = true;
@@ -90,11 +123,11 @@ pub async fn serve(
         // Boxed: see `exchange`.
         let keep = Box::pin(exchange(
             &stream,
-            peer,
-            &app,
+            &handler,
             &mut reader,
             &mut writer,
             head,
+            head_timeout,
             &stop,
         ))
         .await?;
@@ -129,12 +162,15 @@ async fn read_head(
     first: bool,
 ) -> std::io::Result<HeadRead> {
     let deadline = tokio::time::Instant::now() + timeout;
+    // How much of the buffer the parser has seen without finding a whole head.
+    let mut seen = 0;
     loop {
         if first && H2_PREFACE.starts_with(&reader.buf[..reader.buf.len().min(H2_PREFACE.len())]) {
             if reader.buf.len() >= H2_PREFACE.len() {
                 return Ok(HeadRead::H2);
             }
-        } else if !reader.buf.is_empty() {
+        } else if may_progress(&reader.buf, seen) {
+            seen = reader.buf.len();
             match head::parse(&mut reader.buf) {
                 Ok(Some(head)) => return Ok(HeadRead::Head(Box::new(head))),
                 Ok(None) => {}
@@ -176,20 +212,41 @@ async fn read_head(
     }
 }
 
+/// Whether parsing `buf` again, after it failed to find a whole head in its first `seen`
+/// bytes, can give another outcome: the bytes since end the request line (whose errors are
+/// reported at once) or the head, or pass the size limit. Parsing only then keeps a head
+/// trickled a byte at a time linear, where parsing after every read would cost quadratic
+/// time (up to 64 KiB scanned per byte received).
+fn may_progress(buf: &[u8], seen: usize) -> bool {
+    if buf.len() <= seen {
+        return false;
+    }
+    // A head ends with an empty line: LF, optional CR, LF (RFC 9112 §2.2 allows a bare LF).
+    // Back up two bytes, in case the end straddles two reads.
+    let new = &buf[seen.saturating_sub(2)..];
+    let ends_head = new.windows(2).any(|w| w == b"\n\n") || new.windows(3).any(|w| w == b"\n\r\n");
+    let ends_first_line = !buf[..seen].contains(&b'\n') && buf[seen..].contains(&b'\n');
+    ends_head || ends_first_line || buf.len() > head::MAX_HEAD_BYTES
+}
+
 /// Answer one request; `Ok(true)` if the connection may carry another.
 ///
 /// The caller boxes this future: a connection's future is as large as its largest state and
 /// lives as long as the connection, so the states of a request (handler, body feed, writer:
 /// kilobytes) are allocated per request, and an idle connection's future stays small.
-async fn exchange(
+async fn exchange<H, F>(
     stream: &TcpStream,
-    peer: SocketAddr,
-    app: &Arc<App>,
+    handler: &H,
     reader: &mut Reader,
     writer: &mut Writer,
     head: Box<Head>,
+    timeout: Duration,
     stop: &watch::Receiver<bool>,
-) -> std::io::Result<bool> {
+) -> std::io::Result<bool>
+where
+    H: Fn(Request<RequestBody>) -> F,
+    F: Future<Output = Response<ResponseBody>>,
+{
     let Head {
         parts,
         framing,
@@ -201,21 +258,17 @@ async fn exchange(
         head_only: parts.method == Method::HEAD,
         keep_alive,
     };
-    let (body, mut feed) = request_body::channel(framing, expect_continue);
-    let request = Request::from_parts(parts, body);
-    let conn = super::Conn {
-        peer,
-        local: stream.local_addr().unwrap_or(peer),
-    };
-    let mut handling = pin!(service::handle(app.clone(), conn, None, request));
+    let (body, mut feed) = request_body::channel(framing, expect_continue, timeout);
+    let mut handling = pin!(handler(Request::from_parts(parts, body)));
     let mut continue_sent = false;
-    let response: Response<_> = loop {
-        let Some(active) = feed.as_mut().filter(|f| !f.is_done()) else {
-            break handling.await.unwrap_or_else(|never| match never {});
-        };
+    // Answers to earlier pipelined requests wait in `writer` to go out with this one; a
+    // handler slower than this must not hold them back.
+    let flush_deferred_at = tokio::time::Instant::now() + DEFERRED_ANSWER_DELAY;
+    let response = loop {
+        let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
         tokio::select! {
-            response = &mut handling => break response.unwrap_or_else(|never| match never {}),
-            event = active.run(stream, reader) => match event {
+            response = &mut handling => break response,
+            event = run_feed(&mut feed, stream, reader), if feeding => match event {
                 Ok(FeedEvent::WantsContinue) => {
                     writer.buf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     writer.flush(stream).await?;
@@ -225,6 +278,9 @@ async fn exchange(
                 // The handler got the error through its body; the framing is lost.
                 Err(_) => exchange.keep_alive = false,
             },
+            () = tokio::time::sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
+                writer.flush(stream).await?;
+            }
         }
     };
     if *stop.borrow() {
@@ -237,40 +293,60 @@ async fn exchange(
             exchange.keep_alive = false;
         }
     }
-    // Keep feeding a handler that reads content while its answer streams (full duplex).
-    let may_defer = !reader.buf.is_empty();
+    // Only when no content is left can what is buffered be the next request, whose answer
+    // this one may wait for; otherwise the client may be waiting for this answer.
+    let may_defer = !reader.buf.is_empty() && feed.as_ref().is_none_or(BodyFeed::is_done);
     {
         let mut writing = pin!(response::write(
             stream,
             writer,
             response,
             &mut exchange,
-            may_defer,
+            may_defer
         ));
+        // Keep feeding a body that is still read while the answer streams (full duplex),
+        // also when the response body itself is what first asks for it.
         loop {
-            let Some(active) = feed.as_mut().filter(|f| !f.is_done() && f.was_wanted()) else {
-                writing.await?;
-                break;
-            };
+            let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
             tokio::select! {
                 written = &mut writing => { written?; break; }
-                event = active.run(stream, reader) => {
-                    if event.is_err() {
-                        return Err(std::io::Error::other("request content failed"));
-                    }
-                }
+                event = run_feed(&mut feed, stream, reader), if feeding => match event {
+                    // Too late for an interim answer once the final one is going out (and
+                    // the connection closes after it, see `awaits_continue` above): the
+                    // client sends after its own wait, or the read times out.
+                    Ok(_) => {}
+                    Err(_) => return Err(std::io::Error::other("request content failed")),
+                },
             }
         }
     }
     if !exchange.keep_alive {
         return Ok(false);
     }
-    Ok(finish_content(stream, reader, feed).await)
+    Ok(finish_content(stream, reader, feed, timeout).await)
+}
+
+/// Run the feed, if any (`select!` builds a disabled branch's future too, so this must not
+/// assume the feed exists until polled).
+async fn run_feed(
+    feed: &mut Option<BodyFeed>,
+    stream: &TcpStream,
+    reader: &mut Reader,
+) -> std::io::Result<FeedEvent> {
+    match feed {
+        Some(feed) => feed.run(stream, reader).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Read past content the handler left unread, so the next request can be found; `false` if
 /// the connection must close instead (too much of it, or it failed).
-async fn finish_content(stream: &TcpStream, reader: &mut Reader, feed: Option<BodyFeed>) -> bool {
+async fn finish_content(
+    stream: &TcpStream,
+    reader: &mut Reader,
+    feed: Option<BodyFeed>,
+    timeout: Duration,
+) -> bool {
     let Some(mut feed) = feed else {
         return true;
     };
@@ -278,11 +354,7 @@ async fn finish_content(stream: &TcpStream, reader: &mut Reader, feed: Option<Bo
         return true;
     }
     matches!(
-        tokio::time::timeout(
-            super::HEADER_READ_TIMEOUT,
-            feed.discard(stream, reader, DISCARD_LIMIT)
-        )
-        .await,
+        tokio::time::timeout(timeout, feed.discard(stream, reader, DISCARD_LIMIT)).await,
         Ok(Ok(true))
     )
 }
@@ -292,7 +364,7 @@ async fn refuse(
     stream: &TcpStream,
     reader: &mut Reader,
     writer: &mut Writer,
-    response: Response<crate::body::ResponseBody>,
+    response: Response<ResponseBody>,
 ) -> std::io::Result<Outcome> {
     let mut exchange = Exchange {
         version: http::Version::HTTP_11,
@@ -330,3 +402,6 @@ async fn linger(stream: &TcpStream, reader: &mut Reader) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests;

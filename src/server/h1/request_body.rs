@@ -9,6 +9,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
@@ -108,15 +109,24 @@ enum Decoding {
 #[derive(Debug)]
 pub struct BodyFeed {
     want: Option<oneshot::Receiver<()>>,
+    /// The handler asked for the content (not merely dropped its body unread).
+    wanted: bool,
     tx: Option<mpsc::Sender<io::Result<Bytes>>>,
     decoding: Decoding,
     expect_continue: bool,
+    /// Longest wait for the client to send more content; past it the content fails.
+    read_timeout: Duration,
     /// Bytes read and thrown away after the handler abandoned the content.
     discarded: u64,
 }
 
-/// A request body and the feed that fills it, for content framed by `framing`.
-pub fn channel(framing: Framing, expect_continue: bool) -> (RequestBody, Option<BodyFeed>) {
+/// A request body and the feed that fills it, for content framed by `framing`. The client
+/// gets `read_timeout` between two reads of content (slowloris on content).
+pub fn channel(
+    framing: Framing,
+    expect_continue: bool,
+    read_timeout: Duration,
+) -> (RequestBody, Option<BodyFeed>) {
     let decoding = match framing {
         Framing::None => return (RequestBody::empty(), None),
         Framing::Length(n) => Decoding::Length(n),
@@ -134,9 +144,11 @@ pub fn channel(framing: Framing, expect_continue: bool) -> (RequestBody, Option<
     };
     let feed = BodyFeed {
         want: Some(want_rx),
+        wanted: false,
         tx: Some(tx),
         decoding,
         expect_continue,
+        read_timeout,
         discarded: 0,
     };
     (body, Some(feed))
@@ -148,9 +160,16 @@ impl BodyFeed {
         matches!(self.decoding, Decoding::Done)
     }
 
+    /// Whether [`BodyFeed::run`] has anything to do: the content is not all read and its body
+    /// still exists. Once the body is dropped or has failed, `run` would return at once, again
+    /// and again: a caller looping on it would spin.
+    pub fn is_active(&self) -> bool {
+        !self.is_done() && (self.want.is_some() || self.tx.is_some())
+    }
+
     /// Whether the handler ever asked for the content.
     pub fn was_wanted(&self) -> bool {
-        self.want.is_none()
+        self.wanted
     }
 
     /// Whether the client is still waiting for a `100 Continue` it was never sent, so it may
@@ -170,6 +189,7 @@ impl BodyFeed {
                 return Ok(FeedEvent::Abandoned);
             }
             self.want = None;
+            self.wanted = true;
             if self.expect_continue {
                 return Ok(FeedEvent::WantsContinue);
             }
@@ -182,7 +202,7 @@ impl BodyFeed {
                 self.tx = None;
                 return Ok(FeedEvent::Abandoned);
             };
-            match next_chunk(&mut self.decoding, stream, reader).await {
+            match next_chunk(&mut self.decoding, stream, reader, self.read_timeout).await {
                 Ok(Some(data)) => permit.send(Ok(data)),
                 Ok(None) => {
                     drop(permit);
@@ -207,7 +227,9 @@ impl BodyFeed {
         limit: u64,
     ) -> io::Result<bool> {
         self.tx = None;
-        while let Some(data) = next_chunk(&mut self.decoding, stream, reader).await? {
+        while let Some(data) =
+            next_chunk(&mut self.decoding, stream, reader, self.read_timeout).await?
+        {
             self.discarded += data.len() as u64;
             if self.discarded > limit {
                 return Ok(false);
@@ -223,12 +245,22 @@ async fn next_chunk(
     decoding: &mut Decoding,
     stream: &TcpStream,
     reader: &mut Reader,
+    read_timeout: Duration,
 ) -> io::Result<Option<Bytes>> {
     loop {
         if let Some(outcome) = decode(decoding, &mut reader.buf)? {
             return Ok(outcome);
         }
-        if reader.fill(stream).await? == 0 {
+        // `fill` is cancel-safe (it waits only for readiness), so the timeout loses nothing.
+        let filled = tokio::time::timeout(read_timeout, reader.fill(stream))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped sending the request content",
+                )
+            })?;
+        if filled? == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the client closed the connection before the request content ended",

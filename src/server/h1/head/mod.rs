@@ -80,6 +80,11 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
             return Err(too_large().into());
         }
         Ok(httparse::Status::Partial) => return Ok(None),
+        // 505 or 400 depends on the whole request line (`names_a_version`): wait for its
+        // end, so the answer does not depend on where a read happened to stop.
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') && buf.len() <= MAX_HEAD_BYTES => {
+            return Ok(None);
+        }
         Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
     };
     if len > MAX_HEAD_BYTES {
@@ -129,7 +134,10 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let uri = parse_target(&method, slice(target)).map_err(refuse)?;
     let framing = framing(version, &headers).map_err(refuse)?;
     let keep_alive = keep_alive(version, &headers);
-    let expect_continue = expects_continue(&headers).map_err(refuse)?;
+    // RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request (and §15.2:
+    // MUST NOT send an HTTP/1.0 client a 1xx); its content follows the head regardless.
+    let expect_continue =
+        expects_continue(&headers).map_err(refuse)? && version == Version::HTTP_11;
 
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;

@@ -242,3 +242,14 @@ fn field_values_keep_their_bytes() {
     let h = parse(&mut buf).unwrap().unwrap();
     assert_eq!(h.parts.headers["x"].as_bytes(), b"caf\xc3\xa9 \t x");
 }
+
+/// 505 or 400 is decided on the whole request line, not on where a read stopped.
+#[test]
+fn a_version_is_judged_on_the_whole_request_line() {
+    assert!(parse_str("GET / HTTP/2").unwrap().is_none());
+    assert_eq!(
+        refused("GET / HTTP/2.0\r\n"),
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    );
+    assert_eq!(refused("GET / HTTP/2.0x\r\n"), StatusCode::BAD_REQUEST);
+}

@@ -59,6 +59,11 @@ pub async fn write(
 ) -> io::Result<()> {
     let (mut parts, body) = response.into_parts();
     let delimit = delimit(&mut parts, &body, exchange);
+    // RFC 9112 §9.6: a server that sends `close` MUST close after that response, so a
+    // handler's own `Connection: close` ends the connection too.
+    if has_close(&parts.headers) {
+        exchange.keep_alive = false;
+    }
     if !exchange.keep_alive {
         parts
             .headers
@@ -148,6 +153,16 @@ fn delimit(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> D
             Delimit::Close
         }
     }
+}
+
+/// Whether the `Connection` fields name the `close` option.
+fn has_close(headers: &http::HeaderMap) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
 }
 
 /// The status line and fields, in the order the handler set them.

@@ -1,0 +1,251 @@
+//! The connection loop driven by scripted handlers over a real socket: what handlers may do
+//! with their request body (drop it, read it late, read it from the response body), timeouts
+//! on content, and answers held back for pipelining.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::BytesMut;
+use http::StatusCode;
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::*;
+
+/// Longest any step of these tests may take.
+const LIMIT: Duration = Duration::from_secs(5);
+
+/// A connection served by `handler` with `timeout` as the head and content timeout; the
+/// client end, and the outcome of serving the other. The server runs on a thread and
+/// runtime of its own, so a server that never yields cannot stop the client's timeouts.
+async fn connect<H, F>(
+    handler: H,
+    timeout: Duration,
+) -> (
+    tokio::net::TcpStream,
+    tokio::sync::oneshot::Receiver<std::io::Result<()>>,
+)
+where
+    H: Fn(Request<RequestBody>) -> F + Send + 'static,
+    F: Future<Output = Response<ResponseBody>>,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let served = runtime.block_on(async move {
+            let server = TcpStream::from_std(server)?;
+            let (_stop_tx, stop) = watch::channel(false);
+            serve_with(server, timeout, stop, handler).await.map(|_| ())
+        });
+        let _ = done_tx.send(served);
+    });
+    (client, done)
+}
+
+/// Read until the server closes, failing the test past [`LIMIT`].
+async fn read_to_close(client: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    tokio::time::timeout(LIMIT, client.read_to_end(&mut out))
+        .await
+        .expect("the server closes in time")
+        .expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// A handler that drops its body unread and then takes a while: the feed has nothing left
+/// to do and must not be run again and again meanwhile (it returned at once each time, a
+/// busy loop that polled the handler thousands of times).
+#[tokio::test]
+async fn a_body_dropped_unread_is_not_fed_in_a_busy_loop() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    let handler = move |request: Request<RequestBody>| {
+        let polls = counted.clone();
+        let mut answer = Box::pin(async move {
+            drop(request);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            text(StatusCode::OK, "ok")
+        });
+        std::future::poll_fn(move |cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            answer.as_mut().poll(cx)
+        })
+    };
+    let (mut client, _task) = connect(handler, LIMIT).await;
+    client
+        .write_all(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    let polls = polls.load(Ordering::Relaxed);
+    assert!(polls < 20, "the handler was polled {polls} times");
+}
+
+/// A handler that answers at once with a response body that reads the request body (an
+/// echo): the content must still be fed while the answer is written, though nobody had
+/// asked for it when the answer began.
+#[tokio::test]
+async fn a_response_body_may_be_what_reads_the_request_body() {
+    let handler = |request: Request<RequestBody>| async move {
+        Response::new(ResponseBody::stream(request.into_body()))
+    };
+    let (mut client, _task) = connect(handler, LIMIT).await;
+    client
+        .write_all(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.ends_with("\r\n\r\nhello"), "{out}");
+}
+
+/// A client that stops sending content a handler is reading is cut off after the timeout
+/// (slowloris on content): the handler sees an error, and the connection closes.
+#[tokio::test]
+async fn content_that_stops_arriving_times_out() {
+    let handler = |request: Request<RequestBody>| async move {
+        match request.into_body().collect().await {
+            Ok(_) => text(StatusCode::OK, "all of it"),
+            Err(_) => text(StatusCode::REQUEST_TIMEOUT, "cut off"),
+        }
+    };
+    let (mut client, task) = connect(handler, Duration::from_millis(300)).await;
+    client
+        .write_all(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+    assert!(out.contains("\r\nconnection: close\r\n"), "{out}");
+    tokio::time::timeout(LIMIT, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// Answers held back to be written with the next pipelined one go out on their own when
+/// the next handler takes long: the client must not wait on a request it sent later.
+#[tokio::test]
+async fn held_back_answers_do_not_wait_for_a_slow_handler() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let released = release.clone();
+    let handler = move |request: Request<RequestBody>| {
+        let released = released.clone();
+        async move {
+            if request.uri().path() == "/slow" {
+                released.notified().await;
+            }
+            text(StatusCode::OK, "done")
+        }
+    };
+    let (mut client, _task) = connect(handler, LIMIT).await;
+    client
+        .write_all(b"GET /fast HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = vec![0; 1024];
+    let n = tokio::time::timeout(LIMIT, client.read(&mut first))
+        .await
+        .expect("the first answer arrives while the second request is in progress")
+        .unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200 "));
+    release.notify_one();
+    let rest = read_to_close(&mut client).await;
+    assert!(
+        rest.contains("HTTP/1.1 200 ") && rest.ends_with("done"),
+        "{rest}"
+    );
+}
+
+/// `Expect: 100-continue` and a handler that drops the body unread, then answers later:
+/// the client never got 100 and may not send its content, so the connection closes.
+#[tokio::test]
+async fn expect_continue_with_a_body_dropped_unread_closes() {
+    let handler = |request: Request<RequestBody>| async move {
+        drop(request);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text(StatusCode::OK, "ok")
+    };
+    // Longer than the client waits: a discard of content that never comes must not be
+    // what ends the connection.
+    let (mut client, _task) = connect(handler, LIMIT * 4).await;
+    client
+        .write_all(b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(!out.contains("100 Continue"), "{out}");
+    assert!(out.contains("\r\nconnection: close\r\n"), "{out}");
+}
+
+/// A response that says `Connection: close` itself closes the connection (RFC 9112 §9.6).
+#[tokio::test]
+async fn a_handler_close_option_closes_the_connection() {
+    let handler = |_request: Request<RequestBody>| async move {
+        let mut response = text(StatusCode::OK, "bye");
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        response
+    };
+    let (mut client, _task) = connect(handler, LIMIT).await;
+    client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(
+        out.starts_with("HTTP/1.1 200 ") && out.ends_with("bye"),
+        "{out}"
+    );
+}
+
+/// The parse trigger: only a new line end (of the request line, or of the head) or the
+/// size limit can change the parser's answer.
+#[test]
+fn heads_are_parsed_again_only_when_that_can_progress() {
+    assert!(may_progress(b"GET / HTTP/1.1\r\n", 0));
+    assert!(!may_progress(b"GET / HTTP/1.1\r\nHost: t", 16));
+    assert!(!may_progress(b"GET / HTTP/1.1\r\nHost: t\r\n", 16));
+    assert!(may_progress(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 25));
+    assert!(may_progress(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 24));
+    assert!(may_progress(b"GET / HTTP/1.1\nHost: t\n\n", 23));
+    assert!(!may_progress(b"GET / HTTP/1.1\r\n", 16));
+    let big = vec![b'a'; head::MAX_HEAD_BYTES + 1];
+    assert!(may_progress(&big, head::MAX_HEAD_BYTES));
+    // The stateful trigger agrees with parsing after every byte, for any split.
+    let raw = b"\r\nGET /x HTTP/1.1\r\nA: b\r\nC: d\r\n\r\nGET /next";
+    let mut buf = BytesMut::new();
+    let mut seen = 0;
+    let mut found = None;
+    for (i, byte) in raw.iter().enumerate() {
+        buf.extend_from_slice(&[*byte]);
+        let eager = head::parse(&mut buf.clone()).unwrap().is_some();
+        if may_progress(&buf, seen) {
+            seen = buf.len();
+            if head::parse(&mut buf.clone()).unwrap().is_some() {
+                found.get_or_insert(i);
+            }
+        }
+        if eager {
+            assert_eq!(found, Some(i), "found late");
+            break;
+        }
+    }
+}
