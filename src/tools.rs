@@ -12,7 +12,10 @@ use http_body::Body as _;
 
 use crate::cli::{ExplainArgs, ServeArgs};
 use crate::config::Config;
+use crate::handlers::cgi::{self, CgiOptions};
 use crate::http::target;
+use crate::http::target::NormalPath;
+use crate::router::{Decision, Responder};
 use crate::server::{App, answer};
 
 /// Load `file` as `usher run -c FILE` would (syntax, values, routes, roots) and say whether
@@ -66,8 +69,16 @@ pub async fn explain_request(
     match target::normalise(request.uri().path()) {
         Ok(path) => {
             let router = app.router();
-            let (_, explanation) = router.explain(authority.as_deref(), request.method(), &path);
+            let (decision, explanation) =
+                router.explain(authority.as_deref(), request.method(), &path);
             writeln!(out, "{explanation}")?;
+            if let Decision::Route(matched) = decision {
+                if let Responder::Cgi(opts) = &matched.route.responder {
+                    // The program is not run: explaining must not have its side effects.
+                    explain_cgi(&mut out, opts, &path, matched.consumed)?;
+                    return Ok(out);
+                }
+            }
         }
         Err(e) => writeln!(out, "the path cannot be routed: {e}")?,
     }
@@ -86,6 +97,43 @@ pub async fn explain_request(
         None => writeln!(out, "body: streamed, length unknown")?,
     }
     Ok(out)
+}
+
+/// What a CGI route would run, and how the path splits around the program.
+fn explain_cgi(
+    out: &mut String,
+    opts: &CgiOptions,
+    path: &NormalPath,
+    consumed: usize,
+) -> std::fmt::Result {
+    match cgi::resolve(&opts.target, path, consumed) {
+        Ok(script) => {
+            match &opts.interpreter {
+                Some(interpreter) => writeln!(
+                    out,
+                    "program: {} {}",
+                    interpreter.display(),
+                    script.file.display()
+                )?,
+                None => writeln!(out, "program: {}", script.file.display())?,
+            }
+            writeln!(out, "  SCRIPT_NAME={}", script.name)?;
+            writeln!(out, "  PATH_INFO={}", script.path_info)?;
+            writeln!(
+                out,
+                "  working directory: {}",
+                script
+                    .file
+                    .parent()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            )?;
+            writeln!(
+                out,
+                "answer: whatever the program writes (explain does not run it)"
+            )
+        }
+        Err(problem) => writeln!(out, "no program: {} {}", problem.status, problem.detail),
+    }
 }
 
 /// The request `usher explain` describes: METHOD, URL and `-H` fields.

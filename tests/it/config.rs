@@ -299,3 +299,57 @@ fn the_readme_example_config_is_valid() {
     let out = get(p.addrs[0], "www.example.test", "/old/a?b=c");
     assert!(out.contains("\r\nlocation: /new/a?b=c\r\n"), "{out}");
 }
+
+/// `usher explain` on a CGI route names the program, SCRIPT_NAME and PATH_INFO, and does not
+/// run the program.
+#[test]
+fn explain_shows_the_program_a_cgi_route_would_run() {
+    let dir = site_dir(
+        r#"
+[[site]]
+root = "public"
+[[site.route]]
+path = "/git/"
+cgi = { program = "/usr/lib/git-core/git-http-backend" }
+[[site.route]]
+path = "/cgi-bin/"
+cgi = { dir = "cgi-bin", interpreter = "/usr/bin/python3" }
+"#,
+    );
+    let ran = dir.path().join("ran");
+    write(
+        dir.path(),
+        "cgi-bin/touch.py",
+        format!("open({:?}, 'w')\n", ran.display().to_string()),
+    );
+    let explain = |method: &str, url: &str| {
+        let out = usher()
+            .args(["explain", "-c", &config_arg(dir.path()), method, url])
+            .stdout(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = explain(
+        "GET",
+        "http://h/git/project.git/info/refs?service=git-upload-pack",
+    );
+    assert!(
+        out.contains("program: /usr/lib/git-core/git-http-backend"),
+        "{out}"
+    );
+    assert!(out.contains("SCRIPT_NAME=/git\n"), "{out}");
+    assert!(out.contains("PATH_INFO=/project.git/info/refs\n"), "{out}");
+    let out = explain("POST", "http://h/cgi-bin/touch.py/a/b");
+    assert!(out.contains("program: /usr/bin/python3 "), "{out}");
+    assert!(out.contains("SCRIPT_NAME=/cgi-bin/touch.py\n"), "{out}");
+    assert!(out.contains("PATH_INFO=/a/b\n"), "{out}");
+    assert!(!ran.exists(), "explain must not run the program");
+    let out = explain("GET", "http://h/cgi-bin/missing.py");
+    assert!(out.contains("no program: 404"), "{out}");
+}
