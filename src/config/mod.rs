@@ -78,6 +78,17 @@ pub enum ConfigError {
     /// A ROOT argument and a config file were both given.
     #[error("give either a directory to serve or --config, not both (the file names its roots)")]
     RootWithConfig,
+    /// A path the configuration names (a program, a directory of programs, an error page)
+    /// cannot be used.
+    #[error("cannot use {what} {}: {reason}", path.display())]
+    Path {
+        /// What the path is for.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The root does not exist or is not a directory.
     #[error("cannot serve {path}: {reason}")]
     Root {

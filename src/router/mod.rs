@@ -78,6 +78,9 @@ pub enum Responder {
     Files(StaticOptions),
     /// Answer with a redirect.
     Redirect(Redirect),
+    /// Answer as if the request had named another path on the site (its `Location`
+    /// template's result), method and content unchanged.
+    Rewrite(Redirect),
     /// Run a program (CGI/1.1).
     Cgi(crate::handlers::cgi::CgiOptions),
 }

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, VARY};
 use http::request::Parts;
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::service::{Conn, next_request_id};
 use crate::body::ResponseBody;
@@ -52,8 +52,8 @@ const KNOWN_METHODS: &[&str] = &[
     "QUERY",
 ];
 
-/// How many CGI local redirects one request may follow (RFC 3875 §6.2.2), so two programs
-/// pointing at each other cannot loop.
+/// How many rewrites and CGI local redirects (RFC 3875 §6.2.2) one request may follow, so
+/// two routes or programs pointing at each other cannot loop.
 const MAX_LOCAL_REDIRECTS: usize = 5;
 
 /// Everything a request needs. Its routes and responders are swapped whole on reload
@@ -120,14 +120,42 @@ impl Routes {
                         files.insert(route_key(route), ServeDir::new(opts));
                     }
                     Responder::Cgi(opts) => {
+                        check_cgi(&opts.target)?;
                         cgi.insert(route_key(route), Cgi::new(opts.clone()));
                     }
-                    Responder::Redirect(_) => {}
+                    Responder::Redirect(_) | Responder::Rewrite(_) => {}
+                }
+                for (_, page) in &route.policy.error_pages {
+                    if !page.is_file() {
+                        return Err(ConfigError::Path {
+                            what: "the error page",
+                            path: page.clone(),
+                            reason: "no such file",
+                        });
+                    }
                 }
             }
         }
         Ok(Routes { router, files, cgi })
     }
+}
+
+/// A CGI route's program or directory must exist when the configuration is loaded, not at
+/// its first request.
+fn check_cgi(target: &cgi::CgiTarget) -> Result<(), ConfigError> {
+    let (what, path, ok, reason) = match target {
+        cgi::CgiTarget::Program(p) => ("the cgi program", p, p.is_file(), "no such file"),
+        cgi::CgiTarget::Dir(d) => ("the cgi directory", d, d.is_dir(), "no such directory"),
+        cgi::CgiTarget::Files(r) => ("the cgi root", r, r.is_dir(), "no such directory"),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Path {
+        what,
+        path: path.clone(),
+        reason,
+    })
 }
 
 fn route_key(route: &Route) -> usize {
@@ -248,6 +276,38 @@ where
                 *response.status_mut() = redirect.status();
                 response.headers_mut().insert(LOCATION, location);
                 Ok(response)
+            }
+            Responder::Rewrite(template) => {
+                let to = template.location(&path, matched.consumed, parts.uri.query());
+                if redirects >= MAX_LOCAL_REDIRECTS {
+                    tracing::warn!(route = %route.label, "too many rewrites");
+                    return Err(Problem::internal());
+                }
+                let uri = to.to_str().ok().and_then(|t| t.parse().ok());
+                let Some(uri) = uri else {
+                    tracing::warn!(route = %route.label, "a rewrite made no valid path");
+                    return Err(Problem::internal());
+                };
+                let mut next = Request::new(());
+                *next.method_mut() = parts.method.clone();
+                *next.uri_mut() = uri;
+                *next.version_mut() = parts.version;
+                *next.headers_mut() = parts.headers.clone();
+                let (next_parts, ()) = next.into_parts();
+                let mut next_routed = None;
+                let answer = dispatch_at(
+                    app,
+                    &next_parts,
+                    body,
+                    conn,
+                    &mut next_routed,
+                    redirects + 1,
+                )
+                .await;
+                if let Some(next_routed) = next_routed {
+                    *routed = Some(next_routed);
+                }
+                answer
             }
             Responder::Cgi(_) => {
                 let Some(runner) = app.cgi.get(&route_key(route)) else {

@@ -353,3 +353,65 @@ cgi = { dir = "cgi-bin", interpreter = "/usr/bin/python3" }
     let out = explain("GET", "http://h/cgi-bin/missing.py");
     assert!(out.contains("no program: 404"), "{out}");
 }
+
+/// A rewrite answers as if the request had named another path, keeping the method; two
+/// rewrites pointing at each other end in a 500, not a loop.
+#[test]
+fn rewrites_answer_another_path_and_cannot_loop() {
+    let dir = site_dir(
+        r#"
+[[site]]
+root = "public"
+[[site.route]]
+path = "/blog/"
+rewrite = { to = "/posts{path}{?query}" }
+[[site.route]]
+path = "/ping/"
+rewrite = { to = "/pong{path}" }
+[[site.route]]
+path = "/pong/"
+rewrite = { to = "/ping{path}" }
+[[site.route]]
+path = "/"
+files = {}
+"#,
+    );
+    write(dir.path(), "public/posts/hello.txt", "a post\n");
+    let p = start(&["-c", &config_arg(dir.path())]);
+    let out = get(p.addrs[0], "x", "/blog/hello.txt");
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.ends_with("a post\n"), "{out}");
+    assert!(
+        !out.contains("\r\nlocation:"),
+        "a rewrite is not a redirect: {out}"
+    );
+    let out = get(p.addrs[0], "x", "/ping/x");
+    assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+}
+
+/// Paths a route names are checked when the file is loaded: `usher check` and startup fail
+/// on a missing CGI program or error page, naming it.
+#[test]
+fn missing_programs_and_error_pages_are_caught_at_load() {
+    for (route, named) in [
+        (
+            "cgi = { program = \"/nonexistent/prog\" }",
+            "/nonexistent/prog",
+        ),
+        (
+            "files = {}\nerrors = { 404 = \"missing-404.html\" }",
+            "missing-404.html",
+        ),
+    ] {
+        let dir = site_dir(&format!(
+            "[[site]]\nroot = \"public\"\n[[site.route]]\npath = \"/\"\n{route}\n"
+        ));
+        let out = usher()
+            .args(["check", "-c", &config_arg(dir.path())])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{route}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{err}");
+    }
+}

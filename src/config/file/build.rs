@@ -201,6 +201,7 @@ fn build_route(
         raw.files.as_ref().map(Spanned::span),
         raw.redirect.as_ref().map(Spanned::span),
         raw.cgi.as_ref().map(Spanned::span),
+        raw.rewrite.as_ref().map(Spanned::span),
     ];
     let responder = if kinds.iter().flatten().count() > 1 {
         let second = kinds
@@ -211,13 +212,31 @@ fn build_route(
             .unwrap_or(span.clone());
         errors.push(
             Diagnostic::new(second, "a route has one responder, this one has two")
-                .help("keep one of `files`, `redirect` and `cgi`, and move the others to routes of their own"),
+                .help("keep one of `files`, `redirect`, `cgi` and `rewrite`, and move the others to routes of their own"),
         );
         None
     } else if let Some(files) = raw.files {
         files_options(files, site_root, base, errors)
     } else if let Some(cgi) = raw.cgi {
         super::cgi::cgi_options(cgi, site_root, base, errors)
+    } else if let Some(rewrite) = raw.rewrite {
+        let to = rewrite.into_inner().to;
+        if !to.get_ref().starts_with('/') || to.get_ref().starts_with("//") {
+            errors.push(
+                Diagnostic::new(to.span(), "a rewrite's `to` is a path on this site")
+                    .help("start it with `/`, such as \"/index.php{?query}\"; to send the client elsewhere, use `redirect`"),
+            );
+            None
+        } else {
+            // The redirect's template engine, with its checks; the status is not used.
+            match Redirect::new(to.get_ref(), 307) {
+                Ok(template) => Some(Responder::Rewrite(template)),
+                Err(e) => {
+                    errors.push(Diagnostic::new(to.span(), e.to_string()));
+                    None
+                }
+            }
+        }
     } else if let Some(redirect) = raw.redirect {
         let r = redirect.into_inner();
         let status = r
@@ -242,7 +261,7 @@ fn build_route(
     } else {
         errors.push(
             Diagnostic::new(span.clone(), "this route has no responder")
-                .help("add `files = { ... }`, `redirect = { to = \"...\" }` or `cgi = { ... }`"),
+                .help("add `files = { ... }`, `redirect = { to = \"...\" }`, `rewrite = { to = \"...\" }` or `cgi = { ... }`"),
         );
         None
     };

@@ -56,6 +56,7 @@ pub(super) struct RawRoute {
     pub files: Option<Spanned<RawFiles>>,
     pub redirect: Option<Spanned<RawRedirect>>,
     pub cgi: Option<Spanned<RawCgi>>,
+    pub rewrite: Option<Spanned<RawRewrite>>,
     pub header_rules: Option<Vec<Spanned<RawHeaderRule>>>,
     pub cache_control: Option<Spanned<String>>,
     pub cors: Option<Spanned<RawCors>>,
@@ -182,6 +183,13 @@ pub(super) enum Symlinks {
 pub(super) struct RawRedirect {
     pub to: Spanned<String>,
     pub status: Option<Spanned<i64>>,
+}
+
+/// `rewrite = { to = "/index.php{?query}" }`: answer as if the request had named `to`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRewrite {
+    pub to: Spanned<String>,
 }
 
 /// `cgi = { ... }`: exactly one of `program`, `dir`, or neither (the path names the file
