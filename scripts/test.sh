@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # Programs the integration tests drive as real clients and peers.
 needed=()
 command -v curl >/dev/null 2>&1 || needed+=(curl)
+# git-http-backend and php-cgi at the paths the CGI tests name (Debian's packages).
+{ command -v git >/dev/null 2>&1 && [ -x /usr/lib/git-core/git-http-backend ]; } || needed+=(git)
+[ -x /usr/bin/php-cgi ] || needed+=(php-cgi)
 if [ ${#needed[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${needed[*]}"
