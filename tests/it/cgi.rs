@@ -61,7 +61,10 @@ fn site(scripts: &[(&str, &str)]) -> (tempfile::TempDir, Process) {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         write(dir.path(), &format!("py/{name}"), source);
     }
-    std::fs::create_dir_all(dir.path().join("repos")).unwrap();
+    // Every directory the configuration names must exist when it loads.
+    for named in ["repos", "cgi-bin", "py"] {
+        std::fs::create_dir_all(dir.path().join(named)).unwrap();
+    }
     let repos = dir.path().join("repos").display().to_string();
     let config = CONFIG
         .replace("PYTHON", &python)
