@@ -321,6 +321,9 @@ where
                     local: conn.local,
                     user: user.as_deref(),
                 };
+                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                    abort.arm(); // a program must not outlive its client
+                }
                 let request_id = next_request_id();
                 match cgi::run::run(runner, &script, parts, body, peer, &request_id).await? {
                     Answer::Response(response) => Ok(response),

@@ -643,7 +643,6 @@ fn php_cgi_runs_a_php_page() {
 /// While the program has not written its head, nothing watches the client's connection, so
 /// the program runs on until `header-timeout` (60 s by default) instead of being ended.
 #[test]
-#[ignore = "bug: src/server/h1/mod.rs `exchange` does not watch the connection while the handler runs; a client gone before the program's head leaves it running until header-timeout"]
 fn a_client_that_goes_away_before_the_head_ends_the_program() {
     let marks = tempfile::tempdir().unwrap();
     let pid_file = marks.path().join("pid");

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,6 +50,25 @@ const DISCARD_LIMIT: u64 = 1024 * 1024;
 /// Longest a handler may take before answers to earlier pipelined requests, held back to go
 /// out in one write with its answer, are written without it.
 const DEFERRED_ANSWER_DELAY: Duration = Duration::from_millis(1);
+
+/// Put in each request's extensions; a responder whose work should stop when the client
+/// goes away (a program) arms it, and the connection then watches the socket while the
+/// request is handled: a reset, or an end of input once armed, drops the handler. As nginx
+/// does for upstreams, an end of input counts as the client leaving (HTTP/1.1 cannot tell a
+/// half-close from a close); before arming, a half-closed client still gets its answer.
+#[derive(Debug, Clone, Default)]
+pub struct AbortOnClose(Arc<AtomicBool>);
+
+impl AbortOnClose {
+    /// Stop this request's handler if the client goes away.
+    pub fn arm(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn armed(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// How a connection ended.
 pub enum Outcome {
@@ -259,7 +279,12 @@ where
         keep_alive,
     };
     let (body, mut feed) = request_body::channel(framing, expect_continue, timeout);
-    let mut handling = pin!(handler(Request::from_parts(parts, body)));
+    let abort = AbortOnClose::default();
+    let mut request = Request::from_parts(parts, body);
+    request.extensions_mut().insert(abort.clone());
+    let mut handling = pin!(handler(request));
+    let mut watching = true;
+    let mut probe = [0u8; 1];
     let mut continue_sent = false;
     // Answers to earlier pipelined requests wait in `writer` to go out with this one; a
     // handler slower than this must not hold them back.
@@ -281,6 +306,13 @@ where
             () = tokio::time::sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
                 writer.flush(stream).await?;
             }
+            // Returning drops `handling`: a program it runs is killed with its group.
+            seen = stream.peek(&mut probe), if watching && !feeding => match seen {
+                Ok(0) if abort.armed() => return Ok(false),
+                Err(e) => return Err(e),
+                // The next request, or a half-close before a program was started.
+                Ok(_) => watching = false,
+            },
         }
     };
     if *stop.borrow() {
