@@ -11,6 +11,7 @@ mod files;
 mod http1;
 mod http1_hostile;
 mod memory;
+mod policy;
 mod protocol;
 mod sandbox;
 mod support;
