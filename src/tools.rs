@@ -52,7 +52,7 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
 /// fields and body size.
 pub async fn explain_request(
     app: Arc<App>,
-    request: Request<http_body_util::Empty<Bytes>>,
+    mut request: Request<http_body_util::Empty<Bytes>>,
 ) -> anyhow::Result<String> {
     let mut out = String::new();
     let authority = request
@@ -69,8 +69,13 @@ pub async fn explain_request(
     match target::normalise(request.uri().path()) {
         Ok(path) => {
             let router = app.router();
-            let (decision, explanation) =
+            let (decision, mut explanation) =
                 router.explain(authority.as_deref(), request.method(), &path);
+            if let Decision::Route(matched) = decision {
+                let (parts, body) = request.into_parts();
+                explanation.add_policy(matched.route, &parts, &path);
+                request = Request::from_parts(parts, body);
+            }
             writeln!(out, "{explanation}")?;
             if let Decision::Route(matched) = decision {
                 if let Responder::Cgi(opts) = &matched.route.responder {

@@ -179,6 +179,11 @@ fn directory_router(files: StaticOptions) -> Router {
     Router::new(vec![site]).expect("one site with one route has no conflicts")
 }
 
+/// Marks an answer the route's policy made (a 401, a refused preflight): usher's own, so the
+/// route's custom error pages apply to it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PolicyAnswer;
+
 /// The route a request was given to, so that its policy can finish the answer.
 pub(super) struct Routed<'a> {
     /// The route.
@@ -237,6 +242,25 @@ where
                 return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
             }
             Decision::MethodNotAllowed { allowed, .. } if parts.method == Method::OPTIONS => {
+                // A CORS preflight asks about the method it names: the route that would
+                // take that method answers it with its policy.
+                let asked = parts
+                    .headers
+                    .get("access-control-request-method")
+                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+                if let Some(asked) = asked {
+                    if let Decision::Route(target) =
+                        app.router.decide(authority(parts), &asked, &path)
+                    {
+                        *routed = Some(Routed {
+                            route: target.route,
+                            path: path.clone(),
+                        });
+                        if let Flow::Respond(response) = target.route.policy.before(parts).await {
+                            return Ok(*response);
+                        }
+                    }
+                }
                 return Ok(options(allow_value(allowed)));
             }
             Decision::MethodNotAllowed { allowed, .. } => {
@@ -259,7 +283,10 @@ where
             path: path.clone(),
         });
         let user = match route.policy.before(parts).await {
-            Flow::Respond(response) => return Ok(*response),
+            Flow::Respond(mut response) => {
+                response.extensions_mut().insert(PolicyAnswer);
+                return Ok(*response);
+            }
             Flow::Continue { user } => user,
         };
         match &route.responder {
@@ -416,45 +443,51 @@ fn options(allow: HeaderValue) -> Response<ResponseBody> {
     response
 }
 
-/// The route's custom page for `problem`'s status, for a client that prefers HTML; the
-/// negotiated problem for every other client (API clients keep `application/problem+json`),
-/// and when the page cannot be read.
-pub(super) async fn error_page(
+/// `fallback` (an error answer) with the route's custom page as its body, for a client that
+/// prefers HTML; `fallback` itself for every other client (API clients keep
+/// `application/problem+json`, `*/*` gets plain text) and when the page cannot be read. The
+/// answer keeps the fallback's status and fields (`Vary`, `WWW-Authenticate`, `Allow` ...).
+pub(super) async fn custom_page(
     page: &Path,
-    problem: Problem,
+    mut fallback: Response<ResponseBody>,
     parts: &Parts,
     is_head: bool,
 ) -> Response<ResponseBody> {
     let accept = parts.headers.get(http::header::ACCEPT);
+    // HTML last: it wins only where the client prefers it, not on a tie such as `*/*`.
     let offered = [
-        "text/html",
+        "text/plain",
         "application/problem+json",
         "application/json",
-        "text/plain",
+        "text/html",
     ];
-    let wants_html = choose_media_type(accept.map(HeaderValue::as_bytes), &offered) == Some(0);
-    let html = match wants_html {
-        true => tokio::fs::read(page).await.ok(),
-        false => None,
+    let wants_html = choose_media_type(accept.map(HeaderValue::as_bytes), &offered) == Some(3);
+    if !wants_html {
+        return fallback;
+    }
+    let Ok(html) = tokio::fs::read(page).await else {
+        tracing::warn!(page = %page.display(), "custom error page cannot be read");
+        return fallback;
     };
-    let Some(html) = html else {
-        return problem.into_response(accept, is_head);
-    };
-    let mut response = Response::new(if is_head {
+    let length = html.len();
+    *fallback.body_mut() = if is_head {
         ResponseBody::Empty
     } else {
-        ResponseBody::full(html.clone())
-    });
-    *response.status_mut() = problem.status;
-    let headers = response.headers_mut();
-    headers.extend(problem.headers.clone());
+        ResponseBody::full(html)
+    };
+    let headers = fallback.headers_mut();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(html.len()));
-    headers.insert(VARY, HeaderValue::from_static("Accept"));
-    response
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    if !headers.get_all(VARY).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("accept"))
+    }) {
+        headers.append(VARY, HeaderValue::from_static("Accept"));
+    }
+    fallback
 }
 
 #[cfg(test)]

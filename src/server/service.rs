@@ -10,7 +10,7 @@ use http::header::{ACCEPT, HOST, SERVER};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, Version};
 
-use super::dispatch::{App, Routed, dispatch};
+use super::dispatch::{App, PolicyAnswer, Routed, dispatch};
 use crate::body::ResponseBody;
 use crate::handlers::static_files::ReadAheadBudget;
 use crate::problem::Problem;
@@ -58,6 +58,7 @@ where
             }
         }
     };
+    let made_here = result.is_err();
     let mut response = match result {
         Ok(response) => response,
         Err(mut problem) => {
@@ -68,15 +69,20 @@ where
                 tracing::warn!(request_id = %id, status = problem.status.as_u16(), method = %parts.method, uri = %parts.uri, "answered with a server error");
                 problem.request_id = Some(id);
             }
-            let page = routed
-                .as_ref()
-                .and_then(|r| r.route.policy.error_page(problem.status));
-            match page {
-                Some(page) => super::dispatch::error_page(page, problem, &parts, is_head).await,
-                None => problem.into_response(parts.headers.get(ACCEPT), is_head),
-            }
+            problem.into_response(parts.headers.get(ACCEPT), is_head)
         }
     };
+    // The route's custom page, for an error usher made (a problem, or the policy's own 401
+    // or 403), not for a program's answer: its errors are its content.
+    let made_here = made_here || response.extensions().get::<PolicyAnswer>().is_some();
+    let status = response.status();
+    let page = routed
+        .as_ref()
+        .filter(|_| made_here && (status.is_client_error() || status.is_server_error()))
+        .and_then(|r| r.route.policy.error_page(status));
+    if let Some(page) = page {
+        response = super::dispatch::custom_page(page, response, &parts, is_head).await;
+    }
     if let Some(routed) = &routed {
         routed
             .route
