@@ -121,6 +121,13 @@ impl Routes {
                     }
                     Responder::Cgi(opts) => {
                         check_cgi(&opts.target)?;
+                        if opts.run_as.is_some() && !nix::unistd::geteuid().is_root() {
+                            return Err(ConfigError::Path {
+                                what: "the cgi user switch of route",
+                                path: route.label.clone().into(),
+                                reason: "usher must run as root to run programs as another user",
+                            });
+                        }
                         cgi.insert(route_key(route), Cgi::new(opts.clone()));
                     }
                     Responder::Redirect(_) | Responder::Rewrite(_) => {}

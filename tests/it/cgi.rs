@@ -672,3 +672,70 @@ time.sleep(600)
     }
     assert!(ended, "the program {pid} outlived its client");
 }
+
+/// A non-parsed-header program (`nph-*`) writes its own status line; usher sends its status
+/// and fields (and still frames the answer itself).
+#[test]
+fn an_nph_program_sends_its_own_status_line() {
+    let (_dir, p) = site(&[(
+        "nph-raw.py",
+        "import sys\nsys.stdout.write('HTTP/1.1 299 Custom\\r\\nContent-Type: text/plain\\r\\nX-Nph: yes\\r\\n\\r\\nraw body\\n')\n",
+    )]);
+    let answer = get(p.addrs[0], "/cgi-bin/nph-raw.py");
+    assert!(answer.starts_with("HTTP/1.1 299 "), "{answer}");
+    assert!(answer.contains("\r\nx-nph: yes\r\n"), "{answer}");
+    assert!(answer.contains("raw body"), "{answer}");
+}
+
+/// With `user = "nobody"` (usher running as root), programs run as that user, without
+/// root's groups.
+#[test]
+fn programs_run_as_the_configured_user() {
+    if !nix_is_root() {
+        return; // switching users needs root (CI runs as root); nothing to install for it
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A shell script: an interpreter under /root (pyenv) would not be readable by nobody.
+    write(
+        dir.path(),
+        "bin/who.py",
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$(id -u) $(id -g) [$(id -G)]\"\n",
+    );
+    write(dir.path(), "public/a.txt", "a");
+    for path in [
+        dir.path().to_path_buf(),
+        dir.path().join("bin"),
+        dir.path().join("bin/who.py"),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    write(
+        dir.path(),
+        "usher.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[[site]]\nroot = \"public\"\n[[site.route]]\npath = \"/bin/\"\ncgi = { dir = \"bin\", user = \"nobody\" }\n",
+    );
+    let p = start(&["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    let answer = get(p.addrs[0], "/bin/who.py");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    let nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
+    let uid = String::from_utf8(nobody.stdout).unwrap().trim().to_owned();
+    assert!(
+        body.contains(&format!("{uid} ")),
+        "runs as nobody ({uid}): {body}"
+    );
+    assert!(
+        !body.contains("[0") && !body.contains(" 0 "),
+        "no root group: {body}"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}

@@ -3,6 +3,7 @@
 use std::ops::Range;
 use std::path::Path;
 
+use nix::unistd::{Group, User};
 use toml::Spanned;
 
 use super::build::resolve;
@@ -75,6 +76,7 @@ pub(super) fn cgi_options(
         Some(n) => usize::try_from(*n.get_ref()).ok(),
         None => None,
     };
+    let run_as = run_as(cgi.user.as_ref(), cgi.group.as_ref(), errors);
     if errors.len() > before {
         return None;
     }
@@ -93,5 +95,50 @@ pub(super) fn cgi_options(
     if let Some(n) = max_running {
         opts.max_running = n;
     }
+    opts.run_as = run_as;
     Some(Responder::Cgi(opts))
+}
+
+/// `user` (and `group`, else the user's own group): the ids programs run as.
+fn run_as(
+    user: Option<&Spanned<String>>,
+    group: Option<&Spanned<String>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<(u32, u32)> {
+    let Some(user) = user else {
+        if let Some(group) = group {
+            errors.push(
+                Diagnostic::new(group.span(), "`group` without `user`")
+                    .help("name the user programs run as; its group is used unless `group` says otherwise"),
+            );
+        }
+        return None;
+    };
+    let Ok(Some(found)) = User::from_name(user.get_ref()) else {
+        errors.push(
+            Diagnostic::new(
+                user.span(),
+                format!("no user named {:?} on this machine", user.get_ref()),
+            )
+            .help("name an existing user, such as www-data or nobody"),
+        );
+        return None;
+    };
+    let gid = match group {
+        None => found.gid.as_raw(),
+        Some(group) => match Group::from_name(group.get_ref()) {
+            Ok(Some(g)) => g.gid.as_raw(),
+            _ => {
+                errors.push(
+                    Diagnostic::new(
+                        group.span(),
+                        format!("no group named {:?} on this machine", group.get_ref()),
+                    )
+                    .help("name an existing group, such as www-data or nogroup"),
+                );
+                return None;
+            }
+        },
+    };
+    Some((found.uid.as_raw(), gid))
 }

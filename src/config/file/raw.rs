@@ -207,4 +207,6 @@ pub(super) struct RawCgi {
     pub header_timeout: Option<Spanned<String>>,
     pub idle_timeout: Option<Spanned<String>>,
     pub max_running: Option<Spanned<i64>>,
+    pub user: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
 }

@@ -57,6 +57,8 @@ pub struct CgiOptions {
     pub idle_timeout: Duration,
     /// Programs of this route running at once; past it, 503 with Retry-After.
     pub max_running: usize,
+    /// Run programs as this user id and group id (usher must run as root).
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl CgiOptions {
@@ -72,6 +74,7 @@ impl CgiOptions {
             header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),
             max_running: 64,
+            run_as: None,
         }
     }
 }
@@ -102,6 +105,15 @@ pub struct Script {
     pub name: String,
     /// The rest of the path (`PATH_INFO`), empty or starting with `/`.
     pub path_info: String,
+}
+
+impl Script {
+    /// A non-parsed-header program (RFC 3875 §5): its name starts with `nph-`.
+    pub fn is_nph(&self) -> bool {
+        self.file
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("nph-"))
+    }
 }
 
 /// Choose the program for `path`, whose first `consumed` segments the route's prefix

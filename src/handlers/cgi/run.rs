@@ -104,6 +104,10 @@ where
         .stderr(Stdio::piped())
         // Its own process group, so that it and every child it forks can be killed at once.
         .process_group(0);
+    if let Some((uid, gid)) = opts.run_as {
+        // std drops root's supplementary groups before switching (setgroups(0)).
+        command.uid(uid).gid(gid);
+    }
     let child = command.spawn().map_err(|e| {
         tracing::warn!(request_id, program = %script.file.display(), error = %e, "program could not be started");
         failed("could not be started", request_id)
@@ -125,7 +129,8 @@ where
         ));
     }
     let mut stdout = child.stdout.take().expect("stdout is piped");
-    let head = tokio::time::timeout(opts.header_timeout, read_head(&mut stdout)).await;
+    let head =
+        tokio::time::timeout(opts.header_timeout, read_head(&mut stdout, script.is_nph())).await;
     let (head, rest) = match head {
         Err(_) => {
             tracing::warn!(request_id, program = %script.file.display(), timeout = ?opts.header_timeout, "program wrote no header in time");
@@ -182,10 +187,15 @@ fn failed(why: &str, request_id: &str) -> Problem {
 }
 
 /// Read until the head is complete; the head and the body bytes read after it.
-async fn read_head(stdout: &mut ChildStdout) -> Result<(CgiHead, Bytes), String> {
+async fn read_head(stdout: &mut ChildStdout, nph: bool) -> Result<(CgiHead, Bytes), String> {
+    let parse = if nph {
+        output::parse_nph
+    } else {
+        output::parse
+    };
     let mut buf = BytesMut::with_capacity(8 * 1024);
     loop {
-        if let Some((head, consumed)) = output::parse(&buf).map_err(|e| e.to_string())? {
+        if let Some((head, consumed)) = parse(&buf).map_err(|e| e.to_string())? {
             let _ = buf.split_to(consumed);
             return Ok((head, buf.freeze()));
         }

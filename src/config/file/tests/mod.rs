@@ -221,6 +221,12 @@ fn every_error_message() {
         (route("path = \"/\"\ncgi = { program = \"/x\", dir = \"d\" }"), vec![
             "5:31: `program` and `dir` cannot both be set",
         ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\", user = \"no-such-user-here\" }"), vec![
+            "5:27: no user named \"no-such-user-here\" on this machine",
+        ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\", group = \"root\" }"), vec![
+            "5:28: `group` without `user`",
+        ]),
         (route("path = \"/\"\nrewrite = { to = \"http://elsewhere/\" }"), vec![
             "5:18: a rewrite's `to` is a path on this site",
         ]),

@@ -54,6 +54,11 @@ pub enum OutputError {
     /// `Status` is not `NNN reason` with NNN from 200 to 599.
     #[error("the program's Status field is not a final status code such as `404 Not Found`")]
     BadStatus,
+    /// An NPH program's first line is not `HTTP/1.1 NNN reason`.
+    #[error(
+        "the non-parsed-header program's first line is not a status line such as `HTTP/1.1 200 OK`"
+    )]
+    BadStatusLine,
     /// Two `Status` fields.
     #[error("the program sent Status twice")]
     TwoStatuses,
@@ -88,10 +93,49 @@ pub fn parse(out: &[u8]) -> Result<Option<(CgiHead, usize)>, OutputError> {
     if lines.is_empty() {
         return Err(OutputError::Empty);
     }
+    let (headers, status, length) = fields(&lines, 1)?;
+    let location = headers.get(LOCATION).map(|l| l.as_bytes().to_vec());
+    let kind = match (&location, status) {
+        // §6.2.2: a local redirect is a path alone; §6.2.3: a client redirect is a URI.
+        (Some(loc), None | Some(StatusCode::OK))
+            if loc.starts_with(b"/") && !loc.starts_with(b"//") =>
+        {
+            Kind::LocalRedirect(String::from_utf8_lossy(loc).into_owned())
+        }
+        _ => Kind::Document,
+    };
+    if location.is_none() && status.is_none() && !headers.contains_key(CONTENT_TYPE) {
+        return Err(OutputError::NotAResponse);
+    }
+    let status = match (status, &location) {
+        (Some(s), _) => s,
+        (None, Some(_)) => StatusCode::FOUND,
+        (None, None) => StatusCode::OK,
+    };
+    Ok(Some((
+        CgiHead {
+            status,
+            headers,
+            kind,
+            length,
+        },
+        consumed,
+    )))
+}
+
+/// A head's lines and its length including the blank line.
+type HeadLines<'a> = (Vec<&'a [u8]>, usize);
+
+/// The header fields of `lines` (numbered from `first` in errors): the fields to send, the
+/// `Status` field's code, and a valid `Content-Length`.
+fn fields(
+    lines: &[&[u8]],
+    first: usize,
+) -> Result<(HeaderMap, Option<StatusCode>, Option<u64>), OutputError> {
     let mut headers = HeaderMap::with_capacity(lines.len());
     let mut status = None;
     for (index, line) in lines.iter().enumerate() {
-        let number = index + 1;
+        let number = index + first;
         let colon = line
             .iter()
             .position(|&b| b == b':')
@@ -129,37 +173,38 @@ pub fn parse(out: &[u8]) -> Result<Option<(CgiHead, usize)>, OutputError> {
             Some(n)
         }
     };
-    let location = headers.get(LOCATION).map(|l| l.as_bytes().to_vec());
-    let kind = match (&location, status) {
-        // §6.2.2: a local redirect is a path alone; §6.2.3: a client redirect is a URI.
-        (Some(loc), None | Some(StatusCode::OK))
-            if loc.starts_with(b"/") && !loc.starts_with(b"//") =>
-        {
-            Kind::LocalRedirect(String::from_utf8_lossy(loc).into_owned())
-        }
-        _ => Kind::Document,
+    Ok((headers, status, length))
+}
+
+/// The head of a non-parsed-header program (`nph-*`, RFC 3875 §5): a status line
+/// (`HTTP/1.1 200 OK`) and fields. usher still checks and frames it (it may be sent over
+/// HTTP/2, and a program's framing fields are never trusted), but sends the program's status
+/// and fields as they are: no `Status` field, no local redirects.
+pub fn parse_nph(out: &[u8]) -> Result<Option<(CgiHead, usize)>, OutputError> {
+    let Some((lines, consumed)) = split_head(out)? else {
+        return Ok(None);
     };
-    if location.is_none() && status.is_none() && !headers.contains_key(CONTENT_TYPE) {
-        return Err(OutputError::NotAResponse);
-    }
-    let status = match (status, &location) {
-        (Some(s), _) => s,
-        (None, Some(_)) => StatusCode::FOUND,
-        (None, None) => StatusCode::OK,
+    let Some((line, rest)) = lines.split_first() else {
+        return Err(OutputError::Empty);
     };
+    let status = match line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or(line.strip_prefix(b"HTTP/1.0 "))
+    {
+        Some(status) => parse_status(status).map_err(|_| OutputError::BadStatusLine)?,
+        None => return Err(OutputError::BadStatusLine),
+    };
+    let (headers, _, length) = fields(rest, 2)?;
     Ok(Some((
         CgiHead {
             status,
             headers,
-            kind,
+            kind: Kind::Document,
             length,
         },
         consumed,
     )))
 }
-
-/// A head's lines and its length including the blank line.
-type HeadLines<'a> = (Vec<&'a [u8]>, usize);
 
 /// The head's lines (without their ends) and its length with the blank line, once a blank
 /// line has arrived. A bare CR inside a line is an error (a line ends in LF or CRLF only).

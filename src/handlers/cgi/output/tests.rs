@@ -117,3 +117,33 @@ fn binary_bodies_after_the_head_are_untouched() {
     let (_, consumed) = parse(&out).unwrap().unwrap();
     assert_eq!(&out[consumed..], &[0, 13, 10, 255, 10, 10]);
 }
+
+#[test]
+fn nph_output_starts_with_a_status_line() {
+    let out = "HTTP/1.1 299 Custom\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nraw";
+    let (h, consumed) = parse_nph(out.as_bytes()).unwrap().unwrap();
+    assert_eq!(h.status.as_u16(), 299);
+    assert_eq!(h.kind, Kind::Document);
+    assert!(
+        h.headers.get("connection").is_none(),
+        "framing stays the server's"
+    );
+    assert_eq!(&out[consumed..], "raw");
+    let (h, _) = parse_nph(b"HTTP/1.0 404 Nope\nLocation: /x\n\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!((h.status.as_u16(), h.kind), (404, Kind::Document));
+    for bad in [
+        &b"Content-Type: a/b\n\n"[..],
+        b"HTTP/2 200 OK\n\n",
+        b"HTTP/1.1 99 x\n\n",
+        b"HTTP/1.1\n\n",
+    ] {
+        assert_eq!(
+            parse_nph(bad).unwrap_err(),
+            OutputError::BadStatusLine,
+            "{bad:?}"
+        );
+    }
+    assert_eq!(parse_nph(b"\n").unwrap_err(), OutputError::Empty);
+}
