@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{IO_TIMEOUT, start, usher, write};
+use crate::support::{IO_TIMEOUT, explain, start, usher, write};
 
 const SITES: &str = r#"
 [server]
@@ -170,22 +170,7 @@ fn check_says_ok_or_names_file_line_and_column() {
 #[test]
 fn explain_shows_the_route_and_the_answer() {
     let dir = site_dir(SITES);
-    let explain = |args: &[&str]| {
-        let config = config_arg(dir.path());
-        let mut all = vec!["explain", "-c", &config];
-        all.extend_from_slice(args);
-        let out = usher()
-            .args(&all)
-            .stdout(std::process::Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let explain = |args: &[&str]| explain(dir.path(), args);
     let out = explain(&["GET", "http://www.example.test/old/x?q=1"]);
     assert!(out.contains("by wildcard *.example.test"), "{out}");
     assert!(out.contains("route /old/"), "{out}");
@@ -322,19 +307,7 @@ cgi = { dir = "cgi-bin", interpreter = "/usr/bin/python3" }
         "cgi-bin/touch.py",
         format!("open({:?}, 'w')\n", ran.display().to_string()),
     );
-    let explain = |method: &str, url: &str| {
-        let out = usher()
-            .args(["explain", "-c", &config_arg(dir.path()), method, url])
-            .stdout(std::process::Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let explain = |method: &str, url: &str| explain(dir.path(), &[method, url]);
     let out = explain(
         "GET",
         "http://h/git/project.git/info/refs?service=git-upload-pack",

@@ -3,9 +3,10 @@
 //! the SPA fallback, `usher explain` on a route with policies, and the README's examples.
 
 use std::net::SocketAddr;
-use std::path::Path;
 
-use crate::support::{Process, client, head_value, raw_exchange, split_head, start, usher, write};
+use crate::support::{
+    Process, client, explain, head_value, raw_exchange, split_head, start, usher, write,
+};
 
 /// Two sites: `spa.test` is a single-page app; the default site has one route per policy.
 /// `{HASH}` becomes a bcrypt hash of [`PASSWORD`] for `alice`.
@@ -628,24 +629,6 @@ fn a_custom_404_page_on_an_spa_route_keeps_vary_sec_fetch_mode() {
     assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
     assert_eq!(body, CUSTOM_404.as_bytes());
     assert_eq!(head_value(&head, "vary"), Some("Accept, Sec-Fetch-Mode"));
-}
-
-/// `usher explain -c FILE ARGS...`: its standard output (it must succeed).
-fn explain(dir: &Path, args: &[&str]) -> String {
-    let config = dir.join("usher.toml").display().to_string();
-    let mut all = vec!["explain", "-c", &config];
-    all.extend_from_slice(args);
-    let out = usher()
-        .args(&all)
-        .stdout(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The answer `usher explain` prints is the server's own: the policies' effects show in it.

@@ -299,3 +299,21 @@ pub fn start(args: &[&str]) -> Process {
         log,
     }
 }
+
+/// `usher explain -c FILE ARGS...`: its standard output (it must succeed).
+pub fn explain(dir: &Path, args: &[&str]) -> String {
+    let config = dir.join("usher.toml").display().to_string();
+    let mut all = vec!["explain", "-c", &config];
+    all.extend_from_slice(args);
+    let out = usher()
+        .args(&all)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
