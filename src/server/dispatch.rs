@@ -322,26 +322,8 @@ where
                     tracing::warn!(route = %route.label, "a rewrite made no valid path");
                     return Err(Problem::internal());
                 };
-                let mut next = Request::new(());
-                *next.method_mut() = parts.method.clone();
-                *next.uri_mut() = uri;
-                *next.version_mut() = parts.version;
-                *next.headers_mut() = parts.headers.clone();
-                let (next_parts, ()) = next.into_parts();
-                let mut next_routed = None;
-                let answer = dispatch_at(
-                    app,
-                    &next_parts,
-                    body,
-                    conn,
-                    &mut next_routed,
-                    redirects + 1,
-                )
-                .await;
-                if let Some(next_routed) = next_routed {
-                    *routed = Some(next_routed);
-                }
-                answer
+                let next = reparts(parts, parts.method.clone(), uri);
+                redispatch(app, next, body, conn, routed, redirects).await
             }
             Responder::Cgi(_) => {
                 let Some(runner) = app.cgi.get(&route_key(route)) else {
@@ -369,38 +351,55 @@ where
                     }
                     Answer::LocalRedirect(location) => {
                         // §6.2.2: answer as if the client had asked for `location` (a GET).
-                        let mut request = http::Request::new(());
-                        *request.method_mut() = Method::GET;
-                        *request.uri_mut() = location.parse().map_err(|_| {
+                        let uri = location.parse().map_err(|_| {
                             let mut problem = Problem::internal();
                             problem.request_id = Some(request_id.clone());
                             problem
                         })?;
-                        *request.version_mut() = parts.version;
-                        *request.headers_mut() = parts.headers.clone();
-                        request.headers_mut().remove(CONTENT_LENGTH);
-                        request.headers_mut().remove(CONTENT_TYPE);
-                        let (next_parts, ()) = request.into_parts();
+                        let mut next = reparts(parts, Method::GET, uri);
+                        next.headers.remove(CONTENT_LENGTH);
+                        next.headers.remove(CONTENT_TYPE);
                         let empty = http_body_util::Empty::<Bytes>::new();
-                        let mut next_routed = None;
-                        let answer = dispatch_at(
-                            app,
-                            &next_parts,
-                            empty,
-                            conn,
-                            &mut next_routed,
-                            redirects + 1,
-                        )
-                        .await;
-                        if let Some(next_routed) = next_routed {
-                            *routed = Some(next_routed);
-                        }
-                        answer
+                        redispatch(app, next, empty, conn, routed, redirects).await
                     }
                 }
             }
         }
     })
+}
+
+/// `parts` with another method and target: a request answered internally (RFC 3875 §6.2.2
+/// local redirects, rewrites).
+fn reparts(parts: &Parts, method: Method, uri: http::Uri) -> Parts {
+    let mut next = Request::new(());
+    *next.method_mut() = method;
+    *next.uri_mut() = uri;
+    *next.version_mut() = parts.version;
+    *next.headers_mut() = parts.headers.clone();
+    *next.extensions_mut() = parts.extensions.clone();
+    next.into_parts().0
+}
+
+/// Answer `next` as a request of its own, one step further along a chain of internal
+/// redirects; the route that answers it becomes the request's route.
+async fn redispatch<'a, B>(
+    app: &'a Routes,
+    next: Parts,
+    body: B,
+    conn: Conn,
+    routed: &mut Option<Routed<'a>>,
+    redirects: usize,
+) -> Result<Response<ResponseBody>, Problem>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let mut next_routed = None;
+    let answer = dispatch_at(app, &next, body, conn, &mut next_routed, redirects + 1).await;
+    if let Some(next_routed) = next_routed {
+        *routed = Some(next_routed);
+    }
+    answer
 }
 
 /// The host a request names: the target's authority (absolute-form, RFC 9112 §3.2.2, or
