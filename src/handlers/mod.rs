@@ -2,5 +2,6 @@
 //! a response or a [`Problem`](crate::problem::Problem).
 
 pub mod cgi;
+pub mod fastcgi;
 pub mod policy;
 pub mod static_files;
