@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(4, |&b| b == 0xff);
     let mut field = || parts.next().and_then(|b| HeaderValue::from_bytes(b).ok());
     let (auth, origin, method, headers) = (field(), field(), field(), field());
-    let mut req = Request::options("/").body(()).expect("request").into_parts().0;
+    let mut req = Request::options("/")
+        .body(())
+        .expect("request")
+        .into_parts()
+        .0;
     for (name, value) in [
         (AUTHORIZATION, auth),
         (ORIGIN, origin),
