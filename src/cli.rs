@@ -69,7 +69,7 @@ pub struct ServeArgs {
     /// With --config: reload the file whenever it changes, as on SIGHUP.
     #[arg(long, requires = "config")]
     pub watch: bool,
-    /// Address to listen on, as IP:PORT, [IPv6]:PORT, HOST:PORT or a bare PORT (on 127.0.0.1).
+    /// Address to listen on, as IP:PORT, `[IPv6]:PORT`, HOST:PORT or a bare PORT (on 127.0.0.1).
     /// Repeat to listen on several [default: 127.0.0.1:8080].
     #[arg(short, long = "listen", value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub listen: Vec<Vec<SocketAddr>>,

@@ -1,12 +1,12 @@
 //! The file body: exactly the promised bytes, read in growing chunks on the blocking pool.
 //!
 //! This is how HTTP/2 (hyper) sends file ranges. The HTTP/1.1 writer takes the ranges out
-//! with [`FileBody::into_parts`] and sends them with `sendfile` instead (no copy through
+//! with `FileBody::into_parts` and sends them with `sendfile` instead (no copy through
 //! user space; see `server::h1::zero_copy`); what follows describes the polled path.
 //!
 //! Each chunk is one `spawn_blocking` read, so no thread is held while a slow client drains
-//! the socket. Chunks start at [`FIRST_CHUNK`] (64 KiB: a quick first byte, little waste on a
-//! short range) and double up to [`MAX_CHUNK`] (512 KiB): every chunk costs two thread
+//! the socket. Chunks start at `FIRST_CHUNK` (64 KiB: a quick first byte, little waste on a
+//! short range) and double up to `MAX_CHUNK` (512 KiB): every chunk costs two thread
 //! hand-offs, and at 64 KiB those hand-offs, not the copying, bounded a download to a fraction
 //! of what the loopback carries. Memory per response is at most three chunks (1.5 MiB): the
 //! one hyper is writing, one it has queued (hyper's HTTP/1 writer polls the body until about

@@ -6,7 +6,7 @@
 //! (`*.cgi`), the file the path names under a root. The rest of the path is PATH_INFO.
 //!
 //! - [`output`]: the program's header fields, parsed and checked (untrusted input).
-//! - [`env`]: the meta-variables, built from scratch.
+//! - [`env`](mod@env): the meta-variables, built from scratch.
 //! - [`run`]: the process: its input, output, errors, limits, and its end.
 
 pub mod env;

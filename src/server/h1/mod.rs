@@ -4,12 +4,12 @@
 //! ~17.7 KiB per idle keep-alive connection (its 8 KiB read and write buffers live as long as
 //! the connection) against nginx's 0.4 KiB, it has no zero-copy path for files, and its own
 //! 400/414/431 answers have empty bodies. Here buffers exist only while a request is being
-//! read or answered ([`io`]), file ranges go out with `sendfile` ([`zero_copy`]), and every
+//! read or answered (`io`), file ranges go out with `sendfile` (`zero_copy`), and every
 //! refusal is a negotiated [`Problem`].
 //!
 //! Per connection, in order (RFC 9112 §9.3): parse a head ([`head`]), hand the request to the
-//! service while feeding it its content on demand ([`request_body`]), write the answer
-//! ([`response`]), then read the rest of any content the handler left, or close. Pipelined
+//! service while feeding it its content on demand (`request_body`), write the answer
+//! (`response`), then read the rest of any content the handler left, or close. Pipelined
 //! requests are answered in order, their answers batched into one write.
 
 pub mod head;
