@@ -137,19 +137,19 @@ pub async fn run_app(
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
         let (app, limit) = (app.clone(), limit.clone());
-        let mut stop = stop_rx.clone();
-        accept_loops.spawn(async move {
-            tokio::select! {
-                () = accept_loop(listener, app, limit, stop.clone()) => {}
-                _ = stop.changed() => {}
-            }
-        });
+        let stop = stop_rx.clone();
+        accept_loops.spawn(async move { accept_loop(listener, app, limit, stop).await });
     }
     drop(stop_rx);
 
     shutdown.await;
     let _ = stop_tx.send(true);
-    while accept_loops.join_next().await.is_some() {}
+    // Each accept loop hands back its connections, so that the ones still open after the
+    // grace period can be cut (dropping a JoinSet aborts its tasks).
+    let mut connections = Vec::new();
+    while let Some(joined) = accept_loops.join_next().await {
+        connections.extend(joined.ok());
+    }
     tracing::info!(
         connections = stop_tx.receiver_count(),
         "shutting down: no longer accepting"
@@ -161,29 +161,43 @@ pub async fn run_app(
     {
         tracing::warn!(grace = ?config.grace_period, "grace period over; closing remaining connections");
     }
+    for mut set in connections {
+        set.shutdown().await;
+    }
     Ok(())
 }
 
+/// Accept until `stop` fires; then hand back the connections still running.
 async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     limit: Arc<Semaphore>,
-    stop: watch::Receiver<bool>,
-) {
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinSet<()> {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            return;
+        // Forget connections that have ended (their tasks are done).
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return connections,
+            },
+            _ = stop.changed() => return connections,
         };
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed; backing off");
-                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                continue;
-            }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; backing off");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return connections,
         };
         let (app, stop) = (app.clone(), stop.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             serve_connection(stream, peer, app, stop).await;
             drop(permit);
         });
@@ -299,6 +313,47 @@ mod tests {
         let connection = serve_connection(stream, peer, app, stop);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 1536, "the connection future takes {size} bytes");
+    }
+
+    /// After the grace period, `run` returns and a connection still open (here, in the middle
+    /// of a request head) is cut rather than left running.
+    #[tokio::test]
+    async fn connections_still_open_after_the_grace_period_are_cut() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a.txt"), "a").unwrap();
+        let listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let mut config = Config::for_root(root.path(), listen).unwrap();
+        config.grace_period = Duration::from_millis(100);
+        let listeners = bind(&config.listen).unwrap();
+        let addr = listeners[0].local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(Arc::new(config), listeners, async move {
+            let _ = stopped.await;
+        }));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        // A whole exchange first, so the connection is surely being served...
+        client
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = client.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        // ...then a head that never ends, which the connection waits on past any shutdown.
+        client.write_all(b"GET /a.txt HTTP/1.1\r\n").await.unwrap();
+        stop.send(()).unwrap();
+        let limit = Duration::from_secs(5);
+        let ran = tokio::time::timeout(limit, server).await;
+        assert!(
+            matches!(ran, Ok(Ok(Ok(())))),
+            "run returns after the grace period"
+        );
+        let read = tokio::time::timeout(limit, client.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the connection is cut: {read:?}"
+        );
     }
 
     #[test]
