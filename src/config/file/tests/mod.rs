@@ -372,7 +372,7 @@ fn errors_are_collected_across_tables() {
     assert_eq!(
         proxy.list[0].help.as_deref(),
         Some(
-            "`proxy` routes are not available yet: a route answers with `files`, `redirect` or `cgi`"
+            "`proxy` routes are not available yet: a route answers with `files`, `redirect`, `cgi` or `fastcgi`"
         )
     );
 }
