@@ -10,6 +10,8 @@ command -v curl >/dev/null 2>&1 || needed+=(curl)
 # git-http-backend and php-cgi at the paths the CGI tests name (Debian's packages).
 { command -v git >/dev/null 2>&1 && [ -x /usr/lib/git-core/git-http-backend ]; } || needed+=(git)
 [ -x /usr/bin/php-cgi ] || needed+=(php-cgi)
+# php-fpm for the FastCGI tests (Debian names it by version: /usr/sbin/php-fpm8.2).
+compgen -G "/usr/sbin/php-fpm*" >/dev/null || needed+=(php-fpm)
 if [ ${#needed[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${needed[*]}"

@@ -83,6 +83,8 @@ pub enum Responder {
     Rewrite(Redirect),
     /// Run a program (CGI/1.1).
     Cgi(crate::handlers::cgi::CgiOptions),
+    /// Hand the request to a FastCGI application, such as php-fpm.
+    FastCgi(crate::handlers::fastcgi::FastCgiOptions),
 }
 
 impl Route {

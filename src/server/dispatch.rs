@@ -1,5 +1,5 @@
 //! From a request to its responder: the router's decision, the route's policy (`before`),
-//! and the responder (files, redirect, CGI), with CGI local redirects answered here.
+//! and the responder (files, redirect, CGI, FastCGI), with CGI local redirects answered here.
 //!
 //! [`App`] holds the current configuration's [`Routes`] and swaps them whole on reload.
 
@@ -19,6 +19,7 @@ use crate::body::ResponseBody;
 use crate::config::{Config, ConfigError, canonical_root};
 use crate::handlers::cgi::run::{Answer, Peer};
 use crate::handlers::cgi::{self, Cgi};
+use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::static_files::{ServeDir, StaticOptions};
 use crate::http::accept::choose_media_type;
@@ -73,6 +74,7 @@ pub struct Routes {
     /// owns them in vectors it never changes, and `Routes` holds the router.
     files: HashMap<usize, ServeDir>,
     cgi: HashMap<usize, Cgi>,
+    fastcgi: HashMap<usize, FastCgi>,
 }
 
 impl App {
@@ -110,6 +112,7 @@ impl Routes {
             None => Arc::new(directory_router(config.files.clone())),
         };
         let (mut files, mut cgi) = (HashMap::new(), HashMap::new());
+        let mut fastcgi = HashMap::new();
         for site in router.sites() {
             for route in &site.routes {
                 match &route.responder {
@@ -130,6 +133,18 @@ impl Routes {
                         }
                         cgi.insert(route_key(route), Cgi::new(opts.clone()));
                     }
+                    Responder::FastCgi(opts) => {
+                        // Scripts must have a root to be found in; the application itself
+                        // may start later than usher, so it is not checked here.
+                        if !opts.root.is_dir() {
+                            return Err(ConfigError::Path {
+                                what: "the fastcgi root",
+                                path: opts.root.clone(),
+                                reason: "no such directory",
+                            });
+                        }
+                        fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
+                    }
                     Responder::Redirect(_) | Responder::Rewrite(_) => {}
                 }
                 for (_, page) in &route.policy.error_pages {
@@ -143,7 +158,12 @@ impl Routes {
                 }
             }
         }
-        Ok(Routes { router, files, cgi })
+        Ok(Routes {
+            router,
+            files,
+            cgi,
+            fastcgi,
+        })
     }
 }
 
@@ -324,6 +344,28 @@ where
                 };
                 let next = reparts(parts, parts.method.clone(), uri);
                 redispatch(app, next, body, conn, routed, redirects).await
+            }
+            Responder::FastCgi(_) => {
+                let Some(fcgi) = app.fastcgi.get(&route_key(route)) else {
+                    tracing::warn!(route = %route.label, "fastcgi route without a client");
+                    return Err(Problem::internal());
+                };
+                let opts = &fcgi.opts;
+                let script =
+                    fastcgi::resolve::resolve(&opts.root, &opts.index, &opts.split_path, &path)
+                        .map_err(|fastcgi::resolve::NoScript::NotFound| {
+                            Problem::not_found(&path.to_decoded_string(), Vec::new())
+                        })?;
+                let peer = Peer {
+                    remote: conn.peer,
+                    local: conn.local,
+                    user: user.as_deref(),
+                };
+                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                    abort.arm(); // a client gone aborts the application's request
+                }
+                let request_id = next_request_id();
+                fastcgi::client::respond(fcgi, &script, parts, body, peer, &request_id).await
             }
             Responder::Cgi(_) => {
                 let Some(runner) = app.cgi.get(&route_key(route)) else {

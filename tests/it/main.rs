@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dirs;
 mod errors;
+mod fastcgi;
 mod files;
 mod http1;
 mod http1_hostile;

@@ -38,6 +38,7 @@
 mod build;
 mod cgi;
 mod diagnostic;
+mod fastcgi;
 mod policy;
 mod raw;
 
@@ -205,7 +206,7 @@ fn array_of_tables<'i>(
 }
 
 /// Route kinds that later versions add: named, so their absence is explained.
-const FUTURE_KINDS: [&str; 2] = ["fastcgi", "proxy"];
+const FUTURE_KINDS: [&str; 1] = ["proxy"];
 
 /// Deserialise one table, turning serde's error into a diagnostic with advice.
 fn deserialize<'de, T: Deserialize<'de>>(
@@ -220,7 +221,7 @@ fn deserialize<'de, T: Deserialize<'de>>(
                 .iter()
                 .find(|k| message.starts_with(&format!("unknown field `{k}`")));
             let help = if let Some(kind) = future {
-                format!("`{kind}` routes are not available yet: a route answers with `files`, `redirect` or `cgi`")
+                format!("`{kind}` routes are not available yet: a route answers with `files`, `redirect`, `cgi` or `fastcgi`")
             } else if message.starts_with("unknown field") {
                 "remove it, or use one of the keys listed (keys are kebab-case)".to_owned()
             } else if message.starts_with("missing field") {

@@ -56,6 +56,7 @@ pub(super) struct RawRoute {
     pub files: Option<Spanned<RawFiles>>,
     pub redirect: Option<Spanned<RawRedirect>>,
     pub cgi: Option<Spanned<RawCgi>>,
+    pub fastcgi: Option<Spanned<RawFastCgi>>,
     pub rewrite: Option<Spanned<RawRewrite>>,
     pub header_rules: Option<Vec<Spanned<RawHeaderRule>>>,
     pub cache_control: Option<Spanned<String>>,
@@ -209,4 +210,16 @@ pub(super) struct RawCgi {
     pub max_running: Option<Spanned<i64>>,
     pub user: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
+}
+
+/// `fastcgi = { address = "127.0.0.1:9000", ... }`: hand requests to a FastCGI application.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawFastCgi {
+    pub address: Spanned<String>,
+    pub root: Option<Spanned<String>>,
+    pub index: Option<Spanned<String>>,
+    pub split_path: Option<Spanned<String>>,
+    pub header_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
 }

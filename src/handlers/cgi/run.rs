@@ -346,9 +346,16 @@ impl Drop for Group {
 }
 
 /// The answer's body: what the pump sends, with the program's Content-Length if it gave one.
-struct ProgramBody {
+pub(crate) struct ProgramBody {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     left: Option<u64>,
+}
+
+impl ProgramBody {
+    /// The body fed by `rx`, declaring `length` bytes if known (FastCGI reuses it).
+    pub(crate) fn new(rx: mpsc::Receiver<io::Result<Bytes>>, length: Option<u64>) -> Self {
+        ProgramBody { rx, left: length }
+    }
 }
 
 impl Body for ProgramBody {

@@ -216,7 +216,7 @@ fn every_error_message() {
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
         ]),
         (route("path = \"/\"\nproxy = { to = \"x\" }"), vec![
-            "5:1: unknown field `proxy`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+            "5:1: unknown field `proxy`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]),
         (route("path = \"/\"\ncgi = { program = \"/x\", dir = \"d\" }"), vec![
             "5:31: `program` and `dir` cannot both be set",
@@ -358,7 +358,7 @@ fn errors_are_collected_across_tables() {
             "2:11: workers = 0 is out of range",
             "4:8: invalid type: integer `1`, expected a string",
             "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
-            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]
     );
     let d = diagnostics(source);
@@ -372,7 +372,7 @@ fn errors_are_collected_across_tables() {
     assert_eq!(
         proxy.list[0].help.as_deref(),
         Some(
-            "`proxy` routes are not available yet: a route answers with `files`, `redirect` or `cgi`"
+            "`proxy` routes are not available yet: a route answers with `files`, `redirect`, `cgi` or `fastcgi`"
         )
     );
 }

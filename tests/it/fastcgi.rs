@@ -1,0 +1,313 @@
+//! FastCGI routes against a real php-fpm, started by each test on its own free port or temp
+//! Unix socket with its own pool configuration, and stopped by its handle.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{IO_TIMEOUT, Process, head_value, split_head, start, write};
+
+/// How long php-fpm may take to listen.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// php-fpm's binary (Debian names it by PHP version: `/usr/sbin/php-fpm8.2`), or `None`.
+/// Under CI a missing php-fpm fails the test: scripts/test.sh installs it.
+fn php_fpm() -> Option<PathBuf> {
+    let found = std::fs::read_dir("/usr/sbin").ok().and_then(|dir| {
+        dir.filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("php-fpm"))
+            })
+            .min()
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "php-fpm must be installed under CI (scripts/test.sh installs it)"
+        );
+    }
+    found
+}
+
+/// A php-fpm master and its two workers, in their own process group.
+struct PhpFpm {
+    binary: PathBuf,
+    config: PathBuf,
+    listen: String,
+    child: Option<Child>,
+}
+
+impl PhpFpm {
+    /// Write a pool configuration listening on `listen` (an address or a socket path) in
+    /// `dir`, start php-fpm on it and wait until it accepts connections.
+    fn start(binary: PathBuf, dir: &Path, listen: &str) -> PhpFpm {
+        let config = dir.join("php-fpm.conf");
+        let d = dir.display();
+        std::fs::write(
+            &config,
+            format!(
+                "[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/php-fpm.log\ndaemonize = no\n\
+                 [www]\nlisten = {listen}\npm = static\npm.max_children = 2\nclear_env = no\n\
+                 catch_workers_output = yes\n"
+            ),
+        )
+        .unwrap();
+        let mut fpm = PhpFpm {
+            binary,
+            config,
+            listen: listen.to_owned(),
+            child: None,
+        };
+        fpm.run();
+        fpm
+    }
+
+    fn run(&mut self) {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["-n", "-F", "-y"]).arg(&self.config);
+        if nix::unistd::geteuid().is_root() {
+            cmd.arg("-R"); // php-fpm refuses root workers without it
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start php-fpm");
+        self.child = Some(child);
+        // Ready when it accepts a connection: bounded retries of a short blocking connect.
+        let deadline = Instant::now() + READY_WITHIN;
+        while !self.accepts() {
+            assert!(
+                Instant::now() < deadline,
+                "php-fpm did not listen on {}",
+                self.listen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn accepts(&self) -> bool {
+        match self.listen.parse::<SocketAddr>() {
+            Ok(addr) => TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok(),
+            Err(_) => UnixStream::connect(&self.listen).is_ok(),
+        }
+    }
+
+    /// Stop php-fpm and its workers (SIGTERM to its group: immediate termination) and reap it.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for PhpFpm {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for php-fpm).
+fn free_addr() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+const PAGES: &[(&str, &str)] = &[
+    (
+        "public/hello.php",
+        r#"<?php echo "x=", $_GET["x"] ?? "", " ", $_SERVER["SCRIPT_NAME"];"#,
+    ),
+    (
+        "public/form.php",
+        r#"<?php echo "name=", $_POST["name"] ?? "", " n=", $_POST["n"] ?? "", " m=", $_SERVER["REQUEST_METHOD"];"#,
+    ),
+    (
+        "public/app/info.php",
+        r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " file=", basename($_SERVER["SCRIPT_FILENAME"]);"#,
+    ),
+    (
+        "public/made.php",
+        r#"<?php http_response_code(201); header("X-From: php"); echo "made";"#,
+    ),
+    ("public/index.php", r#"<?php echo "the index";"#),
+];
+
+/// A site whose `/` is a fastcgi route to php-fpm listening on `listen` (TCP if `tcp`,
+/// else a Unix socket in the temp dir): the temp dir, php-fpm and usher.
+fn site(tcp: bool) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
+    let binary = php_fpm()?;
+    let dir = tempfile::tempdir().unwrap();
+    for (path, source) in PAGES {
+        write(dir.path(), path, source);
+    }
+    let listen = if tcp {
+        free_addr()
+    } else {
+        dir.path().join("fpm.sock").display().to_string()
+    };
+    let fpm = PhpFpm::start(binary, dir.path(), &listen);
+    let address = if tcp {
+        listen.clone()
+    } else {
+        format!("unix:{listen}")
+    };
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+
+[[site]]
+root = "public"
+
+[[site.route]]
+path = "/"
+fastcgi = {{ address = "{address}", root = "public", index = "index.php", split-path = ".php", header-timeout = "5s" }}
+"#
+    );
+    write(dir.path(), "usher.toml", config);
+    let usher = start(&["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    Some((dir, fpm, usher))
+}
+
+/// Send `request` raw (it should say Connection: close); the head and the body as text.
+fn exchange(addr: SocketAddr, request: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let (head, body) = split_head(&out);
+    (head, String::from_utf8_lossy(body).into_owned())
+}
+
+fn get(addr: SocketAddr, target: &str) -> (String, String) {
+    exchange(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// The body without chunked framing, for short answers.
+fn unchunk(head: &str, body: &str) -> String {
+    if head_value(head, "transfer-encoding") != Some("chunked") {
+        return body.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+fn page(addr: SocketAddr, target: &str) -> (String, String) {
+    let (head, body) = get(addr, target);
+    let body = unchunk(&head, &body);
+    (head, body)
+}
+
+#[test]
+fn php_fpm_answers_a_page_over_tcp_and_a_unix_socket() {
+    for tcp in [true, false] {
+        let Some((_dir, _fpm, usher)) = site(tcp) else {
+            return;
+        };
+        let addr = usher.addrs[0];
+        for _ in 0..3 {
+            // Several requests: the kept-alive connection is reused.
+            let (head, body) = page(addr, "/hello.php?x=a%20b");
+            assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+            assert!(
+                head_value(&head, "content-type").is_some_and(|t| t.starts_with("text/html")),
+                "{head}"
+            );
+            assert_eq!(body, "x=a b /hello.php");
+        }
+        let (head, body) = page(addr, "/");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(body, "the index");
+        let (head, _) = page(addr, "/missing.php");
+        assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    }
+}
+
+#[test]
+fn a_posted_form_reaches_post() {
+    let Some((_dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let form = "name=us%20her&n=2";
+    let (head, body) = exchange(
+        usher.addrs[0],
+        &format!(
+            "POST /form.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(unchunk(&head, &body), "name=us her n=2 m=POST");
+}
+
+#[test]
+fn split_path_gives_path_info() {
+    let Some((_dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let (head, body) = page(usher.addrs[0], "/app/info.php/a/b%20c");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(body, "script=/app/info.php info=/a/b c file=info.php");
+}
+
+#[test]
+fn php_sets_the_status_and_fields() {
+    let Some((_dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let (head, body) = page(usher.addrs[0], "/made.php");
+    assert!(head.starts_with("HTTP/1.1 201 "), "{head}");
+    assert_eq!(head_value(&head, "x-from"), Some("php"), "{head}");
+    assert_eq!(body, "made");
+}
+
+#[test]
+fn php_fpm_stopped_is_a_502_problem_and_restarted_works_again() {
+    let Some((_dir, mut fpm, usher)) = site(true) else {
+        return;
+    };
+    let addr = usher.addrs[0];
+    assert_eq!(page(addr, "/hello.php?x=1").1, "x=1 /hello.php");
+    fpm.stop();
+    let (head, body) = exchange(
+        addr,
+        "GET /hello.php HTTP/1.1\r\nHost: php.test\r\nAccept: application/problem+json\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 502 "), "{head}\n{body}");
+    assert!(body.contains("PHP application server"), "{body}");
+    assert!(
+        !body.contains(&fpm.listen),
+        "the address is not shown: {body}"
+    );
+    fpm.run();
+    let (head, body) = page(addr, "/hello.php?x=2");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(body, "x=2 /hello.php");
+}
