@@ -13,6 +13,7 @@ use http_body::Body as _;
 use crate::cli::{ExplainArgs, ServeArgs};
 use crate::config::Config;
 use crate::handlers::cgi::{self, CgiOptions};
+use crate::handlers::fastcgi::{self, FastCgiOptions};
 use crate::http::target;
 use crate::http::target::NormalPath;
 use crate::router::{Decision, Responder};
@@ -83,6 +84,11 @@ pub async fn explain_request(
                     explain_cgi(&mut out, opts, &path, matched.consumed)?;
                     return Ok(out);
                 }
+                if let Responder::FastCgi(opts) = &matched.route.responder {
+                    // Nothing is sent to the application, for the same reason.
+                    explain_fastcgi(&mut out, opts, &path)?;
+                    return Ok(out);
+                }
             }
         }
         Err(e) => writeln!(out, "the path cannot be routed: {e}")?,
@@ -138,6 +144,23 @@ fn explain_cgi(
             )
         }
         Err(problem) => writeln!(out, "no program: {} {}", problem.status, problem.detail),
+    }
+}
+
+/// What a FastCGI route would ask its application, without asking it.
+fn explain_fastcgi(out: &mut String, opts: &FastCgiOptions, path: &NormalPath) -> std::fmt::Result {
+    writeln!(out, "application: FastCGI at {}", opts.upstream)?;
+    match fastcgi::resolve::resolve(&opts.root, &opts.index, &opts.split_path, path) {
+        Ok(script) => {
+            writeln!(out, "  SCRIPT_FILENAME={}", script.file.display())?;
+            writeln!(out, "  SCRIPT_NAME={}", script.name)?;
+            writeln!(out, "  PATH_INFO={}", script.path_info)?;
+            writeln!(
+                out,
+                "answer: whatever the application writes (explain does not ask it)"
+            )
+        }
+        Err(_) => writeln!(out, "no script: 404 Not Found"),
     }
 }
 

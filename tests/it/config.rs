@@ -388,3 +388,28 @@ fn missing_programs_and_error_pages_are_caught_at_load() {
         assert!(err.contains(named), "{err}");
     }
 }
+
+/// `usher explain` on a FastCGI route names the application and the script variables, and
+/// sends nothing to the application (here, nothing even listens).
+#[test]
+fn explain_shows_what_a_fastcgi_route_would_ask() {
+    let dir = site_dir(
+        r#"
+[[site]]
+root = "public"
+[[site.route]]
+path = "/app/"
+fastcgi = { address = "127.0.0.1:9", split-path = ".php" }
+"#,
+    );
+    write(dir.path(), "public/app/index.php", "<?php echo 1;");
+    let out = explain(dir.path(), &["GET", "http://h/app/index.php/users/7"]);
+    assert!(out.contains("application: FastCGI at 127.0.0.1:9"), "{out}");
+    assert!(out.contains("SCRIPT_NAME=/app/index.php\n"), "{out}");
+    assert!(out.contains("PATH_INFO=/users/7\n"), "{out}");
+    assert!(out.contains("/public/app/index.php\n"), "{out}");
+    assert!(
+        !out.contains("502"),
+        "nothing was sent to the application: {out}"
+    );
+}
