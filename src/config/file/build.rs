@@ -452,3 +452,16 @@ fn router_error(error: &RouterError, spans: &[Spans], source: &str) -> Diagnosti
         }
     }
 }
+
+/// A duration setting (`"30s"`, `"500ms"`), or its error at its place.
+pub(super) fn duration(
+    value: &Option<Spanned<String>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<std::time::Duration> {
+    let value = value.as_ref()?;
+    parse_duration(value.get_ref())
+        .map_err(|e| {
+            errors.push(Diagnostic::new(value.span(), e).help("write a duration such as 30s"))
+        })
+        .ok()
+}

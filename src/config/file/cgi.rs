@@ -6,10 +6,9 @@ use std::path::Path;
 use nix::unistd::{Group, User};
 use toml::Spanned;
 
-use super::build::resolve;
+use super::build::{duration, resolve};
 use super::diagnostic::Diagnostic;
 use super::raw::RawCgi;
-use crate::cli::parse_duration;
 use crate::handlers::cgi::{CgiOptions, CgiTarget};
 use crate::router::Responder;
 
@@ -51,14 +50,6 @@ pub(super) fn cgi_options(
             );
             None
         }
-    };
-    let duration = |value: &Option<Spanned<String>>, errors: &mut Vec<Diagnostic>| {
-        let value = value.as_ref()?;
-        parse_duration(value.get_ref())
-            .map_err(|e| {
-                errors.push(Diagnostic::new(value.span(), e).help("write a duration such as 30s"))
-            })
-            .ok()
     };
     let header_timeout = duration(&cgi.header_timeout, errors);
     let idle_timeout = duration(&cgi.idle_timeout, errors);

@@ -5,10 +5,9 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::build::resolve;
+use super::build::{duration, resolve};
 use super::diagnostic::Diagnostic;
 use super::raw::RawFastCgi;
-use crate::cli::parse_duration;
 use crate::handlers::fastcgi::{FastCgiOptions, Upstream};
 use crate::router::Responder;
 
@@ -61,14 +60,6 @@ pub(super) fn fastcgi_options(
     };
     let index = name(&fcgi.index, "index", errors);
     let split_path = name(&fcgi.split_path, "split-path", errors);
-    let duration = |value: &Option<Spanned<String>>, errors: &mut Vec<Diagnostic>| {
-        let value = value.as_ref()?;
-        parse_duration(value.get_ref())
-            .map_err(|e| {
-                errors.push(Diagnostic::new(value.span(), e).help("write a duration such as 30s"))
-            })
-            .ok()
-    };
     let header_timeout = duration(&fcgi.header_timeout, errors);
     let idle_timeout = duration(&fcgi.idle_timeout, errors);
     if errors.len() > before {
