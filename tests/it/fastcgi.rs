@@ -54,7 +54,9 @@ impl PhpFpm {
             format!(
                 "[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/php-fpm.log\ndaemonize = no\n\
                  [www]\nlisten = {listen}\npm = static\npm.max_children = 2\nclear_env = no\n\
-                 catch_workers_output = yes\n"
+                 catch_workers_output = yes\n\
+                 php_admin_value[upload_max_filesize] = 32M\n\
+                 php_admin_value[post_max_size] = 32M\n"
             ),
         )
         .unwrap();
@@ -136,6 +138,14 @@ const PAGES: &[(&str, &str)] = &[
     (
         "public/app/info.php",
         r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " file=", basename($_SERVER["SCRIPT_FILENAME"]);"#,
+    ),
+    (
+        "public/upload.php",
+        r#"<?php $f = $_FILES["file"] ?? null; echo $f ? ($f["error"] . " " . $f["size"] . " " . md5_file($f["tmp_name"])) : "none";"#,
+    ),
+    (
+        "public/big.php",
+        r#"<?php $block = str_repeat("z", 1048576); for ($i = 0; $i < 64; $i++) { echo $block; flush(); }"#,
     ),
     (
         "public/made.php",
@@ -310,4 +320,57 @@ fn php_fpm_stopped_is_a_502_problem_and_restarted_works_again() {
     let (head, body) = page(addr, "/hello.php?x=2");
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
     assert_eq!(body, "x=2 /hello.php");
+}
+
+/// A multi-MiB multipart upload (curl -F) reaches `$_FILES` whole.
+#[tokio::test]
+async fn a_multi_mib_upload_reaches_files() {
+    let Some((dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    let upload = dir.path().join("upload.bin");
+    std::fs::write(&upload, &data).unwrap();
+    let out = crate::support::curl(&[
+        "-F",
+        &format!("file=@{}", upload.display()),
+        &format!("http://{}/upload.php", usher.addrs[0]),
+    ])
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    let md5 = std::process::Command::new("md5sum")
+        .arg(&upload)
+        .output()
+        .unwrap();
+    let md5 = String::from_utf8(md5.stdout).unwrap();
+    let md5 = md5.split_whitespace().next().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("0 {} {md5}", data.len())
+    );
+}
+
+/// A 64 MiB answer streams through with usher's memory bounded.
+#[test]
+fn a_large_answer_streams_in_bounded_memory() {
+    let Some((_dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET /big.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        total += buf[..n].iter().filter(|&&b| b == b'z').count();
+    }
+    assert_eq!(total, 64 * 1024 * 1024);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", usher.pid())).unwrap();
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(hwm_kib < 64 * 1024, "peak RSS {hwm_kib} KiB");
 }
