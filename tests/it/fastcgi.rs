@@ -148,6 +148,10 @@ const PAGES: &[(&str, &str)] = &[
         r#"<?php $block = str_repeat("z", 1048576); for ($i = 0; $i < 64; $i++) { echo $block; flush(); }"#,
     ),
     (
+        "public/slow.php",
+        r#"<?php echo "first\n"; flush(); $m = $_GET["marker"]; for ($i = 0; $i < 2000 && !file_exists($m); $i++) { usleep(10000); } echo "second\n";"#,
+    ),
+    (
         "public/made.php",
         r#"<?php http_response_code(201); header("X-From: php"); echo "made";"#,
     ),
@@ -373,4 +377,33 @@ fn a_large_answer_streams_in_bounded_memory() {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
     assert!(hwm_kib < 64 * 1024, "peak RSS {hwm_kib} KiB");
+}
+
+/// What PHP flushes reaches the client before the script ends: the script waits for a file
+/// the test creates only once the first part has arrived.
+#[test]
+fn flushed_output_reaches_the_client_as_it_is_written() {
+    let Some((dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let marker = dir.path().join("go");
+    let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET /slow.php?marker={} HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\r\n",
+        marker.display()
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(&got).contains("first") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first part");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(!String::from_utf8_lossy(&got).contains("second"));
+    std::fs::write(&marker, "").unwrap();
+    s.read_to_end(&mut got).unwrap();
+    assert!(String::from_utf8_lossy(&got).contains("second"));
 }
