@@ -248,23 +248,14 @@ async fn pump(
     length: Option<u64>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let mut left = length;
-    // Never more than the program's Content-Length: extra output is dropped.
-    let cut = |left: &mut Option<u64>, data: Bytes| match left {
-        Some(left) => {
-            let n = (*left).min(data.len() as u64) as usize;
-            *left -= n as u64;
-            data.slice(..n)
-        }
-        None => data,
-    };
+    let mut left = Remaining(length);
     let mut exited = false;
-    if !first.is_empty() && tx.send(Ok(cut(&mut left, first))).await.is_err() {
+    if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
         guard.end().await;
         return;
     }
     loop {
-        if left == Some(0) {
+        if left.is_done() {
             break;
         }
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -286,7 +277,7 @@ async fn pump(
         match read {
             Ok(Ok(0)) => break,
             Ok(Ok(_)) => {
-                if tx.send(Ok(cut(&mut left, buf.freeze()))).await.is_err() {
+                if tx.send(Ok(left.cut(buf.freeze()))).await.is_err() {
                     break; // the client went away
                 }
             }
@@ -301,7 +292,7 @@ async fn pump(
             }
         }
     }
-    if left.is_some_and(|left| left > 0) {
+    if left.is_short() {
         let e = io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the program's output ended before its Content-Length",
@@ -309,6 +300,35 @@ async fn pump(
         let _ = tx.send(Err(e)).await;
     }
     guard.end().await;
+}
+
+/// What is left of an answer's declared Content-Length (`None`: none was declared). An
+/// answer never goes past it: extra output is dropped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Remaining(pub(crate) Option<u64>);
+
+impl Remaining {
+    /// `data`, cut to what the declared length still allows.
+    pub(crate) fn cut(&mut self, data: Bytes) -> Bytes {
+        match &mut self.0 {
+            Some(left) => {
+                let n = (*left).min(data.len() as u64) as usize;
+                *left -= n as u64;
+                data.slice(..n)
+            }
+            None => data,
+        }
+    }
+
+    /// Whether the declared length has been reached.
+    pub(crate) fn is_done(&self) -> bool {
+        self.0 == Some(0)
+    }
+
+    /// Whether a declared length was not reached (the answer ended short).
+    pub(crate) fn is_short(&self) -> bool {
+        self.0.is_some_and(|left| left > 0)
+    }
 }
 
 /// The program's process group; ended (killed and reaped) exactly once.

@@ -34,7 +34,7 @@ use crate::body::ResponseBody;
 use crate::handlers::cgi::Script;
 use crate::handlers::cgi::env::{EnvContext, build};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
-use crate::handlers::cgi::run::{Peer, ProgramBody};
+use crate::handlers::cgi::run::{Peer, ProgramBody, Remaining};
 use crate::problem::Problem;
 
 /// The request id usher uses: one request per connection at a time, so always the same
@@ -278,17 +278,8 @@ async fn pump(
     pool: Arc<Pool>,
     request_id: String,
 ) {
-    let mut left = length;
-    // Never more than the application's Content-Length: extra output is dropped.
-    let cut = |left: &mut Option<u64>, data: Bytes| match left {
-        Some(left) => {
-            let n = (*left).min(data.len() as u64) as usize;
-            *left -= n as u64;
-            data.slice(..n)
-        }
-        None => data,
-    };
-    if !first.is_empty() && tx.send(Ok(cut(&mut left, first))).await.is_err() {
+    let mut left = Remaining(length);
+    if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
         exchange.abort().await;
         return;
     }
@@ -318,9 +309,9 @@ async fn pump(
             }
         };
         match record.kind {
-            RecordType::Stdout if record.content.is_empty() || left == Some(0) => {}
+            RecordType::Stdout if record.content.is_empty() || left.is_done() => {}
             RecordType::Stdout => {
-                if tx.send(Ok(cut(&mut left, record.content))).await.is_err() {
+                if tx.send(Ok(left.cut(record.content))).await.is_err() {
                     exchange.abort().await;
                     return;
                 }
@@ -329,7 +320,7 @@ async fn pump(
             RecordType::EndRequest => {
                 let end = EndRequest::parse(&record.content);
                 exchange.done = true;
-                if left.is_some_and(|left| left > 0) {
+                if left.is_short() {
                     let e = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the application's output ended before its Content-Length",

@@ -320,28 +320,26 @@ fn bad(why: &str) -> Box<Problem> {
 }
 
 fn too_large() -> Box<Problem> {
-    Box::new(
-        Problem::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "header-fields-too-large",
-            "Request header fields too large",
-        )
-        .with_detail(format!(
-            "The request line and header fields exceed {MAX_HEAD_BYTES} bytes. Send fewer or shorter fields, such as smaller cookies."
-        )),
-    )
+    fields_too_large(format!(
+        "The request line and header fields exceed {MAX_HEAD_BYTES} bytes. Send fewer or shorter fields, such as smaller cookies."
+    ))
 }
 
 fn too_many_fields() -> Box<Problem> {
+    fields_too_large(format!(
+        "The request has more than {MAX_HEADERS} header fields. Send fewer fields."
+    ))
+}
+
+/// 431 (RFC 6585 §5) with `detail`.
+fn fields_too_large(detail: String) -> Box<Problem> {
     Box::new(
         Problem::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "header-fields-too-large",
             "Request header fields too large",
         )
-        .with_detail(format!(
-            "The request has more than {MAX_HEADERS} header fields. Send fewer fields."
-        )),
+        .with_detail(detail),
     )
 }
 
