@@ -85,9 +85,11 @@ pub async fn explain_request(
                     return Ok(out);
                 }
                 if let Responder::FastCgi(opts) = &matched.route.responder {
-                    // Nothing is sent to the application, for the same reason.
-                    explain_fastcgi(&mut out, opts, &path)?;
-                    return Ok(out);
+                    // Nothing is sent to the application, for the same reason; a plain
+                    // file of its root is answered below like any file.
+                    if explain_fastcgi(&mut out, opts, &path)? {
+                        return Ok(out);
+                    }
                 }
             }
         }
@@ -147,20 +149,43 @@ fn explain_cgi(
     }
 }
 
-/// What a FastCGI route would ask its application, without asking it.
-fn explain_fastcgi(out: &mut String, opts: &FastCgiOptions, path: &NormalPath) -> std::fmt::Result {
-    writeln!(out, "application: FastCGI at {}", opts.upstream)?;
-    match fastcgi::resolve::resolve(&opts.root, &opts.index, &opts.split_path, path) {
-        Ok(script) => {
+/// What a FastCGI route would ask its application, without asking it; false when the path
+/// names a plain file, which the caller answers.
+fn explain_fastcgi(
+    out: &mut String,
+    opts: &FastCgiOptions,
+    path: &NormalPath,
+) -> Result<bool, std::fmt::Error> {
+    let addresses: Vec<String> = opts.upstreams.iter().map(ToString::to_string).collect();
+    let turn = if addresses.len() > 1 {
+        " (in turn)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "application: FastCGI at {}{turn}",
+        addresses.join(", ")
+    )?;
+    match fastcgi::resolve::resolve(opts, path) {
+        Ok(fastcgi::resolve::Target::Script(script)) => {
             writeln!(out, "  SCRIPT_FILENAME={}", script.file.display())?;
             writeln!(out, "  SCRIPT_NAME={}", script.name)?;
             writeln!(out, "  PATH_INFO={}", script.path_info)?;
             writeln!(
                 out,
                 "answer: whatever the application writes (explain does not ask it)"
-            )
+            )?;
+            Ok(true)
         }
-        Err(_) => writeln!(out, "no script: 404 Not Found"),
+        Ok(fastcgi::resolve::Target::File) => {
+            writeln!(out, "a file of the root, not a script: served as a file")?;
+            Ok(false)
+        }
+        Err(_) => {
+            writeln!(out, "no script: 404 Not Found")?;
+            Ok(true)
+        }
     }
 }
 

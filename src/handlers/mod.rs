@@ -1,6 +1,7 @@
 //! Responders, one folder per kind. Each takes the request and its typed options and returns
 //! a response or a [`Problem`](crate::problem::Problem).
 
+pub mod balance;
 pub mod cgi;
 pub mod fastcgi;
 pub mod policy;

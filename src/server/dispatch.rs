@@ -143,6 +143,10 @@ impl Routes {
                                 reason: "no such directory",
                             });
                         }
+                        // The root's files that are not scripts are served as files.
+                        let mut statics = StaticOptions::new(canonical_root(&opts.root)?);
+                        statics.listing = false;
+                        files.insert(route_key(route), ServeDir::new(statics));
                         fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
                     }
                     Responder::Redirect(_) | Responder::Rewrite(_) => {}
@@ -350,12 +354,19 @@ where
                     tracing::warn!(route = %route.label, "fastcgi route without a client");
                     return Err(Problem::internal());
                 };
-                let opts = &fcgi.opts;
-                let script =
-                    fastcgi::resolve::resolve(&opts.root, &opts.index, &opts.split_path, &path)
-                        .map_err(|fastcgi::resolve::NoScript::NotFound| {
-                            Problem::not_found(&path.to_decoded_string(), Vec::new())
-                        })?;
+                let script = match fastcgi::resolve::resolve(&fcgi.opts, &path) {
+                    Ok(fastcgi::resolve::Target::Script(script)) => script,
+                    Ok(fastcgi::resolve::Target::File) => {
+                        let Some(files) = app.files.get(&route_key(route)) else {
+                            tracing::warn!(route = %route.label, "fastcgi route without files");
+                            return Err(Problem::internal());
+                        };
+                        return serve_files(files, parts, &path).await;
+                    }
+                    Err(fastcgi::resolve::NoScript::NotFound) => {
+                        return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
+                    }
+                };
                 let peer = Peer {
                     remote: conn.peer,
                     local: conn.local,

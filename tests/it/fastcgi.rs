@@ -16,7 +16,7 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// php-fpm's binary (Debian names it by PHP version: `/usr/sbin/php-fpm8.2`), or `None`.
 /// Under CI a missing php-fpm fails the test: scripts/test.sh installs it.
-fn php_fpm() -> Option<PathBuf> {
+pub(crate) fn php_fpm() -> Option<PathBuf> {
     let found = std::fs::read_dir("/usr/sbin").ok().and_then(|dir| {
         dir.filter_map(Result::ok)
             .map(|e| e.path())
@@ -36,7 +36,7 @@ fn php_fpm() -> Option<PathBuf> {
 }
 
 /// A php-fpm master and its two workers, in their own process group.
-struct PhpFpm {
+pub(crate) struct PhpFpm {
     binary: PathBuf,
     config: PathBuf,
     listen: String,
@@ -161,6 +161,19 @@ const PAGES: &[(&str, &str)] = &[
 /// A site whose `/` is a fastcgi route to php-fpm listening on `listen` (TCP if `tcp`,
 /// else a Unix socket in the temp dir): the temp dir, php-fpm and usher.
 fn site(tcp: bool) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
+    site_with(tcp, |address| {
+        format!(
+            r#"address = "{address}", root = "public", index = "index.php", split-path = ".php", header-timeout = "5s""#
+        )
+    })
+}
+
+/// [`site`] with the route's `fastcgi = { ... }` table written by `table` from php-fpm's
+/// address.
+pub(crate) fn site_with(
+    tcp: bool,
+    table: impl Fn(&str) -> String,
+) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
     let binary = php_fpm()?;
     let dir = tempfile::tempdir().unwrap();
     for (path, source) in PAGES {
@@ -177,6 +190,7 @@ fn site(tcp: bool) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
     } else {
         format!("unix:{listen}")
     };
+    let table = table(&address);
     let config = format!(
         r#"
 [server]
@@ -187,7 +201,7 @@ root = "public"
 
 [[site.route]]
 path = "/"
-fastcgi = {{ address = "{address}", root = "public", index = "index.php", split-path = ".php", header-timeout = "5s" }}
+fastcgi = {{ {table} }}
 "#
     );
     write(dir.path(), "usher.toml", config);
@@ -196,7 +210,7 @@ fastcgi = {{ address = "{address}", root = "public", index = "index.php", split-
 }
 
 /// Send `request` raw (it should say Connection: close); the head and the body as text.
-fn exchange(addr: SocketAddr, request: &str) -> (String, String) {
+pub(crate) fn exchange(addr: SocketAddr, request: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(request.as_bytes()).unwrap();
@@ -214,7 +228,7 @@ fn get(addr: SocketAddr, target: &str) -> (String, String) {
 }
 
 /// The body without chunked framing, for short answers.
-fn unchunk(head: &str, body: &str) -> String {
+pub(crate) fn unchunk(head: &str, body: &str) -> String {
     if head_value(head, "transfer-encoding") != Some("chunked") {
         return body.to_owned();
     }
@@ -231,7 +245,7 @@ fn unchunk(head: &str, body: &str) -> String {
     out
 }
 
-fn page(addr: SocketAddr, target: &str) -> (String, String) {
+pub(crate) fn page(addr: SocketAddr, target: &str) -> (String, String) {
     let (head, body) = get(addr, target);
     let body = unchunk(&head, &body);
     (head, body)

@@ -8,6 +8,7 @@ mod config;
 mod dirs;
 mod errors;
 mod fastcgi;
+mod fastcgi_site;
 mod files;
 mod http1;
 mod http1_hostile;

@@ -12,7 +12,7 @@ use super::diagnostic::{Diagnostic, line_col};
 use super::policy::{PolicyKeys, route_policy};
 use super::raw::{RawFiles, RawRoute, RawServer, Symlinks};
 use super::{FileConfig, SiteTables, Tables};
-use crate::cli::parse_duration;
+use crate::cli::{parse_duration, parse_size};
 use crate::handlers::policy::RoutePolicy;
 use crate::handlers::static_files::StaticOptions;
 use crate::router::host::{HostConflict, HostPattern};
@@ -462,6 +462,16 @@ pub(super) fn duration(
     parse_duration(value.get_ref())
         .map_err(|e| {
             errors.push(Diagnostic::new(value.span(), e).help("write a duration such as 30s"))
+        })
+        .ok()
+}
+
+/// A size such as `100M`, or an error at its place.
+pub(super) fn size(value: &Option<Spanned<String>>, errors: &mut Vec<Diagnostic>) -> Option<u64> {
+    let value = value.as_ref()?;
+    parse_size(value.get_ref())
+        .map_err(|e| {
+            errors.push(Diagnostic::new(value.span(), e).help("write a size such as 100M"))
         })
         .ok()
 }

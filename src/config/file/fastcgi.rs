@@ -2,12 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use toml::Spanned;
 
-use super::build::{duration, resolve};
+use super::build::{duration, resolve, size};
 use super::diagnostic::Diagnostic;
-use super::raw::RawFastCgi;
+use super::raw::{OneOrMany, RawFastCgi};
 use crate::handlers::fastcgi::{FastCgiOptions, Upstream};
 use crate::router::Responder;
 
@@ -20,23 +21,24 @@ pub(super) fn fastcgi_options(
 ) -> Option<Responder> {
     let fcgi = raw.into_inner();
     let before = errors.len();
-    let address = fcgi.address.get_ref();
-    let upstream = match address.strip_prefix("unix:") {
-        Some(path) if !path.is_empty() => Some(Upstream::Unix(resolve(base, path))),
-        _ => match address.parse::<SocketAddr>() {
-            Ok(addr) => Some(Upstream::Tcp(addr)),
-            Err(_) => {
-                errors.push(
-                    Diagnostic::new(
-                        fcgi.address.span(),
-                        "`address` is neither an IP address with a port nor a Unix socket",
-                    )
-                    .help("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
-                );
-                None
-            }
-        },
+    let addresses: Vec<(String, std::ops::Range<usize>)> = match fcgi.address.get_ref() {
+        OneOrMany::One(one) => vec![(one.clone(), fcgi.address.span())],
+        OneOrMany::Many(list) if list.is_empty() => {
+            errors.push(
+                Diagnostic::new(fcgi.address.span(), "`address` lists no address")
+                    .help("write at least one, such as [\"127.0.0.1:9000\"]"),
+            );
+            Vec::new()
+        }
+        OneOrMany::Many(list) => list
+            .iter()
+            .map(|a| (a.get_ref().clone(), a.span()))
+            .collect(),
     };
+    let upstreams: Vec<Upstream> = addresses
+        .into_iter()
+        .filter_map(|(address, span)| upstream(&address, span, base, errors))
+        .collect();
     let root = fcgi
         .root
         .as_ref()
@@ -60,23 +62,82 @@ pub(super) fn fastcgi_options(
     };
     let index = name(&fcgi.index, "index", errors);
     let split_path = name(&fcgi.split_path, "split-path", errors);
+    let front_controller = fcgi.front_controller.as_ref().and_then(|front| {
+        let text = front.get_ref();
+        let hidden = text.split('/').any(|s| s.starts_with('.'));
+        if !text.starts_with('/') || hidden || text.ends_with('/') {
+            errors.push(
+                Diagnostic::new(front.span(), "`front-controller` must be a script's path")
+                    .help("such as front-controller = \"/index.php\""),
+            );
+            return None;
+        }
+        Some(text.clone())
+    });
+    let connect_timeout = duration(&fcgi.connect_timeout, errors);
     let header_timeout = duration(&fcgi.header_timeout, errors);
     let idle_timeout = duration(&fcgi.idle_timeout, errors);
+    let fail_window = duration(&fcgi.fail_window, errors);
+    let cool_down = duration(&fcgi.cool_down, errors);
+    let max_body = size(&fcgi.max_body, errors);
+    let max_fails = fcgi
+        .max_fails
+        .as_ref()
+        .and_then(|n| match u32::try_from(*n.get_ref()) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.push(
+                    Diagnostic::new(n.span(), "`max-fails` must be a whole number from 1")
+                        .help("such as max-fails = 3"),
+                );
+                None
+            }
+        });
     if errors.len() > before {
         return None;
     }
-    let mut opts = FastCgiOptions::new(upstream?, root);
+    let mut upstreams = upstreams.into_iter();
+    let mut opts = FastCgiOptions::new(upstreams.next()?, root);
+    opts.upstreams.extend(upstreams);
     if let Some(index) = index {
         opts.index = index;
     }
     if let Some(split_path) = split_path {
         opts.split_path = split_path;
     }
-    if let Some(t) = header_timeout {
-        opts.header_timeout = t;
-    }
-    if let Some(t) = idle_timeout {
-        opts.idle_timeout = t;
-    }
+    opts.front_controller = front_controller;
+    let set = |slot: &mut Duration, value: Option<Duration>| *slot = value.unwrap_or(*slot);
+    set(&mut opts.connect_timeout, connect_timeout);
+    set(&mut opts.header_timeout, header_timeout);
+    set(&mut opts.idle_timeout, idle_timeout);
+    set(&mut opts.health.fail_window, fail_window);
+    set(&mut opts.health.cool_down, cool_down);
+    opts.health.max_fails = max_fails.unwrap_or(opts.health.max_fails);
+    opts.max_body = max_body.unwrap_or(opts.max_body);
     Some(Responder::FastCgi(opts))
+}
+
+/// One `address`: `IP:port` or `unix:/path` (relative to the config file's directory).
+fn upstream(
+    address: &str,
+    span: std::ops::Range<usize>,
+    base: &Path,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Upstream> {
+    match address.strip_prefix("unix:") {
+        Some(path) if !path.is_empty() => Some(Upstream::Unix(resolve(base, path))),
+        _ => match address.parse::<SocketAddr>() {
+            Ok(addr) => Some(Upstream::Tcp(addr)),
+            Err(_) => {
+                errors.push(
+                    Diagnostic::new(
+                        span,
+                        "`address` is neither an IP address with a port nor a Unix socket",
+                    )
+                    .help("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
+                );
+                None
+            }
+        },
+    }
 }

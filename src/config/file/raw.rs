@@ -216,10 +216,49 @@ pub(super) struct RawCgi {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawFastCgi {
-    pub address: Spanned<String>,
+    pub address: Spanned<OneOrMany>,
     pub root: Option<Spanned<String>>,
     pub index: Option<Spanned<String>>,
     pub split_path: Option<Spanned<String>>,
+    pub front_controller: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
     pub header_timeout: Option<Spanned<String>>,
     pub idle_timeout: Option<Spanned<String>>,
+    pub max_fails: Option<Spanned<i64>>,
+    pub fail_window: Option<Spanned<String>>,
+    pub cool_down: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
+}
+
+/// A string, or a list of them (`address = "a"` or `address = ["a", "b"]`).
+#[derive(Debug)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    list.push(item);
+                }
+                Ok(OneOrMany::Many(list))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }

@@ -16,13 +16,16 @@ use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
+use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body::Body;
+use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
@@ -30,7 +33,9 @@ use super::FastCgi;
 use super::pool::{Conn, Pool};
 use super::record::{self, EndRequest, ProtocolStatus, Record, RecordDecoder, RecordError};
 use super::record::{EncodeError, RecordType};
+use super::spool::{self, SpoolError};
 use crate::body::ResponseBody;
+use crate::handlers::balance::{Key, NoUpstream};
 use crate::handlers::cgi::Script;
 use crate::handlers::cgi::env::{EnvContext, build};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
@@ -54,6 +59,12 @@ pub enum FastCgiError {
     /// The connection could not be opened.
     #[error("could not connect: {0}")]
     Connect(#[source] io::Error),
+    /// The connection was not accepted within the route's `connect-timeout`.
+    #[error("the application did not accept a connection within {0:?}")]
+    ConnectTimeout(Duration),
+    /// Every address is marked down after failing.
+    #[error("every address of the application failed recently")]
+    AllDown,
     /// No head within the route's `header-timeout`.
     #[error("the application wrote no header fields within {0:?}")]
     HeaderTimeout(Duration),
@@ -97,11 +108,14 @@ impl FastCgiError {
     /// The status the client gets: who failed decides (the application: 502, 503 or 504).
     pub fn status(&self) -> StatusCode {
         match self {
-            FastCgiError::HeaderTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            FastCgiError::HeaderTimeout(_) | FastCgiError::ConnectTimeout(_) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             FastCgiError::Refused(ProtocolStatus::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             FastCgiError::ClientBody(_) => StatusCode::BAD_REQUEST,
             FastCgiError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
             FastCgiError::Connect(_)
+            | FastCgiError::AllDown
             | FastCgiError::Io(_)
             | FastCgiError::Record(_)
             | FastCgiError::WrongRequest { .. }
@@ -119,24 +133,34 @@ impl FastCgiError {
     /// The problem the client gets, tagged with `request_id`; no address, no cause.
     pub fn problem(&self, request_id: &str) -> Problem {
         let problem = match self.status() {
-            StatusCode::GATEWAY_TIMEOUT => Problem::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "fastcgi-timeout",
-                "Gateway Timeout",
-            )
-            .with_detail(format!("{ROLE} did not start its answer in time.")),
+            StatusCode::GATEWAY_TIMEOUT => {
+                let what = match self {
+                    FastCgiError::ConnectTimeout(_) => "did not accept a connection in time.",
+                    _ => "did not start its answer in time.",
+                };
+                Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "fastcgi-timeout",
+                    "Gateway Timeout",
+                )
+                .with_detail(format!("{ROLE} {what}"))
+            }
             StatusCode::SERVICE_UNAVAILABLE => {
                 Problem::unavailable(format!("{ROLE} is overloaded."), 1)
             }
             StatusCode::BAD_REQUEST => {
                 Problem::bad_request("The request's content ended before it was complete.")
             }
-            StatusCode::BAD_GATEWAY if matches!(self, FastCgiError::Connect(_)) => Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "fastcgi-unreachable",
-                "Bad Gateway",
-            )
-            .with_detail(format!("{ROLE} could not be reached.")),
+            StatusCode::BAD_GATEWAY
+                if matches!(self, FastCgiError::Connect(_) | FastCgiError::AllDown) =>
+            {
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "fastcgi-unreachable",
+                    "Bad Gateway",
+                )
+                .with_detail(format!("{ROLE} could not be reached."))
+            }
             StatusCode::BAD_GATEWAY => {
                 Problem::new(StatusCode::BAD_GATEWAY, "fastcgi-failed", "Bad Gateway")
                     .with_detail(format!("{ROLE} failed before giving a valid answer."))
@@ -162,6 +186,9 @@ where
     B::Error: std::fmt::Display + Send,
 {
     let opts = &fcgi.opts;
+    let (length, body) = content(parts, body, opts.max_body)
+        .await
+        .map_err(|p| p.with_request_id(request_id))?;
     let cx = EnvContext {
         peer: peer.remote,
         local: peer.local,
@@ -171,22 +198,31 @@ where
         inherit: &[],
         user: peer.user,
     };
-    let params = build(parts, script, &cx);
+    let mut params = build(parts, script, &cx);
+    if let Some(length) = length {
+        // Stored content: its length is known only now (RFC 3875 §4.1.2).
+        params.retain(|(name, _)| name != "CONTENT_LENGTH");
+        params.push(("CONTENT_LENGTH".into(), length.to_string().into()));
+    }
     let mut head = BytesMut::with_capacity(4096);
     head.extend_from_slice(&record::begin_request(REQUEST_ID, true));
     let pairs = params.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
     let fail = |e: FastCgiError| {
-        tracing::warn!(request_id, upstream = %fcgi.pool.upstream(), "fastcgi request failed: {e}");
+        tracing::warn!(request_id, "fastcgi request failed: {e}");
         e.problem(request_id)
     };
     record::encode_params(&mut head, REQUEST_ID, pairs).map_err(|e| fail(e.into()))?;
     head.extend_from_slice(&record::params_end(REQUEST_ID));
+    let key = Key {
+        client: peer.remote.ip(),
+        field: None,
+    };
     let started = tokio::time::timeout(
         opts.header_timeout,
-        start(&fcgi.pool, head.freeze(), body, request_id),
+        start(fcgi, key, head.freeze(), body, request_id),
     )
     .await;
-    let (exchange, head, rest) = match started {
+    let (exchange, head, rest, pool) = match started {
         Err(_) => Err(FastCgiError::HeaderTimeout(opts.header_timeout)),
         Ok(r) => r,
     }
@@ -204,7 +240,7 @@ where
         tx,
         opts.idle_timeout,
         length,
-        fcgi.pool.clone(),
+        pool,
         request_id.to_owned(),
     ));
     let mut response = Response::new(ResponseBody::stream(ProgramBody::new(rx, length)));
@@ -213,26 +249,127 @@ where
     Ok(response)
 }
 
-/// Open (or reuse) a connection, send `head` (BEGIN_REQUEST and PARAMS), start streaming the
-/// body, and read until the answer's head is complete: the exchange, the head, and the body
-/// bytes that came with it.
-async fn start<B>(
-    pool: &Pool,
-    head: Bytes,
+/// The request's content as FCGI_STDIN will carry it, and its length when it had to be
+/// stored to be known: content without a declared length is stored whole first.
+async fn content<B>(
+    parts: &Parts,
     body: B,
-    request_id: &str,
-) -> Result<(Exchange, CgiHead, Bytes), FastCgiError>
+    max_body: u64,
+) -> Result<(Option<u64>, ClientBody), Problem>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
 {
-    let conn = match pool.take_idle() {
-        Some(conn) => conn,
-        None => pool.connect().await.map_err(FastCgiError::Connect)?,
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content-too-large",
+            "Content Too Large",
+        )
+        .with_detail(format!(
+            "This address accepts request content of at most {max_body} bytes."
+        ))
     };
-    let (rd, mut wr) = tokio::io::split(conn);
+    let declared = parts.headers.get(CONTENT_LENGTH);
+    if declared.is_some() || body.is_end_stream() {
+        let length = declared
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|n| n > max_body) {
+            return Err(too_large());
+        }
+        let body = body.map_err(|e| io::Error::other(e.to_string()));
+        return Ok((None, body.boxed_unsync()));
+    }
+    match spool::spool(body, max_body).await {
+        Ok((length, body)) => Ok((Some(length), body)),
+        Err(SpoolError::TooLarge(_)) => Err(too_large()),
+        Err(SpoolError::Client(e)) => {
+            tracing::debug!("request content failed while stored: {e}");
+            Err(Problem::bad_request(
+                "The request's content ended before it was complete.",
+            ))
+        }
+        Err(SpoolError::Io(e)) => {
+            tracing::warn!("request content could not be stored: {e}");
+            Err(Problem::internal())
+        }
+    }
+}
+
+/// Open (or reuse) a connection to one of the route's addresses, send `head` (BEGIN_REQUEST
+/// and PARAMS), start streaming the body, and read until the answer's head is complete: the
+/// exchange, the head, the body bytes that came with it, and the pool the connection goes
+/// back to.
+async fn start(
+    fcgi: &FastCgi,
+    key: Key<'_>,
+    head: Bytes,
+    body: ClientBody,
+    request_id: &str,
+) -> Result<(Exchange, CgiHead, Bytes, Arc<Pool>), FastCgiError> {
+    let (conn, pool, picked) = connect(fcgi, key, &head, request_id).await?;
+    let answer = read_head(conn, body, request_id).await;
+    match &answer {
+        Ok(_) => fcgi.upstreams.succeeded(picked),
+        // A broken peer counts against its address; a slow or refusing script does not.
+        Err(FastCgiError::Io(_) | FastCgiError::Record(_) | FastCgiError::Closed) => {
+            fcgi.upstreams.failed(picked, Instant::now());
+        }
+        Err(_) => {}
+    }
+    let (exchange, head, rest) = answer?;
+    Ok((exchange, head, rest, pool))
+}
+
+/// A connection that took `head`: an idle one of the next address, or a new one. An address
+/// that cannot be reached is marked and the next one tried (nothing was sent, so any request
+/// may go elsewhere); a pooled connection found closed is replaced.
+async fn connect(
+    fcgi: &FastCgi,
+    key: Key<'_>,
+    head: &[u8],
+    request_id: &str,
+) -> Result<(Conn, Arc<Pool>, usize), FastCgiError> {
+    let mut tried = Vec::new();
+    let mut last = None;
+    loop {
+        let pick = match fcgi.upstreams.pick(key, &tried, Instant::now()) {
+            Ok(pick) => pick,
+            Err(NoUpstream::Exhausted) => return Err(last.unwrap_or(FastCgiError::AllDown)),
+            Err(NoUpstream::AllDown { .. }) => return Err(last.unwrap_or(FastCgiError::AllDown)),
+        };
+        let pool = pick.target.clone();
+        if let Some(mut conn) = pool.take_idle() {
+            if conn.write_all(head).await.is_ok() {
+                return Ok((conn, pool, pick.index));
+            }
+            continue; // closed while idle: the next one, or a new connection
+        }
+        let connected = tokio::time::timeout(fcgi.opts.connect_timeout, pool.connect()).await;
+        let error = match connected {
+            Ok(Ok(mut conn)) => match conn.write_all(head).await {
+                Ok(()) => return Ok((conn, pool, pick.index)),
+                Err(e) => FastCgiError::Io(e),
+            },
+            Ok(Err(e)) => FastCgiError::Connect(e),
+            Err(_) => FastCgiError::ConnectTimeout(fcgi.opts.connect_timeout),
+        };
+        tracing::warn!(request_id, upstream = %pool.upstream(), "fastcgi address failed: {error}");
+        fcgi.upstreams.failed(pick.index, Instant::now());
+        tried.push(pick.index);
+        last = Some(error);
+    }
+}
+
+/// Stream `body` on `conn` while reading the answer up to the end of its head.
+async fn read_head(
+    conn: Conn,
+    body: ClientBody,
+    request_id: &str,
+) -> Result<(Exchange, CgiHead, Bytes), FastCgiError> {
+    let (rd, wr) = tokio::io::split(conn);
     let mut exchange = Exchange::new(rd);
-    wr.write_all(&head).await?;
     exchange.writer = Some(Box::pin(send_body(wr, body)));
     let mut out = BytesMut::new();
     loop {
@@ -354,11 +491,10 @@ fn log_stderr(record: &Record, request_id: &str) {
 }
 
 /// Write the request body as FCGI_STDIN records, then the empty one; the write half back.
-async fn send_body<B>(mut wr: WriteHalf<Conn>, body: B) -> Result<WriteHalf<Conn>, FastCgiError>
-where
-    B: Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display + Send,
-{
+async fn send_body(
+    mut wr: WriteHalf<Conn>,
+    body: ClientBody,
+) -> Result<WriteHalf<Conn>, FastCgiError> {
     let mut frames = http_body_util::BodyStream::new(body);
     let mut out = BytesMut::new();
     while let Some(frame) = frames.next().await {
@@ -373,6 +509,9 @@ where
     wr.flush().await?;
     Ok(wr)
 }
+
+/// The client's request content, boxed once so the exchange is not generic over it.
+type ClientBody = UnsyncBoxBody<Bytes, io::Error>;
 
 type Writer = Pin<Box<dyn Future<Output = Result<WriteHalf<Conn>, FastCgiError>> + Send>>;
 
@@ -556,12 +695,12 @@ mod tests {
         assert_eq!(&body[..], b"hello");
         // The pump pools it once END_REQUEST is read, just after the body's end.
         for _ in 0..200 {
-            if fcgi.pool.idle_count() == 1 {
+            if fcgi.idle_count() == 1 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert_eq!(fcgi.pool.idle_count(), 1);
+        assert_eq!(fcgi.idle_count(), 1);
     }
 
     #[tokio::test]
@@ -572,7 +711,7 @@ mod tests {
         ] {
             let (_dir, fcgi) = fake(end(status)).await;
             assert_eq!(ask(&fcgi).await.unwrap_err().status.as_u16(), code);
-            assert_eq!(fcgi.pool.idle_count(), 0);
+            assert_eq!(fcgi.idle_count(), 0);
         }
     }
 
@@ -586,7 +725,80 @@ mod tests {
         let (_dir, fcgi) = fake(Vec::new()).await;
         let e = ask(&fcgi).await.unwrap_err();
         assert_eq!(e.status, StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(fcgi.pool.idle_count(), 0);
+        assert_eq!(fcgi.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_address_that_refuses_is_skipped_and_marked_down() {
+        let mut answer = stdout(b"Status: 201 Made\r\n\r\n");
+        answer.extend(record::stream_end(RecordType::Stdout, REQUEST_ID));
+        answer.extend(end(ProtocolStatus::RequestComplete));
+        let (dir, good) = fake(answer).await;
+        let dead = Upstream::Unix(dir.path().join("nobody.sock"));
+        let mut opts = good.opts.clone();
+        opts.upstreams.insert(0, dead);
+        let fcgi = FastCgi::new(opts);
+        let response = ask(&fcgi).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert!(
+            !fcgi.upstreams.is_up(0, Instant::now()),
+            "the dead one is down"
+        );
+        assert!(fcgi.upstreams.is_up(1, Instant::now()));
+    }
+
+    #[tokio::test]
+    async fn every_address_refusing_is_502_and_all_marked_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = FastCgiOptions::new(
+            Upstream::Unix(dir.path().join("a.sock")),
+            dir.path().to_path_buf(),
+        );
+        opts.upstreams
+            .push(Upstream::Unix(dir.path().join("b.sock")));
+        let fcgi = FastCgi::new(opts);
+        let e = ask(&fcgi).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        let now = Instant::now();
+        assert!(!fcgi.upstreams.is_up(0, now) && !fcgi.upstreams.is_up(1, now));
+        // While both cool down, nothing is tried: still a 502 that names no address.
+        let e = ask(&fcgi).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        assert!(!format!("{e:?}").contains(".sock"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_not_accepted_in_time_is_504() {
+        // A listener whose accept queue is full drops new SYNs, so connecting hangs.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            let connect = tokio::net::TcpStream::connect(addr);
+            if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), connect).await {
+                fillers.push(s);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = FastCgiOptions::new(Upstream::Tcp(addr), dir.path().to_path_buf());
+        opts.connect_timeout = Duration::from_millis(200);
+        let e = ask(&FastCgi::new(opts)).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::GATEWAY_TIMEOUT);
+        assert!(
+            e.detail.contains("did not accept a connection"),
+            "{}",
+            e.detail
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@
 //!
 //! 1. The script: [`resolve`] splits the path at `split-path` into SCRIPT_NAME and PATH_INFO
 //!    (a directory gets `index`); a missing script is a 404 and no connection is used.
-//! 2. A connection from the route's [`pool`] of kept-alive ones, or a new one.
+//! 2. A connection from the next address's [`pool`] of kept-alive ones, or a new one; an
+//!    address that cannot be reached is marked down and the next one tried.
 //! 3. FCGI_BEGIN_REQUEST, role responder, with FCGI_KEEP_CONN so the connection is pooled.
 //! 4. FCGI_PARAMS: the CGI meta-variables, built by [`cgi::env`](super::cgi::env), then the
 //!    empty FCGI_PARAMS record.
@@ -19,19 +20,25 @@
 //!
 //! - [`record`]: the records' bytes, encoded and decoded with no I/O (untrusted input).
 //! - [`resolve`]: the script a path names.
-//! - [`pool`]: connecting, and the idle kept-alive connections of one upstream.
+//! - [`pool`]: connecting, and the idle kept-alive connections of one address; the route's
+//!   addresses are taken in turn by a [`Balancer`], which skips one that failed for a while.
+//! - `spool`: request content of unknown length, stored until complete, because the
+//!   application needs its length.
 //! - [`client`]: one request over one connection, and the errors it answers with.
 
 pub mod client;
 pub mod pool;
 pub mod record;
 pub mod resolve;
+mod spool;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::handlers::balance::{Balancer, HealthRule, Policy};
 
 /// Idle kept-alive connections kept per upstream, by default.
 pub const DEFAULT_MAX_IDLE: usize = 16;
@@ -57,55 +64,81 @@ impl fmt::Display for Upstream {
 /// A `fastcgi` route's options.
 #[derive(Debug, Clone)]
 pub struct FastCgiOptions {
-    /// The application's address.
-    pub upstream: Upstream,
+    /// The application's addresses, used in turn; one that fails is skipped for a while.
+    pub upstreams: Vec<Upstream>,
+    /// When failures mark an address down (only with several addresses).
+    pub health: HealthRule,
     /// The directory scripts are found in (`DOCUMENT_ROOT`); SCRIPT_FILENAME is under it.
+    /// Its other files are served as files.
     pub root: PathBuf,
     /// The script a directory path names (`index.php`).
     pub index: String,
     /// The suffix of the path segment that ends the script's name (`.php`): what follows is
     /// PATH_INFO.
     pub split_path: String,
+    /// The script that answers paths naming no file (`/index.php`), with the path as
+    /// PATH_INFO: a PHP framework's front controller.
+    pub front_controller: Option<String>,
+    /// Longest wait for a connection to be accepted: past it, the next address, or 504.
+    pub connect_timeout: Duration,
     /// Longest wait, from connecting to the end of the application's header fields: past it,
     /// 504.
     pub header_timeout: Duration,
     /// Longest silence from the application once its answer has started: past it, the answer
     /// is cut and the connection discarded.
     pub idle_timeout: Duration,
-    /// Idle kept-alive connections kept for reuse; more are closed.
+    /// Idle kept-alive connections kept for reuse, per address; more are closed.
     pub max_idle: usize,
+    /// Largest request content accepted: past it, 413. Content of unknown length is stored
+    /// (in memory, then a temporary file) up to this size, because the application needs
+    /// CONTENT_LENGTH.
+    pub max_body: u64,
 }
 
 impl FastCgiOptions {
     /// Options for `upstream` serving scripts under `root`, with usher's defaults:
-    /// `index.php`, split at `.php`, 60 s for the head, 300 s of silence,
-    /// [`DEFAULT_MAX_IDLE`] idle connections.
+    /// `index.php`, split at `.php`, no front controller, 10 s to connect, 60 s for the head,
+    /// 300 s of silence, [`DEFAULT_MAX_IDLE`] idle connections, 1 GiB of content.
     pub fn new(upstream: Upstream, root: PathBuf) -> Self {
         FastCgiOptions {
-            upstream,
+            upstreams: vec![upstream],
+            health: HealthRule::default(),
             root,
             index: "index.php".to_owned(),
             split_path: ".php".to_owned(),
+            front_controller: None,
+            connect_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),
             max_idle: DEFAULT_MAX_IDLE,
+            max_body: 1 << 30,
         }
     }
 }
 
-/// A route's FastCGI responder: its options and its pool of connections.
+/// A route's FastCGI responder: its options, and a pool of connections per address.
 #[derive(Debug)]
 pub struct FastCgi {
     /// The options.
     pub opts: FastCgiOptions,
-    pool: Arc<pool::Pool>,
+    upstreams: Balancer<Arc<pool::Pool>>,
 }
 
 impl FastCgi {
-    /// The responder for `opts`, with an empty pool.
+    /// The responder for `opts`, with empty pools.
     pub fn new(opts: FastCgiOptions) -> Self {
-        let pool = Arc::new(pool::Pool::new(opts.upstream.clone(), opts.max_idle));
-        FastCgi { opts, pool }
+        let pools = opts
+            .upstreams
+            .iter()
+            .map(|u| Arc::new(pool::Pool::new(u.clone(), opts.max_idle)))
+            .collect();
+        let upstreams = Balancer::new(pools, Policy::RoundRobin, opts.health);
+        FastCgi { opts, upstreams }
+    }
+
+    /// Idle connections held now, over every address.
+    pub fn idle_count(&self) -> usize {
+        self.upstreams.targets().map(|p| p.idle_count()).sum()
     }
 }
 

@@ -1,0 +1,166 @@
+//! A PHP site on a FastCGI route, against a real php-fpm: the front controller and the
+//! root's plain files, content of unknown length (chunked) reaching `$_POST`, the content
+//! limit, and several addresses with a dead one skipped.
+
+use crate::fastcgi::{exchange, page, site_with, unchunk};
+use crate::support::{head_value, write};
+
+/// A framework's front controller: it reports what php-fpm told it.
+const FRONT: &str = r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " uri=", $_SERVER["REQUEST_URI"];"#;
+
+fn table(address: &str, extra: &str) -> String {
+    format!(r#"address = "{address}", root = "public", header-timeout = "5s", {extra}"#)
+}
+
+#[test]
+fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
+    let Some((dir, _fpm, usher)) = site_with(false, |a| {
+        table(a, r#"front-controller = "/front.php""#)
+    }) else {
+        return;
+    };
+    write(dir.path(), "public/front.php", FRONT);
+    write(dir.path(), "public/css/site.css", "body { color: red }");
+    let addr = usher.addrs[0];
+
+    let (head, body) = page(addr, "/users/5?tab=a%20b");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(body, "script=/front.php info=/users/5 uri=/users/5?tab=a%20b");
+    // A script that does not exist goes to the front controller too, as in Caddy.
+    let (_, body) = page(addr, "/old/page.php");
+    assert_eq!(body, "script=/front.php info=/old/page.php uri=/old/page.php");
+
+    // A plain file is a file: its type, its validator, and its bytes.
+    let (head, body) = page(addr, "/css/site.css");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(
+        head_value(&head, "content-type").is_some_and(|t| t.starts_with("text/css")),
+        "{head}"
+    );
+    assert!(head_value(&head, "etag").is_some(), "{head}");
+    assert_eq!(body, "body { color: red }");
+
+    // Scripts still run as themselves, and their source is never sent.
+    let (_, body) = page(addr, "/hello.php?x=1");
+    assert_eq!(body, "x=1 /hello.php");
+    let (_, body) = page(addr, "/front.php");
+    assert!(!body.contains("<?php"), "{body}");
+    assert_eq!(body, "script=/front.php info= uri=/front.php");
+}
+
+#[test]
+fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served() {
+    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#))
+    else {
+        return;
+    };
+    write(dir.path(), "public/robots.txt", "User-agent: *\n");
+    let addr = usher.addrs[0];
+    let (head, body) = page(addr, "/robots.txt");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, "User-agent: *\n");
+    let (head, _) = page(addr, "/users/5");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+}
+
+/// Chunked content has no length; PHP reads only CONTENT_LENGTH bytes, so usher stores it
+/// first. A small form stays in memory; a 300 KiB one goes through a temporary file.
+#[test]
+fn chunked_content_reaches_post_with_its_length() {
+    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#))
+    else {
+        return;
+    };
+    write(
+        dir.path(),
+        "public/length.php",
+        r#"<?php echo $_SERVER["CONTENT_LENGTH"] ?? "none", " ", strlen($_POST["big"] ?? ""), " ", $_POST["name"] ?? "";"#,
+    );
+    let addr = usher.addrs[0];
+    let chunked = |chunks: &[&str]| {
+        let mut body = String::new();
+        for c in chunks {
+            body.push_str(&format!("{:x}\r\n{c}\r\n", c.len()));
+        }
+        body.push_str("0\r\n\r\n");
+        format!(
+            "POST /length.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Transfer-Encoding: chunked\r\n\r\n{body}"
+        )
+    };
+    let (head, body) = exchange(addr, &chunked(&["name=a", "nn&big=", "xyz"]));
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(unchunk(&head, &body), "16 3 ann");
+
+    let big = "q".repeat(100 * 1024);
+    let (head, body) = exchange(
+        addr,
+        &chunked(&["name=b&big=", &big, &big, &big, "&x=1"]),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let length = 11 + 3 * big.len() + 4;
+    assert_eq!(
+        unchunk(&head, &body),
+        format!("{length} {} b", 3 * big.len())
+    );
+}
+
+#[test]
+fn content_past_max_body_is_a_413_problem_declared_or_chunked() {
+    let Some((_dir, _fpm, usher)) = site_with(true, |a| table(a, r#"max-body = "1k""#)) else {
+        return;
+    };
+    let addr = usher.addrs[0];
+    let form = "a=".to_owned() + &"x".repeat(1100);
+    let declared = format!(
+        "POST /form.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\
+         Accept: application/problem+json\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    let chunked = format!(
+        "POST /form.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\
+         Accept: application/problem+json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{form}\r\n0\r\n\r\n",
+        form.len()
+    );
+    for request in [declared, chunked] {
+        let (head, body) = exchange(addr, &request);
+        assert!(head.starts_with("HTTP/1.1 413 "), "{head}\n{body}");
+        let problem: serde_json::Value = serde_json::from_str(&unchunk(&head, &body)).unwrap();
+        assert_eq!(problem["status"], 413);
+        assert!(
+            problem["detail"].as_str().unwrap().contains("1024 bytes"),
+            "{problem}"
+        );
+    }
+    // At the limit it passes.
+    let form = "name=".to_owned() + &"y".repeat(1019);
+    let (head, body) = exchange(
+        addr,
+        &format!(
+            "POST /form.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+}
+
+/// Two addresses, the first of which nothing listens on: every request is answered, by the
+/// one that works.
+#[test]
+fn a_dead_address_among_several_is_skipped() {
+    let Some((dir, _fpm, usher)) = site_with(false, |a| {
+        let dead = a.replace("fpm.sock", "dead.sock");
+        format!(r#"address = ["{dead}", "{a}"], root = "public", header-timeout = "5s""#)
+    }) else {
+        return;
+    };
+    assert!(!dir.path().join("dead.sock").exists());
+    for n in 0..6 {
+        let (head, body) = page(usher.addrs[0], &format!("/hello.php?x={n}"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+        assert_eq!(body, format!("x={n} /hello.php"));
+    }
+}
