@@ -3,7 +3,7 @@
 //! limit, and several addresses with a dead one skipped.
 
 use crate::fastcgi::{exchange, page, site_with, unchunk};
-use crate::support::{head_value, write};
+use crate::support::{check, head_value, readme_toml_blocks, write};
 
 /// A framework's front controller: it reports what php-fpm told it.
 const FRONT: &str = r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " uri=", $_SERVER["REQUEST_URI"];"#;
@@ -14,9 +14,9 @@ fn table(address: &str, extra: &str) -> String {
 
 #[test]
 fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
-    let Some((dir, _fpm, usher)) = site_with(false, |a| {
-        table(a, r#"front-controller = "/front.php""#)
-    }) else {
+    let Some((dir, _fpm, usher)) =
+        site_with(false, |a| table(a, r#"front-controller = "/front.php""#))
+    else {
         return;
     };
     write(dir.path(), "public/front.php", FRONT);
@@ -25,10 +25,16 @@ fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
 
     let (head, body) = page(addr, "/users/5?tab=a%20b");
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
-    assert_eq!(body, "script=/front.php info=/users/5 uri=/users/5?tab=a%20b");
+    assert_eq!(
+        body,
+        "script=/front.php info=/users/5 uri=/users/5?tab=a%20b"
+    );
     // A script that does not exist goes to the front controller too, as in Caddy.
     let (_, body) = page(addr, "/old/page.php");
-    assert_eq!(body, "script=/front.php info=/old/page.php uri=/old/page.php");
+    assert_eq!(
+        body,
+        "script=/front.php info=/old/page.php uri=/old/page.php"
+    );
 
     // A plain file is a file: its type, its validator, and its bytes.
     let (head, body) = page(addr, "/css/site.css");
@@ -50,8 +56,7 @@ fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
 
 #[test]
 fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served() {
-    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#))
-    else {
+    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#)) else {
         return;
     };
     write(dir.path(), "public/robots.txt", "User-agent: *\n");
@@ -67,8 +72,7 @@ fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served(
 /// first. A small form stays in memory; a 300 KiB one goes through a temporary file.
 #[test]
 fn chunked_content_reaches_post_with_its_length() {
-    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#))
-    else {
+    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#)) else {
         return;
     };
     write(
@@ -94,10 +98,7 @@ fn chunked_content_reaches_post_with_its_length() {
     assert_eq!(unchunk(&head, &body), "16 3 ann");
 
     let big = "q".repeat(100 * 1024);
-    let (head, body) = exchange(
-        addr,
-        &chunked(&["name=b&big=", &big, &big, &big, "&x=1"]),
-    );
+    let (head, body) = exchange(addr, &chunked(&["name=b&big=", &big, &big, &big, "&x=1"]));
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     let length = 11 + 3 * big.len() + 4;
     assert_eq!(
@@ -162,5 +163,20 @@ fn a_dead_address_among_several_is_skipped() {
         let (head, body) = page(usher.addrs[0], &format!("/hello.php?x={n}"));
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
         assert_eq!(body, format!("x={n} /hello.php"));
+    }
+}
+
+/// The README's FastCGI examples are what `usher check` accepts.
+#[test]
+fn the_readme_fastcgi_examples_are_valid() {
+    let blocks = readme_toml_blocks("PHP and other FastCGI applications");
+    assert!(blocks.len() >= 2, "{} toml blocks", blocks.len());
+    for block in blocks {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "public/index.php", "<?php");
+        let config = format!("[[site]]\nroot = \"public\"\n\n{block}");
+        write(dir.path(), "usher.toml", &config);
+        let checked = check(&dir.path().join("usher.toml"));
+        assert!(checked.is_ok(), "{config}\n{checked:?}");
     }
 }

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 
 use crate::support::{
-    Process, client, explain, head_value, raw_exchange, split_head, start, usher, write,
+    Process, check, client, explain, head_value, raw_exchange, readme_toml_blocks, split_head,
+    start, usher, write,
 };
 
 /// Two sites: `spa.test` is a single-page app; the default site has one route per policy.
@@ -721,18 +722,7 @@ fn check_refuses_a_missing_error_page() {
 /// site serving `public`: `usher check` accepts them.
 #[test]
 fn the_readme_route_policies_examples_are_valid() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("\n## Route policies\n")
-        .nth(1)
-        .expect("a \"## Route policies\" section in the README");
-    let section = section.split("\n## ").next().unwrap();
-    let blocks: Vec<&str> = section
-        .split("```toml\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap())
-        .collect();
+    let blocks = readme_toml_blocks("Route policies");
     assert!(blocks.len() >= 5, "{} toml blocks", blocks.len());
     for block in blocks {
         let dir = tempfile::tempdir().unwrap();
@@ -741,18 +731,7 @@ fn the_readme_route_policies_examples_are_valid() {
         write(dir.path(), "errors/404.html", CUSTOM_404);
         let config = format!("[[site]]\nroot = \"public\"\n\n{block}");
         write(dir.path(), "usher.toml", &config);
-        let out = usher()
-            .args([
-                "check",
-                "-c",
-                &dir.path().join("usher.toml").display().to_string(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{config}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let checked = check(&dir.path().join("usher.toml"));
+        assert!(checked.is_ok(), "{config}\n{checked:?}");
     }
 }

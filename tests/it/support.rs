@@ -317,3 +317,32 @@ pub fn explain(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The `toml` blocks of the README section headed `## {heading}`.
+pub fn readme_toml_blocks(heading: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a \"## {heading}\" section in the README"));
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether `usher check` accepts the config file `path`; its error output if not.
+pub fn check(path: &Path) -> Result<(), String> {
+    let out = usher()
+        .args(["check", "-c", &path.display().to_string()])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
