@@ -6,3 +6,4 @@ pub mod cgi;
 pub mod fastcgi;
 pub mod policy;
 pub mod static_files;
+pub mod upstream;

@@ -30,7 +30,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::FastCgi;
-use super::pool::{Conn, Pool};
 use super::record::{self, EndRequest, ProtocolStatus, Record, RecordDecoder, RecordError};
 use super::record::{EncodeError, RecordType};
 use super::spool::{self, SpoolError};
@@ -40,6 +39,7 @@ use crate::handlers::cgi::Script;
 use crate::handlers::cgi::env::{EnvContext, build};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
 use crate::handlers::cgi::run::{Peer, ProgramBody, Remaining};
+use crate::handlers::upstream::{Conn, Pool};
 use crate::problem::Problem;
 
 /// The request id usher uses: one request per connection at a time, so always the same

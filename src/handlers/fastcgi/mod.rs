@@ -4,7 +4,7 @@
 //!
 //! 1. The script: [`resolve`] splits the path at `split-path` into SCRIPT_NAME and PATH_INFO
 //!    (a directory gets `index`); a missing script is a 404 and no connection is used.
-//! 2. A connection from the next address's [`pool`] of kept-alive ones, or a new one; an
+//! 2. A connection from the next address's [`Pool`] of kept-alive ones, or a new one; an
 //!    address that cannot be reached is marked down and the next one tried.
 //! 3. FCGI_BEGIN_REQUEST, role responder, with FCGI_KEEP_CONN so the connection is pooled.
 //! 4. FCGI_PARAMS: the CGI meta-variables, built by [`cgi::env`](super::cgi::env), then the
@@ -20,46 +20,28 @@
 //!
 //! - [`record`]: the records' bytes, encoded and decoded with no I/O (untrusted input).
 //! - [`resolve`]: the script a path names.
-//! - [`pool`]: connecting, and the idle kept-alive connections of one address; the route's
-//!   addresses are taken in turn by a [`Balancer`], which skips one that failed for a while.
+//! - [`Pool`] (shared with the proxy): connecting, and the idle kept-alive connections of one
+//!   address; the route's addresses are taken in turn by a [`Balancer`], which skips one that
+//!   failed for a while.
 //! - `spool`: request content of unknown length, stored until complete, because the
 //!   application needs its length.
 //! - [`client`]: one request over one connection, and the errors it answers with.
 
 pub mod client;
-pub mod pool;
 pub mod record;
 pub mod resolve;
 mod spool;
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::handlers::balance::{Balancer, HealthRule, Policy};
+use crate::handlers::upstream::Pool;
+pub use crate::handlers::upstream::Upstream;
 
 /// Idle kept-alive connections kept per upstream, by default.
 pub const DEFAULT_MAX_IDLE: usize = 16;
-
-/// Where the application listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upstream {
-    /// A TCP address (`127.0.0.1:9000`).
-    Tcp(SocketAddr),
-    /// A Unix socket (`unix:/run/php/php-fpm.sock`).
-    Unix(PathBuf),
-}
-
-impl fmt::Display for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Upstream::Tcp(addr) => write!(f, "{addr}"),
-            Upstream::Unix(path) => write!(f, "unix:{}", path.display()),
-        }
-    }
-}
 
 /// A `fastcgi` route's options.
 #[derive(Debug, Clone)]
@@ -121,7 +103,7 @@ impl FastCgiOptions {
 pub struct FastCgi {
     /// The options.
     pub opts: FastCgiOptions,
-    upstreams: Balancer<Arc<pool::Pool>>,
+    upstreams: Balancer<Arc<Pool>>,
 }
 
 impl FastCgi {
@@ -130,7 +112,7 @@ impl FastCgi {
         let pools = opts
             .upstreams
             .iter()
-            .map(|u| Arc::new(pool::Pool::new(u.clone(), opts.max_idle)))
+            .map(|u| Arc::new(Pool::new(u.clone(), opts.max_idle)))
             .collect();
         let upstreams = Balancer::new(pools, Policy::RoundRobin, opts.health);
         FastCgi { opts, upstreams }

@@ -1,10 +1,15 @@
-//! Connections to one upstream: opened on demand, and those whose last request ended cleanly
-//! (FCGI_END_REQUEST, with FCGI_KEEP_CONN honoured) kept for the next request, up to a bound.
+//! Connections to one upstream (a FastCGI application, an HTTP service): its address, opened
+//! on demand, and those whose last request ended cleanly kept for the next request, up to a
+//! bound.
 //!
-//! An idle connection the application closed (php-fpm restarted, or its idle child ended)
-//! reads as end of input; it is checked without waiting when taken out, and discarded.
+//! An idle connection the upstream closed (php-fpm restarted, a service's keep-alive timeout
+//! passed) reads as end of input; it is checked without waiting when taken out, and
+//! discarded.
 
+use std::fmt;
 use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
@@ -12,14 +17,43 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::Upstream;
+/// Where an upstream listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// A TCP address (`127.0.0.1:9000`).
+    Tcp(SocketAddr),
+    /// A Unix socket (`unix:/run/php/php-fpm.sock`).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::Tcp(addr) => write!(f, "{addr}"),
+            Upstream::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
 
 /// A connection's byte stream: TCP or a Unix socket.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// One open connection to the application.
+/// One open connection to an upstream.
 pub type Conn = Box<dyn Io>;
+
+/// Open a connection to `upstream`; TCP without Nagle's delay, since requests and answers
+/// are written whole.
+pub async fn connect(upstream: &Upstream) -> io::Result<Conn> {
+    Ok(match upstream {
+        Upstream::Tcp(addr) => {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Box::new(stream)
+        }
+        Upstream::Unix(path) => Box::new(UnixStream::connect(path).await?),
+    })
+}
 
 /// The idle connections of one upstream.
 #[derive(Debug)]
@@ -65,14 +99,7 @@ impl Pool {
 
     /// A new connection.
     pub async fn connect(&self) -> io::Result<Conn> {
-        Ok(match &self.upstream {
-            Upstream::Tcp(addr) => {
-                let stream = TcpStream::connect(addr).await?;
-                stream.set_nodelay(true)?;
-                Box::new(stream)
-            }
-            Upstream::Unix(path) => Box::new(UnixStream::connect(path).await?),
-        })
+        connect(&self.upstream).await
     }
 
     /// Keep `conn`, whose last request ended cleanly, for the next request, unless the pool
