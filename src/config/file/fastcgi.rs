@@ -1,15 +1,14 @@
 //! `fastcgi = { ... }`: the FastCGI responder's options, every bad value reported at its place.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use super::build::{duration, resolve, size};
+use super::build::{addresses, duration, resolve, size};
 use super::diagnostic::Diagnostic;
-use super::raw::{OneOrMany, RawFastCgi};
-use crate::handlers::fastcgi::{FastCgiOptions, Upstream};
+use super::raw::RawFastCgi;
+use crate::handlers::fastcgi::FastCgiOptions;
 use crate::router::Responder;
 
 /// Build the options of a `fastcgi` route.
@@ -21,24 +20,7 @@ pub(super) fn fastcgi_options(
 ) -> Option<Responder> {
     let fcgi = raw.into_inner();
     let before = errors.len();
-    let addresses: Vec<(String, std::ops::Range<usize>)> = match fcgi.address.get_ref() {
-        OneOrMany::One(one) => vec![(one.clone(), fcgi.address.span())],
-        OneOrMany::Many(list) if list.is_empty() => {
-            errors.push(
-                Diagnostic::new(fcgi.address.span(), "`address` lists no address")
-                    .help("write at least one, such as [\"127.0.0.1:9000\"]"),
-            );
-            Vec::new()
-        }
-        OneOrMany::Many(list) => list
-            .iter()
-            .map(|a| (a.get_ref().clone(), a.span()))
-            .collect(),
-    };
-    let upstreams: Vec<Upstream> = addresses
-        .into_iter()
-        .filter_map(|(address, span)| upstream(&address, span, base, errors))
-        .collect();
+    let upstreams = addresses(&fcgi.address, "address", base, errors);
     let root = fcgi
         .root
         .as_ref()
@@ -115,29 +97,4 @@ pub(super) fn fastcgi_options(
     opts.health.max_fails = max_fails.unwrap_or(opts.health.max_fails);
     opts.max_body = max_body.unwrap_or(opts.max_body);
     Some(Responder::FastCgi(opts))
-}
-
-/// One `address`: `IP:port` or `unix:/path` (relative to the config file's directory).
-fn upstream(
-    address: &str,
-    span: std::ops::Range<usize>,
-    base: &Path,
-    errors: &mut Vec<Diagnostic>,
-) -> Option<Upstream> {
-    match address.strip_prefix("unix:") {
-        Some(path) if !path.is_empty() => Some(Upstream::Unix(resolve(base, path))),
-        _ => match address.parse::<SocketAddr>() {
-            Ok(addr) => Some(Upstream::Tcp(addr)),
-            Err(_) => {
-                errors.push(
-                    Diagnostic::new(
-                        span,
-                        "`address` is neither an IP address with a port nor a Unix socket",
-                    )
-                    .help("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
-                );
-                None
-            }
-        },
-    }
 }
