@@ -96,6 +96,8 @@ struct Health {
     failures: u32,
     window_start: Option<Instant>,
     down_until: Option<Instant>,
+    /// The last active check failed: down until one passes.
+    check_failed: bool,
 }
 
 /// One chosen upstream; it counts as in flight ([`Policy::LeastConn`]) until dropped.
@@ -164,9 +166,18 @@ impl<T> Balancer<T> {
             .filter(|&i| self.is_up(i, now))
             .collect();
         if up.is_empty() {
+            // Back when the first cool-down ends; upstreams failing active checks come back
+            // at a check, whose time is not known here: a second.
             let back = candidates
                 .iter()
-                .filter_map(|&i| self.members[i].health.lock().expect("health").down_until)
+                .filter_map(|&i| {
+                    let health = self.members[i].health.lock().expect("health");
+                    if health.check_failed {
+                        Some(now + Duration::from_secs(1))
+                    } else {
+                        health.down_until
+                    }
+                })
                 .min()
                 .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
             return Err(NoUpstream::AllDown { retry_after: back });
@@ -224,10 +235,24 @@ impl<T> Balancer<T> {
         health.window_start = None;
     }
 
+    /// An active check of upstream `index` passed or failed: a failed one takes it out until
+    /// a check passes; a pass also ends a passive cool-down, since the upstream answers.
+    /// Unlike passive marking, this applies to a single upstream too: a failed check is
+    /// evidence, not a guess from one request.
+    pub fn checked(&self, index: usize, healthy: bool) {
+        let mut health = self.members[index].health.lock().expect("health");
+        health.check_failed = !healthy;
+        if healthy {
+            health.down_until = None;
+            health.failures = 0;
+            health.window_start = None;
+        }
+    }
+
     /// Whether upstream `index` takes traffic at `now`.
     pub fn is_up(&self, index: usize, now: Instant) -> bool {
         let health = self.members[index].health.lock().expect("health");
-        health.down_until.is_none_or(|until| now >= until)
+        !health.check_failed && health.down_until.is_none_or(|until| now >= until)
     }
 
     fn next_turn(&self) -> usize {
@@ -352,6 +377,33 @@ mod tests {
             b.pick(key("::1"), &[0, 1], both).unwrap_err(),
             NoUpstream::Exhausted
         );
+    }
+
+    #[test]
+    fn a_failed_check_takes_an_upstream_out_until_one_passes() {
+        let b = Balancer::new(vec!["only"], Policy::RoundRobin, rule(1));
+        let now = Instant::now();
+        b.checked(0, false);
+        let later = now + Duration::from_secs(3600);
+        assert!(!b.is_up(0, later), "no cool-down ends it");
+        assert_eq!(
+            b.pick(key("::1"), &[], later).unwrap_err(),
+            NoUpstream::AllDown {
+                retry_after: Duration::from_secs(1)
+            }
+        );
+        b.checked(0, true);
+        assert!(b.is_up(0, later));
+    }
+
+    #[test]
+    fn a_passing_check_ends_a_passive_cool_down() {
+        let b = Balancer::new(vec!["a", "b"], Policy::RoundRobin, rule(1));
+        let now = Instant::now();
+        b.failed(0, now);
+        assert!(!b.is_up(0, now));
+        b.checked(0, true);
+        assert!(b.is_up(0, now));
     }
 
     #[test]
