@@ -17,3 +17,4 @@ mod policy;
 mod protocol;
 mod sandbox;
 mod support;
+mod upstream;
