@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of usher against nginx and lighttpd (issue 3); see bench/README.md.
+# Side-by-side benchmark of usher against nginx and lighttpd (issue 3), with a FastCGI row
+# through php-fpm (issue 6); see bench/README.md.
 #
 # On a fresh Debian machine, as root: installs what is missing, builds usher in release mode,
 # makes a document root in a temp dir, starts every server on its own free port on 127.0.0.1,
 # pins the server to one core and the load generator to another, runs the rows round by round
 # (rotating the server order each round) and prints medians, spreads and usher/other ratios.
-# Every server it starts it stops, by the PID it recorded. Traffic goes to 127.0.0.1 only.
+# Every process it starts (servers, php-fpm) it stops, by the PID it recorded. Traffic goes to
+# 127.0.0.1 only.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,12 +21,14 @@ usage: bench/compare.sh [options]
   --smoke           every row ~1 s, 1 round, 2 downloads: checks the script and the servers work
   --rounds N        rounds per row (default 3); the server order rotates each round
   --duration S      seconds per timed run, an integer (default 10)
-  --rows LIST       rows to run, comma-separated letters a-k (default all); k adds the scaling
-                    section, which repeats the chosen rows a-j with all cores given to the server
+  --rows LIST       rows to run, comma-separated letters a-l (default all); k adds the scaling
+                    section, which repeats the chosen rows a-j with all cores given to the server;
+                    l is PHP through php-fpm (FastCGI), one core only
   --all-cores       run only the scaling section (all cores to the server)
   --servers LIST    servers to compare (default usher,nginx,lighttpd)
   --usher PATH      use this usher binary instead of running cargo build --release
   --downloads N     100 MiB downloads per server per round in row d (default 5)
+  --fpm-cpus LIST   cores for php-fpm in row l (default: the server's core, 0)
   --keep            keep the temp dir (configs, logs, raw results) and print its path
   -h, --help        this text
 
@@ -34,7 +38,7 @@ EOF
 
 ROUNDS=3
 DURATION=10
-ROWS="a,b,c,d,e,f,g,h,i,j,k"
+ROWS="a,b,c,d,e,f,g,h,i,j,k,l"
 SERVERS="usher,nginx,lighttpd"
 USHER_BIN=""
 DOWNLOADS=5
@@ -42,7 +46,15 @@ IDLE_CONNS=1000
 ALL_CORES_ONLY=0
 KEEP=0
 SMOKE=0
+FPM_CPUS=""
 PIPELINE_DEPTH=16
+# Row l: wrk connections, and php-fpm children. A php-fpm child serves one connection at a time
+# and, once a server has kept that connection alive, waits on it for its next request instead
+# of accepting another one; a server can hold its in-flight connections plus up to 16 idle ones
+# (nginx keepalive 16, usher's pool), so fewer children than that leaves requests waiting in
+# php-fpm's listen queue for a child that never comes (the row checks that none are left).
+FCGI_CONNS=64
+FPM_CHILDREN=$((FCGI_CONNS + 16))
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,6 +66,7 @@ while [ $# -gt 0 ]; do
     --servers) SERVERS="${2:?--servers needs a list}"; shift ;;
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --downloads) DOWNLOADS="${2:?--downloads needs a number}"; shift ;;
+    --fpm-cpus) FPM_CPUS="${2:?--fpm-cpus needs a CPU list}"; shift ;;
     --keep) KEEP=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -72,13 +85,35 @@ log() { echo "$*" >&2; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer of seconds"
 [[ "$DOWNLOADS" =~ ^[1-9][0-9]*$ ]] || die "--downloads must be a positive integer"
-[[ "$ROWS" =~ ^[a-k](,[a-k])*$ ]] || die "--rows must be letters a-k separated by commas"
+[[ "$ROWS" =~ ^[a-l](,[a-l])*$ ]] || die "--rows must be letters a-l separated by commas"
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
+if [ "$ALL_CORES_ONLY" = 1 ] && ! [[ "$ROWS" =~ [a-j] ]]; then
+  die "--all-cores repeats rows a-j; row l runs on one core only"
+fi
+[[ -z "$FPM_CPUS" || "$FPM_CPUS" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
+  || die "--fpm-cpus must be a CPU list such as 0, 1 or 0-1"
 
 IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
 has_server() { [[ ",$SERVERS," == *",$1,"* ]]; }
+# Row l runs in the one-core section only; --all-cores and "--rows k" alone skip it.
+wants_fastcgi() { has_row l && [ "$ALL_CORES_ONLY" = 0 ]; }
+
+# php-fpm: Debian names the binary by version (/usr/sbin/php-fpm8.2).
+find_php_fpm() {
+  local f
+  if command -v php-fpm >/dev/null 2>&1; then
+    command -v php-fpm
+    return
+  fi
+  for f in /usr/sbin/php-fpm[0-9]*; do
+    if [ -x "$f" ]; then
+      echo "$f"
+      return
+    fi
+  done
+}
 
 # ---------------------------------------------------------------------------------------------
 # Tools: install what is missing (Debian package names), as root only.
@@ -93,6 +128,10 @@ ensure_tools() {
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
   command -v ps >/dev/null 2>&1 || missing+=(procps)
+  if wants_fastcgi; then
+    [ -n "$(find_php_fpm)" ] || missing+=(php-fpm)
+    command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+  fi
   if [ ${#missing[@]} -eq 0 ]; then
     return
   fi
@@ -102,8 +141,8 @@ ensure_tools() {
   log "compare.sh: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-  # Debian's packages start the distribution's own nginx/lighttpd where an init system runs;
-  # they listen on port 80 and are not ours to stop, and they do not touch our ports.
+  # Debian's packages start the distribution's own nginx/lighttpd/php-fpm where an init system
+  # runs; they listen on port 80 or /run/php, are not ours to stop, and do not touch ours.
 }
 
 USHER_BUILT=0
@@ -124,6 +163,11 @@ ensure_tools
 if has_server usher; then
   build_usher
 fi
+PHP_FPM=""
+if wants_fastcgi; then
+  PHP_FPM=$(find_php_fpm)
+  [ -n "$PHP_FPM" ] || die "php-fpm not found after installing it"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Work dir, document root, cleanup.
@@ -137,6 +181,8 @@ FAILED=0
 declare -A PID=()        # server -> PID of the process we started (master for nginx)
 declare -A PORT=()       # server -> HTTP/1.1 port
 declare -A H2_PORT=()    # server -> h2c port (nginx has a separate one)
+FPM_PID=""               # php-fpm's master, while row l runs
+FPM_SOCK="$WORK/run/php-fpm.sock"
 
 # Servers run in their own session (setsid), so the PID we recorded is also their process
 # group: lighttpd with workers signals its whole group on shutdown, which must not be ours.
@@ -163,8 +209,16 @@ stop_all() {
   done
 }
 
+stop_fpm() {
+  if [ -n "$FPM_PID" ]; then
+    stop_pid "$FPM_PID"
+    FPM_PID=""
+  fi
+}
+
 cleanup() {
   stop_all
+  stop_fpm
   if [ "$KEEP" = 1 ]; then
     log "compare.sh: kept $WORK"
   else
@@ -189,21 +243,30 @@ EOF
   for ((i = 1; i <= 1000; i++)); do
     printf 'entry %d\n' "$i" >"$ROOT/dir/entry-$(printf '%04d' "$i").txt"
   done
+  # Row l's page: a few bytes that show PHP ran and saw the request.
+  cat >"$ROOT/hello.php" <<'EOF'
+<?php echo "hello ", $_SERVER['REQUEST_URI'];
+EOF
   chmod -R a+rX "$ROOT"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Cores. One-core section: server on core 0, load generator on core 1. Scaling section: server
 # on every core, the load generator still on its one core (so on a 2-core machine they share it).
+# Row l: php-fpm on the server's core by default (--fpm-cpus changes it), so the server and the
+# application it feeds share one core and a server that spends less per request leaves more of
+# it to PHP; the load generator keeps its own core.
 
 NCPU=$(nproc)
 if [ "$NCPU" -ge 2 ]; then
   CLIENT_CPU=1
   ONE_CORE_SERVER_CPUS=0
   ALL_CORES_SERVER_CPUS="0-$((NCPU - 1))"
+  FPM_CPUS="${FPM_CPUS:-$ONE_CORE_SERVER_CPUS}"
 else
   log "compare.sh: only one core: nothing is pinned, and the numbers mean little"
   CLIENT_CPU=""
+  FPM_CPUS=""
 fi
 
 client() {
@@ -218,9 +281,12 @@ client() {
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
-# Servers. SECTION is "one" (one core, one worker) or "all" (every core).
+# Servers. SECTION is "one" (one core, one worker) or "all" (every core). MODE is "static" (rows
+# a-j: the configs above) or "fastcgi" (row l: each server's own config that sends .php to
+# php-fpm, started afresh for the row, so rows a-j run exactly as without it).
 
 SECTION=one
+MODE=static
 
 server_pin() {
   if [ -z "$CLIENT_CPU" ]; then
@@ -238,8 +304,19 @@ if has_server usher && "$USHER_BIN" serve --help 2>/dev/null | grep -q -- '--wor
   USHER_HAS_WORKERS=1
 fi
 
+# Fill a template's placeholders: fill TEMPLATE OUT NAME=VALUE...
+fill() {
+  local template="$1" out="$2" pair
+  local -a expr=()
+  shift 2
+  for pair in "$@"; do
+    expr+=(-e "s|@${pair%%=*}@|${pair#*=}|g")
+  done
+  sed "${expr[@]}" "$BENCH_DIR/$template" >"$out"
+}
+
 start_usher() {
-  local port="$1" log_file="$WORK/run/usher-$SECTION.log"
+  local port="$1" log_file="$WORK/run/usher-$SECTION.log" conf="$WORK/run/usher-fastcgi.toml"
   local -a cmd pin
   mapfile -t pin < <(server_pin)
   if [ "$SECTION" = one ]; then
@@ -247,7 +324,13 @@ start_usher() {
   else
     cmd=(env -u TOKIO_WORKER_THREADS RUST_LOG=usher=warn)
   fi
-  cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port")
+  if [ "$MODE" = fastcgi ]; then
+    log_file="$WORK/run/usher-fastcgi.log"
+    fill usher-fastcgi.toml.in "$conf" "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+    cmd+=("${pin[@]}" "$USHER_BIN" run -c "$conf" --listen "127.0.0.1:$port")
+  else
+    cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port")
+  fi
   if [ "$USHER_HAS_WORKERS" = 1 ]; then
     if [ "$SECTION" = one ]; then cmd+=(--workers 1); else cmd+=(--workers "$NCPU"); fi
   fi
@@ -264,9 +347,14 @@ start_nginx() {
   [ "$SECTION" = one ] || workers=auto
   [ "$(id -u)" != 0 ] || user_line="user root;"
   mkdir -p "$WORK/run/nginx-temp"
-  sed -e "s|@USER_LINE@|$user_line|" -e "s|@WORKERS@|$workers|" -e "s|@RUN@|$WORK/run|g" \
-    -e "s|@PORT@|$port|" -e "s|@H2_PORT@|$h2_port|" -e "s|@ROOT@|$ROOT|" \
-    "$BENCH_DIR/nginx.conf.in" >"$conf"
+  if [ "$MODE" = fastcgi ]; then
+    conf="$WORK/run/nginx-fastcgi.conf"
+    fill nginx-fastcgi.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" \
+      "RUN=$WORK/run" "PORT=$port" "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+  else
+    fill nginx.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" "RUN=$WORK/run" \
+      "PORT=$port" "H2_PORT=$h2_port" "ROOT=$ROOT"
+  fi
   setsid "${pin[@]}" nginx -c "$conf" -p "$WORK/run" -g 'daemon off;' >>"$WORK/run/nginx.out" 2>&1 &
   PID[nginx]=$!
   PORT[nginx]=$port
@@ -278,12 +366,51 @@ start_lighttpd() {
   local -a pin
   mapfile -t pin < <(server_pin)
   [ "$SECTION" = one ] || workers="$NCPU"
-  sed -e "s|@WORKERS@|$workers|" -e "s|@RUN@|$WORK/run|g" -e "s|@PORT@|$port|" \
-    -e "s|@ROOT@|$ROOT|" "$BENCH_DIR/lighttpd.conf.in" >"$conf"
+  if [ "$MODE" = fastcgi ]; then
+    conf="$WORK/run/lighttpd-fastcgi.conf"
+    fill lighttpd-fastcgi.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
+      "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+  else
+    fill lighttpd.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
+      "ROOT=$ROOT"
+  fi
   setsid "${pin[@]}" lighttpd -D -f "$conf" >>"$WORK/run/lighttpd.out" 2>&1 &
   PID[lighttpd]=$!
   PORT[lighttpd]=$port
   H2_PORT[lighttpd]=$port
+}
+
+# php-fpm for row l: one master with FPM_CHILDREN static children on FPM_CPUS, its own pool
+# config and socket in the temp dir; in its own session like the servers. Ready once the socket
+# exists (connections made before the children accept wait in the listen queue).
+start_fpm() {
+  local conf="$WORK/run/php-fpm.conf" i
+  local -a cmd=()
+  [ -z "$FPM_CPUS" ] || cmd=(taskset -c "$FPM_CPUS")
+  cmd+=("$PHP_FPM" -F -y "$conf")
+  # As root php-fpm wants a user for its children, or -R to run them as root.
+  [ "$(id -u)" != 0 ] || cmd+=(-R)
+  rm -f "$FPM_SOCK"
+  fill php-fpm.conf.in "$conf" "RUN=$WORK/run" "SOCKET=$FPM_SOCK" "CHILDREN=$FPM_CHILDREN"
+  setsid "${cmd[@]}" >>"$WORK/run/php-fpm.out" 2>&1 &
+  FPM_PID=$!
+  for ((i = 0; i < 200; i++)); do
+    if ! kill -0 "$FPM_PID" 2>/dev/null; then
+      log "compare.sh: php-fpm exited during startup"
+      return 1
+    fi
+    if [ -S "$FPM_SOCK" ]; then
+      return
+    fi
+    sleep 0.05
+  done
+  log "compare.sh: php-fpm made no socket at $FPM_SOCK within 10 s"
+  return 1
+}
+
+# Connections waiting in php-fpm's listen queue (accepted by the kernel, not by a child).
+fpm_queue() {
+  ss -Hxl src "$FPM_SOCK" | awk '{print $3; exit}'
 }
 
 # The server must lead its own process group (setsid did not fork), so that stop_pid's
@@ -380,9 +507,26 @@ server_ticks() {
   echo "$total"
 }
 
+# php-fpm's CPU time in nanoseconds: its master and every child, from /proc/PID/schedstat (the
+# scheduler's own sum, exact; children are single-threaded). Clock ticks would not do: each of
+# the many children runs a few ms per run, and each one's count is rounded down to 10 ms.
+# Without schedstat (a kernel without CONFIG_SCHED_INFO), ticks it is.
+fpm_ns() {
+  local total=0 p ns
+  for p in "$FPM_PID" $(ps -o pid= --ppid "$FPM_PID" 2>/dev/null || true); do
+    if [ -r "/proc/$p/schedstat" ]; then
+      read -r ns _ 2>/dev/null <"/proc/$p/schedstat" || ns=0
+    else
+      ns=$(($(proc_ticks "$p") * 1000000000 / CLK_TCK))
+    fi
+    total=$((total + ns))
+  done
+  echo "$total"
+}
+
 # ---------------------------------------------------------------------------------------------
-# Rows. Each row function prints "VALUE CPU" (CPU "-" when not measured) on success, or a reason
-# on stderr and returns 1.
+# Rows. Each row function prints "VALUE CPU [BACKEND_CPU]" (CPU "-" when not measured; the
+# backend's, php-fpm's, in row l only) on success, or a reason on stderr and returns 1.
 
 describe_rows() {
   {
@@ -396,6 +540,7 @@ describe_rows() {
     printf 'h\tlisting of a 1000-entry directory, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
     printf 'i\t1 KiB, pipelined depth %d, 64 conns (wrk)\treq/s\thigher\tµs/req\n' "$PIPELINE_DEPTH"
     printf 'j\t404 with a negotiated problem body, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'l\tPHP page through php-fpm (FastCGI), %d conns (wrk)\treq/s\thigher\tµs/req\n' "$FCGI_CONNS"
   } >"$ROWS_META"
 }
 
@@ -486,6 +631,35 @@ row_j() {
   run_wrk "$s" 64 /no/such/file.txt 404 -H 'Accept: application/problem+json'
 }
 
+# Row l: the PHP page through php-fpm. Its answer must be exactly what PHP prints; after the
+# run no connection may be left waiting in php-fpm's listen queue (a server that held more
+# connections than php-fpm has children would leave requests there that no child takes, and
+# wrk counts only the answers it got). Prints the rate, the server's CPU per request and
+# php-fpm's (master and children).
+row_l() {
+  local s="$1" f0 f1 out reqs queued i want="hello /hello.php"
+  precheck "$s" /hello.php 200 "$want" || return 1
+  if [ "$(cat "$WORK/run/precheck.body")" != "$want" ]; then
+    echo "GET /hello.php gave '$(head -c 200 "$WORK/run/precheck.body")', not '$want'"
+    return 1
+  fi
+  f0=$(fpm_ns)
+  out=$(run_wrk "$s" "$FCGI_CONNS" /hello.php 2xx) || { echo "$out"; return 1; }
+  f1=$(fpm_ns)
+  reqs=$(awk '/ requests in /{print $1}' "$WORK/run/wrk.out")
+  # Requests in flight when wrk stopped reach a child within milliseconds; poll up to 2 s.
+  for ((i = 0; i < 40; i++)); do
+    queued=$(fpm_queue)
+    [ "${queued:-0}" != 0 ] || break
+    sleep 0.05
+  done
+  if [ "${queued:-0}" != 0 ]; then
+    echo "$queued connections still wait in php-fpm's listen queue 2 s after the run: the server held more connections than php-fpm's $FPM_CHILDREN children"
+    return 1
+  fi
+  echo "$out $(awk -v d=$((f1 - f0)) -v n="$reqs" 'BEGIN{printf "%.2f", d / 1e3 / n}')"
+}
+
 row_d() {
   local s="$1" k t0 t1 out code size secs bytes=0 total_secs=0
   precheck "$s" /1k.bin 200 1024 || return 1
@@ -558,45 +732,78 @@ row_g() {
 # ---------------------------------------------------------------------------------------------
 # Main loop.
 
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# Run one row against one server and record it: section, row, server, round, value, CPU,
+# backend CPU, ok or FAIL, note.
+run_row() {
+  local row="$1" s="$2" round="$3" out value cpu backend
+  if [ "${UP[$s]}" != 1 ]; then
+    record "$SECTION" "$row" "$s" "$round" - - - FAIL "server not running"
+    return
+  fi
+  if out=$("row_$row" "$s" 2>&1); then
+    read -r value cpu backend <<<"$out"
+    record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" "${backend:--}" ok ""
+    log "   $row $s: $value (cpu $cpu${backend:+, php-fpm cpu $backend})"
+  else
+    FAILED=1
+    out=$(tr '\n' ' ' <<<"$out")
+    record "$SECTION" "$row" "$s" "$round" - - - FAIL "$out"
+    log "   $row $s: FAIL $out"
+  fi
+  if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+    FAILED=1
+    UP[$s]=0
+    log "   $s exited during row $row"
+    show_logs
+    record "$SECTION" "$row" "$s" "$round" - - - FAIL "server exited during this row"
+  fi
+}
 
 run_section() {
-  local round row s i n=${#SERVER_LIST[@]} out value cpu
+  local round row s i n=${#SERVER_LIST[@]}
   local -a order
   for ((round = 1; round <= ROUNDS; round++)); do
-    start_servers || true
     order=()
     for ((i = 0; i < n; i++)); do
       order+=("${SERVER_LIST[$(((i + round - 1) % n))]}")
     done
     log "== section $SECTION, round $round/$ROUNDS, order ${order[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    for row in a b c d e f g h i j; do
-      has_row "$row" || continue
-      for s in "${order[@]}"; do
-        if [ "${UP[$s]}" != 1 ]; then
-          record "$SECTION" "$row" "$s" "$round" - - FAIL "server not running"
-          continue
-        fi
-        if out=$("row_$row" "$s" 2>&1); then
-          read -r value cpu <<<"$out"
-          record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" ok ""
-          log "   $row $s: $value (cpu $cpu)"
-        else
-          FAILED=1
-          out=$(tr '\n' ' ' <<<"$out")
-          record "$SECTION" "$row" "$s" "$round" - - FAIL "$out"
-          log "   $row $s: FAIL $out"
-        fi
-        if ! kill -0 "${PID[$s]}" 2>/dev/null; then
-          FAILED=1
-          UP[$s]=0
-          log "   $s exited during row $row"
-          show_logs
-          record "$SECTION" "$row" "$s" "$round" - - FAIL "server exited during this row"
-        fi
+    if [[ "$ROWS" =~ [a-j] ]]; then
+      MODE=static
+      start_servers || true
+      for row in a b c d e f g h i j; do
+        has_row "$row" || continue
+        for s in "${order[@]}"; do
+          run_row "$row" "$s" "$round"
+        done
       done
-    done
-    stop_all
+      stop_all
+    fi
+    # Row l: one php-fpm for the round, every server started with its FastCGI config. Each
+    # server is stopped as soon as its run is over: that closes the connections it kept alive,
+    # on which php-fpm's children would otherwise wait instead of serving the next server.
+    if [ "$SECTION" = one ] && has_row l; then
+      MODE=fastcgi
+      if start_fpm; then
+        start_servers || true
+        for s in "${order[@]}"; do
+          run_row l "$s" "$round"
+          stop_pid "${PID[$s]}"
+          unset "PID[$s]"
+        done
+        stop_all
+      else
+        FAILED=1
+        show_logs
+        for s in "${order[@]}"; do
+          record "$SECTION" l "$s" "$round" - - - FAIL "php-fpm did not start"
+        done
+      fi
+      stop_fpm
+      MODE=static
+    fi
   done
 }
 
@@ -624,6 +831,9 @@ if has_server usher; then
   fi
 fi
 echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS round(s) of ${DURATION} s per row"
+if wants_fastcgi; then
+  echo "- row l: $("$PHP_FPM" -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), pm static with $FPM_CHILDREN children on core ${FPM_CPUS:-any}, a Unix socket; one php-fpm per round"
+fi
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
 # "--rows k" alone means the scaling section for every row.
@@ -650,6 +860,16 @@ for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
     FAILED=1
     echo "- $(basename "$f") logged $n panic(s); first: $(grep -m1 -A1 'panicked at' "$f" | tr '\n' ' ')"
   fi
+  # Row l: what the servers and php-fpm logged about the application (failed or cut requests,
+  # refused or timed-out connections): not a failure by itself, but a reason to look.
+  case "$(basename "$f")" in
+    usher-fastcgi.log | nginx-fastcgi-error.log | lighttpd-fastcgi-error.log | php-fpm.log)
+      n=$(grep -c -i -E 'warn|error|fail|timed out|refused|reset|busy|max_children' "$f" || true)
+      if [ "$n" != 0 ]; then
+        echo "- $(basename "$f") has $n warning or error line(s); first: $(grep -m1 -i -E 'warn|error|fail|timed out|refused|reset|busy|max_children' "$f" | cut -c1-200)"
+      fi
+      ;;
+  esac
   # A server that writes a line per request pays for it in every row: the setup is unfair.
   if [ "$(stat -c %s "$f")" -gt 1048576 ]; then
     echo "- $(basename "$f") grew to $(($(stat -c %s "$f") / 1048576)) MiB: that server logged per request; first line: $(head -n 1 "$f" | cut -c1-200)"

@@ -8,7 +8,8 @@
         its response, keep them open, and print "ADDED_KIB OPEN" where ADDED_KIB is the growth
         of VmRSS summed over PID and its descendants, and OPEN the connections still open
     helpers.py report RESULTS_TSV ROWS_TSV
-        print the markdown tables (medians, spread, ratios) for the results compare.sh wrote
+        print the markdown tables (medians, spread, ratios) for the results compare.sh wrote:
+        the rate or size, the server's CPU per request and, for row l, php-fpm's
 
 Only the standard library; traffic goes to 127.0.0.1 only.
 """
@@ -187,11 +188,13 @@ def cmd_report(args):
             letter, desc, unit, better, cpu_unit = line.rstrip("\n").split("\t")
             rows[letter] = (desc, unit, better, cpu_unit)
             order.append(letter)
-    # (section, row, server) -> lists of values and CPU costs; failures keep their notes.
-    vals, cpus, sections, servers, notes = {}, {}, [], [], []
+    # (section, row, server) -> lists of values, the server's CPU costs and the backend's (row
+    # l: php-fpm); failures keep their notes.
+    vals, cpus, backend, sections, servers, notes = {}, {}, {}, [], [], []
     with open(args.results) as f:
         for line in f:
-            section, row, server, rnd, value, cpu, status, note = line.rstrip("\n").split("\t")
+            fields = line.rstrip("\n").split("\t")
+            section, row, server, rnd, value, cpu, bcpu, status, note = fields
             if section not in sections:
                 sections.append(section)
             if server not in servers:
@@ -203,6 +206,8 @@ def cmd_report(args):
                 vals[key].append(float(value))
                 if cpu != "-":
                     cpus[key].append(float(cpu))
+                if bcpu != "-":
+                    backend.setdefault(key, []).append(float(bcpu))
             if note:
                 notes.append(f"{section} row {row} {server} round {rnd}: {status} {note}")
     servers.sort(key=lambda s: ["usher", "nginx", "lighttpd"].index(s))
@@ -216,13 +221,17 @@ def cmd_report(args):
         for what, table, unit_of in (
             ("rate or size", vals, lambda r: rows[r][1]),
             ("server CPU per request (core-µs; lower is better)", cpus, lambda r: rows[r][3]),
+            ("php-fpm CPU per request (core-µs; lower is better)", backend, lambda r: rows[r][3]),
         ):
             lines = []
             for r in present:
-                if what.startswith("server CPU") and rows[r][3] == "-":
+                is_cpu = "CPU" in what
+                if is_cpu and rows[r][3] == "-":
+                    continue
+                if table is backend and not any((section, r, s) in backend for s in servers):
                     continue
                 desc, _, better, _ = rows[r]
-                better = "lower" if what.startswith("server CPU") else better
+                better = "lower" if is_cpu else better
                 meds, cells = {}, []
                 for s in servers:
                     text, meds[s] = cell(table.get((section, r, s), []))
