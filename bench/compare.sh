@@ -51,7 +51,7 @@ PIPELINE_DEPTH=16
 # Row l: wrk connections, and php-fpm children. A php-fpm child serves one connection at a time
 # and, once a server has kept that connection alive, waits on it for its next request instead
 # of accepting another one; a server can hold its in-flight connections plus up to 16 idle ones
-# (nginx keepalive 16, usher's pool), so fewer children than that leaves requests waiting in
+# (nginx keepalive 16; usher's max-connections is set to the children), so fewer children than that leaves requests waiting in
 # php-fpm's listen queue for a child that never comes (the row checks that none are left).
 FCGI_CONNS=64
 FPM_CHILDREN=$((FCGI_CONNS + 16))
@@ -326,7 +326,7 @@ start_usher() {
   fi
   if [ "$MODE" = fastcgi ]; then
     log_file="$WORK/run/usher-fastcgi.log"
-    fill usher-fastcgi.toml.in "$conf" "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+    fill usher-fastcgi.toml.in "$conf" "ROOT=$ROOT" "SOCKET=$FPM_SOCK" "CONNS=$FPM_CHILDREN"
     cmd+=("${pin[@]}" "$USHER_BIN" run -c "$conf" --listen "127.0.0.1:$port")
   else
     cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port")

@@ -517,3 +517,25 @@ pub(super) fn addresses(
     }
     upstreams
 }
+
+/// A whole number from 1 (`max-fails = 3`), or an error at its place.
+pub(super) fn count(
+    value: &Option<Spanned<i64>>,
+    key: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<u32> {
+    let value = value.as_ref()?;
+    match u32::try_from(*value.get_ref()) {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            errors.push(
+                Diagnostic::new(
+                    value.span(),
+                    format!("`{key}` must be a whole number from 1"),
+                )
+                .help(format!("such as {key} = 4")),
+            );
+            None
+        }
+    }
+}

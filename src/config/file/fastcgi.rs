@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::build::{addresses, duration, resolve, size};
+use super::build::{addresses, count, duration, resolve, size};
 use super::diagnostic::Diagnostic;
 use super::raw::RawFastCgi;
 use crate::handlers::fastcgi::FastCgiOptions;
@@ -62,19 +62,8 @@ pub(super) fn fastcgi_options(
     let fail_window = duration(&fcgi.fail_window, errors);
     let cool_down = duration(&fcgi.cool_down, errors);
     let max_body = size(&fcgi.max_body, errors);
-    let max_fails = fcgi
-        .max_fails
-        .as_ref()
-        .and_then(|n| match u32::try_from(*n.get_ref()) {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                errors.push(
-                    Diagnostic::new(n.span(), "`max-fails` must be a whole number from 1")
-                        .help("such as max-fails = 3"),
-                );
-                None
-            }
-        });
+    let max_fails = count(&fcgi.max_fails, "max-fails", errors);
+    let max_connections = count(&fcgi.max_connections, "max-connections", errors);
     if errors.len() > before {
         return None;
     }
@@ -96,5 +85,6 @@ pub(super) fn fastcgi_options(
     set(&mut opts.health.cool_down, cool_down);
     opts.health.max_fails = max_fails.unwrap_or(opts.health.max_fails);
     opts.max_body = max_body.unwrap_or(opts.max_body);
+    opts.max_connections = max_connections.map(|n| n as usize);
     Some(Responder::FastCgi(opts))
 }

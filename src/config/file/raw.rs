@@ -228,6 +228,7 @@ pub(super) struct RawFastCgi {
     pub fail_window: Option<Spanned<String>>,
     pub cool_down: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<i64>>,
 }
 
 /// A string, or a list of them (`address = "a"` or `address = ["a", "b"]`).

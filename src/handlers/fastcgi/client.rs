@@ -15,7 +15,6 @@ use std::future::Future;
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -39,7 +38,7 @@ use crate::handlers::cgi::Script;
 use crate::handlers::cgi::env::{EnvContext, build};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
 use crate::handlers::cgi::run::{Peer, ProgramBody, Remaining};
-use crate::handlers::upstream::{Conn, Pool};
+use crate::handlers::upstream::{Conn, Lease};
 use crate::problem::Problem;
 
 /// The request id usher uses: one request per connection at a time, so always the same
@@ -47,7 +46,10 @@ use crate::problem::Problem;
 /// connection's requests in flight).
 const REQUEST_ID: u16 = 1;
 
-/// Bytes read from the connection at a time, at least: one record's worth.
+/// Room for the first read: most answers' head and a small page fit.
+const FIRST_READ: usize = 8 * 1024;
+
+/// Most room added at once when more is needed: a whole record's worth.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// How the route's kind is named to clients, instead of its address.
@@ -205,7 +207,7 @@ where
         params.push(("CONTENT_LENGTH".into(), length.to_string().into()));
     }
     let mut head = BytesMut::with_capacity(4096);
-    head.extend_from_slice(&record::begin_request(REQUEST_ID, true));
+    head.extend_from_slice(&record::begin_request(REQUEST_ID, fcgi.keeps_connections()));
     let pairs = params.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
     let fail = |e: FastCgiError| {
         tracing::warn!(request_id, "fastcgi request failed: {e}");
@@ -213,16 +215,27 @@ where
     };
     record::encode_params(&mut head, REQUEST_ID, pairs).map_err(|e| fail(e.into()))?;
     head.extend_from_slice(&record::params_end(REQUEST_ID));
+    let empty = body.is_end_stream();
+    if empty {
+        // No content: the empty FCGI_STDIN goes in the same write as the parameters.
+        head.extend_from_slice(&record::stdin_end(REQUEST_ID));
+    }
     let key = Key {
         client: peer.remote.ip(),
         field: None,
     };
     let started = tokio::time::timeout(
         opts.header_timeout,
-        start(fcgi, key, head.freeze(), body, request_id),
+        start(
+            fcgi,
+            key,
+            head.freeze(),
+            (!empty).then_some(body),
+            request_id,
+        ),
     )
     .await;
-    let (exchange, head, rest, pool) = match started {
+    let (exchange, head, rest) = match started {
         Err(_) => Err(FastCgiError::HeaderTimeout(opts.header_timeout)),
         Ok(r) => r,
     }
@@ -240,7 +253,6 @@ where
         tx,
         opts.idle_timeout,
         length,
-        pool,
         request_id.to_owned(),
     ));
     let mut response = Response::new(ResponseBody::stream(ProgramBody::new(rx, length)));
@@ -305,11 +317,11 @@ async fn start(
     fcgi: &FastCgi,
     key: Key<'_>,
     head: Bytes,
-    body: ClientBody,
+    body: Option<ClientBody>,
     request_id: &str,
-) -> Result<(Exchange, CgiHead, Bytes, Arc<Pool>), FastCgiError> {
-    let (conn, pool, picked) = connect(fcgi, key, &head, request_id).await?;
-    let answer = read_head(conn, body, request_id).await;
+) -> Result<(Exchange, CgiHead, Bytes), FastCgiError> {
+    let (conn, lease, picked) = connect(fcgi, key, &head, request_id).await?;
+    let answer = read_head(conn, lease, body, request_id).await;
     match &answer {
         Ok(_) => fcgi.upstreams.succeeded(picked),
         // A broken peer counts against its address; a slow or refusing script does not.
@@ -318,19 +330,19 @@ async fn start(
         }
         Err(_) => {}
     }
-    let (exchange, head, rest) = answer?;
-    Ok((exchange, head, rest, pool))
+    answer
 }
 
-/// A connection that took `head`: an idle one of the next address, or a new one. An address
-/// that cannot be reached is marked and the next one tried (nothing was sent, so any request
-/// may go elsewhere); a pooled connection found closed is replaced.
+/// A connection that took `head`: an idle one of the next address, or a new one (waiting
+/// while the address has `max-connections` open). An address that cannot be reached is
+/// marked and the next one tried (nothing was sent, so any request may go elsewhere); a
+/// pooled connection found closed is replaced.
 async fn connect(
     fcgi: &FastCgi,
     key: Key<'_>,
     head: &[u8],
     request_id: &str,
-) -> Result<(Conn, Arc<Pool>, usize), FastCgiError> {
+) -> Result<(Conn, Lease, usize), FastCgiError> {
     let mut tried = Vec::new();
     let mut last = None;
     loop {
@@ -339,17 +351,20 @@ async fn connect(
             Err(NoUpstream::Exhausted) => return Err(last.unwrap_or(FastCgiError::AllDown)),
             Err(NoUpstream::AllDown { .. }) => return Err(last.unwrap_or(FastCgiError::AllDown)),
         };
-        let pool = pick.target.clone();
-        if let Some(mut conn) = pool.take_idle() {
-            if conn.write_all(head).await.is_ok() {
-                return Ok((conn, pool, pick.index));
+        let pool = pick.target;
+        let lease = match pool.acquire().await {
+            (Some(mut conn), lease) => {
+                if conn.write_all(head).await.is_ok() {
+                    return Ok((conn, lease, pick.index));
+                }
+                continue; // closed while idle: the next one, or a new connection
             }
-            continue; // closed while idle: the next one, or a new connection
-        }
+            (None, lease) => lease,
+        };
         let connected = tokio::time::timeout(fcgi.opts.connect_timeout, pool.connect()).await;
         let error = match connected {
             Ok(Ok(mut conn)) => match conn.write_all(head).await {
-                Ok(()) => return Ok((conn, pool, pick.index)),
+                Ok(()) => return Ok((conn, lease, pick.index)),
                 Err(e) => FastCgiError::Io(e),
             },
             Ok(Err(e)) => FastCgiError::Connect(e),
@@ -362,15 +377,19 @@ async fn connect(
     }
 }
 
-/// Stream `body` on `conn` while reading the answer up to the end of its head.
+/// Stream `body`, if any, on `conn` while reading the answer up to the end of its head.
 async fn read_head(
     conn: Conn,
-    body: ClientBody,
+    lease: Lease,
+    body: Option<ClientBody>,
     request_id: &str,
 ) -> Result<(Exchange, CgiHead, Bytes), FastCgiError> {
     let (rd, wr) = tokio::io::split(conn);
-    let mut exchange = Exchange::new(rd);
-    exchange.writer = Some(Box::pin(send_body(wr, body)));
+    let mut exchange = Exchange::new(rd, lease);
+    match body {
+        Some(body) => exchange.writer = Some(Box::pin(send_body(wr, body))),
+        None => exchange.wr = Some(wr),
+    }
     let mut out = BytesMut::new();
     loop {
         let record = exchange.next_record().await?;
@@ -412,7 +431,6 @@ async fn pump(
     tx: mpsc::Sender<io::Result<Bytes>>,
     idle: Duration,
     length: Option<u64>,
-    pool: Arc<Pool>,
     request_id: String,
 ) {
     let mut left = Remaining(length);
@@ -465,8 +483,8 @@ async fn pump(
                     let _ = tx.send(Err(e)).await;
                 }
                 if end.is_ok_and(|e| e.protocol_status == ProtocolStatus::RequestComplete) {
-                    if let Some(conn) = exchange.into_conn() {
-                        pool.put(conn);
+                    if let Some((conn, lease)) = exchange.into_conn() {
+                        lease.keep(conn);
                     }
                 }
                 return;
@@ -525,17 +543,20 @@ struct Exchange {
     writer: Option<Writer>,
     buf: BytesMut,
     decoder: RecordDecoder,
+    /// The connection's place in its pool: dropped with the exchange, it counts as closed.
+    lease: Option<Lease>,
     /// The request ended (or was aborted): nothing left to abort.
     done: bool,
 }
 
 impl Exchange {
-    fn new(rd: ReadHalf<Conn>) -> Self {
+    fn new(rd: ReadHalf<Conn>, lease: Lease) -> Self {
         Exchange {
             rd: Some(rd),
             wr: None,
             writer: None,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::with_capacity(FIRST_READ),
+            lease: Some(lease),
             decoder: RecordDecoder::from_application(),
             done: false,
         }
@@ -557,8 +578,8 @@ impl Exchange {
                 rd, buf, writer, ..
             } = self;
             let rd = rd.as_mut().ok_or(FastCgiError::Closed)?;
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
+            if buf.capacity() - buf.len() < FIRST_READ / 4 {
+                buf.reserve(buf.len().clamp(FIRST_READ, READ_CHUNK));
             }
             let read = rd.read_buf(buf);
             let n = match writer {
@@ -589,13 +610,13 @@ impl Exchange {
 
     /// The connection, if it is fit for another request: the body was all sent and nothing
     /// is left unread.
-    fn into_conn(mut self) -> Option<Conn> {
+    fn into_conn(mut self) -> Option<(Conn, Lease)> {
         self.done = true;
         if !self.buf.is_empty() {
             return None;
         }
-        let (rd, wr) = (self.rd.take()?, self.wr.take()?);
-        Some(rd.unsplit(wr))
+        let (rd, wr, lease) = (self.rd.take()?, self.wr.take()?, self.lease.take()?);
+        Some((rd.unsplit(wr), lease))
     }
 }
 
@@ -649,6 +670,7 @@ mod tests {
         });
         let mut opts = FastCgiOptions::new(Upstream::Unix(sock), dir.path().to_path_buf());
         opts.header_timeout = Duration::from_millis(300);
+        opts.max_connections = Some(4);
         (dir, FastCgi::new(opts))
     }
 

@@ -40,9 +40,6 @@ use crate::handlers::balance::{Balancer, HealthRule, Policy};
 use crate::handlers::upstream::Pool;
 pub use crate::handlers::upstream::Upstream;
 
-/// Idle kept-alive connections kept per upstream, by default.
-pub const DEFAULT_MAX_IDLE: usize = 16;
-
 /// A `fastcgi` route's options.
 #[derive(Debug, Clone)]
 pub struct FastCgiOptions {
@@ -69,8 +66,13 @@ pub struct FastCgiOptions {
     /// Longest silence from the application once its answer has started: past it, the answer
     /// is cut and the connection discarded.
     pub idle_timeout: Duration,
-    /// Idle kept-alive connections kept for reuse, per address; more are closed.
-    pub max_idle: usize,
+    /// Connections open at once per address, if set: they are then kept alive
+    /// (FCGI_KEEP_CONN) and reused, and requests past them wait for one. Unset, each request
+    /// has its own connection, closed after it. A php-fpm child serves one connection at a
+    /// time and waits on a kept-alive one for its next request instead of accepting another,
+    /// so kept-alive connections beyond `pm.max_children` would wait for a child forever:
+    /// this must not exceed it.
+    pub max_connections: Option<usize>,
     /// Largest request content accepted: past it, 413. Content of unknown length is stored
     /// (in memory, then a temporary file) up to this size, because the application needs
     /// CONTENT_LENGTH.
@@ -80,7 +82,7 @@ pub struct FastCgiOptions {
 impl FastCgiOptions {
     /// Options for `upstream` serving scripts under `root`, with usher's defaults:
     /// `index.php`, split at `.php`, no front controller, 10 s to connect, 60 s for the head,
-    /// 300 s of silence, [`DEFAULT_MAX_IDLE`] idle connections, 1 GiB of content.
+    /// 300 s of silence, a connection per request, 1 GiB of content.
     pub fn new(upstream: Upstream, root: PathBuf) -> Self {
         FastCgiOptions {
             upstreams: vec![upstream],
@@ -92,7 +94,7 @@ impl FastCgiOptions {
             connect_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),
-            max_idle: DEFAULT_MAX_IDLE,
+            max_connections: None,
             max_body: 1 << 30,
         }
     }
@@ -112,10 +114,18 @@ impl FastCgi {
         let pools = opts
             .upstreams
             .iter()
-            .map(|u| Arc::new(Pool::new(u.clone(), opts.max_idle)))
+            .map(|u| {
+                let kept = opts.max_connections.unwrap_or(0);
+                Arc::new(Pool::new(u.clone(), kept, opts.max_connections))
+            })
             .collect();
         let upstreams = Balancer::new(pools, Policy::RoundRobin, opts.health);
         FastCgi { opts, upstreams }
+    }
+
+    /// Whether connections are kept alive between requests.
+    pub fn keeps_connections(&self) -> bool {
+        self.opts.max_connections.is_some()
     }
 
     /// Idle connections held now, over every address.
