@@ -110,4 +110,6 @@ impl FastCgi {
 }
 
 #[cfg(test)]
+mod peer_tests;
+#[cfg(test)]
 mod tests;
