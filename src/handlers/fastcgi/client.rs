@@ -406,6 +406,13 @@ impl Exchange {
     async fn next_record(&mut self) -> Result<Record, FastCgiError> {
         loop {
             if let Some(record) = self.decoder.decode(&mut self.buf)? {
+                // Management records (request id 0) are the connection's, not the request's
+                // (FastCGI 1.0 §3.3, §4). usher sends none, so an application's
+                // FCGI_GET_VALUES_RESULT or FCGI_UNKNOWN_TYPE answers nothing of usher's and
+                // changes nothing: skip it, and keep the connection.
+                if record.kind.is_management() {
+                    continue;
+                }
                 if record.request_id != REQUEST_ID {
                     return Err(FastCgiError::WrongRequest {
                         kind: record.kind,

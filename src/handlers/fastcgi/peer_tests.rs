@@ -472,6 +472,40 @@ async fn records_of_another_request_are_502_before_the_head_and_cut_the_body_aft
     assert_eq!(fcgi.pool.idle_count(), 0);
 }
 
+/// Management records (request id 0) concern the connection, not a request (FastCGI 1.0 §3.3,
+/// §4). An application sends FCGI_GET_VALUES_RESULT and FCGI_UNKNOWN_TYPE only in reply to
+/// the web server's management records (§4.1, §4.2), which usher never sends; one that comes
+/// anyway says nothing about usher's request, so it is skipped and the connection kept.
+#[tokio::test]
+async fn management_records_are_skipped() {
+    let (_dir, fcgi, mut seen) = serving(true, |_| {
+        let unknown = rec(RecordType::UnknownType, 0, &[99, 0, 0, 0, 0, 0, 0, 0], 0);
+        // One name-value pair (§3.4): FCGI_MPXS_CONNS = 0.
+        let content = [&[15, 1][..], b"FCGI_MPXS_CONNS", b"0"].concat();
+        let values = rec(RecordType::GetValuesResult, 0, &content, 3);
+        vec![
+            [
+                unknown.clone(),
+                rec(RecordType::Stdout, ID, &OUTPUT[..20], 0),
+                values.clone(),
+                rec(RecordType::Stdout, ID, &OUTPUT[20..60], 0),
+                unknown.clone(),
+                rec(RecordType::Stdout, ID, &OUTPUT[60..], 0),
+                values,
+                stdout(b""),
+                unknown,
+                end(),
+            ]
+            .concat(),
+        ]
+    });
+    for _ in 0..2 {
+        assert_eq!(fetch(&fcgi, "/a.php").await, output());
+        assert_eq!(fcgi.pool.idle_count(), 1);
+        assert_eq!(within("request", seen.recv()).await.unwrap().0, 0, "reused");
+    }
+}
+
 // (d): lengths that lie.
 
 /// An FCGI_STDOUT record's header declaring `len` content bytes, without them.
