@@ -279,6 +279,8 @@ async fn pump(
     request_id: String,
 ) {
     let mut left = Remaining(length);
+    // The empty FCGI_STDOUT record ends the stream (§3.3); FCGI_STDERR may follow it.
+    let mut stdout_ended = false;
     if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
         exchange.abort().await;
         return;
@@ -309,7 +311,16 @@ async fn pump(
             }
         };
         match record.kind {
-            RecordType::Stdout if record.content.is_empty() || left.is_done() => {}
+            RecordType::Stdout if stdout_ended => {
+                // Not part of the answer, which has ended: the application broke the protocol.
+                tracing::warn!(request_id, "fastcgi answer cut: FCGI_STDOUT after its end");
+                let _ = tx
+                    .send(Err(io::Error::other("the application failed")))
+                    .await;
+                return;
+            }
+            RecordType::Stdout if record.content.is_empty() => stdout_ended = true,
+            RecordType::Stdout if left.is_done() => {}
             RecordType::Stdout => {
                 if tx.send(Ok(left.cut(record.content))).await.is_err() {
                     exchange.abort().await;

@@ -430,6 +430,51 @@ async fn padding_of_any_length_and_records_split_anywhere_read_the_same() {
     assert_eq!(fcgi.pool.idle_count(), 1);
 }
 
+/// FastCGI 1.0 §3.3: a stream is non-empty records "followed by an empty record": the empty
+/// FCGI_STDOUT ends the answer, so FCGI_STDOUT after it breaks the protocol. FCGI_STDERR may
+/// go on until FCGI_END_REQUEST.
+#[tokio::test]
+async fn an_empty_stdout_record_ends_the_stream() {
+    let (_dir, fcgi, _seen) = serving(true, |sent| {
+        let answer = match sent.param("QUERY_STRING") {
+            "stderr-after" => [
+                stdout(&text(b"abc")),
+                stdout(b""),
+                rec(RecordType::Stderr, ID, b"still running", 0),
+                rec(RecordType::Stderr, ID, b"", 0),
+                end(),
+            ]
+            .concat(),
+            "in-body" => [
+                stdout(&text(b"abc")),
+                stdout(b""),
+                stdout(b"def"),
+                stdout(b""),
+                end(),
+            ]
+            .concat(),
+            "in-head" => [
+                stdout(b"Content-Type: text/pl"),
+                stdout(b""),
+                stdout(b"ain\r\n\r\nabc"),
+                stdout(b""),
+                end(),
+            ]
+            .concat(),
+            q => panic!("unexpected query {q}"),
+        };
+        vec![answer]
+    });
+    assert_eq!(fetch(&fcgi, "/a.php?stderr-after").await, plain(b"abc"));
+    assert_eq!(fcgi.pool.idle_count(), 1);
+    assert_eq!(fetch(&fcgi, "/a.php?in-body").await, cut(plain(b"abc")));
+    // The connection broke the protocol: not kept.
+    assert_eq!(fcgi.pool.idle_count(), 0);
+    let status = failed(&fcgi, "/a.php?in-head").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(fcgi.pool.idle_count(), 0);
+}
+
 // (c): one request per connection; management records are the connection's.
 
 #[tokio::test]
