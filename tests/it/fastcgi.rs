@@ -35,7 +35,7 @@ pub(crate) fn php_fpm() -> Option<PathBuf> {
     found
 }
 
-/// A php-fpm master and its two workers, in their own process group.
+/// A php-fpm master and its workers, in their own process group.
 pub(crate) struct PhpFpm {
     binary: PathBuf,
     config: PathBuf,
@@ -44,16 +44,16 @@ pub(crate) struct PhpFpm {
 }
 
 impl PhpFpm {
-    /// Write a pool configuration listening on `listen` (an address or a socket path) in
-    /// `dir`, start php-fpm on it and wait until it accepts connections.
-    fn start(binary: PathBuf, dir: &Path, listen: &str) -> PhpFpm {
+    /// Write a pool configuration of `workers` workers listening on `listen` (an address or a
+    /// socket path) in `dir`, start php-fpm on it and wait until it accepts connections.
+    fn start(binary: PathBuf, dir: &Path, listen: &str, workers: u32) -> PhpFpm {
         let config = dir.join("php-fpm.conf");
         let d = dir.display();
         std::fs::write(
             &config,
             format!(
                 "[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/php-fpm.log\ndaemonize = no\n\
-                 [www]\nlisten = {listen}\npm = static\npm.max_children = 2\nclear_env = no\n\
+                 [www]\nlisten = {listen}\npm = static\npm.max_children = {workers}\nclear_env = no\n\
                  catch_workers_output = yes\n\
                  php_admin_value[upload_max_filesize] = 32M\n\
                  php_admin_value[post_max_size] = 32M\n"
@@ -155,23 +155,31 @@ const PAGES: &[(&str, &str)] = &[
         "public/made.php",
         r#"<?php http_response_code(201); header("X-From: php"); echo "made";"#,
     ),
+    (
+        "public/endless.php",
+        r#"<?php $m = $_GET["marker"]; register_shutdown_function(function () use ($m) { file_put_contents($m, connection_aborted() ? "aborted" : "finished"); }); for ($i = 0; $i < 2000; $i++) { echo str_repeat("a", 4096), "\n"; flush(); usleep(10000); }"#,
+    ),
     ("public/index.php", r#"<?php echo "the index";"#),
 ];
 
-/// A site whose `/` is a fastcgi route to php-fpm listening on `listen` (TCP if `tcp`,
-/// else a Unix socket in the temp dir): the temp dir, php-fpm and usher.
+/// A site whose `/` is a fastcgi route to php-fpm with two workers, listening on TCP if `tcp`,
+/// else on a Unix socket in the temp dir: the temp dir, php-fpm and usher.
 fn site(tcp: bool) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
-    site_with(tcp, |address| {
-        format!(
-            r#"address = "{address}", root = "public", index = "index.php", split-path = ".php", header-timeout = "5s""#
-        )
-    })
+    site_with(tcp, 2, plain)
 }
 
-/// [`site`] with the route's `fastcgi = { ... }` table written by `table` from php-fpm's
-/// address.
+/// The fastcgi table of [`site`] for php-fpm at `address`.
+fn plain(address: &str) -> String {
+    format!(
+        r#"address = "{address}", root = "public", index = "index.php", split-path = ".php", header-timeout = "5s""#
+    )
+}
+
+/// [`site`] with php-fpm running `workers` workers, and the route's `fastcgi = { ... }` table
+/// written by `table` from php-fpm's address.
 pub(crate) fn site_with(
     tcp: bool,
+    workers: u32,
     table: impl Fn(&str) -> String,
 ) -> Option<(tempfile::TempDir, PhpFpm, Process)> {
     let binary = php_fpm()?;
@@ -184,7 +192,7 @@ pub(crate) fn site_with(
     } else {
         dir.path().join("fpm.sock").display().to_string()
     };
-    let fpm = PhpFpm::start(binary, dir.path(), &listen);
+    let fpm = PhpFpm::start(binary, dir.path(), &listen, workers);
     let address = if tcp {
         listen.clone()
     } else {
@@ -420,4 +428,50 @@ fn flushed_output_reaches_the_client_as_it_is_written() {
     std::fs::write(&marker, "").unwrap();
     s.read_to_end(&mut got).unwrap();
     assert!(String::from_utf8_lossy(&got).contains("second"));
+}
+
+/// A client gone mid-answer stops the script (#6): usher aborts the request and closes the
+/// connection, so PHP's next write fails and its shutdown functions see the connection
+/// aborted; then php-fpm's only worker is free for the next request.
+#[test]
+fn a_client_gone_mid_answer_aborts_the_script_and_frees_the_worker() {
+    let Some((dir, _fpm, usher)) = site_with(true, 1, plain) else {
+        return;
+    };
+    let marker = dir.path().join("ended");
+    let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET /endless.php?marker={} HTTP/1.1\r\nHost: php.test\r\n\r\n",
+        marker.display()
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(&got).contains("aaaa") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first part");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 "));
+    // Gone, with the rest of the answer unread.
+    drop(s);
+    // The script runs for 20 s unless it sees the client gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let said = std::fs::read_to_string(&marker).unwrap_or_default();
+        if !said.is_empty() {
+            assert_eq!(said, "aborted");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the script did not end within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (head, body) = page(usher.addrs[0], "/hello.php?x=1");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    assert_eq!(body, "x=1 /hello.php");
 }

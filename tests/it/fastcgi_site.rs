@@ -15,7 +15,7 @@ fn table(address: &str, extra: &str) -> String {
 #[test]
 fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
     let Some((dir, _fpm, usher)) =
-        site_with(false, |a| table(a, r#"front-controller = "/front.php""#))
+        site_with(false, 2, |a| table(a, r#"front-controller = "/front.php""#))
     else {
         return;
     };
@@ -56,7 +56,8 @@ fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
 
 #[test]
 fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served() {
-    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#)) else {
+    let Some((dir, _fpm, usher)) = site_with(true, 2, |a| table(a, r#"index = "index.php""#))
+    else {
         return;
     };
     write(dir.path(), "public/robots.txt", "User-agent: *\n");
@@ -72,7 +73,8 @@ fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served(
 /// first. A small form stays in memory; a 300 KiB one goes through a temporary file.
 #[test]
 fn chunked_content_reaches_post_with_its_length() {
-    let Some((dir, _fpm, usher)) = site_with(true, |a| table(a, r#"index = "index.php""#)) else {
+    let Some((dir, _fpm, usher)) = site_with(true, 2, |a| table(a, r#"index = "index.php""#))
+    else {
         return;
     };
     write(
@@ -109,7 +111,7 @@ fn chunked_content_reaches_post_with_its_length() {
 
 #[test]
 fn content_past_max_body_is_a_413_problem_declared_or_chunked() {
-    let Some((_dir, _fpm, usher)) = site_with(true, |a| table(a, r#"max-body = "1k""#)) else {
+    let Some((_dir, _fpm, usher)) = site_with(true, 2, |a| table(a, r#"max-body = "1k""#)) else {
         return;
     };
     let addr = usher.addrs[0];
@@ -152,7 +154,7 @@ fn content_past_max_body_is_a_413_problem_declared_or_chunked() {
 /// one that works.
 #[test]
 fn a_dead_address_among_several_is_skipped() {
-    let Some((dir, _fpm, usher)) = site_with(false, |a| {
+    let Some((dir, _fpm, usher)) = site_with(false, 2, |a| {
         let dead = a.replace("fpm.sock", "dead.sock");
         format!(r#"address = ["{dead}", "{a}"], root = "public", header-timeout = "5s""#)
     }) else {

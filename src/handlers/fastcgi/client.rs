@@ -434,6 +434,8 @@ async fn pump(
     request_id: String,
 ) {
     let mut left = Remaining(length);
+    // The empty FCGI_STDOUT record ends the stream (§3.3); FCGI_STDERR may follow it.
+    let mut stdout_ended = false;
     if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
         exchange.abort().await;
         return;
@@ -464,7 +466,16 @@ async fn pump(
             }
         };
         match record.kind {
-            RecordType::Stdout if record.content.is_empty() || left.is_done() => {}
+            RecordType::Stdout if stdout_ended => {
+                // Not part of the answer, which has ended: the application broke the protocol.
+                tracing::warn!(request_id, "fastcgi answer cut: FCGI_STDOUT after its end");
+                let _ = tx
+                    .send(Err(io::Error::other("the application failed")))
+                    .await;
+                return;
+            }
+            RecordType::Stdout if record.content.is_empty() => stdout_ended = true,
+            RecordType::Stdout if left.is_done() => {}
             RecordType::Stdout => {
                 if tx.send(Ok(left.cut(record.content))).await.is_err() {
                     exchange.abort().await;
@@ -566,6 +577,13 @@ impl Exchange {
     async fn next_record(&mut self) -> Result<Record, FastCgiError> {
         loop {
             if let Some(record) = self.decoder.decode(&mut self.buf)? {
+                // Management records (request id 0) are the connection's, not the request's
+                // (FastCGI 1.0 §3.3, §4). usher sends none, so an application's
+                // FCGI_GET_VALUES_RESULT or FCGI_UNKNOWN_TYPE answers nothing of usher's and
+                // changes nothing: skip it, and keep the connection.
+                if record.kind.is_management() {
+                    continue;
+                }
                 if record.request_id != REQUEST_ID {
                     return Err(FastCgiError::WrongRequest {
                         kind: record.kind,

@@ -135,4 +135,6 @@ impl FastCgi {
 }
 
 #[cfg(test)]
+mod peer_tests;
+#[cfg(test)]
 mod tests;

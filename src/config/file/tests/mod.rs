@@ -348,6 +348,114 @@ fn every_error_message() {
     }
 }
 
+/// `fastcgi = { ... }`: every message, with its position, and the help each kind gives.
+#[test]
+fn every_fastcgi_error_message() {
+    let route = |table: &str| format!("{SITE}[[site.route]]\npath = \"/\"\nfastcgi = {table}\n");
+    let tcp = "address = \"127.0.0.1:9000\"";
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            route("{ address = \"localhost:9000\" }"),
+            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+        ),
+        (
+            route("{ address = \"127.0.0.1\" }"),
+            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+        ),
+        // `unix:` names no socket.
+        (
+            route("{ address = \"unix:\" }"),
+            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+        ),
+        (
+            route("{ address = \"unix:/run/php.sock\", index = \"app/index.php\" }"),
+            vec!["5:53: `index` must be part of one file name"],
+        ),
+        (
+            route(&format!("{{ {tcp}, index = \".php\" }}")),
+            vec!["5:49: `index` must be part of one file name"],
+        ),
+        (
+            route(&format!("{{ {tcp}, split-path = \"\" }}")),
+            vec!["5:54: `split-path` must be part of one file name"],
+        ),
+        (
+            route(&format!(
+                "{{ {tcp}, header-timeout = \"soon\", idle-timeout = \"5h\" }}"
+            )),
+            vec![
+                "5:58: expected a number with a unit such as 10s or 500ms, got \"soon\"",
+                "5:81: unknown unit \"h\": use ms, s or m",
+            ],
+        ),
+        (
+            route(&format!("{{ {tcp}, split_path = \".php\" }}")),
+            vec![
+                "5:41: unknown field `split_path`, expected one of `address`, `root`, `index`, `split-path`, `front-controller`, `connect-timeout`, `header-timeout`, `idle-timeout`, `max-fails`, `fail-window`, `cool-down`, `max-body`, `max-connections`",
+            ],
+        ),
+        (
+            route("{ root = \"www\" }"),
+            vec!["5:11: missing field `address`"],
+        ),
+        // A list of addresses: each bad one at its place; an empty list.
+        (
+            route("{ address = [\"127.0.0.1:9000\", \"nowhere\", \"unix:\"] }"),
+            vec![
+                "5:42: `address` is neither an IP address with a port nor a Unix socket",
+                "5:53: `address` is neither an IP address with a port nor a Unix socket",
+            ],
+        ),
+        (
+            route("{ address = [] }"),
+            vec!["5:23: `address` lists no address"],
+        ),
+        // The keys of the front controller, failure marking, content and connections.
+        (
+            route(
+                "{ address = \"unix:a\", front-controller = \"index.php\", max-fails = 0, max-body = \"1T\", max-connections = -1 }",
+            ),
+            vec![
+                "5:52: `front-controller` must be a script's path",
+                "5:77: `max-fails` must be a whole number from 1",
+                "5:91: unknown unit \"T\": use k, M or G",
+                "5:115: `max-connections` must be a whole number from 1",
+            ],
+        ),
+        (
+            route("{ address = \"unix:a\", front-controller = \"/.hidden/index.php\" }"),
+            vec!["5:52: `front-controller` must be a script's path"],
+        ),
+        // Every bad value at once, each at its place.
+        (
+            route(
+                "{ address = \"nowhere\", index = \"\", split-path = \"a/b\", idle-timeout = \"-1s\" }",
+            ),
+            vec![
+                "5:23: `address` is neither an IP address with a port nor a Unix socket",
+                "5:42: `index` must be part of one file name",
+                "5:59: `split-path` must be part of one file name",
+                "5:81: expected a number with a unit such as 10s or 500ms, got \"-1s\"",
+            ],
+        ),
+    ];
+    for (source, want) in cases {
+        assert_eq!(headlines(&source), want, "in:\n{source}");
+    }
+    let helps = diagnostics(&route(
+        "{ address = \"nowhere\", index = \"a/b\", header-timeout = \"x\" }",
+    ));
+    let helps: Vec<_> = helps.list.iter().map(|d| d.help.as_deref()).collect();
+    assert_eq!(
+        helps,
+        [
+            Some("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
+            Some("such as index = \"index.php\", split-path = \".php\""),
+            Some("write a duration such as 30s"),
+        ]
+    );
+}
+
 #[test]
 fn errors_are_collected_across_tables() {
     let source = "[server]\nworkers = 0\n[[site]]\nroot = 1\n[[site]]\nroot = \"p\"\n\
