@@ -4,4 +4,5 @@
 pub mod cgi;
 pub mod fastcgi;
 pub mod policy;
+pub mod proxy;
 pub mod static_files;
