@@ -5,5 +5,6 @@ pub mod balance;
 pub mod cgi;
 pub mod fastcgi;
 pub mod policy;
+pub mod proxy;
 pub mod static_files;
 pub mod upstream;

@@ -1,0 +1,174 @@
+//! A request as bytes for an HTTP/1.1 upstream: the head (RFC 9112 §3, §5) and the framing
+//! of its body (§6): `Content-Length` when the length is known, else chunked (§7.1).
+
+use bytes::{BufMut, BytesMut};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, Method};
+
+/// How the request body goes upstream (RFC 9112 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFraming {
+    /// No body, and no framing field.
+    None,
+    /// `Content-Length: n`, then exactly `n` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: each piece with [`encode_chunk`], then
+    /// [`encode_last_chunk`].
+    Chunked,
+}
+
+impl RequestFraming {
+    /// The framing for what is known of the client's body: its exact length if known
+    /// (`http_body::Body::size_hint().exact()`), and whether it is certainly empty
+    /// (`is_end_stream()`). A body of unknown length is chunked: the upstream speaks HTTP/1.1,
+    /// which every HTTP/1.1 server must decode (RFC 9112 §7.1).
+    ///
+    /// An empty body has no framing field, except on methods that define a meaning for
+    /// content (POST, PUT, PATCH and unknown methods), which get `Content-Length: 0`
+    /// (RFC 9110 §8.6: "a user agent normally sends Content-Length in a POST request even
+    /// when the value is 0").
+    pub fn choose(method: &Method, exact_len: Option<u64>, is_end_stream: bool) -> Self {
+        let len = if is_end_stream { Some(0) } else { exact_len };
+        match len {
+            Some(0) if !content_expected(method) => RequestFraming::None,
+            Some(n) => RequestFraming::Length(n),
+            None => RequestFraming::Chunked,
+        }
+    }
+}
+
+/// Methods whose requests are expected to carry content (RFC 9110 §9.3): not GET, HEAD,
+/// DELETE, CONNECT, OPTIONS or TRACE, whose content has no generally defined semantics.
+fn content_expected(method: &Method) -> bool {
+    ![
+        Method::GET,
+        Method::HEAD,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+    ]
+    .contains(method)
+}
+
+/// Why a request head could not be written; a bug or a hostile field, never sent upstream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The method is not a token (RFC 9110 §9.1).
+    #[error("the method is not a token")]
+    Method,
+    /// The target is neither origin-form (`/path?query`) nor `*` for OPTIONS, or holds a
+    /// control character, space or DEL (RFC 9112 §3.2).
+    #[error("the request-target is not an origin-form path, or holds a control character")]
+    Target,
+    /// No `Host` field (RFC 9112 §3.2: "A client MUST send a Host header field in all
+    /// HTTP/1.1 request messages").
+    #[error("the request has no Host field")]
+    MissingHost,
+    /// More than one `Host` field line (RFC 9112 §3.2: a server answers that with 400).
+    #[error("the request has more than one Host field")]
+    DuplicateHost,
+    /// A field value holding CR, LF or NUL, which would end or split the head (RFC 9110 §5.5).
+    #[error("the value of the field {0} holds CR, LF or NUL")]
+    FieldValue(String),
+    /// A field name that is not a token.
+    #[error("a field name is not a token")]
+    FieldName,
+}
+
+/// Write the request head: `METHOD target HTTP/1.1`, `Host` first (RFC 9110 §7.2), the other
+/// fields in order, the framing field for `framing`, and the empty line.
+///
+/// `target` is the upstream's origin-form path and query (or `*` for OPTIONS). Any
+/// `Content-Length` or `Transfer-Encoding` in `headers` is replaced by `framing`'s, so the
+/// head can never announce two lengths (RFC 9112 §6.1, §6.3). Nothing is written on error.
+pub fn encode_request_head(
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    framing: RequestFraming,
+    dst: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    // `http` types already hold these invariants; checked again because a broken one would
+    // let a value end the head early and smuggle a second request (RFC 9112 §11.2).
+    let method = method.as_str();
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return Err(EncodeError::Method);
+    }
+    let origin_form = target.starts_with('/');
+    let asterisk = target == "*" && method == "OPTIONS";
+    if !(origin_form || asterisk) || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(EncodeError::Target);
+    }
+    let mut hosts = headers.get_all(HOST).iter();
+    let host = hosts.next().ok_or(EncodeError::MissingHost)?;
+    if hosts.next().is_some() {
+        return Err(EncodeError::DuplicateHost);
+    }
+    for (name, value) in headers {
+        if name.as_str().is_empty() || !name.as_str().bytes().all(is_tchar) {
+            return Err(EncodeError::FieldName);
+        }
+        if value
+            .as_bytes()
+            .iter()
+            .any(|&b| matches!(b, b'\r' | b'\n' | 0))
+        {
+            return Err(EncodeError::FieldValue(name.as_str().to_owned()));
+        }
+    }
+
+    let fields: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    dst.reserve(method.len() + target.len() + fields + 64);
+    dst.put_slice(method.as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(target.as_bytes());
+    dst.put_slice(b" HTTP/1.1\r\n");
+    put_field(dst, "host", host.as_bytes());
+    for (name, value) in headers {
+        if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        put_field(dst, name.as_str(), value.as_bytes());
+    }
+    match framing {
+        RequestFraming::None => {}
+        RequestFraming::Length(n) => put_field(dst, "content-length", n.to_string().as_bytes()),
+        RequestFraming::Chunked => put_field(dst, "transfer-encoding", b"chunked"),
+    }
+    dst.put_slice(b"\r\n");
+    Ok(())
+}
+
+/// One chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, the data, CRLF. Writes
+/// nothing for empty `data`, since a zero-size chunk would end the body.
+pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
+    if data.is_empty() {
+        return;
+    }
+    let size = format!("{:X}\r\n", data.len());
+    dst.reserve(size.len() + data.len() + 2);
+    dst.put_slice(size.as_bytes());
+    dst.put_slice(data);
+    dst.put_slice(b"\r\n");
+}
+
+/// The end of a chunked body: the last chunk and an empty trailer section (RFC 9112 §7.1).
+pub fn encode_last_chunk(dst: &mut BytesMut) {
+    dst.put_slice(b"0\r\n\r\n");
+}
+
+fn put_field(dst: &mut BytesMut, name: &str, value: &[u8]) {
+    dst.put_slice(name.as_bytes());
+    dst.put_slice(b": ");
+    dst.put_slice(value);
+    dst.put_slice(b"\r\n");
+}
+
+/// RFC 9110 §5.6.2 tchar.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

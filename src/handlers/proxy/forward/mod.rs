@@ -1,0 +1,439 @@
+//! The fields a request and its response carry across usher (RFC 9110 §7.6): what is removed
+//! because it belongs to one connection, what is added to say the message passed through a
+//! gateway, and how paths under a route prefix are mapped to the upstream and back.
+//!
+//! Both directions:
+//! - hop-by-hop fields are removed (RFC 9110 §7.6.1): `Connection` and every field it names,
+//!   `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` (unless an upgrade is being
+//!   tunnelled), `Proxy-Connection`, `Proxy-Authenticate`, `Proxy-Authorization`,
+//!   `HTTP2-Settings`;
+//! - `Via` gets `<received version> usher` (RFC 9110 §7.6.3);
+//! - everything else keeps its order, and repeated fields (several `Set-Cookie`) stay apart.
+//!
+//! Requests only ([`request_fields`]): `Host` is the client's or a configured one;
+//! `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239) say who asked, and are
+//! believed from the peer only when it is a trusted proxy; `Expect` and `Proxy` are dropped;
+//! `Max-Forwards` counts down on TRACE and OPTIONS (RFC 9110 §7.6.2).
+//!
+//! Responses only ([`response_fields`]): `Location` and `Refresh` pointing at the upstream's
+//! own paths are moved back under the route prefix ([`prefix`]).
+//!
+//! Decisions, with their reasons:
+//! - `TE: trailers` is not forwarded. TE is hop-by-hop (RFC 9110 §10.1.4: its sender must list
+//!   it in `Connection`) and "trailers" speaks for the recipient, usher, promising that it will
+//!   not discard trailer fields; usher's chunked decoder does discard them, so repeating the
+//!   client's promise to the upstream would be false.
+//! - `Proxy-Authorization` is removed. RFC 9110 §11.7.2: it is consumed by the proxy that asked
+//!   for it with 407. usher, a gateway, answers as an origin server and never asks, so the
+//!   credentials were meant for a proxy on the client's side; passing them on would hand a
+//!   client's proxy password to the application. `Proxy-Authenticate` (§11.7.1, for "the
+//!   next outbound client") is removed from responses for the same reason: an application's
+//!   407 would make browsers prompt for their own proxy's credentials.
+//! - `Expect` is removed: usher meets `100-continue` itself, sending 100 when the handler first
+//!   reads the body (as nginx and Envoy do), so the upstream receives a body without having
+//!   to ask for it. Any 100 the upstream still sends is skipped by the response parser
+//!   (RFC 9110 §15.2: a user agent may ignore unexpected 1xx responses).
+//! - `Proxy` is removed (httpoxy, CVE-2016-5385): an upstream that runs CGI programs would
+//!   turn it into `HTTP_PROXY`, which many HTTP libraries read as their outbound proxy.
+//! - A `Connection` option never removes `Host`: the upstream needs one (RFC 9112 §3.2), and
+//!   RFC 9110 §7.6.1 forbids naming end-to-end fields as options in the first place.
+
+mod cidr;
+mod forwarded;
+pub mod prefix;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+
+use http::header::{
+    CONNECTION, EXPECT, FORWARDED, HOST, LOCATION, MAX_FORWARDS, REFRESH, UPGRADE, VIA,
+};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+
+pub use self::cidr::{Cidr, CidrError, any_contains};
+use self::prefix::{PrefixRewrite, rewrite_location, rewrite_refresh};
+
+/// The name usher gives itself in `Via` (a pseudonym, RFC 9110 §7.6.3: the received-by of a
+/// gateway need not reveal a host name or port).
+pub const VIA_NAME: &str = "usher";
+
+/// Fields that belong to one connection and never cross usher (RFC 9110 §7.6.1, §7.8,
+/// §11.7; RFC 9112 Appendix C.2.2 for `Proxy-Connection`; RFC 7540 §3.2.1 for
+/// `HTTP2-Settings`). `Upgrade` is kept only while an upgrade is tunnelled.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "http2-settings",
+];
+
+/// `X-Forwarded-For`: the addresses the request came through (de facto; no `http::header`
+/// constant for these three).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: the scheme the client used.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: the host the client asked for.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The scheme a client used to reach usher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// The `Host` usher sends upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UpstreamHost {
+    /// The client's: the request target's authority (HTTP/2 `:authority`, or an absolute-form
+    /// target, which RFC 9112 §3.2.2 says overrides `Host`), else its `Host` field, else empty
+    /// (RFC 9112 §3.2: an empty `Host` when the target has no authority).
+    #[default]
+    Client,
+    /// This value, whatever the client sent.
+    Fixed(HeaderValue),
+}
+
+/// What [`request_fields`] needs beyond the request.
+#[derive(Debug, Clone)]
+pub struct ForwardContext<'a> {
+    /// The address of the peer that sent the request: the client, or a proxy in front.
+    pub peer: SocketAddr,
+    /// The address usher received the request on, written as `Forwarded: by=`; `None` leaves
+    /// `by` out.
+    pub local: Option<SocketAddr>,
+    /// The scheme the peer used (`X-Forwarded-Proto`, `Forwarded: proto=`).
+    pub scheme: Scheme,
+    /// Peers whose `X-Forwarded-*` and `Forwarded` fields are kept and appended to. Any other
+    /// peer's are discarded and replaced, so a client cannot claim another address.
+    pub trusted_proxies: &'a [Cidr],
+    /// The `Host` to send.
+    pub host: UpstreamHost,
+    /// Whether an upgrade request (such as a WebSocket handshake) is passed on with its
+    /// `Upgrade` field, to be tunnelled if the upstream switches protocols. When false, the
+    /// request goes upstream as a plain request.
+    pub tunnel_upgrade: bool,
+}
+
+impl<'a> ForwardContext<'a> {
+    /// A context for a request from `peer` over `scheme`: no trusted proxies, the client's
+    /// `Host`, no `by`, upgrades not tunnelled.
+    pub fn new(peer: SocketAddr, scheme: Scheme) -> Self {
+        ForwardContext {
+            peer,
+            local: None,
+            scheme,
+            trusted_proxies: &[],
+            host: UpstreamHost::Client,
+            tunnel_upgrade: false,
+        }
+    }
+}
+
+/// What [`response_fields`] needs beyond the response.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseContext<'a> {
+    /// The version of the upstream's response, for `Via`.
+    pub version: Version,
+    /// The response is a 101 whose upgrade usher tunnels: keep `Upgrade` and send
+    /// `Connection: upgrade` (RFC 9110 §7.8).
+    pub upgrade: bool,
+    /// Rewrite `Location` and `Refresh` back under the route prefix.
+    pub rewrite: Option<PrefixRewrite<'a>>,
+}
+
+/// The fields to send upstream for the request `parts` (the request line is the codec's).
+///
+/// `Host` comes first (RFC 9110 §7.2). `Content-Length` is kept as received; the codec
+/// writes the framing it chose in its place. Check [`max_forwards_exhausted`] first: a
+/// request it is true for must be answered by usher, not forwarded.
+pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
+    let headers = &parts.headers;
+    let options = connection_options(headers);
+    let upgrade = cx.tunnel_upgrade && is_upgrade(parts);
+    let trusted = any_contains(cx.trusted_proxies, cx.peer.ip());
+    let client_host = original_host(parts);
+
+    let mut out = HeaderMap::with_capacity(headers.len() + 6);
+    let host = match &cx.host {
+        UpstreamHost::Client => client_host
+            .clone()
+            .unwrap_or_else(|| HeaderValue::from_static("")),
+        UpstreamHost::Fixed(value) => value.clone(),
+    };
+    out.insert(HOST, host);
+
+    // The lists usher appends to, each combined into one field line so that an application
+    // reading only the first line of a field still sees all of it.
+    let via = append(
+        headers,
+        &VIA,
+        format!("{} {VIA_NAME}", via_version(parts.version)).as_bytes(),
+    );
+    let peer = forwarded::for_entry(cx.peer);
+    let element = forwarded::element(cx.peer, cx.local, client_host.as_ref(), cx.scheme);
+    let (xff, fwd) = if trusted {
+        (
+            append(headers, &X_FORWARDED_FOR, peer.as_bytes()),
+            append(headers, &FORWARDED, &element),
+        )
+    } else {
+        (own(peer.as_bytes()), own(&element))
+    };
+    let mut added = Added::default();
+
+    for (name, value) in headers {
+        let tunnelled = upgrade && name == UPGRADE;
+        let hop = is_hop_by_hop(name) || named_in(&options, name);
+        if (hop && !tunnelled) || name == HOST || name == EXPECT || name.as_str() == "proxy" {
+            continue;
+        }
+        if is_forwarding_field(name) && !trusted {
+            continue;
+        }
+        if name == VIA {
+            added.put(&mut out, &VIA, &via, |a| &mut a.via);
+        } else if name == X_FORWARDED_FOR {
+            added.put(&mut out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
+        } else if name == FORWARDED {
+            added.put(&mut out, &FORWARDED, &fwd, |a| &mut a.forwarded);
+        } else if name == MAX_FORWARDS && counts_forwards(&parts.method) {
+            out.append(MAX_FORWARDS, decrement(value));
+        } else {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    added.put(&mut out, &VIA, &via, |a| &mut a.via);
+    added.put(&mut out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
+    added.put(&mut out, &FORWARDED, &fwd, |a| &mut a.forwarded);
+    // X-Forwarded-Proto and -Host describe the original request: a trusted proxy's value is
+    // kept as the one the first proxy saw; otherwise (or when absent) usher's is set.
+    if !out.contains_key(X_FORWARDED_PROTO) {
+        out.insert(
+            X_FORWARDED_PROTO,
+            HeaderValue::from_static(cx.scheme.as_str()),
+        );
+    }
+    if let Some(host) = client_host {
+        if !out.contains_key(X_FORWARDED_HOST) {
+            out.insert(X_FORWARDED_HOST, host);
+        }
+    }
+    if upgrade {
+        // RFC 9110 §7.8: a sender of Upgrade also sends the "upgrade" connection option.
+        out.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    out
+}
+
+/// Turn the upstream's response fields into those sent to the client, in place.
+pub fn response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
+    // Rebuilt rather than edited: `HeaderMap::remove` moves the last field into the removed
+    // one's place, which would reorder the fields.
+    let received = std::mem::take(headers);
+    let options = connection_options(&received);
+    let via = append(
+        &received,
+        &VIA,
+        format!("{} {VIA_NAME}", via_version(cx.version)).as_bytes(),
+    );
+    let mut added = Added::default();
+    headers.reserve(received.len() + 2);
+    for (name, value) in &received {
+        let hop = is_hop_by_hop(name) || named_in(&options, name);
+        if hop && !(cx.upgrade && name == UPGRADE) {
+            continue;
+        }
+        if name == VIA {
+            added.put(headers, &VIA, &via, |a| &mut a.via);
+            continue;
+        }
+        let rewritten = cx.rewrite.as_ref().and_then(|rw| {
+            let text = value.to_str().ok()?;
+            let new = if name == LOCATION {
+                rewrite_location(text, rw)?
+            } else if name == REFRESH {
+                rewrite_refresh(text, rw)?
+            } else {
+                return None;
+            };
+            HeaderValue::from_str(&new).ok()
+        });
+        headers.append(name.clone(), rewritten.unwrap_or_else(|| value.clone()));
+    }
+    added.put(headers, &VIA, &via, |a| &mut a.via);
+    if cx.upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// Whether `parts` asks to upgrade the connection (RFC 9110 §7.8): HTTP/1.1 with `Upgrade`
+/// and the `upgrade` connection option. An HTTP/1.0 request's `Upgrade` is ignored, as §7.8
+/// requires; HTTP/2 has no upgrade.
+pub fn is_upgrade(parts: &Parts) -> bool {
+    parts.version == Version::HTTP_11
+        && parts.headers.contains_key(UPGRADE)
+        && connection_options(&parts.headers)
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case("upgrade"))
+}
+
+/// Whether usher must answer a TRACE or OPTIONS request itself because its `Max-Forwards` is
+/// 0 (RFC 9110 §7.6.2: the intermediary "MUST respond as the final recipient").
+pub fn max_forwards_exhausted(parts: &Parts) -> bool {
+    counts_forwards(&parts.method)
+        && parts
+            .headers
+            .get(MAX_FORWARDS)
+            .is_some_and(|v| parse_decimal(v.as_bytes()) == Some(0))
+}
+
+/// `Via`'s received-protocol for a version (RFC 9110 §7.6.3: the protocol name is omitted
+/// for HTTP; HTTP/2 and HTTP/3 are `2` and `3`).
+fn via_version(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+/// The client's host: the target's authority, else its `Host` (RFC 9112 §3.2.2).
+fn original_host(parts: &Parts) -> Option<HeaderValue> {
+    if let Some(authority) = parts.uri.authority() {
+        return HeaderValue::from_str(authority.as_str()).ok();
+    }
+    parts.headers.get(HOST).cloned()
+}
+
+/// The options listed in `Connection` (RFC 9110 §7.6.1: a comma-separated list of tokens).
+fn connection_options(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect()
+}
+
+/// Whether `Connection` names `name` (field names are case-insensitive, RFC 9110 §5.1).
+fn named_in(options: &[&str], name: &HeaderName) -> bool {
+    options
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(name.as_str()))
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name.as_str())
+}
+
+/// Fields that claim who sent the request: `Forwarded`, every `X-Forwarded-*` (`-For`,
+/// `-Proto`, `-Host`, `-Port`, `-Prefix`, ...) and nginx's `X-Real-IP`. Applications trust
+/// them for addresses, schemes and links, so only a trusted proxy's are passed on.
+fn is_forwarding_field(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name == "forwarded" || name == "x-real-ip" || name.starts_with("x-forwarded-")
+}
+
+/// RFC 9110 §7.6.2: `Max-Forwards` applies to TRACE and OPTIONS only.
+fn counts_forwards(method: &Method) -> bool {
+    *method == Method::TRACE || *method == Method::OPTIONS
+}
+
+/// `Max-Forwards` one lower; a value that is not a number, or already 0, is kept as is.
+fn decrement(value: &HeaderValue) -> HeaderValue {
+    match parse_decimal(value.as_bytes()) {
+        Some(n) if n > 0 => HeaderValue::from(n - 1),
+        _ => value.clone(),
+    }
+}
+
+/// `1*DIGIT` as a number; `None` if it is not one or does not fit.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// The lines of `name` in `headers`, joined with `, ` (RFC 9110 §5.3), then `entry`.
+fn append(headers: &HeaderMap, name: &HeaderName, entry: &[u8]) -> HeaderValue {
+    let mut out = Vec::new();
+    for value in headers.get_all(name) {
+        let value = trim(value.as_bytes());
+        if !value.is_empty() {
+            out.extend_from_slice(value);
+            out.extend_from_slice(b", ");
+        }
+    }
+    out.extend_from_slice(entry);
+    own(&out)
+}
+
+fn own(bytes: &[u8]) -> HeaderValue {
+    // Received values and usher's own entries hold no CR, LF or NUL, so this cannot fail;
+    // if it ever did, an empty value is still a valid field.
+    HeaderValue::from_bytes(bytes).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn trim(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// Which combined list fields were already written, so each is written once: where the
+/// field first appeared, or at the end.
+#[derive(Default)]
+struct Added {
+    via: bool,
+    xff: bool,
+    forwarded: bool,
+}
+
+impl Added {
+    fn put(
+        &mut self,
+        out: &mut HeaderMap,
+        name: &HeaderName,
+        value: &HeaderValue,
+        flag: fn(&mut Added) -> &mut bool,
+    ) {
+        let done = flag(self);
+        if !*done {
+            *done = true;
+            out.append(name.clone(), value.clone());
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Hand requests to HTTP/1.1 upstream servers: the `proxy` route kind, a reverse proxy (#7).
+//!
+//! One request goes, in order (RFC 9110 §7.6, RFC 9112):
+//!
+//! 1. The upstream target: the route prefix is stripped from the path
+//!    ([`forward::prefix::strip_prefix`]).
+//! 2. The request fields: hop-by-hop fields removed, `Via`, `X-Forwarded-*` and `Forwarded`
+//!    added, `Host` kept or replaced ([`forward::request_fields`]).
+//! 3. The request head and body framing on the wire ([`codec::encode_request_head`], with
+//!    `Content-Length`, chunked or no body as [`codec::RequestFraming::choose`] decides).
+//! 4. The upstream's response head, parsed strictly as it arrives, interim 1xx responses
+//!    skipped ([`codec::ResponseParser`]); its body delimited by [`codec::BodyDecoder`].
+//! 5. The response fields for the client: hop-by-hop fields removed, `Via` added, `Location`
+//!    and `Refresh` moved back under the route prefix ([`forward::response_fields`]).
+//! 6. The connection goes back to the pool only if the response allows it
+//!    ([`codec::ResponseHead::keep_alive`]) and its body was read to the end.
+//!
+//! Layout:
+//! - [`forward`]: the field transformations of steps 1, 2 and 5, with the [`forward::Cidr`]
+//!   ranges of trusted proxies. Pure functions on `http` types.
+//! - [`codec`]: HTTP/1.1 client-side framing, steps 3 and 4: bytes in, bytes out, no I/O.
+//!   The upstream is untrusted input: a malformed or ambiguous response is an error, which
+//!   the client sees as 502.
+//!
+//! Not here yet: the I/O around them (connecting, the pool of kept-alive connections,
+//! balancing between upstreams, timeouts, streaming the bodies, tunnelling upgrades) and the
+//! route's configuration.
+
+pub mod codec;
+pub mod forward;
