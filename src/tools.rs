@@ -14,6 +14,7 @@ use crate::cli::{ExplainArgs, ServeArgs};
 use crate::config::Config;
 use crate::handlers::cgi::{self, CgiOptions};
 use crate::handlers::fastcgi::{self, FastCgiOptions};
+use crate::handlers::proxy::{self, ProxyOptions};
 use crate::http::target;
 use crate::http::target::NormalPath;
 use crate::router::{Decision, Responder};
@@ -82,6 +83,12 @@ pub async fn explain_request(
                 if let Responder::Cgi(opts) = &matched.route.responder {
                     // The program is not run: explaining must not have its side effects.
                     explain_cgi(&mut out, opts, &path, matched.consumed)?;
+                    return Ok(out);
+                }
+                if let Responder::Proxy(opts) = &matched.route.responder {
+                    // Nothing is sent upstream: explain says what would be.
+                    let (parts, _) = request.into_parts();
+                    explain_proxy(&mut out, opts, &parts, &path, matched.consumed)?;
                     return Ok(out);
                 }
                 if let Responder::FastCgi(opts) = &matched.route.responder {
@@ -187,6 +194,56 @@ fn explain_fastcgi(
             Ok(true)
         }
     }
+}
+
+/// What a proxy route would send upstream, without sending it: the upstreams and policy,
+/// the request line and the fields the upstream would receive (as if the client were
+/// 127.0.0.1).
+fn explain_proxy(
+    out: &mut String,
+    opts: &ProxyOptions,
+    parts: &http::request::Parts,
+    path: &NormalPath,
+    consumed: usize,
+) -> std::fmt::Result {
+    let upstreams: Vec<String> = opts.upstreams.iter().map(ToString::to_string).collect();
+    writeln!(out, "upstreams: {}", upstreams.join(", "))?;
+    writeln!(out, "policy: {:?}", opts.policy)?;
+    if let Some(check) = &opts.check {
+        writeln!(
+            out,
+            "health check: GET {} every {:?}, expecting {:?}",
+            check.path, check.interval, check.expect
+        )?;
+    }
+    let prefix: String = path.segments[..consumed.min(path.segments.len())]
+        .iter()
+        .map(|s| format!("/{s}"))
+        .collect();
+    let strip = opts
+        .strip_prefix
+        .then_some(if prefix.is_empty() { "/" } else { &prefix });
+    let target = proxy::client::upstream_target(parts, strip);
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let cx = proxy::forward::ForwardContext {
+        trusted_proxies: &opts.trusted_proxies,
+        host: opts.host.clone(),
+        ..proxy::forward::ForwardContext::new(peer, proxy::forward::Scheme::Http)
+    };
+    let fields = proxy::forward::request_fields(parts, &cx);
+    writeln!(out, "the upstream would receive (as if from 127.0.0.1):")?;
+    writeln!(out, "  {} {target} HTTP/1.1", parts.method)?;
+    for (name, value) in &fields {
+        writeln!(
+            out,
+            "  {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        )?;
+    }
+    writeln!(
+        out,
+        "answer: whatever the upstream answers (explain does not ask it)"
+    )
 }
 
 /// The request `usher explain` describes: METHOD, URL and `-H` fields.

@@ -71,7 +71,7 @@ pub struct Route {
     pub responder: Responder,
 }
 
-/// The kinds of responder a route can have. CGI, FastCGI and proxy join here (issues 5-7).
+/// The kinds of responder a route can have.
 #[derive(Debug, Clone)]
 pub enum Responder {
     /// Serve files from a root.
@@ -85,6 +85,8 @@ pub enum Responder {
     Cgi(crate::handlers::cgi::CgiOptions),
     /// Hand the request to a FastCGI application, such as php-fpm.
     FastCgi(crate::handlers::fastcgi::FastCgiOptions),
+    /// Hand the request to HTTP services (a reverse proxy).
+    Proxy(crate::handlers::proxy::ProxyOptions),
 }
 
 impl Route {

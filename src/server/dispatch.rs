@@ -21,6 +21,7 @@ use crate::handlers::cgi::run::{Answer, Peer};
 use crate::handlers::cgi::{self, Cgi};
 use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
+use crate::handlers::proxy::{self, Proxy};
 use crate::handlers::static_files::{ServeDir, StaticOptions};
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
@@ -75,6 +76,7 @@ pub struct Routes {
     files: HashMap<usize, ServeDir>,
     cgi: HashMap<usize, Cgi>,
     fastcgi: HashMap<usize, FastCgi>,
+    proxies: HashMap<usize, Proxy>,
 }
 
 impl App {
@@ -113,6 +115,7 @@ impl Routes {
         };
         let (mut files, mut cgi) = (HashMap::new(), HashMap::new());
         let mut fastcgi = HashMap::new();
+        let mut proxies = HashMap::new();
         for site in router.sites() {
             for route in &site.routes {
                 match &route.responder {
@@ -149,6 +152,9 @@ impl Routes {
                         files.insert(route_key(route), ServeDir::new(statics));
                         fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
                     }
+                    Responder::Proxy(opts) => {
+                        proxies.insert(route_key(route), Proxy::new(opts.clone()));
+                    }
                     Responder::Redirect(_) | Responder::Rewrite(_) => {}
                 }
                 for (_, page) in &route.policy.error_pages {
@@ -167,6 +173,7 @@ impl Routes {
             files,
             cgi,
             fastcgi,
+            proxies,
         })
     }
 }
@@ -377,6 +384,29 @@ where
                 }
                 let request_id = next_request_id();
                 fastcgi::client::respond(fcgi, &script, parts, body, peer, &request_id).await
+            }
+            Responder::Proxy(_) => {
+                let Some(proxy) = app.proxies.get(&route_key(route)) else {
+                    tracing::warn!(route = %route.label, "proxy route without a client");
+                    return Err(Problem::internal());
+                };
+                let prefix: String = path.segments[..matched.consumed.min(path.segments.len())]
+                    .iter()
+                    .map(|s| format!("/{s}"))
+                    .collect();
+                let shown = route.pattern.to_string();
+                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                    abort.arm(); // a client gone frees the upstream's connection
+                }
+                let request_id = next_request_id();
+                let origin = proxy::client::Origin {
+                    route: &shown,
+                    prefix: if prefix.is_empty() { "/" } else { &prefix },
+                    peer: conn.peer,
+                    local: conn.local,
+                    request_id: &request_id,
+                };
+                proxy::client::respond(proxy, origin, parts, body).await
             }
             Responder::Cgi(_) => {
                 let Some(runner) = app.cgi.get(&route_key(route)) else {

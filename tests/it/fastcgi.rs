@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{IO_TIMEOUT, Process, head_value, split_head, start, write};
+use crate::support::{
+    IO_TIMEOUT, Process, exchange, head_value, start, unchunk, write,
+};
 
 /// How long php-fpm may take to listen.
 const READY_WITHIN: Duration = Duration::from_secs(10);
@@ -217,40 +219,11 @@ fastcgi = {{ {table} }}
     Some((dir, fpm, usher))
 }
 
-/// Send `request` raw (it should say Connection: close); the head and the body as text.
-pub(crate) fn exchange(addr: SocketAddr, request: &str) -> (String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let (head, body) = split_head(&out);
-    (head, String::from_utf8_lossy(body).into_owned())
-}
-
 fn get(addr: SocketAddr, target: &str) -> (String, String) {
     exchange(
         addr,
         &format!("GET {target} HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\r\n"),
     )
-}
-
-/// The body without chunked framing, for short answers.
-pub(crate) fn unchunk(head: &str, body: &str) -> String {
-    if head_value(head, "transfer-encoding") != Some("chunked") {
-        return body.to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
 }
 
 pub(crate) fn page(addr: SocketAddr, target: &str) -> (String, String) {

@@ -2,8 +2,8 @@
 //! root's plain files, content of unknown length (chunked) reaching `$_POST`, the content
 //! limit, and several addresses with a dead one skipped.
 
-use crate::fastcgi::{exchange, page, site_with, unchunk};
-use crate::support::{check, head_value, readme_toml_blocks, write};
+use crate::fastcgi::{page, site_with};
+use crate::support::{check, exchange, head_value, readme_toml_blocks, unchunk, write};
 
 /// A framework's front controller: it reports what php-fpm told it.
 const FRONT: &str = r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " uri=", $_SERVER["REQUEST_URI"];"#;

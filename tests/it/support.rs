@@ -346,3 +346,32 @@ pub fn check(path: &Path) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// Send `request` raw (it should say Connection: close); the head and the body as text.
+pub fn exchange(addr: SocketAddr, request: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let (head, body) = split_head(&out);
+    (head, String::from_utf8_lossy(body).into_owned())
+}
+
+/// The body without chunked framing, for short answers.
+pub fn unchunk(head: &str, body: &str) -> String {
+    if head_value(head, "transfer-encoding") != Some("chunked") {
+        return body.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}

@@ -203,6 +203,7 @@ fn build_route(
         raw.redirect.as_ref().map(Spanned::span),
         raw.cgi.as_ref().map(Spanned::span),
         raw.fastcgi.as_ref().map(Spanned::span),
+        raw.proxy.as_ref().map(Spanned::span),
         raw.rewrite.as_ref().map(Spanned::span),
     ];
     let responder = if kinds.iter().flatten().count() > 1 {
@@ -214,7 +215,7 @@ fn build_route(
             .unwrap_or(span.clone());
         errors.push(
             Diagnostic::new(second, "a route has one responder, this one has two")
-                .help("keep one of `files`, `redirect`, `cgi`, `fastcgi` and `rewrite`, and move the others to routes of their own"),
+                .help("keep one of `files`, `redirect`, `cgi`, `fastcgi`, `proxy` and `rewrite`, and move the others to routes of their own"),
         );
         None
     } else if let Some(files) = raw.files {
@@ -223,6 +224,8 @@ fn build_route(
         super::cgi::cgi_options(cgi, site_root, base, errors)
     } else if let Some(fastcgi) = raw.fastcgi {
         super::fastcgi::fastcgi_options(fastcgi, site_root, base, errors)
+    } else if let Some(proxy) = raw.proxy {
+        super::proxy::proxy_options(proxy, base, errors)
     } else if let Some(rewrite) = raw.rewrite {
         let to = rewrite.into_inner().to;
         if !to.get_ref().starts_with('/') || to.get_ref().starts_with("//") {
@@ -265,7 +268,7 @@ fn build_route(
     } else {
         errors.push(
             Diagnostic::new(span.clone(), "this route has no responder")
-                .help("add `files = { ... }`, `redirect = { to = \"...\" }`, `rewrite = { to = \"...\" }`, `cgi = { ... }` or `fastcgi = { ... }`"),
+                .help("add `files = { ... }`, `redirect = { to = \"...\" }`, `rewrite = { to = \"...\" }`, `cgi = { ... }`, `fastcgi = { ... }` or `proxy = { ... }`"),
         );
         None
     };

@@ -40,6 +40,7 @@ mod cgi;
 mod diagnostic;
 mod fastcgi;
 mod policy;
+mod proxy;
 mod raw;
 
 #[cfg(test)]
@@ -205,9 +206,6 @@ fn array_of_tables<'i>(
         .collect()
 }
 
-/// Route kinds that later versions add: named, so their absence is explained.
-const FUTURE_KINDS: [&str; 1] = ["proxy"];
-
 /// Deserialise one table, turning serde's error into a diagnostic with advice.
 fn deserialize<'de, T: Deserialize<'de>>(
     value: Spanned<DeValue<'de>>,
@@ -217,12 +215,7 @@ fn deserialize<'de, T: Deserialize<'de>>(
     T::deserialize(ValueDeserializer::from(value))
         .map_err(|e| {
             let message = flatten(e.message());
-            let future = FUTURE_KINDS
-                .iter()
-                .find(|k| message.starts_with(&format!("unknown field `{k}`")));
-            let help = if let Some(kind) = future {
-                format!("`{kind}` routes are not available yet: a route answers with `files`, `redirect`, `cgi` or `fastcgi`")
-            } else if message.starts_with("unknown field") {
+            let help = if message.starts_with("unknown field") {
                 "remove it, or use one of the keys listed (keys are kebab-case)".to_owned()
             } else if message.starts_with("missing field") {
                 "add it".to_owned()

@@ -57,6 +57,7 @@ pub(super) struct RawRoute {
     pub redirect: Option<Spanned<RawRedirect>>,
     pub cgi: Option<Spanned<RawCgi>>,
     pub fastcgi: Option<Spanned<RawFastCgi>>,
+    pub proxy: Option<Spanned<RawProxy>>,
     pub rewrite: Option<Spanned<RawRewrite>>,
     pub header_rules: Option<Vec<Spanned<RawHeaderRule>>>,
     pub cache_control: Option<Spanned<String>>,
@@ -229,6 +230,37 @@ pub(super) struct RawFastCgi {
     pub cool_down: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<i64>>,
+}
+
+/// `proxy = { upstreams = ["127.0.0.1:9001"], ... }`: hand requests to HTTP services.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawProxy {
+    pub upstreams: Spanned<OneOrMany>,
+    pub policy: Option<Spanned<String>>,
+    #[serde(alias = "strip_prefix")]
+    pub strip_prefix: Option<bool>,
+    pub host: Option<Spanned<String>>,
+    #[serde(alias = "trusted_proxies")]
+    pub trusted_proxies: Option<Vec<Spanned<String>>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub header_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub max_fails: Option<Spanned<i64>>,
+    pub fail_window: Option<Spanned<String>>,
+    pub cool_down: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub health_check: Option<Spanned<RawHealthCheck>>,
+}
+
+/// `health-check = { path = "/healthz", interval = "5s", timeout = "2s", expect = "2xx" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawHealthCheck {
+    pub path: Spanned<String>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub expect: Option<Spanned<String>>,
 }
 
 /// A string, or a list of them (`address = "a"` or `address = ["a", "b"]`).

@@ -22,9 +22,16 @@
 //!   The upstream is untrusted input: a malformed or ambiguous response is an error, which
 //!   the client sees as 502.
 //!
-//! Not here yet: the I/O around them (connecting, the pool of kept-alive connections,
-//! balancing between upstreams, timeouts, streaming the bodies, tunnelling upgrades) and the
-//! route's configuration.
+//! - [`options`]: the route's options, and the [`Proxy`] they make: a pool of kept-alive
+//!   connections per upstream ([`crate::handlers::upstream::Pool`]) behind a
+//!   [`Balancer`](crate::handlers::balance::Balancer) that marks failing upstreams down.
+//! - [`client`]: the I/O: choosing the upstream, retries, timeouts, streaming both bodies.
+//! - [`health`]: active health checks, on a thread of their own.
 
+pub mod client;
 pub mod codec;
 pub mod forward;
+pub mod health;
+pub mod options;
+
+pub use self::options::{ActiveCheck, ExpectStatus, Proxy, ProxyOptions};

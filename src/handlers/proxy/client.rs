@@ -1,0 +1,594 @@
+//! One proxied request: choose an upstream, send the request (head, then content as it
+//! streams in), read the response head, and stream the response body back, handing the
+//! connection to the pool only once the exchange ended cleanly.
+//!
+//! Retries (RFC 9110 §9.2.2): a request without content whose method is idempotent goes to
+//! another upstream when its connection cannot be opened, or when a kept-alive connection
+//! turns out closed before any byte of the response (the upstream closed it while idle).
+//! A request with content, or a POST, is never sent twice: its failure is the client's
+//! answer.
+//!
+//! Every failure has an answer that names the route, never the upstream's address: 502 when
+//! the upstream cannot be reached or breaks HTTP, 504 when it is too slow, 503 with
+//! `Retry-After` when every upstream is marked down or at its connection limit.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+
+use super::codec::{
+    BodyDecoder, EncodeError, RequestFraming, ResponseError, ResponseFraming, ResponseHead,
+    ResponseParser, encode_chunk, encode_last_chunk, encode_request_head,
+};
+use super::forward::{self, ForwardContext, ResponseContext, Scheme};
+use super::options::Proxy;
+use crate::body::ResponseBody;
+use crate::handlers::balance::{Key, NoUpstream, Policy};
+use crate::handlers::upstream::{Conn, Lease, Upstream};
+use crate::http::chunked::Chunk;
+use crate::problem::Problem;
+
+/// Room for the first read of a response: most heads and small bodies.
+const FIRST_READ: usize = 8 * 1024;
+
+/// Most room added at once when more is needed.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why a proxied request failed; logged, never shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No connection could be opened.
+    #[error("could not connect: {0}")]
+    Connect(#[source] io::Error),
+    /// The upstream did not accept a connection in time.
+    #[error("no connection within {0:?}")]
+    ConnectTimeout(Duration),
+    /// Every upstream is marked down.
+    #[error("every upstream is marked down")]
+    AllDown(Duration),
+    /// Every upstream is at its connection limit.
+    #[error("every connection to the upstream is busy")]
+    Busy,
+    /// Reading or writing the connection failed.
+    #[error("the connection failed: {0}")]
+    Io(#[from] io::Error),
+    /// The connection closed before the response head.
+    #[error("the upstream closed the connection before answering")]
+    Closed,
+    /// No response head in time.
+    #[error("no response head within {0:?}")]
+    HeaderTimeout(Duration),
+    /// The response head is not one usher forwards.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+    /// The request head could not be written (a field usher will not send).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The client's request content failed while it was sent on.
+    #[error("the client's request content failed: {0}")]
+    ClientBody(String),
+}
+
+impl ProxyError {
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::ConnectTimeout(_) | ProxyError::HeaderTimeout(_) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            ProxyError::AllDown(_) | ProxyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Encode(_) | ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Connect(_)
+            | ProxyError::Io(_)
+            | ProxyError::Closed
+            | ProxyError::Response(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The problem the client gets, naming the route `route` and tagged with `request_id`.
+    pub fn problem(&self, route: &str, request_id: &str) -> Problem {
+        let service = format!("The service behind the route {route}");
+        let problem = match self {
+            ProxyError::AllDown(back) => {
+                let secs = back.as_secs().max(1);
+                Problem::unavailable(format!("{service} is down."), secs)
+            }
+            ProxyError::Busy => Problem::unavailable(format!("{service} is busy."), 1),
+            ProxyError::ConnectTimeout(_) => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Gateway Timeout",
+            )
+            .with_detail(format!("{service} did not accept a connection in time.")),
+            ProxyError::HeaderTimeout(_) => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Gateway Timeout",
+            )
+            .with_detail(format!("{service} did not answer in time.")),
+            ProxyError::Encode(_) => {
+                Problem::bad_request("The request has a header field usher will not forward.")
+            }
+            ProxyError::ClientBody(_) => {
+                Problem::bad_request("The request's content ended before it was complete.")
+            }
+            ProxyError::Connect(_) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream-unreachable",
+                "Bad Gateway",
+            )
+            .with_detail(format!("{service} could not be reached.")),
+            ProxyError::Io(_) | ProxyError::Closed | ProxyError::Response(_) => {
+                Problem::new(StatusCode::BAD_GATEWAY, "upstream-failed", "Bad Gateway")
+                    .with_detail(format!("{service} failed before giving a valid answer."))
+            }
+        };
+        problem.with_request_id(request_id)
+    }
+}
+
+/// Who asked, and what the route knows about the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The route, as clients may see it (its path pattern).
+    pub route: &'a str,
+    /// The part of the path the route's prefix matched (`/app`), for `strip-prefix`.
+    pub prefix: &'a str,
+    /// The peer that sent the request.
+    pub peer: SocketAddr,
+    /// The address it reached usher on.
+    pub local: SocketAddr,
+    /// Tags the log lines and any error answer.
+    pub request_id: &'a str,
+}
+
+/// The response to what came in the request `parts` with content `body`, from one of the
+/// route's upstreams.
+pub async fn respond<B>(
+    proxy: &Proxy,
+    origin: Origin<'_>,
+    parts: &Parts,
+    body: B,
+) -> Result<Response<ResponseBody>, Problem>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let opts = &proxy.opts;
+    let fail = |e: ProxyError| {
+        tracing::warn!(
+            request_id = origin.request_id,
+            route = origin.route,
+            "proxy: {e}"
+        );
+        e.problem(origin.route, origin.request_id)
+    };
+    let target = upstream_target(parts, opts.strip_prefix.then_some(origin.prefix));
+    let cx = ForwardContext {
+        peer: origin.peer,
+        local: Some(origin.local),
+        scheme: Scheme::Http,
+        trusted_proxies: &opts.trusted_proxies,
+        host: opts.host.clone(),
+        tunnel_upgrade: false,
+    };
+    let fields = forward::request_fields(parts, &cx);
+    let framing = RequestFraming::choose(
+        &parts.method,
+        body.size_hint().exact(),
+        body.is_end_stream(),
+    );
+    let mut head = BytesMut::with_capacity(1024);
+    encode_request_head(&parts.method, &target, &fields, framing, &mut head)
+        .map_err(|e| fail(e.into()))?;
+    let head = head.freeze();
+    let field = match &opts.policy {
+        Policy::Header(name) => parts.headers.get(name).map(HeaderValue::as_bytes),
+        _ => None,
+    };
+    let key = Key {
+        client: origin.peer.ip(),
+        field,
+    };
+    // Content goes out once: only a request without it may be retried.
+    let may_retry = parts.method.is_idempotent() && framing == RequestFraming::None;
+    let mut body = Some(body);
+    let mut tried = Vec::new();
+    let mut last: Option<ProxyError> = None;
+    let answered = loop {
+        let pick = match proxy.upstreams.pick(key, &tried, Instant::now()) {
+            Ok(pick) => pick,
+            Err(NoUpstream::AllDown { retry_after }) if tried.is_empty() => {
+                return Err(fail(ProxyError::AllDown(retry_after)));
+            }
+            Err(_) => return Err(fail(last.unwrap_or(ProxyError::Closed))),
+        };
+        let index = pick.index;
+        let pool = pick.target.clone();
+        let acquired = tokio::time::timeout(opts.connect_timeout, pool.acquire()).await;
+        let Ok((idle, lease)) = acquired else {
+            return Err(fail(ProxyError::Busy));
+        };
+        let reused = idle.is_some();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => match tokio::time::timeout(opts.connect_timeout, pool.connect()).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    proxy.upstreams.failed(index, Instant::now());
+                    let e = ProxyError::Connect(e);
+                    tracing::warn!(request_id = origin.request_id, upstream = %pool.upstream(), "proxy: {e}");
+                    if !may_retry {
+                        return Err(fail(e));
+                    }
+                    tried.push(index);
+                    last = Some(e);
+                    continue;
+                }
+                Err(_) => {
+                    proxy.upstreams.failed(index, Instant::now());
+                    let e = ProxyError::ConnectTimeout(opts.connect_timeout);
+                    if !may_retry {
+                        return Err(fail(e));
+                    }
+                    tried.push(index);
+                    last = Some(e);
+                    continue;
+                }
+            },
+        };
+        let exchange = Exchange::new(conn, lease, opts.idle_timeout);
+        let asked = exchange.ask(&head, framing, &mut body, &parts.method);
+        match tokio::time::timeout(opts.header_timeout, asked).await {
+            Ok(Ok(answer)) => {
+                proxy.upstreams.succeeded(index);
+                break (answer, pool.upstream().clone());
+            }
+            // A kept-alive connection the upstream closed while it was idle: not the
+            // upstream's failure, and safe to ask again if nothing can have been done.
+            Ok(Err(Failed { error, stale: true })) if reused && may_retry => {
+                tracing::debug!(
+                    request_id = origin.request_id,
+                    "proxy: stale connection: {error}"
+                );
+                continue;
+            }
+            Ok(Err(Failed { error, .. })) => {
+                proxy.upstreams.failed(index, Instant::now());
+                return Err(fail(error));
+            }
+            Err(_) => {
+                proxy.upstreams.failed(index, Instant::now());
+                return Err(fail(ProxyError::HeaderTimeout(opts.header_timeout)));
+            }
+        }
+    };
+    let ((mut response_head, rest), upstream) = answered;
+    let upstream_host = fields.get(http::header::HOST).cloned();
+    let rewrite_prefix = opts.strip_prefix.then_some(origin.prefix);
+    let upstream_authority = match upstream {
+        Upstream::Tcp(addr) => addr.to_string().parse().ok(),
+        Upstream::Unix(_) => None,
+    };
+    let host_authority = upstream_host
+        .as_ref()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse().ok());
+    let rewrite = rewrite_prefix
+        .filter(|p| *p != "/" && !p.is_empty())
+        .map(|prefix| forward::prefix::PrefixRewrite {
+            prefix,
+            upstream: upstream_authority.as_ref(),
+            host: host_authority.as_ref(),
+        });
+    let rcx = ResponseContext {
+        version: response_head.parts.version,
+        upgrade: false,
+        rewrite,
+    };
+    forward::response_fields(&mut response_head.parts.headers, &rcx);
+    let framing = response_head.framing;
+    let mut response = Response::from_parts(response_head.parts, ResponseBody::Empty);
+    *response.version_mut() = http::Version::HTTP_11;
+    *response.body_mut() = match framing {
+        ResponseFraming::None => {
+            rest.finish_now();
+            ResponseBody::Empty
+        }
+        _ => ResponseBody::stream(rest.into_body(framing)),
+    };
+    Ok(response)
+}
+
+/// The request-target sent upstream: the path and query as received, less the route's
+/// prefix when it is stripped.
+pub fn upstream_target(parts: &Parts, strip: Option<&str>) -> String {
+    let Some(pq) = parts.uri.path_and_query() else {
+        return "/".to_owned();
+    };
+    match strip {
+        Some(prefix) => forward::prefix::strip_prefix(pq, prefix)
+            .map_or_else(|| pq.as_str().to_owned(), |p| p.as_str().to_owned()),
+        None => pq.as_str().to_owned(),
+    }
+}
+
+/// How an attempt failed; `stale` when nothing came back on a reused connection (it was
+/// closed while idle), so an idempotent request without content may go again.
+struct Failed {
+    error: ProxyError,
+    stale: bool,
+}
+
+type Writer = Pin<Box<dyn Future<Output = Result<WriteHalf<Conn>, ProxyError>> + Send>>;
+
+/// One request on one connection.
+struct Exchange {
+    rd: ReadHalf<Conn>,
+    wr: Option<WriteHalf<Conn>>,
+    /// The request content being sent; it owns the write half until it is done.
+    writer: Option<Writer>,
+    buf: BytesMut,
+    lease: Option<Lease>,
+    idle: Duration,
+}
+
+impl Exchange {
+    fn new(conn: Conn, lease: Lease, idle: Duration) -> Self {
+        let (rd, wr) = tokio::io::split(conn);
+        Exchange {
+            rd,
+            wr: Some(wr),
+            writer: None,
+            buf: BytesMut::with_capacity(FIRST_READ),
+            lease: Some(lease),
+            idle,
+        }
+    }
+
+    /// Send the head and start the content, then read until the response head.
+    async fn ask<B>(
+        mut self,
+        head: &Bytes,
+        framing: RequestFraming,
+        body: &mut Option<B>,
+        method: &Method,
+    ) -> Result<(ResponseHead, Exchange), Failed>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display + Send,
+    {
+        let failed = |error: ProxyError, stale: bool| Failed { error, stale };
+        let mut wr = self.wr.take().expect("write half");
+        if let Err(e) = timed(self.idle, wr.write_all(head)).await {
+            return Err(failed(e, true));
+        }
+        match (framing, body.take()) {
+            (RequestFraming::None, _) | (_, None) => self.wr = Some(wr),
+            (framing, Some(body)) => {
+                self.writer = Some(Box::pin(send_body(wr, body, framing, self.idle)));
+            }
+        }
+        let mut parser = ResponseParser::new(method, false);
+        loop {
+            match parser.parse(&mut self.buf) {
+                Ok(Some(head)) => return Ok((head, self)),
+                Ok(None) => {}
+                Err(e) => return Err(failed(e.into(), false)),
+            }
+            let before = self.buf.len();
+            match self.read_more().await {
+                Ok(0) => return Err(failed(ProxyError::Closed, before == 0)),
+                Ok(_) => {}
+                Err(e) => return Err(failed(e, before == 0)),
+            }
+        }
+    }
+
+    /// Read into the buffer while the content keeps being sent; 0 at the end of input.
+    async fn read_more(&mut self) -> Result<usize, ProxyError> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < FIRST_READ / 4 {
+                self.buf
+                    .reserve(self.buf.len().clamp(FIRST_READ, READ_CHUNK));
+            }
+            let Exchange {
+                rd, buf, writer, ..
+            } = self;
+            let read = rd.read_buf(buf);
+            let n = match writer {
+                Some(w) => tokio::select! {
+                    n = read => n?,
+                    sent = w => {
+                        self.writer = None;
+                        self.wr = Some(sent?);
+                        continue;
+                    }
+                },
+                None => read.await?,
+            };
+            return Ok(n);
+        }
+    }
+
+    /// A response without a body: the connection goes back now if it may.
+    fn finish_now(self) {
+        self.keep_if(true);
+    }
+
+    /// Put the connection back if the response allowed it (`keep_alive`), the content was
+    /// all sent, and nothing more came.
+    fn keep_if(mut self, keep_alive: bool) {
+        if !keep_alive || self.writer.is_some() || !self.buf.is_empty() {
+            return;
+        }
+        if let (Some(wr), Some(lease)) = (self.wr.take(), self.lease.take()) {
+            lease.keep(self.rd.unsplit(wr));
+        }
+    }
+
+    /// The response body, delimited as `framing` says.
+    fn into_body(self, framing: ResponseFraming) -> UpstreamBody {
+        let length = match framing {
+            ResponseFraming::Length(n) => Some(n),
+            _ => None,
+        };
+        UpstreamBody {
+            state: Some(Box::pin(body_chunks(
+                self,
+                BodyDecoder::new(framing),
+                framing,
+            ))),
+            remaining: length,
+        }
+    }
+}
+
+/// Bound one I/O step by the route's idle timeout.
+async fn timed<T>(
+    idle: Duration,
+    step: impl Future<Output = io::Result<T>>,
+) -> Result<T, ProxyError> {
+    match tokio::time::timeout(idle, step).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ProxyError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the upstream went silent",
+        ))),
+    }
+}
+
+/// Write the request content as `framing` says, then give the write half back.
+async fn send_body<B>(
+    mut wr: WriteHalf<Conn>,
+    body: B,
+    framing: RequestFraming,
+    idle: Duration,
+) -> Result<WriteHalf<Conn>, ProxyError>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let mut frames = http_body_util::BodyStream::new(body);
+    let mut out = BytesMut::new();
+    while let Some(frame) = frames.next().await {
+        let frame = frame.map_err(|e| ProxyError::ClientBody(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers are not forwarded: usher sent no TE: trailers either way
+        };
+        match framing {
+            RequestFraming::Chunked => {
+                out.clear();
+                encode_chunk(&data, &mut out);
+                timed(idle, wr.write_all(&out)).await?;
+            }
+            _ => timed(idle, wr.write_all(&data)).await?,
+        }
+    }
+    if framing == RequestFraming::Chunked {
+        out.clear();
+        encode_last_chunk(&mut out);
+        timed(idle, wr.write_all(&out)).await?;
+    }
+    timed(idle, wr.flush()).await?;
+    Ok(wr)
+}
+
+type Chunks = Pin<Box<dyn futures_util::Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// The body bytes as they arrive; the connection goes back to the pool at the body's end.
+fn body_chunks(exchange: Exchange, decoder: BodyDecoder, framing: ResponseFraming) -> Chunks {
+    let keep_alive = !matches!(
+        framing,
+        ResponseFraming::UntilClose | ResponseFraming::Tunnel
+    );
+    let state = Some((exchange, decoder));
+    let chunks = futures_util::stream::unfold(state, move |state| async move {
+        let (mut exchange, mut decoder) = state?;
+        loop {
+            match decoder.decode(&mut exchange.buf) {
+                Ok(Some(Chunk::Data(data))) => return Some((Ok(data), Some((exchange, decoder)))),
+                Ok(Some(Chunk::End)) => {
+                    exchange.keep_if(keep_alive);
+                    return None;
+                }
+                Ok(None) => {}
+                Err(e) => return Some((Err(io::Error::other(e)), None)),
+            }
+            let idle = exchange.idle;
+            match tokio::time::timeout(idle, exchange.read_more()).await {
+                Ok(Ok(0)) => {
+                    return match decoder.at_eof() {
+                        Ok(()) => None,
+                        Err(e) => Some((Err(io::Error::other(e)), None)),
+                    };
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Some((Err(io::Error::other(e)), None)),
+                Err(_) => {
+                    let e = io::Error::new(io::ErrorKind::TimedOut, "the upstream went silent");
+                    return Some((Err(e), None));
+                }
+            }
+        }
+    });
+    Box::pin(chunks)
+}
+
+/// The response body from the upstream, with its length when the upstream gave one.
+pub struct UpstreamBody {
+    state: Option<Chunks>,
+    remaining: Option<u64>,
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let Some(chunks) = self.state.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match chunks.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                if let Some(left) = &mut self.remaining {
+                    *left = left.saturating_sub(data.len() as u64);
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.state = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.state = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.state.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.remaining {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
