@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    IO_TIMEOUT, Process, exchange, head_value, start, unchunk, write,
-};
+use crate::support::{IO_TIMEOUT, Process, exchange, head_value, start, unchunk, write};
 
 /// How long php-fpm may take to listen.
 const READY_WITHIN: Duration = Duration::from_secs(10);

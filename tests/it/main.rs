@@ -15,6 +15,7 @@ mod http1_hostile;
 mod memory;
 mod policy;
 mod protocol;
+mod proxy;
 mod sandbox;
 mod support;
 mod upstream;

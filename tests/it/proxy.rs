@@ -1,0 +1,470 @@
+//! The `proxy` route against real upstreams started by each test: the hyper test application
+//! (`upstream.rs`), Python's `http.server`, and usher itself. What the upstream receives is
+//! checked where it is received.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+
+use crate::support::{IO_TIMEOUT, Process, exchange, head_value, start, unchunk, write};
+use crate::upstream::{App, PythonServer};
+
+/// usher with one route `path` proxying with the `proxy = { ... }` table `table`.
+fn proxy(dir: &Path, path: &str, table: &str) -> Process {
+    let config = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[[site]]\n\n[[site.route]]\npath = \"{path}\"\nproxy = {{ {table} }}\n"
+    );
+    write(dir, "usher.toml", config);
+    start(&["-c", dir.join("usher.toml").to_str().unwrap()])
+}
+
+fn get(addr: SocketAddr, target: &str, fields: &str) -> (String, String) {
+    let (head, body) = exchange(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: site.test\r\n{fields}Connection: close\r\n\r\n"),
+    );
+    let body = unchunk(&head, &body);
+    (head, body)
+}
+
+fn status(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_request_reaches_the_upstream_with_forwarding_fields_and_without_hop_by_hop_ones() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let (head, body) = get(
+        usher.addrs[0],
+        "/echo/x?q=1",
+        "Connection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n\
+         Proxy-Authorization: Basic eDp5\r\nProxy: http://evil.test\r\n\
+         X-Forwarded-For: 203.0.113.9\r\nX-Custom: kept\r\n",
+    );
+    assert_eq!(status(&head), 200, "{head}\n{body}");
+    assert_eq!(head_value(&head, "x-app"), Some("a"));
+    assert!(
+        head_value(&head, "via").is_some_and(|v| v.contains("usher")),
+        "{head}"
+    );
+    let seen = app.seen();
+    assert_eq!(seen.len(), 1);
+    let seen = &seen[0];
+    assert_eq!(seen.target, "/echo/x?q=1");
+    assert_eq!(seen.one("host"), Some("site.test"));
+    assert_eq!(seen.one("x-custom"), Some("kept"));
+    for gone in [
+        "x-secret",
+        "keep-alive",
+        "te",
+        "proxy-authorization",
+        "proxy",
+    ] {
+        assert_eq!(seen.one(gone), None, "{gone} reached the upstream");
+    }
+    // The client is not a trusted proxy: its X-Forwarded-For is replaced, not appended to.
+    assert_eq!(seen.one("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.one("x-forwarded-proto"), Some("http"));
+    assert_eq!(seen.one("x-forwarded-host"), Some("site.test"));
+    assert!(
+        seen.one("forwarded")
+            .is_some_and(|f| f.contains("for=\"127.0.0.1:") && f.contains("proto=http")),
+        "{:?}",
+        seen.one("forwarded")
+    );
+    assert!(seen.one("via").is_some_and(|v| v.starts_with("1.1 ")));
+}
+
+#[test]
+fn a_trusted_proxys_forwarding_fields_are_appended_to() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}"], trusted-proxies = ["127.0.0.0/8"], host = "app.internal""#,
+        app.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let (head, _) = get(
+        usher.addrs[0],
+        "/echo",
+        "X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n",
+    );
+    assert_eq!(status(&head), 200, "{head}");
+    let seen = &app.seen()[0];
+    assert_eq!(seen.one("x-forwarded-for"), Some("203.0.113.9, 127.0.0.1"));
+    assert_eq!(seen.one("x-forwarded-proto"), Some("https"));
+    assert_eq!(seen.one("host"), Some("app.internal"));
+}
+
+#[test]
+fn strip_prefix_removes_the_prefix_and_puts_it_back_in_location() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(r#"upstreams = ["{}"], strip-prefix = true"#, app.upstream());
+    let usher = proxy(dir.path(), "/app/", &table);
+    let (head, _) = get(usher.addrs[0], "/app/echo?x=1", "");
+    assert_eq!(status(&head), 200, "{head}");
+    assert_eq!(app.seen()[0].target, "/echo?x=1");
+    let (head, _) = get(usher.addrs[0], "/app/redirect?to=/login", "");
+    assert_eq!(status(&head), 302, "{head}");
+    assert_eq!(head_value(&head, "location"), Some("/app/login"));
+}
+
+#[test]
+fn round_robin_spreads_requests_evenly() {
+    let (a, b) = (App::start("a"), App::start("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(r#"upstreams = ["{}", "{}"]"#, a.upstream(), b.upstream());
+    let usher = proxy(dir.path(), "/", &table);
+    for _ in 0..40 {
+        assert_eq!(status(&get(usher.addrs[0], "/echo", "").0), 200);
+    }
+    assert_eq!((a.hits(), b.hits()), (20, 20));
+}
+
+#[test]
+fn ip_hash_keeps_a_client_on_one_upstream() {
+    let (a, b) = (App::start("a"), App::start("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}", "{}"], policy = "ip_hash""#,
+        a.upstream(),
+        b.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    for _ in 0..10 {
+        assert_eq!(status(&get(usher.addrs[0], "/echo", "").0), 200);
+    }
+    assert!(
+        (a.hits(), b.hits()) == (10, 0) || (a.hits(), b.hits()) == (0, 10),
+        "{} {}",
+        a.hits(),
+        b.hits()
+    );
+}
+
+/// One upstream stops: GETs keep succeeding (retried on the other one), and once it is
+/// marked down it gets no more attempts.
+#[test]
+fn a_dead_upstream_costs_no_failed_get() {
+    let (a, mut b) = (App::start("a"), App::start("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}", "{}"], cool-down = "60s""#,
+        a.upstream(),
+        b.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    for _ in 0..4 {
+        assert_eq!(status(&get(usher.addrs[0], "/echo", "").0), 200);
+    }
+    b.stop();
+    let before = a.hits();
+    for n in 0..20 {
+        let (head, body) = get(usher.addrs[0], "/echo", "");
+        assert_eq!(status(&head), 200, "request {n}: {head}\n{body}");
+    }
+    assert_eq!(
+        a.hits() - before,
+        20,
+        "every request answered by the live one"
+    );
+}
+
+#[test]
+fn every_upstream_down_is_a_503_with_retry_after_and_no_address() {
+    let dead = |_| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let (x, y): (String, String) = (dead(0), dead(1));
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/api/",
+        &format!(r#"upstreams = ["{x}", "{y}"]"#),
+    );
+    let problem = "Accept: application/problem+json\r\n";
+    let (head, body) = get(usher.addrs[0], "/api/x", problem);
+    assert_eq!(status(&head), 502, "both refused: {head}\n{body}");
+    assert!(body.contains("/api/"), "names the route: {body}");
+    let (head, body) = get(usher.addrs[0], "/api/x", problem);
+    assert_eq!(status(&head), 503, "both marked down: {head}\n{body}");
+    assert!(head_value(&head, "retry-after").is_some(), "{head}");
+    for address in [&x, &y] {
+        assert!(!body.contains(address.as_str()), "{body}");
+    }
+}
+
+/// An upstream that reads a request and closes without answering: a POST is not sent
+/// again to the other upstream, a GET is not either (bytes were sent on a new connection).
+#[test]
+fn a_post_is_never_sent_twice() {
+    let rude = TcpListener::bind("127.0.0.1:0").unwrap();
+    let rude_addr = rude.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in rude.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            drop(conn);
+        }
+    });
+    let app = App::start("b");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{rude_addr}", "{}"], policy = "first""#,
+        app.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let (head, body) = exchange(
+        usher.addrs[0],
+        "POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_eq!(status(&head), 502, "{head}\n{body}");
+    assert_eq!(app.hits(), 0, "the POST went to one upstream only");
+}
+
+#[test]
+fn a_slow_upstream_is_a_504() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}"], header-timeout = "300ms""#,
+        app.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let (head, body) = get(
+        usher.addrs[0],
+        "/slow?ms=5000",
+        "Accept: application/problem+json\r\n",
+    );
+    assert_eq!(status(&head), 504, "{head}\n{body}");
+}
+
+/// Request-smuggling payloads never reach the upstream: usher refuses each before routing.
+#[test]
+fn desynchronising_requests_never_reach_the_upstream() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let payloads = [
+        // CL.TE
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}"
+        ),
+        // TE.CL
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\n{smuggled}\r\n0\r\n\r\n"
+        ),
+        // TE.TE: an obfuscated second coding
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n{smuggled}"
+        ),
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n{smuggled}"
+        ),
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n{smuggled}"
+        ),
+        // Two lengths
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 40\r\n\r\n{smuggled}"
+        ),
+        // obs-fold
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n{smuggled}"
+        ),
+        // A bare LF in the chunk framing
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\n\r\n{smuggled}"
+        ),
+    ];
+    for payload in &payloads {
+        let (head, _) = exchange(usher.addrs[0], payload);
+        let code = status(&head);
+        assert!(
+            (400..500).contains(&code) || code == 501,
+            "{payload:?}: {head}"
+        );
+    }
+    let seen = app.seen();
+    assert!(
+        seen.iter().all(|s| s.target != "/smuggled"),
+        "a smuggled request reached the upstream: {seen:?}"
+    );
+}
+
+/// A chunked upload with an unknown length goes on chunked, whole.
+#[test]
+fn chunked_content_is_streamed_to_the_upstream() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let (head, body) = exchange(
+        usher.addrs[0],
+        "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    );
+    assert_eq!(status(&head), 200, "{head}\n{body}");
+    let sum: u64 = b"abcde".iter().map(|&b| u64::from(b)).sum();
+    assert_eq!(unchunk(&head, &body), format!("5 {sum}"));
+}
+
+/// 1 GiB down and 1 GiB up through the proxy, with usher's peak memory bounded.
+#[test]
+fn a_gibibyte_each_way_streams_in_bounded_memory() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    const GIB: u64 = 1 << 30;
+    let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET /bytes?n={GIB} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(e) => panic!("after {total} bytes: {e}"),
+        }
+    }
+    assert!(
+        total > GIB && total < GIB + 4096,
+        "{total} bytes (head included)"
+    );
+
+    let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {GIB}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let block = vec![7u8; 1 << 20];
+    for _ in 0..1024 {
+        s.write_all(&block).unwrap();
+    }
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains(&format!("{GIB} {}", 7 * GIB)), "{answer}");
+
+    let status = std::fs::read_to_string(format!("/proc/{}/status", usher.pid())).unwrap();
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(hwm_kib < 64 * 1024, "peak RSS {hwm_kib} KiB");
+}
+
+#[test]
+fn pythons_http_server_serves_through_the_proxy() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "hello.txt", "from python\n");
+    let Some(python) = PythonServer::start(root.path()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, python.addr),
+    );
+    for _ in 0..3 {
+        let (head, body) = get(usher.addrs[0], "/hello.txt", "");
+        assert_eq!(status(&head), 200, "{head}");
+        assert_eq!(body, "from python\n");
+    }
+}
+
+/// usher in front of usher: ranges, validators and a 404 problem pass through.
+#[test]
+fn usher_serves_through_usher() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "data.txt", "0123456789");
+    let back = start(&[root.path().to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let front = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, back.addrs[0]),
+    );
+    let (head, body) = get(front.addrs[0], "/data.txt", "Range: bytes=2-4\r\n");
+    assert_eq!(status(&head), 206, "{head}");
+    assert_eq!(body, "234");
+    let etag = head_value(&head, "etag").unwrap().to_owned();
+    let (head, _) = get(
+        front.addrs[0],
+        "/data.txt",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(status(&head), 304, "{head}");
+    let (head, body) = get(
+        front.addrs[0],
+        "/missing",
+        "Accept: application/problem+json\r\n",
+    );
+    assert_eq!(status(&head), 404, "{head}");
+    assert!(body.contains("\"status\":404"), "{body}");
+}
+
+#[test]
+fn explain_shows_the_upstreams_and_what_they_would_receive() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "usher.toml",
+        "[[site]]\n[[site.route]]\npath = \"/api/\"\n\
+         proxy = { upstreams = [\"127.0.0.1:9001\", \"unix:/run/app.sock\"], policy = \"least_conn\", strip-prefix = true }\n",
+    );
+    let out = crate::support::explain(
+        dir.path(),
+        &[
+            "-H",
+            "Connection: X-A",
+            "-H",
+            "X-A: 1",
+            "GET",
+            "/api/users?id=3",
+        ],
+    );
+    assert!(
+        out.contains("upstreams: 127.0.0.1:9001, unix:/run/app.sock"),
+        "{out}"
+    );
+    assert!(out.contains("LeastConn"), "{out}");
+    assert!(out.contains("GET /users?id=3 HTTP/1.1"), "{out}");
+    assert!(out.contains("x-forwarded-for: 127.0.0.1"), "{out}");
+    assert!(
+        !out.contains("x-a:"),
+        "a hop-by-hop field is shown as sent: {out}"
+    );
+}
