@@ -2,7 +2,8 @@
 //!
 //! Every connection starts on usher's own HTTP/1.x path ([`h1`]); one that opens with the
 //! HTTP/2 preface is handed to hyper's HTTP/2 server (h2c with prior knowledge, RFC 9113
-//! §3.3). Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
+//! §3.3). A handler may take over a connection that switches protocols ([`upgrade`]).
+//! Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
 //! the server knows all have ended when the channel has no receivers left.
 
 mod dispatch;
@@ -10,6 +11,7 @@ pub mod h1;
 mod prefixed;
 pub mod reload;
 mod service;
+pub mod upgrade;
 pub mod workers;
 
 use std::future::Future;
@@ -227,6 +229,7 @@ async fn serve_connection(
         Ok(h1::Outcome::H2(stream, preface)) => {
             Box::pin(serve_h2(stream, preface, peer, app, stop)).await;
         }
+        Ok(h1::Outcome::Switched(tunnel)) => tunnel.await,
         Err(e) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
     }
 }
