@@ -1,10 +1,11 @@
 //! Handing the client's connection to a handler after a protocol switch: HTTP/1.1 `Upgrade`
-//! answered with 101 (RFC 9110 §7.8, §15.2.2).
+//! answered with 101 (RFC 9110 §7.8, §15.2.2) and HTTP/2 extended CONNECT (RFC 8441).
 //!
 //! The server puts an [`OnUpgrade`] in the extensions of every request that may switch: an
-//! HTTP/1.1 request with `Upgrade` and the `upgrade` connection option. A handler that wants
-//! the connection takes it ([`OnUpgrade::take`]), spawns a task that awaits it, and answers
-//! 101; once that answer is written the task gets the byte stream ([`Upgraded`]). Any other
+//! HTTP/1.1 request with `Upgrade` and the `upgrade` connection option, or an HTTP/2 CONNECT
+//! with `:protocol`. A handler that wants the connection takes it ([`OnUpgrade::take`]),
+//! spawns a task that awaits it, and answers (101 for HTTP/1.1, 2xx for extended CONNECT);
+//! once that answer is written the task gets the byte stream ([`Upgraded`]). Any other
 //! answer leaves the connection to HTTP, and the task gets [`UpgradeError::NotSwitched`].
 //!
 //! A switched connection still counts as one: against the server's connection limit until
@@ -42,7 +43,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::header::{CONNECTION, UPGRADE};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Version};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -51,8 +53,9 @@ use super::prefixed::Prefixed;
 
 /// The client's connection after a protocol switch, as a byte stream.
 ///
-/// The socket itself, which first replays what the client sent right behind its request
-/// (the new protocol's first bytes may arrive with the head).
+/// HTTP/1.1: the socket itself, which first replays what the client sent right behind its
+/// request (the new protocol's first bytes may arrive with the head). HTTP/2: the request's
+/// stream, whose DATA frames carry the bytes (RFC 8441 §5).
 pub struct Upgraded {
     io: Box<dyn Io>,
     /// HTTP/1.1: the connection's task waits for this to drop, so a tunnel keeps its place
@@ -114,10 +117,13 @@ impl AsyncWrite for Upgraded {
 /// Why an [`OnUpgrade`] gave no stream.
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
-    /// The answer did not switch protocols (it was not 101, or the server refused to
-    /// switch), or the connection ended first.
+    /// The answer did not switch protocols (it was not 101, or not 2xx to an extended
+    /// CONNECT, or the server refused to switch), or the connection ended first.
     #[error("the connection did not switch protocols")]
     NotSwitched,
+    /// hyper could not hand over the HTTP/2 stream.
+    #[error("the HTTP/2 stream could not be taken over")]
+    Http2(#[source] hyper::Error),
 }
 
 /// A pending protocol switch: resolves to the [`Upgraded`] stream once the handler's
@@ -128,6 +134,7 @@ pub struct OnUpgrade(Pending);
 #[derive(Debug)]
 enum Pending {
     Http1(oneshot::Receiver<Upgraded>),
+    Http2(hyper::upgrade::OnUpgrade),
 }
 
 /// The request extension holding the pending switch until a handler takes it. Shared, so
@@ -151,6 +158,14 @@ impl Future for OnUpgrade {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
             Pending::Http1(rx) => Pin::new(rx).poll(cx).map_err(|_| UpgradeError::NotSwitched),
+            Pending::Http2(on) => Pin::new(on).poll(cx).map(|done| match done {
+                Ok(upgraded) => Ok(Upgraded {
+                    io: Box::new(TokioIo::new(upgraded)),
+                    _held: None,
+                }),
+                Err(e) if e.is_canceled() => Err(UpgradeError::NotSwitched),
+                Err(e) => Err(UpgradeError::Http2(e)),
+            }),
         }
     }
 }
@@ -187,6 +202,20 @@ pub(super) fn offer_http1(parts: &mut Parts) -> Handover {
     Handover {
         tx,
         offered: parts.headers.get_all(UPGRADE).iter().cloned().collect(),
+    }
+}
+
+/// Put a pending switch into an HTTP/2 extended CONNECT request (RFC 8441 §4), in place of
+/// hyper's own, which hyper fulfils when the answer is 2xx (RFC 8441 §5).
+pub(super) fn offer_http2<B>(request: &mut Request<B>) {
+    if request.method() == Method::CONNECT
+        && request.extensions().get::<hyper::ext::Protocol>().is_some()
+    {
+        let on = hyper::upgrade::on(&mut *request);
+        let pending = OnUpgrade(Pending::Http2(on));
+        request
+            .extensions_mut()
+            .insert(Offer(Arc::new(Mutex::new(Some(pending)))));
     }
 }
 
@@ -309,5 +338,104 @@ mod tests {
         assert!(OnUpgrade::take(&parts).is_none(), "taken once");
         drop(taken);
         assert_eq!(check(&[("upgrade", "h2c")]), Err(Refused::NoTaker));
+    }
+
+    /// RFC 8441 over a real HTTP/2 connection, with the `h2` crate (what hyper uses) as the
+    /// client: the server announces extended CONNECT, a handler takes the stream of a CONNECT
+    /// with `:protocol` and answers 200, and DATA frames carry the tunnel's bytes both ways.
+    /// A request without `:protocol` offers nothing.
+    #[tokio::test]
+    async fn extended_connect_hands_the_http2_stream_over() {
+        use http::{Response, StatusCode};
+
+        use crate::body::ResponseBody;
+
+        const LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client_io = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server_io, _) = listener.accept().await.unwrap();
+        let handler = |request: Request<hyper::body::Incoming>| async move {
+            let (parts, _body) = request.into_parts();
+            let mut response = Response::new(ResponseBody::Empty);
+            match OnUpgrade::take(&parts) {
+                Some(on_upgrade) => {
+                    tokio::spawn(async move {
+                        let Ok(upgraded) = on_upgrade.await else {
+                            return;
+                        };
+                        let (mut from, mut to) = tokio::io::split(upgraded);
+                        let _ = tokio::io::copy(&mut from, &mut to).await;
+                    });
+                }
+                None => *response.status_mut() = StatusCode::NOT_FOUND,
+            }
+            Ok(response)
+        };
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(super::super::serve_h2_with(
+            TokioIo::new(server_io),
+            stop,
+            handler,
+        ));
+
+        let (client, connection) = h2::client::handshake(client_io).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = tokio::time::timeout(LIMIT, client.ready())
+            .await
+            .unwrap()
+            .unwrap();
+        // The server's SETTINGS arrive after the handshake.
+        tokio::time::timeout(LIMIT, async {
+            while !client.is_extended_connect_protocol_enabled() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the server allows extended CONNECT (RFC 8441 §3)");
+
+        let plain = Request::get("http://localhost/chat").body(()).unwrap();
+        let (answer, _) = client.send_request(plain, true).unwrap();
+        let answer = tokio::time::timeout(LIMIT, answer).await.unwrap().unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::NOT_FOUND,
+            "no offer without :protocol"
+        );
+
+        let mut connect = Request::connect("http://localhost/chat").body(()).unwrap();
+        connect
+            .extensions_mut()
+            .insert(h2::ext::Protocol::from_static("websocket"));
+        let (answer, mut out) = client.send_request(connect, false).unwrap();
+        let answer = tokio::time::timeout(LIMIT, answer).await.unwrap().unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let mut back = answer.into_body();
+        for message in [&b"ping"[..], b"pong"] {
+            out.send_data(Bytes::from_static(message), false).unwrap();
+            let mut got = Vec::new();
+            while got.len() < message.len() {
+                let data = tokio::time::timeout(LIMIT, back.data())
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open")
+                    .unwrap();
+                let _ = back.flow_control().release_capacity(data.len());
+                got.extend_from_slice(&data);
+            }
+            assert_eq!(got, message);
+        }
+        // Ending our side ends the echo's copy, which ends the server's side.
+        out.send_data(Bytes::new(), true).unwrap();
+        // (its end of stream may come as an empty DATA frame.)
+        let rest = tokio::time::timeout(LIMIT, async {
+            let mut rest = Vec::new();
+            while let Some(data) = back.data().await {
+                rest.extend_from_slice(&data.unwrap());
+            }
+            rest
+        });
+        assert_eq!(rest.await.expect("the echo ends"), b"");
     }
 }
