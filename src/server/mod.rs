@@ -2,7 +2,8 @@
 //!
 //! Every connection starts on usher's own HTTP/1.x path ([`h1`]); one that opens with the
 //! HTTP/2 preface is handed to hyper's HTTP/2 server (h2c with prior knowledge, RFC 9113
-//! §3.3). Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
+//! §3.3). A handler may take over a connection that switches protocols ([`upgrade`]).
+//! Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
 //! the server knows all have ended when the channel has no receivers left.
 
 mod dispatch;
@@ -10,6 +11,7 @@ pub mod h1;
 mod prefixed;
 pub mod reload;
 mod service;
+pub mod upgrade;
 pub mod workers;
 
 use std::future::Future;
@@ -227,6 +229,7 @@ async fn serve_connection(
         Ok(h1::Outcome::H2(stream, preface)) => {
             Box::pin(serve_h2(stream, preface, peer, app, stop)).await;
         }
+        Ok(h1::Outcome::Switched(tunnel)) => tunnel.await,
         Err(e) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
     }
 }
@@ -252,7 +255,7 @@ async fn serve_h2(
     preface: Bytes,
     peer: SocketAddr,
     app: Arc<App>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     // One read-ahead budget per connection: its streams share it (see CONNECTION_READ_AHEAD).
     let budget = ReadAheadBudget::new();
@@ -260,25 +263,45 @@ async fn serve_h2(
         peer,
         local: stream.local_addr().unwrap_or(peer),
     };
-    let svc = hyper::service::service_fn(move |req| {
-        service::handle(app.clone(), conn, Some(budget.clone()), req)
+    let handler = move |req| service::handle(app.clone(), conn, Some(budget.clone()), req);
+    let io = TokioIo::new(Prefixed::new(preface, stream));
+    if let Err(e) = serve_h2_with(io, stop, handler).await {
+        tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
+    }
+}
+
+/// [`serve_h2`] with any handler: hyper's HTTP/2 server with usher's settings, and extended
+/// CONNECT (RFC 8441) handed to handlers through [`upgrade`].
+async fn serve_h2_with<I, H, F>(
+    io: I,
+    mut stop: watch::Receiver<bool>,
+    handler: H,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    H: Fn(http::Request<hyper::body::Incoming>) -> F + Send + 'static,
+    F: Future<Output = Result<http::Response<crate::body::ResponseBody>, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req| {
+        upgrade::offer_http2(&mut req);
+        handler(req)
     });
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_H2_STREAMS)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
-    let io = TokioIo::new(Prefixed::new(preface, stream));
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3), so clients may tunnel WebSocket.
+        .enable_connect_protocol();
     let mut conn = pin!(builder.serve_connection(io, svc));
-    let ended = tokio::select! {
+    tokio::select! {
         ended = conn.as_mut() => ended,
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
-    };
-    if let Err(e) = ended {
-        tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
     }
 }
 

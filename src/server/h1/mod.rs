@@ -10,7 +10,9 @@
 //! Per connection, in order (RFC 9112 §9.3): parse a head ([`head`]), hand the request to the
 //! service while feeding it its content on demand (`request_body`), write the answer
 //! (`response`), then read the rest of any content the handler left, or close. Pipelined
-//! requests are answered in order, their answers batched into one write.
+//! requests are answered in order, their answers batched into one write. A 101 answer to a
+//! request that offered an upgrade ends this loop: the socket, with any bytes read past the
+//! request, goes to the handler waiting for it ([`upgrade`]).
 
 pub mod head;
 mod io;
@@ -20,13 +22,14 @@ mod zero_copy;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::header::SERVER;
+use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -36,12 +39,16 @@ use self::request_body::{BodyFeed, FeedEvent};
 use self::response::Exchange;
 use super::App;
 use super::service;
+use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
 use crate::problem::Problem;
 pub use request_body::RequestBody;
 
 /// The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4).
 pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The interim answer to a request that expects 100-continue (RFC 9110 §10.1.1).
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Content a handler did not read is read and discarded up to this much, so the connection
 /// can carry the next request; past it the connection closes instead.
@@ -77,6 +84,10 @@ pub enum Outcome {
     /// The client opened with the HTTP/2 preface: serve HTTP/2 on the stream, starting
     /// with the bytes already read.
     H2(TcpStream, Bytes),
+    /// A 101 answer switched the connection to another protocol, and a handler has it
+    /// (see [`upgrade`]): this ends when the handler drops it. Until then
+    /// the connection still counts among the server's, and a graceful shutdown waits for it.
+    Switched(Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
 /// Serve HTTP/1.x on `stream` until it closes, the head timeout passes, or `stop` fires.
@@ -140,8 +151,9 @@ where
             }
         };
         first = false;
-        // Boxed: see `exchange`.
-        let keep = Box::pin(exchange(
+        // Boxed: see `exchange`. Only a plain value outlives the match: the future keeps a
+        // slot for every value held across one of its waits (the idle state's size).
+        let next = Box::pin(exchange(
             &stream,
             &handler,
             &mut reader,
@@ -149,14 +161,34 @@ where
             head,
             head_timeout,
             &stop,
-        ))
-        .await?;
-        if !keep {
+        ));
+        let close = match next.await? {
+            Next::Another => false,
+            Next::Close => true,
+            Next::Switch(handover) => {
+                // What follows the request is the new protocol's: the handler reads it first.
+                let read = std::mem::take(&mut reader.buf).freeze();
+                return Ok(Outcome::Switched(Box::pin(
+                    handover.hand_over(stream, read),
+                )));
+            }
+        };
+        if close {
             writer.flush(&stream).await?;
             linger(&stream, &mut reader).await;
             return Ok(Outcome::Closed);
         }
     }
+}
+
+/// What a connection does after an exchange.
+enum Next {
+    /// Read the next request.
+    Another,
+    /// Close (after writing what is buffered).
+    Close,
+    /// Hand the connection over: a 101 answer was written (see [`upgrade`]).
+    Switch(upgrade::Handover),
 }
 
 /// What waiting for a request head gave.
@@ -249,7 +281,7 @@ fn may_progress(buf: &[u8], seen: usize) -> bool {
     ends_head || ends_first_line || buf.len() > head::MAX_HEAD_BYTES
 }
 
-/// Answer one request; `Ok(true)` if the connection may carry another.
+/// Answer one request, and say what the connection does next.
 ///
 /// The caller boxes this future: a connection's future is as large as its largest state and
 /// lives as long as the connection, so the states of a request (handler, body feed, writer:
@@ -262,13 +294,13 @@ async fn exchange<H, F>(
     head: Box<Head>,
     timeout: Duration,
     stop: &watch::Receiver<bool>,
-) -> std::io::Result<bool>
+) -> std::io::Result<Next>
 where
     H: Fn(Request<RequestBody>) -> F,
     F: Future<Output = Response<ResponseBody>>,
 {
     let Head {
-        parts,
+        mut parts,
         framing,
         keep_alive,
         expect_continue,
@@ -279,6 +311,10 @@ where
         keep_alive,
     };
     let (body, mut feed) = request_body::channel(framing, expect_continue, timeout);
+    let mut handover =
+        upgrade::offered(parts.version, &parts.headers).then(|| upgrade::offer_http1(&mut parts));
+    // For a problem answer in place of a 101 (see `refuse_switch`).
+    let accept = parts.headers.get(http::header::ACCEPT).cloned();
     let abort = AbortOnClose::default();
     let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(abort.clone());
@@ -289,13 +325,13 @@ where
     // Answers to earlier pipelined requests wait in `writer` to go out with this one; a
     // handler slower than this must not hold them back.
     let flush_deferred_at = tokio::time::Instant::now() + DEFERRED_ANSWER_DELAY;
-    let response = loop {
+    let mut response = loop {
         let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
         tokio::select! {
             response = &mut handling => break response,
             event = run_feed(&mut feed, stream, reader), if feeding => match event {
                 Ok(FeedEvent::WantsContinue) => {
-                    writer.buf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    writer.buf.extend_from_slice(CONTINUE);
                     writer.flush(stream).await?;
                     continue_sent = true;
                 }
@@ -308,13 +344,43 @@ where
             }
             // Returning drops `handling`: a program it runs is killed with its group.
             seen = stream.peek(&mut probe), if watching && !feeding => match seen {
-                Ok(0) if abort.armed() => return Ok(false),
+                Ok(0) if abort.armed() => return Ok(Next::Close),
                 Err(e) => return Err(e),
-                // The next request, or a half-close before a program was started.
+                // The next request, or a half-close before a program was started. (Peeking
+                // leaves the bytes in place: they may be the first of a switched protocol.)
                 Ok(_) => watching = false,
             },
         }
     };
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let checked = match handover.take() {
+            Some(handover) => handover.check(response.headers()).map(|()| handover),
+            None => Err(Refused::NotOffered),
+        };
+        match checked {
+            Ok(handover) => {
+                let (feed, owes_continue) = (feed.take(), expect_continue && !continue_sent);
+                if finish_before_switch(stream, writer, reader, feed, owes_continue, timeout).await
+                {
+                    response::write_switch(stream, writer, response.into_parts().0).await?;
+                    return Ok(Next::Switch(handover));
+                }
+                // Where the content ends, and so where the new protocol would start, is lost.
+                response = Problem::bad_request(
+                    "The request content could not be read to its end, so the connection \
+                     cannot switch protocols after it (RFC 9110 section 7.8).",
+                )
+                .into_response(accept.as_ref(), exchange.head_only);
+                exchange.keep_alive = false;
+            }
+            Err(refused) => {
+                response = refuse_switch(refused, accept.as_ref(), exchange.head_only);
+            }
+        }
+        response.headers_mut().insert(SERVER, service::SERVER_NAME);
+    }
+    // No switch from here on: a handler waiting for one learns it now.
+    drop(handover);
     if *stop.borrow() {
         exchange.keep_alive = false;
     }
@@ -353,9 +419,69 @@ where
         }
     }
     if !exchange.keep_alive {
-        return Ok(false);
+        return Ok(Next::Close);
     }
-    Ok(finish_content(stream, reader, feed, timeout).await)
+    Ok(if finish_content(stream, reader, feed, timeout).await {
+        Next::Another
+    } else {
+        Next::Close
+    })
+}
+
+/// Get the request's content off the connection before it switches protocols: the new
+/// protocol starts after the whole request message. Content a handler still reads is fed to
+/// it; the rest is discarded. `false` if the content cannot be read to its end in time.
+async fn finish_before_switch(
+    stream: &TcpStream,
+    writer: &mut Writer,
+    reader: &mut Reader,
+    feed: Option<BodyFeed>,
+    owes_continue: bool,
+    timeout: Duration,
+) -> bool {
+    let finished = tokio::time::timeout(timeout, async {
+        // RFC 9110 §7.8: with Upgrade and 100-continue, the 100 MUST come before the 101.
+        if owes_continue {
+            writer.buf.extend_from_slice(CONTINUE);
+            writer.flush(stream).await?;
+        }
+        let Some(mut feed) = feed else {
+            return Ok(true);
+        };
+        // The 100 is sent: a `WantsContinue` from here on asks for nothing.
+        while feed.is_active() {
+            feed.run(stream, reader).await?;
+        }
+        feed.discard(stream, reader, DISCARD_LIMIT).await
+    })
+    .await;
+    matches!(finished, Ok(Ok(true)))
+}
+
+/// The answer in place of a 101 that must not switch the connection: the handler's answer
+/// is wrong (it relays a program or an upstream), so 502, and the connection stays HTTP.
+fn refuse_switch(
+    refused: Refused,
+    accept: Option<&http::HeaderValue>,
+    is_head: bool,
+) -> Response<ResponseBody> {
+    let why = match refused {
+        Refused::NotOffered => {
+            "the request did not offer one (an HTTP/1.1 request offers one with an Upgrade \
+             field and the upgrade option in Connection)"
+        }
+        Refused::NotAProtocolOffered => "the answer names no protocol the request offered",
+        Refused::NoTaker => "nothing was ready to take over the connection",
+    };
+    let id = service::next_request_id();
+    tracing::warn!(request_id = %id, ?refused, "a 101 answer was not sent: no protocol switch");
+    let problem = Problem::new(StatusCode::BAD_GATEWAY, "switch-refused", "Bad Gateway")
+        .with_detail(format!(
+            "The answer was to switch protocols, but {why}, so the connection was not \
+             switched (RFC 9110 sections 7.8 and 15.2.2)."
+        ))
+        .with_request_id(id);
+    problem.into_response(accept, is_head)
 }
 
 /// Run the feed, if any (`select!` builds a disabled branch's future too, so this must not

@@ -1,6 +1,6 @@
 //! The connection loop driven by scripted handlers over a real socket: what handlers may do
 //! with their request body (drop it, read it late, read it from the response body), timeouts
-//! on content, and answers held back for pipelining.
+//! on content, answers held back for pipelining, and protocol switches (101).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,7 +44,11 @@ where
         let served = runtime.block_on(async move {
             let server = TcpStream::from_std(server)?;
             let (_stop_tx, stop) = watch::channel(false);
-            serve_with(server, timeout, stop, handler).await.map(|_| ())
+            match serve_with(server, timeout, stop, handler).await? {
+                Outcome::Switched(tunnel) => tunnel.await,
+                Outcome::Closed | Outcome::H2(..) => {}
+            }
+            Ok(())
         });
         let _ = done_tx.send(served);
     });
@@ -246,6 +250,205 @@ fn heads_are_parsed_again_only_when_that_can_progress() {
         if eager {
             assert_eq!(found, Some(i), "found late");
             break;
+        }
+    }
+}
+
+/// Answers 101 with `Upgrade: echo` whatever the request, and, when the request offered a
+/// switch, echoes the switched connection's bytes back.
+async fn echo(request: Request<RequestBody>) -> Response<ResponseBody> {
+    let (parts, _body) = request.into_parts();
+    if let Some(on_upgrade) = upgrade::OnUpgrade::take(&parts) {
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let (mut from, mut to) = tokio::io::split(upgraded);
+            let _ = tokio::io::copy(&mut from, &mut to).await;
+        });
+    }
+    let mut response = text(StatusCode::SWITCHING_PROTOCOLS, "");
+    response.headers_mut().insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("echo"),
+    );
+    response
+}
+
+/// Read up to the end of a response head: the head, and what came after it.
+async fn read_head(client: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = got.split_off(end + 4);
+            return (String::from_utf8_lossy(&got).into_owned(), rest);
+        }
+        let mut buf = [0; 1024];
+        let n = tokio::time::timeout(LIMIT, client.read(&mut buf))
+            .await
+            .expect("a head in time")
+            .unwrap();
+        assert!(n > 0, "closed before a whole head: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Read exactly `n` bytes (after `already`, bytes read before).
+async fn read_n(client: &mut tokio::net::TcpStream, mut already: Vec<u8>, n: usize) -> Vec<u8> {
+    let start = already.len();
+    already.resize(n.max(start), 0);
+    tokio::time::timeout(LIMIT, client.read_exact(&mut already[start..]))
+        .await
+        .expect("bytes in time")
+        .unwrap();
+    already
+}
+
+const OFFER: &str = "Upgrade: echo\r\nConnection: Upgrade\r\n";
+
+/// The client's first bytes of the new protocol, sent in the same write as the head, reach
+/// the handler first (they were already read with the head); the 101 has no framing fields;
+/// the connection's task ends once the tunnel does.
+#[tokio::test]
+async fn a_101_hands_the_connection_over_with_the_bytes_behind_the_head() {
+    let (mut client, done) = connect(echo, LIMIT).await;
+    client
+        .write_all(format!("GET /chat HTTP/1.1\r\nHost: t\r\n{OFFER}\r\nearly").as_bytes())
+        .await
+        .unwrap();
+    let (head, rest) = read_head(&mut client).await;
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("\r\nupgrade: echo\r\n"), "{head}");
+    assert!(lower.contains("\r\nconnection: upgrade\r\n"), "{head}");
+    assert!(!lower.contains("content-length") && !lower.contains("transfer-encoding"));
+    assert_eq!(read_n(&mut client, rest, 5).await, b"early");
+    client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let echoed = read_n(&mut client, Vec::new(), 18).await;
+    assert_eq!(echoed, b"GET / HTTP/1.1\r\n\r\n", "tunnelled, not parsed");
+    client.shutdown().await.unwrap();
+    assert_eq!(read_to_close(&mut client).await, "");
+    let served = tokio::time::timeout(LIMIT, done).await.expect("ends");
+    assert!(matches!(served, Ok(Ok(()))), "{served:?}");
+}
+
+/// RFC 9110 §7.8: the new protocol starts after the request's content. Content the handler
+/// did not read is read past; with 100-continue, the 100 comes before the 101.
+#[tokio::test]
+async fn a_switch_waits_for_the_request_content() {
+    let (mut client, _done) = connect(echo, LIMIT).await;
+    client
+        .write_all(
+            format!("POST / HTTP/1.1\r\nHost: t\r\n{OFFER}Content-Length: 5\r\n\r\nhelloearly")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (head, rest) = read_head(&mut client).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(read_n(&mut client, rest, 5).await, b"early");
+
+    let (mut client, _done) = connect(echo, LIMIT).await;
+    client
+        .write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: t\r\n{OFFER}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (head, rest) = read_head(&mut client).await;
+    assert_eq!(head, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(rest.is_empty(), "nothing before the content: {rest:?}");
+    client.write_all(b"hellolate").await.unwrap();
+    let (head, rest) = read_head(&mut client).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(read_n(&mut client, rest, 4).await, b"late");
+}
+
+/// A handler that takes the switch but answers otherwise: it learns that the connection did
+/// not switch, and the connection goes on with HTTP.
+#[tokio::test]
+async fn an_offer_answered_otherwise_keeps_the_connection_http() {
+    let (report, reported) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |request: Request<RequestBody>| {
+        let report = report.clone();
+        async move {
+            let (parts, _body) = request.into_parts();
+            if let Some(on_upgrade) = upgrade::OnUpgrade::take(&parts) {
+                tokio::spawn(async move {
+                    let _ = report.send(on_upgrade.await.map(drop).map_err(|e| e.to_string()));
+                });
+            }
+            text(StatusCode::OK, "plain")
+        }
+    };
+    let (mut client, _done) = connect(handler, LIMIT).await;
+    client
+        .write_all(
+            format!(
+                "GET /a HTTP/1.1\r\nHost: t\r\n{OFFER}\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
+    let mut reported = reported;
+    let result = tokio::time::timeout(LIMIT, reported.recv()).await.unwrap();
+    assert_eq!(
+        result,
+        Some(Err("the connection did not switch protocols".to_owned()))
+    );
+}
+
+/// A 101 that must not switch becomes a 502, and the connection stays HTTP: to a request
+/// that offered nothing (RFC 9110 §15.2.2), or HTTP/1.0 whose Upgrade is ignored (§7.8,
+/// and §15.2: no 1xx to an HTTP/1.0 client); naming a protocol not offered (§7.8); or with
+/// no handler waiting to take the connection.
+#[tokio::test]
+async fn a_101_that_may_not_switch_is_a_502() {
+    let not_taken = |_request: Request<RequestBody>| async move {
+        let mut response = text(StatusCode::SWITCHING_PROTOCOLS, "");
+        response.headers_mut().insert(
+            http::header::UPGRADE,
+            http::HeaderValue::from_static("echo"),
+        );
+        response
+    };
+    let offers_other = "Upgrade: websocket\r\nConnection: upgrade\r\n";
+    let cases: [(&str, &str, bool); 4] = [
+        ("HTTP/1.1", "", true),
+        ("HTTP/1.0", OFFER, true),
+        ("HTTP/1.1", offers_other, true),
+        ("HTTP/1.1", OFFER, false),
+    ];
+    for (version, fields, taken) in cases {
+        let request = format!(
+            "GET / {version}\r\nHost: t\r\n{fields}\r\nGET /next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        );
+        let (mut client, _done) = if taken {
+            connect(echo, LIMIT).await
+        } else {
+            connect(not_taken, LIMIT).await
+        };
+        client.write_all(request.as_bytes()).await.unwrap();
+        let out = read_to_close(&mut client).await;
+        let case = format!("{version} {fields:?} taken: {taken}");
+        assert!(
+            out.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+            "{case}: {out}"
+        );
+        assert!(!out.contains(" 101 "), "{case}: {out}");
+        if version == "HTTP/1.1" {
+            // The connection went on to the next request (which this handler answers with
+            // a 502 again, for want of an offer).
+            assert_eq!(out.matches("HTTP/1.1 502 ").count(), 2, "{case}: {out}");
         }
     }
 }

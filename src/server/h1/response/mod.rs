@@ -112,6 +112,27 @@ pub async fn write(
     }
 }
 
+/// Write the head of a 101 (Switching Protocols) answer and flush, with any answers held
+/// back before it: the new protocol starts right after its empty line (RFC 9110 §15.2.2).
+/// A 1xx has no content, so no framing fields (RFC 9110 §8.6, RFC 9112 §6.1), and as
+/// `Upgrade` is a connection-specific field it is listed in `Connection` (RFC 9110 §7.6.1).
+pub async fn write_switch(
+    stream: &TcpStream,
+    writer: &mut Writer,
+    mut parts: Parts,
+) -> io::Result<()> {
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.remove(TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    if !parts.headers.contains_key(DATE) {
+        parts.headers.insert(DATE, date());
+    }
+    serialize_head(&parts, &mut writer.buf);
+    writer.flush(stream).await
+}
+
 /// Choose the delimitation and set the framing fields to match (RFC 9112 §6.1–§6.3).
 fn delimit(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> Delimit {
     let status = parts.status;
