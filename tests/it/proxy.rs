@@ -468,3 +468,121 @@ fn explain_shows_the_upstreams_and_what_they_would_receive() {
         "a hop-by-hop field is shown as sent: {out}"
     );
 }
+
+/// A WebSocket through the proxy: the handshake goes upstream, the 101 comes back, and
+/// 10,000 messages echo through the tunnel in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_echoes_ten_thousand_messages_through_the_proxy() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = App::start("ws");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let url = format!("ws://{}/ws", usher.addrs[0]);
+    let (mut ws, response) =
+        tokio::time::timeout(IO_TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("handshake in time")
+            .expect("handshake");
+    assert_eq!(response.status(), 101);
+    let sending = async {
+        for n in 0..10_000u32 {
+            ws.send(Message::text(format!("message {n}")))
+                .await
+                .unwrap();
+            let echoed = ws.next().await.expect("an echo").expect("a message");
+            assert_eq!(echoed.into_text().unwrap().as_str(), format!("message {n}"));
+        }
+        ws.close(None).await.unwrap();
+    };
+    tokio::time::timeout(IO_TIMEOUT, sending)
+        .await
+        .expect("10,000 echoes in time");
+    let seen = app.seen();
+    assert_eq!(seen[0].one("upgrade"), Some("websocket"));
+    assert!(seen[0].one("sec-websocket-key").is_some());
+}
+
+/// The HTTP/1.1 connection stays HTTP when the upstream refuses the upgrade.
+#[test]
+fn a_refused_upgrade_is_an_ordinary_answer() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let (head, _) = get(
+        usher.addrs[0],
+        "/status/403",
+        "Upgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+    );
+    assert_eq!(status(&head), 403, "{head}");
+}
+
+/// An HTTP/2 client's extended CONNECT (RFC 8441) reaches an HTTP/1.1 upstream as an
+/// Upgrade, and the stream carries the tunnel both ways.
+#[tokio::test]
+async fn an_http2_extended_connect_is_tunnelled_to_an_http1_upgrade() {
+    use bytes::Bytes;
+    let app = App::start("t");
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
+    );
+    let io = tokio::net::TcpStream::connect(usher.addrs[0])
+        .await
+        .unwrap();
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    tokio::time::timeout(IO_TIMEOUT, async {
+        while !client.is_extended_connect_protocol_enabled() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("usher allows extended CONNECT");
+    let mut connect = http::Request::connect(format!("http://{}/tunnel", usher.addrs[0]))
+        .body(())
+        .unwrap();
+    connect
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("echo"));
+    let (answer, mut out) = client.send_request(connect, false).unwrap();
+    let answer = tokio::time::timeout(IO_TIMEOUT, answer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().get("upgrade").is_none());
+    let mut back = answer.into_body();
+    for message in [&b"ping"[..], b"pong pong"] {
+        out.send_data(Bytes::from_static(message), false).unwrap();
+        let mut got = Vec::new();
+        while got.len() < message.len() {
+            let data = tokio::time::timeout(IO_TIMEOUT, back.data())
+                .await
+                .unwrap()
+                .expect("open")
+                .unwrap();
+            let _ = back.flow_control().release_capacity(data.len());
+            got.extend_from_slice(&data);
+        }
+        assert_eq!(got, message);
+    }
+    let seen = &app.seen()[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("GET", "/tunnel")
+    );
+    assert_eq!(seen.one("upgrade"), Some("echo"));
+}

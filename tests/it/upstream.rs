@@ -198,6 +198,7 @@ async fn answer(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     let name = shared.name.clone();
     let response = match path.as_str() {
         "/ws" => return Ok(websocket(req, seen, &shared)),
+        "/tunnel" => return Ok(raw_tunnel(req, seen, &shared)),
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(number("ms", 1000))).await;
             text(StatusCode::OK, "slow")
@@ -357,6 +358,29 @@ fn websocket(mut req: Request<Incoming>, seen: Seen, shared: &Shared) -> Respons
     headers.insert("upgrade", "websocket".parse().unwrap());
     headers.insert("connection", "upgrade".parse().unwrap());
     headers.insert("sec-websocket-accept", accept.parse().unwrap());
+    response
+}
+
+/// `/tunnel`: any upgrade, answered with 101 naming the offered protocol, then an echo of
+/// raw bytes.
+fn raw_tunnel(mut req: Request<Incoming>, seen: Seen, shared: &Shared) -> Response<Body> {
+    shared.seen.lock().unwrap().push(seen);
+    let protocol = req.headers().get("upgrade").cloned();
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            return;
+        };
+        let (mut rd, mut wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+        let _ = tokio::io::copy(&mut rd, &mut wr).await;
+    });
+    let mut response = text(StatusCode::SWITCHING_PROTOCOLS, "");
+    if let Some(protocol) = protocol {
+        response.headers_mut().insert("upgrade", protocol);
+    }
+    response
+        .headers_mut()
+        .insert("connection", "upgrade".parse().unwrap());
     response
 }
 

@@ -32,6 +32,7 @@ use super::codec::{
 };
 use super::forward::{self, ForwardContext, ResponseContext, Scheme};
 use super::options::Proxy;
+use super::tunnel::{self, Offer};
 use crate::body::ResponseBody;
 use crate::handlers::balance::{Key, NoUpstream, Policy};
 use crate::handlers::upstream::{Conn, Lease, Upstream};
@@ -174,22 +175,27 @@ where
         e.problem(origin.route, origin.request_id)
     };
     let target = upstream_target(parts, opts.strip_prefix.then_some(origin.prefix));
+    let (offer, on_upgrade) = tunnel::offer(parts).unzip();
     let cx = ForwardContext {
         peer: origin.peer,
         local: Some(origin.local),
         scheme: Scheme::Http,
         trusted_proxies: &opts.trusted_proxies,
         host: opts.host.clone(),
-        tunnel_upgrade: false,
+        tunnel_upgrade: matches!(offer, Some(Offer::Http1)),
     };
-    let fields = forward::request_fields(parts, &cx);
-    let framing = RequestFraming::choose(
-        &parts.method,
-        body.size_hint().exact(),
-        body.is_end_stream(),
-    );
+    let mut fields = forward::request_fields(parts, &cx);
+    let method = tunnel::upstream_method(offer.as_ref(), &parts.method);
+    let framing = match &offer {
+        // An extended CONNECT's stream carries the tunnel, not content.
+        Some(Offer::Connect(protocol)) => {
+            tunnel::connect_as_upgrade(protocol, &mut fields);
+            RequestFraming::None
+        }
+        _ => RequestFraming::choose(&method, body.size_hint().exact(), body.is_end_stream()),
+    };
     let mut head = BytesMut::with_capacity(1024);
-    encode_request_head(&parts.method, &target, &fields, framing, &mut head)
+    encode_request_head(&method, &target, &fields, framing, &mut head)
         .map_err(|e| fail(e.into()))?;
     let head = head.freeze();
     let field = match &opts.policy {
@@ -201,7 +207,7 @@ where
         field,
     };
     // Content goes out once: only a request without it may be retried.
-    let may_retry = parts.method.is_idempotent() && framing == RequestFraming::None;
+    let may_retry = method.is_idempotent() && framing == RequestFraming::None;
     let mut body = Some(body);
     let mut tried = Vec::new();
     let mut last: Option<ProxyError> = None;
@@ -248,7 +254,7 @@ where
             },
         };
         let exchange = Exchange::new(conn, lease, opts.idle_timeout);
-        let asked = exchange.ask(&head, framing, &mut body, &parts.method);
+        let asked = exchange.ask(&head, framing, &mut body, &method, offer.is_some());
         match tokio::time::timeout(opts.header_timeout, asked).await {
             Ok(Ok(answer)) => {
                 proxy.upstreams.succeeded(index);
@@ -291,13 +297,30 @@ where
             upstream: upstream_authority.as_ref(),
             host: host_authority.as_ref(),
         });
+    let framing = response_head.framing;
+    let switched = framing == ResponseFraming::Tunnel;
     let rcx = ResponseContext {
         version: response_head.parts.version,
-        upgrade: false,
+        upgrade: switched && matches!(offer, Some(Offer::Http1)),
         rewrite,
     };
     forward::response_fields(&mut response_head.parts.headers, &rcx);
-    let framing = response_head.framing;
+    if switched {
+        // The parser allows a 101 only when usher offered the switch.
+        let Some(on_upgrade) = on_upgrade else {
+            return Err(fail(ProxyError::Closed));
+        };
+        if let Some(Offer::Connect(_)) = offer {
+            response_head.parts.status = StatusCode::OK; // RFC 8441 §5
+            tunnel::switched_as_connect(&mut response_head.parts.headers);
+        }
+        let (conn, early, lease) = rest.into_tunnel();
+        tunnel::run(on_upgrade, conn, early, lease, origin.request_id.to_owned());
+        return Ok(Response::from_parts(
+            response_head.parts,
+            ResponseBody::Empty,
+        ));
+    }
     let mut response = Response::from_parts(response_head.parts, ResponseBody::Empty);
     *response.version_mut() = http::Version::HTTP_11;
     *response.body_mut() = match framing {
@@ -363,6 +386,7 @@ impl Exchange {
         framing: RequestFraming,
         body: &mut Option<B>,
         method: &Method,
+        upgrade_offered: bool,
     ) -> Result<(ResponseHead, Exchange), Failed>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -379,7 +403,7 @@ impl Exchange {
                 self.writer = Some(Box::pin(send_body(wr, body, framing, self.idle)));
             }
         }
-        let mut parser = ResponseParser::new(method, false);
+        let mut parser = ResponseParser::new(method, upgrade_offered);
         loop {
             match parser.parse(&mut self.buf) {
                 Ok(Some(head)) => return Ok((head, self)),
@@ -419,6 +443,14 @@ impl Exchange {
             };
             return Ok(n);
         }
+    }
+
+    /// The connection, what came behind the 101, and its lease: for a tunnel.
+    fn into_tunnel(mut self) -> (Conn, Bytes, Lease) {
+        let wr = self.wr.take().expect("no content is sent with an upgrade");
+        let lease = self.lease.take().expect("lease");
+        let early = self.buf.split().freeze();
+        (self.rd.unsplit(wr), early, lease)
     }
 
     /// A response without a body: the connection goes back now if it may.

@@ -27,11 +27,14 @@
 //!   [`Balancer`](crate::handlers::balance::Balancer) that marks failing upstreams down.
 //! - [`client`]: the I/O: choosing the upstream, retries, timeouts, streaming both bodies.
 //! - [`health`]: active health checks, on a thread of their own.
+//! - [`tunnel`]: WebSocket and other upgrades, HTTP/1.1 or HTTP/2 extended CONNECT from the
+//!   client, as a tunnel to an HTTP/1.1 upstream.
 
 pub mod client;
 pub mod codec;
 pub mod forward;
 pub mod health;
 pub mod options;
+pub mod tunnel;
 
 pub use self::options::{ActiveCheck, ExpectStatus, Proxy, ProxyOptions};
