@@ -586,3 +586,111 @@ async fn an_http2_extended_connect_is_tunnelled_to_an_http1_upgrade() {
     );
     assert_eq!(seen.one("upgrade"), Some("echo"));
 }
+
+/// Polls `done` until it holds, up to the I/O limit: waiting on an outcome, not a time.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {IO_TIMEOUT:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// An upstream failing its active check gets no traffic until a check passes again.
+#[test]
+fn an_active_check_takes_an_upstream_out_and_brings_it_back() {
+    let (a, b) = (App::start("a"), App::start("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}", "{}"], health-check = {{ path = "/health", interval = "50ms", timeout = "1s", expect = "2xx" }}"#,
+        a.upstream(),
+        b.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    b.set_health(503);
+    // Once b has answered two checks, the second saw 503 and took it out.
+    let seen = b.checks();
+    eventually("two checks of b", || b.checks() >= seen + 2);
+    let before = b.hits();
+    for _ in 0..10 {
+        assert_eq!(status(&get(usher.addrs[0], "/echo", "").0), 200);
+    }
+    assert_eq!(b.hits(), before, "b is out");
+    b.set_health(200);
+    let seen = b.checks();
+    eventually("two more checks of b", || b.checks() >= seen + 2);
+    for _ in 0..10 {
+        assert_eq!(status(&get(usher.addrs[0], "/echo", "").0), 200);
+    }
+    assert!(b.hits() > before, "b is back");
+    assert!(a.hits() > 0);
+}
+
+/// Under load from four clients, one upstream stops: requests started after it stopped
+/// all succeed (refused connections are retried on the other one, and it is marked down).
+#[test]
+fn an_upstream_killed_under_load_fails_no_later_get() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (a, mut b) = (App::start("a"), App::start("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(r#"upstreams = ["{}", "{}"]"#, a.upstream(), b.upstream());
+    let usher = proxy(dir.path(), "/", &table);
+    let addr = usher.addrs[0];
+    let stopped = Arc::new(AtomicBool::new(false));
+    let (late_failures, late_requests) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stopped, late_failures, late_requests) = (
+                stopped.clone(),
+                late_failures.clone(),
+                late_requests.clone(),
+            );
+            std::thread::spawn(move || {
+                for _ in 0..150 {
+                    let late = stopped.load(Ordering::SeqCst);
+                    let code = status(&get(addr, "/echo", "").0);
+                    if late {
+                        late_requests.fetch_add(1, Ordering::SeqCst);
+                        if code != 200 {
+                            late_failures.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually("load on both", || a.hits() > 20 && b.hits() > 20);
+    b.stop();
+    stopped.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert!(
+        late_requests.load(Ordering::SeqCst) > 100,
+        "load went on after the stop"
+    );
+    assert_eq!(
+        late_failures.load(Ordering::SeqCst),
+        0,
+        "a GET failed after the stop"
+    );
+}
+
+/// The README's proxy examples are what `usher check` accepts.
+#[test]
+fn the_readme_proxy_examples_are_valid() {
+    let blocks = crate::support::readme_toml_blocks("Reverse proxy");
+    assert!(!blocks.is_empty());
+    for block in blocks {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!("[[site]]\n\n{block}");
+        write(dir.path(), "usher.toml", &config);
+        let checked = crate::support::check(&dir.path().join("usher.toml"));
+        assert!(checked.is_ok(), "{config}\n{checked:?}");
+    }
+}

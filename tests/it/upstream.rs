@@ -56,6 +56,10 @@ struct Shared {
     name: String,
     seen: Mutex<Vec<Seen>>,
     open: AtomicUsize,
+    /// The status `/health` answers with.
+    health: std::sync::atomic::AtomicU16,
+    /// `/health` requests received (not recorded in `seen`).
+    checks: AtomicUsize,
 }
 
 /// The test application; stops when dropped.
@@ -80,6 +84,8 @@ impl App {
             name: name.to_owned(),
             seen: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
+            health: std::sync::atomic::AtomicU16::new(200),
+            checks: AtomicUsize::new(0),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = shared.clone();
@@ -127,6 +133,16 @@ impl App {
     /// How many requests were received.
     pub fn hits(&self) -> usize {
         self.shared.seen.lock().unwrap().len()
+    }
+
+    /// Make `/health` answer `status` from now on.
+    pub fn set_health(&self, status: u16) {
+        self.shared.health.store(status, Ordering::SeqCst);
+    }
+
+    /// `/health` requests received so far.
+    pub fn checks(&self) -> usize {
+        self.shared.checks.load(Ordering::SeqCst)
     }
 
     /// Connections open now.
@@ -199,6 +215,11 @@ async fn answer(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     let response = match path.as_str() {
         "/ws" => return Ok(websocket(req, seen, &shared)),
         "/tunnel" => return Ok(raw_tunnel(req, seen, &shared)),
+        "/health" => {
+            shared.checks.fetch_add(1, Ordering::SeqCst);
+            let code = shared.health.load(Ordering::SeqCst);
+            return Ok(text(StatusCode::from_u16(code).unwrap(), "health"));
+        }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(number("ms", 1000))).await;
             text(StatusCode::OK, "slow")

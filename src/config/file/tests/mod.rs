@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::Method;
 
 mod policy;
+mod proxy;
 
 use super::{ConfigFileError, Diagnostics, FileConfig, line_col, parse};
 use crate::http::target::normalise;
