@@ -694,3 +694,49 @@ fn the_readme_proxy_examples_are_valid() {
         assert!(checked.is_ok(), "{config}\n{checked:?}");
     }
 }
+
+/// An upstream that says `Connection: close` but leaves the connection open: usher does
+/// not send it another request (RFC 9112 §9.3), which it would never answer.
+#[test]
+fn a_connection_the_upstream_closes_is_not_reused() {
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in upstream.incoming() {
+            let Ok(mut conn) = conn else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+                // Held open, never answering again, until usher closes it.
+                while matches!(conn.read(&mut buf), Ok(1..)) {}
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{upstream_addr}"], header-timeout = "3s""#),
+    );
+    for n in 0..3 {
+        let (head, body) = exchange(
+            usher.addrs[0],
+            "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
+        );
+        assert_eq!(status(&head), 200, "request {n}: {head}");
+        assert_eq!(unchunk(&head, &body), "ok");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

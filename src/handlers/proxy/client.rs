@@ -298,6 +298,9 @@ where
             host: host_authority.as_ref(),
         });
     let framing = response_head.framing;
+    // RFC 9112 §9.3: the upstream's `Connection: close` (or an HTTP/1.0 answer without
+    // keep-alive) ends the connection after this response.
+    let keep_alive = response_head.keep_alive;
     let switched = framing == ResponseFraming::Tunnel;
     let rcx = ResponseContext {
         version: response_head.parts.version,
@@ -325,10 +328,10 @@ where
     *response.version_mut() = http::Version::HTTP_11;
     *response.body_mut() = match framing {
         ResponseFraming::None => {
-            rest.finish_now();
+            rest.keep_if(keep_alive);
             ResponseBody::Empty
         }
-        _ => ResponseBody::stream(rest.into_body(framing)),
+        _ => ResponseBody::stream(rest.into_body(framing, keep_alive)),
     };
     Ok(response)
 }
@@ -453,12 +456,7 @@ impl Exchange {
         (self.rd.unsplit(wr), early, lease)
     }
 
-    /// A response without a body: the connection goes back now if it may.
-    fn finish_now(self) {
-        self.keep_if(true);
-    }
-
-    /// Put the connection back if the response allowed it (`keep_alive`), the content was
+    /// Put the connection back, if the response allowed it (`keep_alive`), the content was
     /// all sent, and nothing more came.
     fn keep_if(mut self, keep_alive: bool) {
         if !keep_alive || self.writer.is_some() || !self.buf.is_empty() {
@@ -470,17 +468,13 @@ impl Exchange {
     }
 
     /// The response body, delimited as `framing` says.
-    fn into_body(self, framing: ResponseFraming) -> UpstreamBody {
+    fn into_body(self, framing: ResponseFraming, keep_alive: bool) -> UpstreamBody {
         let length = match framing {
             ResponseFraming::Length(n) => Some(n),
             _ => None,
         };
         UpstreamBody {
-            state: Some(Box::pin(body_chunks(
-                self,
-                BodyDecoder::new(framing),
-                framing,
-            ))),
+            state: Some(body_chunks(self, BodyDecoder::new(framing), keep_alive)),
             remaining: length,
         }
     }
@@ -539,11 +533,7 @@ where
 type Chunks = Pin<Box<dyn futures_util::Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// The body bytes as they arrive; the connection goes back to the pool at the body's end.
-fn body_chunks(exchange: Exchange, decoder: BodyDecoder, framing: ResponseFraming) -> Chunks {
-    let keep_alive = !matches!(
-        framing,
-        ResponseFraming::UntilClose | ResponseFraming::Tunnel
-    );
+fn body_chunks(exchange: Exchange, decoder: BodyDecoder, keep_alive: bool) -> Chunks {
     let state = Some((exchange, decoder));
     let chunks = futures_util::stream::unfold(state, move |state| async move {
         let (mut exchange, mut decoder) = state?;
