@@ -49,6 +49,9 @@ const REQUEST_ID: u16 = 1;
 /// Room for the first read: most answers' head and a small page fit.
 const FIRST_READ: usize = 8 * 1024;
 
+/// Longest wait to write FCGI_ABORT_REQUEST before the connection is simply closed.
+const ABORT_WRITE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Most room added at once when more is needed: a whole record's worth.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -493,10 +496,21 @@ async fn pump(
                     );
                     let _ = tx.send(Err(e)).await;
                 }
-                if end.is_ok_and(|e| e.protocol_status == ProtocolStatus::RequestComplete) {
-                    if let Some((conn, lease)) = exchange.into_conn() {
-                        lease.keep(conn);
-                    }
+                let complete =
+                    end.is_ok_and(|e| e.protocol_status == ProtocolStatus::RequestComplete);
+                if !complete {
+                    // §5.5: the request did not complete (overloaded, refused, or an END
+                    // that is not FastCGI): what was sent is not the whole answer.
+                    tracing::warn!(
+                        request_id,
+                        "fastcgi answer cut: the request did not complete"
+                    );
+                    let e = io::Error::other("the application did not complete the request");
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                if let Some((conn, lease)) = exchange.into_conn() {
+                    lease.keep(conn);
                 }
                 return;
             }
@@ -622,7 +636,10 @@ impl Exchange {
     async fn abort(mut self) {
         self.done = true;
         if let Some(wr) = &mut self.wr {
-            let _ = wr.write_all(&record::abort_request(REQUEST_ID)).await;
+            let record = record::abort_request(REQUEST_ID);
+            let abort = wr.write_all(&record);
+            // An application that reads no more must not hold this task and its connection.
+            let _ = tokio::time::timeout(ABORT_WRITE_LIMIT, abort).await;
         }
     }
 
@@ -651,7 +668,9 @@ impl Drop for Exchange {
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = wr.write_all(&record::abort_request(REQUEST_ID)).await;
+                let record = record::abort_request(REQUEST_ID);
+                let abort = wr.write_all(&record);
+                let _ = tokio::time::timeout(ABORT_WRITE_LIMIT, abort).await;
                 drop(rd);
             });
         }
@@ -741,6 +760,20 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(fcgi.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_end_that_is_not_complete_after_the_head_cuts_the_body() {
+        let mut answer = stdout(b"Content-Type: text/plain\r\n\r\npart");
+        answer.extend(record::stream_end(RecordType::Stdout, REQUEST_ID));
+        answer.extend(end(ProtocolStatus::Overloaded));
+        let (_dir, fcgi) = fake(answer).await;
+        let response = ask(&fcgi).await.unwrap();
+        assert!(
+            response.into_body().collect().await.is_err(),
+            "not a clean end"
+        );
+        assert_eq!(fcgi.idle_count(), 0);
     }
 
     #[tokio::test]
