@@ -98,6 +98,9 @@ pub enum FastCgiError {
     /// FCGI_END_REQUEST (or the end of FCGI_STDOUT) before the head.
     #[error("the application ended the request before writing its header fields")]
     EndedBeforeHead,
+    /// The request ended before the length its head declared.
+    #[error("the application's output ended before its Content-Length")]
+    ShortBody,
     /// FCGI_END_REQUEST with a status other than complete.
     #[error("the application refused the request ({0:?})")]
     Refused(ProtocolStatus),
@@ -126,6 +129,7 @@ impl FastCgiError {
             | FastCgiError::WrongRequest { .. }
             | FastCgiError::Output(_)
             | FastCgiError::Closed
+            | FastCgiError::ShortBody
             | FastCgiError::EndedBeforeHead
             | FastCgiError::Refused(
                 ProtocolStatus::UnknownRole
@@ -234,6 +238,7 @@ where
             key,
             head.freeze(),
             (!empty).then_some(body),
+            parts.method.is_idempotent(),
             request_id,
         ),
     )
@@ -249,6 +254,27 @@ where
         length,
         ..
     } = head;
+    let (exchange, rest) = match exchange.whole_answer(rest, request_id).map_err(fail)? {
+        // The whole answer came with its head (a small page): no task, no channel, and
+        // the head and body go out in one write.
+        Buffered::Whole(exchange, mut body) => {
+            // The records were whole: the connection is sound whatever the answer says.
+            if let Some((conn, lease)) = exchange.into_conn() {
+                lease.keep(conn);
+            }
+            if let Some(n) = length {
+                if (body.len() as u64) < n {
+                    return Err(fail(FastCgiError::ShortBody));
+                }
+                body.truncate(n as usize); // RFC 3875 §6.3.2: the rest is not the answer
+            }
+            let mut response = Response::new(ResponseBody::Full(Some(body)));
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            return Ok(response);
+        }
+        Buffered::Part(exchange, body) => (exchange, body),
+    };
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(pump(
         exchange,
@@ -320,20 +346,34 @@ async fn start(
     fcgi: &FastCgi,
     key: Key<'_>,
     head: Bytes,
-    body: Option<ClientBody>,
+    mut body: Option<ClientBody>,
+    idempotent: bool,
     request_id: &str,
 ) -> Result<(Exchange, CgiHead, Bytes), FastCgiError> {
-    let (conn, lease, picked) = connect(fcgi, key, &head, request_id).await?;
-    let answer = read_head(conn, lease, body, request_id).await;
-    match &answer {
-        Ok(_) => fcgi.upstreams.succeeded(picked),
-        // A broken peer counts against its address; a slow or refusing script does not.
-        Err(FastCgiError::Io(_) | FastCgiError::Record(_) | FastCgiError::Closed) => {
-            fcgi.upstreams.failed(picked, Instant::now());
+    // A request without content, on a kept-alive connection that turns out closed before
+    // any record came back (php-fpm recycled the child after its last request): nothing of
+    // it was read, so an idempotent one goes again on another connection.
+    let may_retry = body.is_none() && idempotent;
+    loop {
+        let (conn, lease, picked, reused) = connect(fcgi, key, &head, request_id).await?;
+        let answer = read_head(conn, lease, body.take(), request_id).await;
+        match &answer {
+            Ok(_) => fcgi.upstreams.succeeded(picked),
+            Err((FastCgiError::Io(_) | FastCgiError::Closed, false)) if reused && may_retry => {
+                tracing::debug!(
+                    request_id,
+                    "fastcgi: a kept-alive connection was closed; again"
+                );
+                continue;
+            }
+            // A broken peer counts against its address; a slow or refusing script does not.
+            Err((FastCgiError::Io(_) | FastCgiError::Record(_) | FastCgiError::Closed, _)) => {
+                fcgi.upstreams.failed(picked, Instant::now());
+            }
+            Err(_) => {}
         }
-        Err(_) => {}
+        return answer.map_err(|(e, _)| e);
     }
-    answer
 }
 
 /// A connection that took `head`: an idle one of the next address, or a new one (waiting
@@ -345,7 +385,7 @@ async fn connect(
     key: Key<'_>,
     head: &[u8],
     request_id: &str,
-) -> Result<(Conn, Lease, usize), FastCgiError> {
+) -> Result<(Conn, Lease, usize, bool), FastCgiError> {
     let mut tried = Vec::new();
     let mut last = None;
     loop {
@@ -358,7 +398,7 @@ async fn connect(
         let lease = match pool.acquire().await {
             (Some(mut conn), lease) => {
                 if conn.write_all(head).await.is_ok() {
-                    return Ok((conn, lease, pick.index));
+                    return Ok((conn, lease, pick.index, true));
                 }
                 continue; // closed while idle: the next one, or a new connection
             }
@@ -367,7 +407,7 @@ async fn connect(
         let connected = tokio::time::timeout(fcgi.opts.connect_timeout, pool.connect()).await;
         let error = match connected {
             Ok(Ok(mut conn)) => match conn.write_all(head).await {
-                Ok(()) => return Ok((conn, lease, pick.index)),
+                Ok(()) => return Ok((conn, lease, pick.index, false)),
                 Err(e) => FastCgiError::Io(e),
             },
             Ok(Err(e)) => FastCgiError::Connect(e),
@@ -381,12 +421,13 @@ async fn connect(
 }
 
 /// Stream `body`, if any, on `conn` while reading the answer up to the end of its head.
+/// On failure, the error and whether any record had come back.
 async fn read_head(
     conn: Conn,
     lease: Lease,
     body: Option<ClientBody>,
     request_id: &str,
-) -> Result<(Exchange, CgiHead, Bytes), FastCgiError> {
+) -> Result<(Exchange, CgiHead, Bytes), (FastCgiError, bool)> {
     let (rd, wr) = tokio::io::split(conn);
     let mut exchange = Exchange::new(rd, lease);
     match body {
@@ -394,30 +435,39 @@ async fn read_head(
         None => exchange.wr = Some(wr),
     }
     let mut out = BytesMut::new();
+    let mut received = false;
     loop {
-        let record = exchange.next_record().await?;
+        let record = exchange.next_record().await.map_err(|e| (e, received))?;
+        received = true;
+        let fail = |e: FastCgiError| Err((e, true));
         match record.kind {
             RecordType::Stdout if record.content.is_empty() => {
-                return Err(FastCgiError::EndedBeforeHead);
+                return fail(FastCgiError::EndedBeforeHead);
             }
             RecordType::Stdout => {
                 out.extend_from_slice(&record.content);
-                if let Some((head, consumed)) = output::parse(&out)? {
-                    let rest = out.split_off(consumed).freeze();
-                    return Ok((exchange, head, rest));
+                match output::parse(&out) {
+                    Ok(Some((head, consumed))) => {
+                        let rest = out.split_off(consumed).freeze();
+                        return Ok((exchange, head, rest));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return fail(e.into()),
                 }
             }
             RecordType::Stderr => log_stderr(&record, request_id),
             RecordType::EndRequest => {
-                let end = EndRequest::parse(&record.content)?;
                 exchange.done = true; // the request is over: nothing to abort
-                return Err(match end.protocol_status {
-                    ProtocolStatus::RequestComplete => FastCgiError::EndedBeforeHead,
-                    status => FastCgiError::Refused(status),
+                return fail(match EndRequest::parse(&record.content) {
+                    Err(e) => e.into(),
+                    Ok(end) if end.protocol_status == ProtocolStatus::RequestComplete => {
+                        FastCgiError::EndedBeforeHead
+                    }
+                    Ok(end) => FastCgiError::Refused(end.protocol_status),
                 });
             }
             kind => {
-                return Err(FastCgiError::WrongRequest {
+                return fail(FastCgiError::WrongRequest {
                     kind,
                     id: record.request_id,
                 });
@@ -438,7 +488,7 @@ async fn pump(
 ) {
     let mut left = Remaining(length);
     // The empty FCGI_STDOUT record ends the stream (§3.3); FCGI_STDERR may follow it.
-    let mut stdout_ended = false;
+    let mut stdout_ended = exchange.stdout_ended;
     if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
         exchange.abort().await;
         return;
@@ -556,6 +606,14 @@ async fn send_body(
 /// The client's request content, boxed once so the exchange is not generic over it.
 type ClientBody = UnsyncBoxBody<Bytes, io::Error>;
 
+/// What came with the answer's head.
+enum Buffered {
+    /// The whole body, and the request ended: the exchange is done.
+    Whole(Exchange, Bytes),
+    /// The body so far; the rest is still to be read.
+    Part(Exchange, Bytes),
+}
+
 type Writer = Pin<Box<dyn Future<Output = Result<WriteHalf<Conn>, FastCgiError>> + Send>>;
 
 /// One request in flight on a connection. Dropped before the request ended (the client went
@@ -572,6 +630,8 @@ struct Exchange {
     lease: Option<Lease>,
     /// The request ended (or was aborted): nothing left to abort.
     done: bool,
+    /// The empty FCGI_STDOUT record was read: more STDOUT breaks the protocol (§3.3).
+    stdout_ended: bool,
 }
 
 impl Exchange {
@@ -582,28 +642,37 @@ impl Exchange {
             writer: None,
             buf: BytesMut::with_capacity(FIRST_READ),
             lease: Some(lease),
+            stdout_ended: false,
             decoder: RecordDecoder::from_application(),
             done: false,
         }
     }
 
+    /// The next record of usher's request already buffered, if any.
+    fn buffered_record(&mut self) -> Result<Option<Record>, FastCgiError> {
+        while let Some(record) = self.decoder.decode(&mut self.buf)? {
+            // Management records (request id 0) are the connection's, not the request's
+            // (FastCGI 1.0 §3.3, §4). usher sends none, so an application's
+            // FCGI_GET_VALUES_RESULT or FCGI_UNKNOWN_TYPE answers nothing of usher's and
+            // changes nothing: skip it, and keep the connection.
+            if record.kind.is_management() {
+                continue;
+            }
+            if record.request_id != REQUEST_ID {
+                return Err(FastCgiError::WrongRequest {
+                    kind: record.kind,
+                    id: record.request_id,
+                });
+            }
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
+
     /// The next record of usher's request, while the body keeps being sent.
     async fn next_record(&mut self) -> Result<Record, FastCgiError> {
         loop {
-            if let Some(record) = self.decoder.decode(&mut self.buf)? {
-                // Management records (request id 0) are the connection's, not the request's
-                // (FastCGI 1.0 §3.3, §4). usher sends none, so an application's
-                // FCGI_GET_VALUES_RESULT or FCGI_UNKNOWN_TYPE answers nothing of usher's and
-                // changes nothing: skip it, and keep the connection.
-                if record.kind.is_management() {
-                    continue;
-                }
-                if record.request_id != REQUEST_ID {
-                    return Err(FastCgiError::WrongRequest {
-                        kind: record.kind,
-                        id: record.request_id,
-                    });
-                }
+            if let Some(record) = self.buffered_record()? {
                 return Ok(record);
             }
             let Exchange {
@@ -630,6 +699,38 @@ impl Exchange {
                 return Err(FastCgiError::Closed);
             }
         }
+    }
+
+    /// The answer's body so far, `first` and whatever records are already buffered, decoded
+    /// without waiting; `Whole` if they include the request's successful end.
+    fn whole_answer(mut self, first: Bytes, request_id: &str) -> Result<Buffered, FastCgiError> {
+        let mut body = BytesMut::from(first);
+        let mut stdout_ended = false;
+        while let Some(record) = self.buffered_record()? {
+            match record.kind {
+                RecordType::Stdout if stdout_ended => return Err(FastCgiError::Closed),
+                RecordType::Stdout if record.content.is_empty() => stdout_ended = true,
+                RecordType::Stdout => body.extend_from_slice(&record.content),
+                RecordType::Stderr => log_stderr(&record, request_id),
+                RecordType::EndRequest => {
+                    let end = EndRequest::parse(&record.content)?;
+                    self.done = true;
+                    return match end.protocol_status {
+                        ProtocolStatus::RequestComplete => Ok(Buffered::Whole(self, body.freeze())),
+                        status => Err(FastCgiError::Refused(status)),
+                    };
+                }
+                kind => {
+                    return Err(FastCgiError::WrongRequest {
+                        kind,
+                        id: record.request_id,
+                    });
+                }
+            }
+        }
+        // The pump goes on from here, knowing whether STDOUT has ended.
+        self.stdout_ended = stdout_ended;
+        Ok(Buffered::Part(self, body.freeze()))
     }
 
     /// Ask the application to stop the request, and close the connection.
@@ -763,16 +864,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_end_that_is_not_complete_after_the_head_cuts_the_body() {
+    async fn an_end_that_is_not_complete_after_the_head_is_an_error() {
         let mut answer = stdout(b"Content-Type: text/plain\r\n\r\npart");
         answer.extend(record::stream_end(RecordType::Stdout, REQUEST_ID));
         answer.extend(end(ProtocolStatus::Overloaded));
         let (_dir, fcgi) = fake(answer).await;
-        let response = ask(&fcgi).await.unwrap();
-        assert!(
-            response.into_body().collect().await.is_err(),
-            "not a clean end"
-        );
+        // All of it came with the head: a 503 before anything is sent, not a clean 200.
+        let e = ask(&fcgi).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(fcgi.idle_count(), 0);
     }
 
