@@ -13,6 +13,7 @@ use super::policy::{PolicyKeys, route_policy};
 use super::raw::{OneOrMany, RawFiles, RawRoute, RawServer, Symlinks};
 use super::{FileConfig, SiteTables, Tables};
 use crate::cli::{parse_duration, parse_size};
+use crate::handlers::balance::HealthRule;
 use crate::handlers::policy::RoutePolicy;
 use crate::handlers::static_files::StaticOptions;
 use crate::handlers::upstream::Upstream;
@@ -540,5 +541,52 @@ pub(super) fn count(
             );
             None
         }
+    }
+}
+
+/// The keys `fastcgi` and `proxy` routes share: timeouts, failure marking and the connection
+/// limit, each checked at its place.
+#[derive(Debug, Default)]
+pub(super) struct UpstreamKeys {
+    pub connect_timeout: Option<Duration>,
+    pub header_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub fail_window: Option<Duration>,
+    pub cool_down: Option<Duration>,
+    pub max_fails: Option<u32>,
+    pub max_connections: Option<usize>,
+}
+
+impl UpstreamKeys {
+    /// Read the written values: the three timeouts, the failure window and cool-down, then
+    /// `max-fails` and `max-connections`.
+    pub(super) fn read(
+        durations: [&Option<Spanned<String>>; 5],
+        max_fails: &Option<Spanned<i64>>,
+        max_connections: &Option<Spanned<i64>>,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Self {
+        let [connect, header, idle, window, cool] = durations.map(|d| duration(d, errors));
+        UpstreamKeys {
+            connect_timeout: connect,
+            header_timeout: header,
+            idle_timeout: idle,
+            fail_window: window,
+            cool_down: cool,
+            max_fails: count(max_fails, "max-fails", errors),
+            max_connections: count(max_connections, "max-connections", errors).map(|n| n as usize),
+        }
+    }
+
+    /// Put the written values over the defaults in `timeouts` (connect, header, idle) and
+    /// `health`.
+    pub(super) fn apply(&self, timeouts: [&mut Duration; 3], health: &mut HealthRule) {
+        let written = [self.connect_timeout, self.header_timeout, self.idle_timeout];
+        for (slot, value) in timeouts.into_iter().zip(written) {
+            *slot = value.unwrap_or(*slot);
+        }
+        health.fail_window = self.fail_window.unwrap_or(health.fail_window);
+        health.cool_down = self.cool_down.unwrap_or(health.cool_down);
+        health.max_fails = self.max_fails.unwrap_or(health.max_fails);
     }
 }

@@ -1,11 +1,10 @@
 //! `fastcgi = { ... }`: the FastCGI responder's options, every bad value reported at its place.
 
 use std::path::Path;
-use std::time::Duration;
 
 use toml::Spanned;
 
-use super::build::{addresses, count, duration, resolve, size};
+use super::build::{UpstreamKeys, addresses, resolve, size};
 use super::diagnostic::Diagnostic;
 use super::raw::RawFastCgi;
 use crate::handlers::fastcgi::FastCgiOptions;
@@ -56,14 +55,19 @@ pub(super) fn fastcgi_options(
         }
         Some(text.clone())
     });
-    let connect_timeout = duration(&fcgi.connect_timeout, errors);
-    let header_timeout = duration(&fcgi.header_timeout, errors);
-    let idle_timeout = duration(&fcgi.idle_timeout, errors);
-    let fail_window = duration(&fcgi.fail_window, errors);
-    let cool_down = duration(&fcgi.cool_down, errors);
+    let keys = UpstreamKeys::read(
+        [
+            &fcgi.connect_timeout,
+            &fcgi.header_timeout,
+            &fcgi.idle_timeout,
+            &fcgi.fail_window,
+            &fcgi.cool_down,
+        ],
+        &fcgi.max_fails,
+        &fcgi.max_connections,
+        errors,
+    );
     let max_body = size(&fcgi.max_body, errors);
-    let max_fails = count(&fcgi.max_fails, "max-fails", errors);
-    let max_connections = count(&fcgi.max_connections, "max-connections", errors);
     if errors.len() > before {
         return None;
     }
@@ -77,14 +81,13 @@ pub(super) fn fastcgi_options(
         opts.split_path = split_path;
     }
     opts.front_controller = front_controller;
-    let set = |slot: &mut Duration, value: Option<Duration>| *slot = value.unwrap_or(*slot);
-    set(&mut opts.connect_timeout, connect_timeout);
-    set(&mut opts.header_timeout, header_timeout);
-    set(&mut opts.idle_timeout, idle_timeout);
-    set(&mut opts.health.fail_window, fail_window);
-    set(&mut opts.health.cool_down, cool_down);
-    opts.health.max_fails = max_fails.unwrap_or(opts.health.max_fails);
+    let timeouts = [
+        &mut opts.connect_timeout,
+        &mut opts.header_timeout,
+        &mut opts.idle_timeout,
+    ];
+    keys.apply(timeouts, &mut opts.health);
+    opts.max_connections = keys.max_connections;
     opts.max_body = max_body.unwrap_or(opts.max_body);
-    opts.max_connections = max_connections.map(|n| n as usize);
     Some(Responder::FastCgi(opts))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use toml::Spanned;
 
-use super::build::{addresses, count, duration};
+use super::build::{UpstreamKeys, addresses, duration};
 use super::diagnostic::Diagnostic;
 use super::raw::RawProxy;
 use crate::handlers::balance::Policy;
@@ -59,13 +59,18 @@ pub(super) fn proxy_options(
             ),
         }
     }
-    let connect_timeout = duration(&proxy.connect_timeout, errors);
-    let header_timeout = duration(&proxy.header_timeout, errors);
-    let idle_timeout = duration(&proxy.idle_timeout, errors);
-    let fail_window = duration(&proxy.fail_window, errors);
-    let cool_down = duration(&proxy.cool_down, errors);
-    let max_fails = count(&proxy.max_fails, "max-fails", errors);
-    let max_connections = count(&proxy.max_connections, "max-connections", errors);
+    let keys = UpstreamKeys::read(
+        [
+            &proxy.connect_timeout,
+            &proxy.header_timeout,
+            &proxy.idle_timeout,
+            &proxy.fail_window,
+            &proxy.cool_down,
+        ],
+        &proxy.max_fails,
+        &proxy.max_connections,
+        errors,
+    );
     let check = proxy.health_check.map(|raw| {
         let raw = raw.into_inner();
         let path = raw.path.get_ref();
@@ -92,14 +97,13 @@ pub(super) fn proxy_options(
         return None;
     }
     let mut opts = ProxyOptions::new(upstreams);
-    let set = |slot: &mut Duration, value: Option<Duration>| *slot = value.unwrap_or(*slot);
-    set(&mut opts.connect_timeout, connect_timeout);
-    set(&mut opts.header_timeout, header_timeout);
-    set(&mut opts.idle_timeout, idle_timeout);
-    set(&mut opts.health.fail_window, fail_window);
-    set(&mut opts.health.cool_down, cool_down);
-    opts.health.max_fails = max_fails.unwrap_or(opts.health.max_fails);
-    opts.max_connections = max_connections.map(|n| n as usize);
+    let timeouts = [
+        &mut opts.connect_timeout,
+        &mut opts.header_timeout,
+        &mut opts.idle_timeout,
+    ];
+    keys.apply(timeouts, &mut opts.health);
+    opts.max_connections = keys.max_connections;
     opts.policy = policy.unwrap_or(Policy::RoundRobin);
     opts.host = host.unwrap_or(UpstreamHost::Client);
     opts.strip_prefix = proxy.strip_prefix.unwrap_or(false);

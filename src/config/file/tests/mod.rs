@@ -216,8 +216,8 @@ fn every_error_message() {
         (format!("{SITE}index = 1\n"), vec![
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
         ]),
-        (route("path = \"/\"\nproxy = { to = \"x\" }"), vec![
-            "5:1: unknown field `proxy`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+        (route("path = \"/\"\nupstream = { to = \"x\" }"), vec![
+            "5:1: unknown field `upstream`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]),
         (route("path = \"/\"\ncgi = { program = \"/x\", dir = \"d\" }"), vec![
             "5:31: `program` and `dir` cannot both be set",
@@ -467,7 +467,7 @@ fn errors_are_collected_across_tables() {
             "2:11: workers = 0 is out of range",
             "4:8: invalid type: integer `1`, expected a string",
             "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
-            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
         ]
     );
     let d = diagnostics(source);
@@ -479,10 +479,11 @@ fn errors_are_collected_across_tables() {
         "{SITE}[[site.route]]\npath = \"/\"\nproxy = {{}}\n"
     ));
     assert_eq!(
-        proxy.list[0].help.as_deref(),
-        Some(
-            "`proxy` routes are not available yet: a route answers with `files`, `redirect`, `cgi` or `fastcgi`"
-        )
+        (
+            proxy.list[0].message.as_str(),
+            proxy.list[0].help.as_deref()
+        ),
+        ("missing field `upstreams`", Some("add it"))
     );
 }
 
