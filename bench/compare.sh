@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of usher against nginx and lighttpd (issue 3), with a FastCGI row
-# through php-fpm (issue 6); see bench/README.md.
+# through php-fpm (issue 6) and a reverse-proxy row in front of a shared upstream nginx
+# (issue 7); see bench/README.md.
 #
 # On a fresh Debian machine, as root: installs what is missing, builds usher in release mode,
 # makes a document root in a temp dir, starts every server on its own free port on 127.0.0.1,
 # pins the server to one core and the load generator to another, runs the rows round by round
 # (rotating the server order each round) and prints medians, spreads and usher/other ratios.
-# Every process it starts (servers, php-fpm) it stops, by the PID it recorded. Traffic goes to
-# 127.0.0.1 only.
+# Every process it starts (servers, php-fpm, the upstream nginx) it stops, by the PID it
+# recorded. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,14 +22,18 @@ usage: bench/compare.sh [options]
   --smoke           every row ~1 s, 1 round, 2 downloads: checks the script and the servers work
   --rounds N        rounds per row (default 3); the server order rotates each round
   --duration S      seconds per timed run, an integer (default 10)
-  --rows LIST       rows to run, comma-separated letters a-l (default all); k adds the scaling
+  --rows LIST       rows to run, comma-separated letters a-m (default all); k adds the scaling
                     section, which repeats the chosen rows a-j with all cores given to the server;
-                    l is PHP through php-fpm (FastCGI), one core only
+                    l is PHP through php-fpm (FastCGI), m a reverse proxy to an upstream nginx,
+                    both one core only
   --all-cores       run only the scaling section (all cores to the server)
   --servers LIST    servers to compare (default usher,nginx,lighttpd)
   --usher PATH      use this usher binary instead of running cargo build --release
   --downloads N     100 MiB downloads per server per round in row d (default 5)
   --fpm-cpus LIST   cores for php-fpm in row l (default: the server's core, 0)
+  --upstream-cpus LIST
+                    cores for the upstream nginx in row m (default: the server's core, 0)
+  --proxy-conns N   wrk connections in row m (default 32, the idle upstream connections kept)
   --keep            keep the temp dir (configs, logs, raw results) and print its path
   -h, --help        this text
 
@@ -38,7 +43,7 @@ EOF
 
 ROUNDS=3
 DURATION=10
-ROWS="a,b,c,d,e,f,g,h,i,j,k,l"
+ROWS="a,b,c,d,e,f,g,h,i,j,k,l,m"
 SERVERS="usher,nginx,lighttpd"
 USHER_BIN=""
 DOWNLOADS=5
@@ -47,6 +52,7 @@ ALL_CORES_ONLY=0
 KEEP=0
 SMOKE=0
 FPM_CPUS=""
+UPSTREAM_CPUS=""
 PIPELINE_DEPTH=16
 # Row l: wrk connections, and php-fpm children. A php-fpm child serves one connection at a time
 # and, once a server has kept that connection alive, waits on it for its next request instead
@@ -55,6 +61,12 @@ PIPELINE_DEPTH=16
 # php-fpm's listen queue for a child that never comes (the row checks that none are left).
 FCGI_CONNS=64
 FPM_CHILDREN=$((FCGI_CONNS + 16))
+# Row m: wrk connections to the proxy in front of the upstream nginx. 32 by default, as many
+# idle upstream connections as usher keeps (fixed) and nginx is given (keepalive 32), so that
+# after the first requests every one goes over a reused connection; past 32 in flight, the
+# answers of a burst return more connections than either keeps, the rest close and the next
+# requests open new ones (see bench/README.md).
+PROXY_CONNS=32
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -67,6 +79,8 @@ while [ $# -gt 0 ]; do
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --downloads) DOWNLOADS="${2:?--downloads needs a number}"; shift ;;
     --fpm-cpus) FPM_CPUS="${2:?--fpm-cpus needs a CPU list}"; shift ;;
+    --upstream-cpus) UPSTREAM_CPUS="${2:?--upstream-cpus needs a CPU list}"; shift ;;
+    --proxy-conns) PROXY_CONNS="${2:?--proxy-conns needs a number}"; shift ;;
     --keep) KEEP=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -85,20 +99,24 @@ log() { echo "$*" >&2; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer of seconds"
 [[ "$DOWNLOADS" =~ ^[1-9][0-9]*$ ]] || die "--downloads must be a positive integer"
-[[ "$ROWS" =~ ^[a-l](,[a-l])*$ ]] || die "--rows must be letters a-l separated by commas"
+[[ "$PROXY_CONNS" =~ ^[1-9][0-9]*$ ]] || die "--proxy-conns must be a positive integer"
+[[ "$ROWS" =~ ^[a-m](,[a-m])*$ ]] || die "--rows must be letters a-m separated by commas"
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
 if [ "$ALL_CORES_ONLY" = 1 ] && ! [[ "$ROWS" =~ [a-j] ]]; then
-  die "--all-cores repeats rows a-j; row l runs on one core only"
+  die "--all-cores repeats rows a-j; rows l and m run on one core only"
 fi
 [[ -z "$FPM_CPUS" || "$FPM_CPUS" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
   || die "--fpm-cpus must be a CPU list such as 0, 1 or 0-1"
+[[ -z "$UPSTREAM_CPUS" || "$UPSTREAM_CPUS" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
+  || die "--upstream-cpus must be a CPU list such as 0, 1 or 0-1"
 
 IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
 has_server() { [[ ",$SERVERS," == *",$1,"* ]]; }
-# Row l runs in the one-core section only; --all-cores and "--rows k" alone skip it.
+# Rows l and m run in the one-core section only; --all-cores and "--rows k" alone skip them.
 wants_fastcgi() { has_row l && [ "$ALL_CORES_ONLY" = 0 ]; }
+wants_proxy() { has_row m && [ "$ALL_CORES_ONLY" = 0 ]; }
 
 # php-fpm: Debian names the binary by version (/usr/sbin/php-fpm8.2).
 find_php_fpm() {
@@ -183,6 +201,10 @@ declare -A PORT=()       # server -> HTTP/1.1 port
 declare -A H2_PORT=()    # server -> h2c port (nginx has a separate one)
 FPM_PID=""               # php-fpm's master, while row l runs
 FPM_SOCK="$WORK/run/php-fpm.sock"
+UPSTREAM_PID=""          # the upstream nginx's master, while a server runs row m
+UPSTREAM_PORT=""         # its port for the proxied requests
+UPSTREAM_STATUS_PORT=""  # its stub_status port
+UPSTREAM_BODY="$WORK/run/upstream.body"  # what it answers: exactly 1 KiB
 
 # Servers run in their own session (setsid), so the PID we recorded is also their process
 # group: lighttpd with workers signals its whole group on shutdown, which must not be ours.
@@ -216,9 +238,17 @@ stop_fpm() {
   fi
 }
 
+stop_upstream() {
+  if [ -n "$UPSTREAM_PID" ]; then
+    stop_pid "$UPSTREAM_PID"
+    UPSTREAM_PID=""
+  fi
+}
+
 cleanup() {
   stop_all
   stop_fpm
+  stop_upstream
   if [ "$KEEP" = 1 ]; then
     log "compare.sh: kept $WORK"
   else
@@ -248,6 +278,10 @@ EOF
 <?php echo "hello ", $_SERVER['REQUEST_URI'];
 EOF
   chmod -R a+rX "$ROOT"
+  # Row m's upstream answer: 1 KiB of letters, digits, '-' and '_' (nothing nginx's quoted
+  # string or the template filling would interpret), written into its config.
+  printf '%.0sabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_' {1..16} \
+    >"$UPSTREAM_BODY"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +290,8 @@ EOF
 # Row l: php-fpm on the server's core by default (--fpm-cpus changes it), so the server and the
 # application it feeds share one core and a server that spends less per request leaves more of
 # it to PHP; the load generator keeps its own core.
+# Row m: the upstream nginx on the server's core too by default (--upstream-cpus changes it),
+# for the same reason: the two halves of each request share that core.
 
 NCPU=$(nproc)
 if [ "$NCPU" -ge 2 ]; then
@@ -263,10 +299,12 @@ if [ "$NCPU" -ge 2 ]; then
   ONE_CORE_SERVER_CPUS=0
   ALL_CORES_SERVER_CPUS="0-$((NCPU - 1))"
   FPM_CPUS="${FPM_CPUS:-$ONE_CORE_SERVER_CPUS}"
+  UPSTREAM_CPUS="${UPSTREAM_CPUS:-$ONE_CORE_SERVER_CPUS}"
 else
   log "compare.sh: only one core: nothing is pinned, and the numbers mean little"
   CLIENT_CPU=""
   FPM_CPUS=""
+  UPSTREAM_CPUS=""
 fi
 
 client() {
@@ -282,8 +320,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
 # Servers. SECTION is "one" (one core, one worker) or "all" (every core). MODE is "static" (rows
-# a-j: the configs above) or "fastcgi" (row l: each server's own config that sends .php to
-# php-fpm, started afresh for the row, so rows a-j run exactly as without it).
+# a-j: the configs above), "fastcgi" (row l: each server's own config that sends .php to
+# php-fpm) or "proxy" (row m: each server's own config that proxies every request to the
+# upstream nginx); rows l and m start the servers afresh, so rows a-j run exactly as without
+# them.
 
 SECTION=one
 MODE=static
@@ -328,6 +368,11 @@ start_usher() {
     log_file="$WORK/run/usher-fastcgi.log"
     fill usher-fastcgi.toml.in "$conf" "ROOT=$ROOT" "SOCKET=$FPM_SOCK" "CONNS=$FPM_CHILDREN"
     cmd+=("${pin[@]}" "$USHER_BIN" run -c "$conf" --listen "127.0.0.1:$port")
+  elif [ "$MODE" = proxy ]; then
+    log_file="$WORK/run/usher-proxy.log"
+    conf="$WORK/run/usher-proxy.toml"
+    fill usher-proxy.toml.in "$conf" "UPSTREAM_PORT=$UPSTREAM_PORT"
+    cmd+=("${pin[@]}" "$USHER_BIN" run -c "$conf" --listen "127.0.0.1:$port")
   else
     cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port")
   fi
@@ -351,6 +396,10 @@ start_nginx() {
     conf="$WORK/run/nginx-fastcgi.conf"
     fill nginx-fastcgi.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" \
       "RUN=$WORK/run" "PORT=$port" "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+  elif [ "$MODE" = proxy ]; then
+    conf="$WORK/run/nginx-proxy.conf"
+    fill nginx-proxy.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" \
+      "RUN=$WORK/run" "PORT=$port" "UPSTREAM_PORT=$UPSTREAM_PORT"
   else
     fill nginx.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" "RUN=$WORK/run" \
       "PORT=$port" "H2_PORT=$h2_port" "ROOT=$ROOT"
@@ -370,6 +419,10 @@ start_lighttpd() {
     conf="$WORK/run/lighttpd-fastcgi.conf"
     fill lighttpd-fastcgi.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
       "ROOT=$ROOT" "SOCKET=$FPM_SOCK"
+  elif [ "$MODE" = proxy ]; then
+    conf="$WORK/run/lighttpd-proxy.conf"
+    fill lighttpd-proxy.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
+      "ROOT=$ROOT" "UPSTREAM_PORT=$UPSTREAM_PORT"
   else
     fill lighttpd.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
       "ROOT=$ROOT"
@@ -411,6 +464,46 @@ start_fpm() {
 # Connections waiting in php-fpm's listen queue (accepted by the kernel, not by a child).
 fpm_queue() {
   ss -Hxl src "$FPM_SOCK" | awk '{print $3; exit}'
+}
+
+# The upstream nginx of row m: one worker on UPSTREAM_CPUS answering UPSTREAM_BODY on a free
+# port, stub_status on another; in its own session like the servers, started afresh for each
+# server's run. Ready once its status page answers.
+start_upstream() {
+  local conf="$WORK/run/nginx-upstream.conf" user_line="" i
+  local -a ports cmd=()
+  mapfile -t ports < <(python3 "$HELPERS" ports 2)
+  [ ${#ports[@]} -eq 2 ] || die "could not pick free ports"
+  UPSTREAM_PORT=${ports[0]}
+  UPSTREAM_STATUS_PORT=${ports[1]}
+  [ "$(id -u)" != 0 ] || user_line="user root;"
+  mkdir -p "$WORK/run/nginx-upstream-temp"
+  fill nginx-upstream.conf.in "$conf" "USER_LINE=$user_line" "RUN=$WORK/run" \
+    "PORT=$UPSTREAM_PORT" "STATUS_PORT=$UPSTREAM_STATUS_PORT" "BODY=$(cat "$UPSTREAM_BODY")"
+  [ -z "$UPSTREAM_CPUS" ] || cmd=(taskset -c "$UPSTREAM_CPUS")
+  setsid "${cmd[@]}" nginx -c "$conf" -p "$WORK/run" -g 'daemon off;' \
+    >>"$WORK/run/nginx-upstream.out" 2>&1 &
+  UPSTREAM_PID=$!
+  for ((i = 0; i < 200; i++)); do
+    if ! kill -0 "$UPSTREAM_PID" 2>/dev/null; then
+      log "compare.sh: the upstream nginx exited during startup"
+      return 1
+    fi
+    if upstream_counts >/dev/null 2>&1; then
+      return
+    fi
+    sleep 0.05
+  done
+  log "compare.sh: the upstream nginx did not answer on 127.0.0.1:$UPSTREAM_STATUS_PORT within 10 s"
+  return 1
+}
+
+# The upstream's counters since it started, from stub_status: "ACCEPTED HANDLED REQUESTS"
+# (connections accepted and handled, requests read), each counting the status query itself.
+upstream_counts() {
+  local out
+  out=$(curl -sS --max-time 5 "http://127.0.0.1:$UPSTREAM_STATUS_PORT/status") || return 1
+  awk 'NR == 3 && NF == 3 {print $1, $2, $3; found = 1} END {exit !found}' <<<"$out"
 }
 
 # The server must lead its own process group (setsid did not fork), so that stop_pid's
@@ -459,18 +552,27 @@ show_logs() {
 # Start every server of this round; returns 1 if any failed (it is left out of the round).
 declare -A UP=()
 start_servers() {
+  start_some "${SERVER_LIST[@]}"
+}
+
+# Start one server (row m runs them one at a time); returns 1 if it failed.
+start_server() {
+  start_some "$1"
+}
+
+start_some() {
   local -a ports
   local s ok=0
   mapfile -t ports < <(python3 "$HELPERS" ports 4)
   [ ${#ports[@]} -eq 4 ] || die "could not pick free ports"
-  for s in "${SERVER_LIST[@]}"; do
+  for s in "$@"; do
     case "$s" in
       usher) start_usher "${ports[0]}" ;;
       nginx) start_nginx "${ports[1]}" "${ports[2]}" ;;
       lighttpd) start_lighttpd "${ports[3]}" ;;
     esac
   done
-  for s in "${SERVER_LIST[@]}"; do
+  for s in "$@"; do
     if wait_ready "$s"; then
       UP[$s]=1
     else
@@ -507,13 +609,14 @@ server_ticks() {
   echo "$total"
 }
 
-# php-fpm's CPU time in nanoseconds: its master and every child, from /proc/PID/schedstat (the
-# scheduler's own sum, exact; children are single-threaded). Clock ticks would not do: each of
-# the many children runs a few ms per run, and each one's count is rounded down to 10 ms.
-# Without schedstat (a kernel without CONFIG_SCHED_INFO), ticks it is.
-fpm_ns() {
-  local total=0 p ns
-  for p in "$FPM_PID" $(ps -o pid= --ppid "$FPM_PID" 2>/dev/null || true); do
+# A backend's CPU time in nanoseconds (php-fpm in row l, the upstream nginx in row m): the
+# process and every child, from /proc/PID/schedstat (the scheduler's own sum, exact; children
+# are single-threaded). Clock ticks would not do for php-fpm: each of the many children runs a
+# few ms per run, and each one's count is rounded down to 10 ms. Without schedstat (a kernel
+# without CONFIG_SCHED_INFO), ticks it is.
+tree_ns() {
+  local root="$1" total=0 p ns
+  for p in "$root" $(ps -o pid= --ppid "$root" 2>/dev/null || true); do
     if [ -r "/proc/$p/schedstat" ]; then
       read -r ns _ 2>/dev/null <"/proc/$p/schedstat" || ns=0
     else
@@ -524,9 +627,12 @@ fpm_ns() {
   echo "$total"
 }
 
+fpm_ns() { tree_ns "$FPM_PID"; }
+
 # ---------------------------------------------------------------------------------------------
-# Rows. Each row function prints "VALUE CPU [BACKEND_CPU]" (CPU "-" when not measured; the
-# backend's, php-fpm's, in row l only) on success, or a reason on stderr and returns 1.
+# Rows. Each row function prints "VALUE CPU [BACKEND_CPU [NOTE...]]" (CPU "-" when not measured;
+# the backend's in rows l (php-fpm) and m (the upstream nginx) only; a note for the report in
+# row m) on success, or a reason on stderr and returns 1.
 
 describe_rows() {
   {
@@ -541,6 +647,7 @@ describe_rows() {
     printf 'i\t1 KiB, pipelined depth %d, 64 conns (wrk)\treq/s\thigher\tµs/req\n' "$PIPELINE_DEPTH"
     printf 'j\t404 with a negotiated problem body, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
     printf 'l\tPHP page through php-fpm (FastCGI), %d conns (wrk)\treq/s\thigher\tµs/req\n' "$FCGI_CONNS"
+    printf 'm\treverse proxy to an upstream nginx, 1 KiB, %d conns (wrk)\treq/s\thigher\tµs/req\n' "$PROXY_CONNS"
   } >"$ROWS_META"
 }
 
@@ -660,6 +767,42 @@ row_l() {
   echo "$out $(awk -v d=$((f1 - f0)) -v n="$reqs" 'BEGIN{printf "%.2f", d / 1e3 / n}')"
 }
 
+# Row m: 1 KiB from the upstream nginx through the server. The answer must be the upstream's
+# body, byte for byte. The upstream's counters, read before and after the run, say how many
+# connections the server opened to it and how many requests it passed on: fewer requests than
+# wrk got answers means some answers did not come from the upstream. Prints the rate, the
+# server's CPU per request, the upstream's, and a note with the connections per request.
+row_m() {
+  local s="$1" counts a0 h0 r0 a1 h1 r1 u0 u1 out reqs conns passed
+  precheck "$s" / 200 1024 || return 1
+  if ! cmp -s "$WORK/run/precheck.body" "$UPSTREAM_BODY"; then
+    echo "GET / gave 1024 bytes that are not the upstream's body"
+    return 1
+  fi
+  counts=$(upstream_counts) || { echo "the upstream's stub_status did not answer"; return 1; }
+  read -r a0 h0 r0 <<<"$counts"
+  u0=$(tree_ns "$UPSTREAM_PID")
+  out=$(run_wrk "$s" "$PROXY_CONNS" / 2xx) || { echo "$out"; return 1; }
+  u1=$(tree_ns "$UPSTREAM_PID")
+  counts=$(upstream_counts) || { echo "the upstream's stub_status did not answer after the run"; return 1; }
+  read -r a1 h1 r1 <<<"$counts"
+  reqs=$(awk '/ requests in /{print $1}' "$WORK/run/wrk.out")
+  # Less the second status query's own connection and request.
+  conns=$((a1 - a0 - 1))
+  passed=$((r1 - r0 - 1))
+  if [ "$passed" -lt "$reqs" ]; then
+    echo "the upstream got $passed requests for the $reqs answers wrk counted"
+    return 1
+  fi
+  if [ $((h1 - h0)) != $((a1 - a0)) ]; then
+    echo "the upstream dropped $((a1 - a0 - h1 + h0)) connections (worker_connections reached)"
+    return 1
+  fi
+  echo "$out $(awk -v d=$((u1 - u0)) -v n="$reqs" 'BEGIN{printf "%.2f", d / 1e3 / n}')" \
+    "upstream: $conns connections accepted for $passed requests," \
+    "$(awk -v c="$conns" -v n="$passed" 'BEGIN{printf "%.3g", c / n}') per request"
+}
+
 row_d() {
   local s="$1" k t0 t1 out code size secs bytes=0 total_secs=0
   precheck "$s" /1k.bin 200 1024 || return 1
@@ -737,15 +880,15 @@ record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 # Run one row against one server and record it: section, row, server, round, value, CPU,
 # backend CPU, ok or FAIL, note.
 run_row() {
-  local row="$1" s="$2" round="$3" out value cpu backend
+  local row="$1" s="$2" round="$3" out value cpu backend note
   if [ "${UP[$s]}" != 1 ]; then
     record "$SECTION" "$row" "$s" "$round" - - - FAIL "server not running"
     return
   fi
   if out=$("row_$row" "$s" 2>&1); then
-    read -r value cpu backend <<<"$out"
-    record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" "${backend:--}" ok ""
-    log "   $row $s: $value (cpu $cpu${backend:+, php-fpm cpu $backend})"
+    read -r value cpu backend note <<<"$out"
+    record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" "${backend:--}" ok "${note:-}"
+    log "   $row $s: $value (cpu $cpu${backend:+, backend cpu $backend})${note:+; $note}"
   else
     FAILED=1
     out=$(tr '\n' ' ' <<<"$out")
@@ -804,6 +947,27 @@ run_section() {
       stop_fpm
       MODE=static
     fi
+    # Row m: a fresh upstream nginx on a fresh port for each server, which is started with its
+    # proxy config and stopped as soon as its run is over. A server that opened and closed
+    # tens of thousands of connections to the upstream leaves as many in TIME_WAIT towards its
+    # address, and the next server's connect() to the same address would search past them.
+    if [ "$SECTION" = one ] && has_row m; then
+      MODE=proxy
+      for s in "${order[@]}"; do
+        if start_upstream; then
+          start_server "$s" || true
+          run_row m "$s" "$round"
+          stop_pid "${PID[$s]}"
+          unset "PID[$s]"
+        else
+          FAILED=1
+          show_logs
+          record "$SECTION" m "$s" "$round" - - - FAIL "the upstream nginx did not start"
+        fi
+        stop_upstream
+      done
+      MODE=static
+    fi
   done
 }
 
@@ -834,6 +998,9 @@ echo "- load: wrk -t1 / h2load -t1 / curl on core ${CLIENT_CPU:-any}; $ROUNDS ro
 if wants_fastcgi; then
   echo "- row l: $("$PHP_FPM" -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), pm static with $FPM_CHILDREN children on core ${FPM_CPUS:-any}, a Unix socket; one php-fpm per round"
 fi
+if wants_proxy; then
+  echo "- row m: the upstream is a second nginx, one worker on core ${UPSTREAM_CPUS:-any}, answering 1 KiB from memory over HTTP/1.1 keep-alive; a fresh one for each server's run"
+fi
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine makes every number noisy; compare ratios)"
 
 # "--rows k" alone means the scaling section for every row.
@@ -860,10 +1027,12 @@ for f in "$WORK"/run/*.log "$WORK"/run/*.out; do
     FAILED=1
     echo "- $(basename "$f") logged $n panic(s); first: $(grep -m1 -A1 'panicked at' "$f" | tr '\n' ' ')"
   fi
-  # Row l: what the servers and php-fpm logged about the application (failed or cut requests,
-  # refused or timed-out connections): not a failure by itself, but a reason to look.
+  # Rows l and m: what the servers, php-fpm and the upstream nginx logged about the backend
+  # (failed or cut requests, refused or timed-out connections): not a failure by itself, but a
+  # reason to look.
   case "$(basename "$f")" in
-    usher-fastcgi.log | nginx-fastcgi-error.log | lighttpd-fastcgi-error.log | php-fpm.log)
+    usher-fastcgi.log | nginx-fastcgi-error.log | lighttpd-fastcgi-error.log | php-fpm.log | \
+      usher-proxy.log | nginx-proxy-error.log | lighttpd-proxy-error.log | nginx-upstream-error.log)
       n=$(grep -c -i -E 'warn|error|fail|timed out|refused|reset|busy|max_children' "$f" || true)
       if [ "$n" != 0 ]; then
         echo "- $(basename "$f") has $n warning or error line(s); first: $(grep -m1 -i -E 'warn|error|fail|timed out|refused|reset|busy|max_children' "$f" | cut -c1-200)"

@@ -9,7 +9,9 @@
         of VmRSS summed over PID and its descendants, and OPEN the connections still open
     helpers.py report RESULTS_TSV ROWS_TSV
         print the markdown tables (medians, spread, ratios) for the results compare.sh wrote:
-        the rate or size, the server's CPU per request and, for row l, php-fpm's
+        the rate or size, the server's CPU per request and, for rows l and m, the backend's
+        (php-fpm's, the upstream nginx's); then the notes (failures, and row m's upstream
+        connections per request)
 
 Only the standard library; traffic goes to 127.0.0.1 only.
 """
@@ -189,7 +191,7 @@ def cmd_report(args):
             rows[letter] = (desc, unit, better, cpu_unit)
             order.append(letter)
     # (section, row, server) -> lists of values, the server's CPU costs and the backend's (row
-    # l: php-fpm); failures keep their notes.
+    # l: php-fpm; row m: the upstream nginx); failures and row m keep their notes.
     vals, cpus, backend, sections, servers, notes = {}, {}, {}, [], [], []
     with open(args.results) as f:
         for line in f:
@@ -209,7 +211,8 @@ def cmd_report(args):
                 if bcpu != "-":
                     backend.setdefault(key, []).append(float(bcpu))
             if note:
-                notes.append(f"{section} row {row} {server} round {rnd}: {status} {note}")
+                said = note if status == "ok" else f"{status} {note}"
+                notes.append(f"{section} row {row} {server} round {rnd}: {said}")
     servers.sort(key=lambda s: ["usher", "nginx", "lighttpd"].index(s))
     others = [s for s in servers if s != "usher"]
     titles = {
@@ -221,7 +224,12 @@ def cmd_report(args):
         for what, table, unit_of in (
             ("rate or size", vals, lambda r: rows[r][1]),
             ("server CPU per request (core-µs; lower is better)", cpus, lambda r: rows[r][3]),
-            ("php-fpm CPU per request (core-µs; lower is better)", backend, lambda r: rows[r][3]),
+            (
+                "backend CPU per request, php-fpm in row l, the upstream nginx in row m"
+                " (core-µs; lower is better)",
+                backend,
+                lambda r: rows[r][3],
+            ),
         ):
             lines = []
             for r in present:
