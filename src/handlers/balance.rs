@@ -154,49 +154,33 @@ impl<T> Balancer<T> {
         tried: &[usize],
         now: Instant,
     ) -> Result<Pick<'_, T>, NoUpstream> {
-        let candidates: Vec<usize> = (0..self.members.len())
-            .filter(|i| !tried.contains(i))
-            .collect();
-        if candidates.is_empty() {
-            return Err(NoUpstream::Exhausted);
+        let n = self.members.len();
+        let usable = |i: &usize| !tried.contains(i) && self.is_up(*i, now);
+        // Counted, then walked: no allocation on this path, which every request takes.
+        let up = (0..n).filter(usable).count();
+        if up == 0 {
+            return Err(self.none_usable(tried, now));
         }
-        let up: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&i| self.is_up(i, now))
-            .collect();
-        if up.is_empty() {
-            // Back when the first cool-down ends; upstreams failing active checks come back
-            // at a check, whose time is not known here: a second.
-            let back = candidates
-                .iter()
-                .filter_map(|&i| {
-                    let health = self.members[i].health.lock().expect("health");
-                    if health.check_failed {
-                        Some(now + Duration::from_secs(1))
-                    } else {
-                        health.down_until
-                    }
-                })
-                .min()
-                .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
-            return Err(NoUpstream::AllDown { retry_after: back });
-        }
+        let nth_up = |k: usize| (0..n).filter(usable).nth(k % up);
         let index = match &self.policy {
-            Policy::First => up[0],
-            Policy::RoundRobin => up[self.next_turn() % up.len()],
+            Policy::First => nth_up(0),
+            Policy::RoundRobin => nth_up(self.next_turn()),
             Policy::LeastConn => {
-                let load = |i: usize| self.members[i].in_flight.load(Ordering::Relaxed);
-                let least = up.iter().map(|&i| load(i)).min().unwrap_or(0);
-                let tied: Vec<usize> = up.iter().copied().filter(|&i| load(i) == least).collect();
-                tied[self.next_turn() % tied.len()]
+                let load = |i: &usize| self.members[*i].in_flight.load(Ordering::Relaxed);
+                // Walked from a turning start, so ties go round robin.
+                let start = self.next_turn();
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .filter(usable)
+                    .min_by_key(load)
             }
-            Policy::IpHash => up[hash_onto(&key.client, &candidates, &up)],
+            Policy::IpHash => Some(self.hashed(&key.client, tried, now)),
             Policy::Header(_) => match key.field {
-                Some(value) => up[hash_onto(&value, &candidates, &up)],
-                None => up[self.next_turn() % up.len()],
+                Some(value) => Some(self.hashed(value, tried, now)),
+                None => nth_up(self.next_turn()),
             },
         };
+        let index = index.expect("an upstream is up");
         let member = &self.members[index];
         member.in_flight.fetch_add(1, Ordering::Relaxed);
         Ok(Pick {
@@ -204,6 +188,46 @@ impl<T> Balancer<T> {
             target: &member.target,
             in_flight: member.in_flight.clone(),
         })
+    }
+
+    /// Why nothing was picked: every upstream tried, or the rest down until the first
+    /// cool-down ends.
+    fn none_usable(&self, tried: &[usize], now: Instant) -> NoUpstream {
+        let candidates: Vec<usize> = (0..self.members.len())
+            .filter(|i| !tried.contains(i))
+            .collect();
+        if candidates.is_empty() {
+            return NoUpstream::Exhausted;
+        }
+        // Back when the first cool-down ends; upstreams failing active checks come back at
+        // a check, whose time is not known here: a second.
+        let back = candidates
+            .iter()
+            .filter_map(|&i| {
+                let health = self.members[i].health.lock().expect("health");
+                if health.check_failed {
+                    Some(now + Duration::from_secs(1))
+                } else {
+                    health.down_until
+                }
+            })
+            .min()
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        NoUpstream::AllDown { retry_after: back }
+    }
+
+    /// The member `value` hashes to among those not tried, or, when that one is down, one
+    /// of those up.
+    fn hashed<V: Hash + ?Sized>(&self, value: &V, tried: &[usize], now: Instant) -> usize {
+        let candidates: Vec<usize> = (0..self.members.len())
+            .filter(|i| !tried.contains(i))
+            .collect();
+        let up: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| self.is_up(i, now))
+            .collect();
+        up[hash_onto(value, &candidates, &up)]
     }
 
     /// Upstream `index` failed a request at `now` (could not be reached, timed out, or broke

@@ -280,23 +280,29 @@ where
         }
     };
     let ((mut response_head, rest), upstream) = answered;
-    let upstream_host = fields.get(http::header::HOST).cloned();
-    let rewrite_prefix = opts.strip_prefix.then_some(origin.prefix);
-    let upstream_authority = match upstream {
-        Upstream::Tcp(addr) => addr.to_string().parse().ok(),
-        Upstream::Unix(_) => None,
+    // Only a stripped prefix needs the authorities (parsed here, not on every request).
+    let rewrite_prefix = opts
+        .strip_prefix
+        .then_some(origin.prefix)
+        .filter(|p| *p != "/" && !p.is_empty());
+    let (upstream_authority, host_authority) = match rewrite_prefix {
+        Some(_) => (
+            match upstream {
+                Upstream::Tcp(addr) => addr.to_string().parse().ok(),
+                Upstream::Unix(_) => None,
+            },
+            fields
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.parse().ok()),
+        ),
+        None => (None, None),
     };
-    let host_authority = upstream_host
-        .as_ref()
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.parse().ok());
-    let rewrite = rewrite_prefix
-        .filter(|p| *p != "/" && !p.is_empty())
-        .map(|prefix| forward::prefix::PrefixRewrite {
-            prefix,
-            upstream: upstream_authority.as_ref(),
-            host: host_authority.as_ref(),
-        });
+    let rewrite = rewrite_prefix.map(|prefix| forward::prefix::PrefixRewrite {
+        prefix,
+        upstream: upstream_authority.as_ref(),
+        host: host_authority.as_ref(),
+    });
     let framing = response_head.framing;
     // RFC 9112 §9.3: the upstream's `Connection: close` (or an HTTP/1.0 answer without
     // keep-alive) ends the connection after this response.

@@ -142,7 +142,12 @@ impl Proxy {
         let pools = opts
             .upstreams
             .iter()
-            .map(|u| Arc::new(Pool::new(u.clone(), opts.max_idle, opts.max_connections)))
+            .map(|u| {
+                // A limit above the idle bound raises it: connections the route may hold
+                // open are worth keeping.
+                let idle = opts.max_idle.max(opts.max_connections.unwrap_or(0));
+                Arc::new(Pool::new(u.clone(), idle, opts.max_connections))
+            })
             .collect();
         let upstreams = Arc::new(Balancer::new(pools, opts.policy.clone(), opts.health));
         if let Some(check) = &opts.check {
