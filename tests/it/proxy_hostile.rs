@@ -395,6 +395,33 @@ fn connections_the_upstream_closes_cost_no_failed_get() {
 }
 
 #[test]
+fn head_keeps_the_length_and_sends_no_body() {
+    let up = answering(|target| match target {
+        "/length" => "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n".into(),
+        "/chunked" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+        t => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{t}", t.len()),
+    });
+    let (_dir, usher) = usher_for(up.addr, "");
+    let mut client = Client::connect(usher.addrs[0]);
+    let head = client.ask("HEAD", "/length").unwrap();
+    assert_eq!(
+        (head.status, head.field("content-length")),
+        (200, Some("1234"))
+    );
+    assert_eq!(client.ask("GET", "/one").unwrap().text(), "/one");
+    let head = client.ask("HEAD", "/chunked").unwrap();
+    assert_eq!(head.status, 200);
+    // RFC 9110 §9.3.2: HEAD's fields are GET's; the GET's length is unknown, not 0.
+    assert_eq!(head.field("content-length"), None, "{}", head.head);
+    assert_eq!(client.ask("GET", "/two").unwrap().text(), "/two");
+    assert_eq!(
+        up.accepted(),
+        1,
+        "the upstream's connection was reused throughout"
+    );
+}
+
+#[test]
 fn no_content_and_not_modified_pass_without_a_body() {
     let up = answering(|target| match target {
         "/204" => "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n".into(),

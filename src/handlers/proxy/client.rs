@@ -329,7 +329,18 @@ where
     *response.body_mut() = match framing {
         ResponseFraming::None => {
             rest.keep_if(keep_alive);
-            ResponseBody::Empty
+            // RFC 9110 §9.3.2: a HEAD answer's fields are the GET's. Without the upstream's
+            // `Content-Length` the GET's length is unknown, not 0: an empty body that says
+            // so, or the client would be told `Content-Length: 0`.
+            let length_unknown = method == Method::HEAD
+                && !response
+                    .headers()
+                    .contains_key(http::header::CONTENT_LENGTH);
+            if length_unknown {
+                ResponseBody::stream(UpstreamBody::empty_of_unknown_length())
+            } else {
+                ResponseBody::Empty
+            }
         }
         _ => ResponseBody::stream(rest.into_body(framing, keep_alive)),
     };
@@ -571,6 +582,16 @@ fn body_chunks(exchange: Exchange, decoder: BodyDecoder, keep_alive: bool) -> Ch
 pub struct UpstreamBody {
     state: Option<Chunks>,
     remaining: Option<u64>,
+}
+
+impl UpstreamBody {
+    /// No bytes, and no length stated: the answer to a HEAD whose GET length is unknown.
+    fn empty_of_unknown_length() -> Self {
+        UpstreamBody {
+            state: None,
+            remaining: None,
+        }
+    }
 }
 
 impl Body for UpstreamBody {
