@@ -683,3 +683,41 @@ async fn an_http2_client_gets_and_posts_through_the_proxy() {
         .any(|s| s.one("transfer-encoding") == Some("chunked"));
     assert!(chunked, "the content of unknown length went on chunked");
 }
+
+/// An upgrade request with content, and an upstream that switches before reading it: the
+/// content still goes first, then the tunnel.
+#[test]
+fn an_upgrade_with_content_answered_before_the_content_is_read() {
+    let (got_tx, got) = mpsc::channel();
+    let got_tx = Mutex::new(got_tx);
+    let up = Scripted::start(move |mut conn, _| {
+        if conn.request(false).is_none() {
+            return;
+        }
+        conn.send(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n",
+        );
+        let _ = got_tx.lock().unwrap().send(());
+        let mut content = [0u8; 5];
+        if conn.r.read_exact(&mut content).is_err() || &content != b"hello" {
+            return;
+        }
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = conn.r.read(&mut buf) {
+            if !conn.send(&buf[..n]) {
+                return;
+            }
+        }
+    });
+    let (_dir, usher) = usher_for(up.addr, "");
+    let mut client = Client::connect(usher.addrs[0]);
+    client.send("GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\nContent-Length: 5\r\n\r\n");
+    got.recv_timeout(IO_TIMEOUT).expect("the upstream switched");
+    client.send("hello");
+    let answer = client.answer(true).unwrap();
+    assert_eq!(answer.status, 101, "{answer:?}");
+    client.send("ping");
+    let mut echo = [0u8; 4];
+    client.r.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ping");
+}

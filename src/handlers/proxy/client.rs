@@ -317,7 +317,7 @@ where
             response_head.parts.status = StatusCode::OK; // RFC 8441 §5
             tunnel::switched_as_connect(&mut response_head.parts.headers);
         }
-        let (conn, early, lease) = rest.into_tunnel();
+        let (conn, early, lease) = rest.into_tunnel().await.map_err(fail)?;
         tunnel::run(on_upgrade, conn, early, lease, origin.request_id.to_owned());
         return Ok(Response::from_parts(
             response_head.parts,
@@ -459,12 +459,18 @@ impl Exchange {
         }
     }
 
-    /// The connection, what came behind the 101, and its lease: for a tunnel.
-    fn into_tunnel(mut self) -> (Conn, Bytes, Lease) {
-        let wr = self.wr.take().expect("no content is sent with an upgrade");
-        let lease = self.lease.take().expect("lease");
+    /// The connection, what came behind the 101, and its lease: for a tunnel. Content the
+    /// request still had to send goes first, as the other protocol starts after the whole
+    /// request (RFC 9110 §7.8): an upstream may switch before it has read it.
+    async fn into_tunnel(mut self) -> Result<(Conn, Bytes, Lease), ProxyError> {
+        if let Some(writer) = self.writer.take() {
+            self.wr = Some(writer.await?);
+        }
+        let (Some(wr), Some(lease)) = (self.wr.take(), self.lease.take()) else {
+            return Err(ProxyError::Closed); // the content could not all be sent
+        };
         let early = self.buf.split().freeze();
-        (self.rd.unsplit(wr), early, lease)
+        Ok((self.rd.unsplit(wr), early, lease))
     }
 
     /// Put the connection back, if the response allowed it (`keep_alive`), the content was
