@@ -394,6 +394,37 @@ fn connections_the_upstream_closes_cost_no_failed_get() {
     assert!(up.accepted() > 1);
 }
 
+/// A POST on a pooled connection the upstream had closed fails (it is never sent twice),
+/// but that says nothing about the upstream's health: the next request still goes there.
+#[test]
+fn a_stale_pooled_connection_does_not_mark_the_upstream_down() {
+    let first = Scripted::start(|mut conn, _| {
+        if conn.request(true).is_some() && conn.ok("first") {
+            let _ = conn.request(true); // read, then closed without an answer
+        }
+    });
+    let second = App::start("second");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}", "{}"], policy = "first""#,
+        first.addr,
+        second.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let mut client = Client::connect(usher.addrs[0]);
+    assert_eq!(client.ask("GET", "/").unwrap().text(), "first");
+    client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx");
+    let failed = client.answer(false).unwrap();
+    assert_eq!(failed.status, 502, "{failed:?}");
+    let mut client = Client::connect(usher.addrs[0]);
+    assert_eq!(
+        client.ask("GET", "/").unwrap().text(),
+        "first",
+        "the first is still up"
+    );
+    assert_eq!(second.hits(), 0);
+}
+
 #[test]
 fn head_keeps_the_length_and_sends_no_body() {
     let up = answering(|target| match target {

@@ -269,8 +269,14 @@ where
                 );
                 continue;
             }
-            Ok(Err(Failed { error, .. })) => {
-                proxy.upstreams.failed(index, Instant::now());
+            Ok(Err(Failed { error, stale })) => {
+                // A kept-alive connection found closed says nothing of the upstream's health
+                // (RFC 9112 §9.5: either side may close an idle connection at any time); a
+                // request with content just cannot be sent again on it.
+                let closed_while_idle = stale && reused;
+                if !closed_while_idle {
+                    proxy.upstreams.failed(index, Instant::now());
+                }
                 return Err(fail(error));
             }
             Err(_) => {
