@@ -300,6 +300,48 @@ fn an_upstream_that_never_reads_the_upload_answers_early() {
     drop(done);
 }
 
+/// An upstream streaming its answer while it never reads the upload: the answer is what
+/// matters, so a stalled upload must not cut it, as long as the answer keeps coming within
+/// the idle timeout.
+#[test]
+fn a_stalled_upload_does_not_cut_an_answer_that_keeps_coming() {
+    let (done, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let up = Scripted::start(move |mut conn, _| {
+        if conn.request(false).is_none() {
+            return;
+        }
+        conn.send("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n");
+        for byte in b"streamed" {
+            std::thread::sleep(Duration::from_millis(300));
+            if !conn.send([*byte]) {
+                return;
+            }
+        }
+        let _ = held.lock().unwrap().recv_timeout(IO_TIMEOUT);
+    });
+    let (_dir, usher) = usher_for(up.addr, r#", idle-timeout = "1s""#);
+    let mut client = Client::connect(usher.addrs[0]);
+    let size = 16 << 20;
+    client.send(format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+    ));
+    let mut out = client.r.get_ref().try_clone().unwrap();
+    let uploading = std::thread::spawn(move || {
+        let block = vec![b'u'; 64 * 1024];
+        for _ in 0..size / block.len() {
+            if out.write_all(&block).is_err() {
+                return;
+            }
+        }
+    });
+    let answer = client.answer(false).expect("the whole answer");
+    assert_eq!((answer.status, answer.text().as_str()), (200, "streamed"));
+    drop(client);
+    uploading.join().unwrap();
+    drop(done);
+}
+
 /// A client that leaves while the upstream is silent mid-body: its connection should be
 /// freed at once, but nothing notices the client gone until the upstream sends again or the
 /// idle timeout passes.

@@ -384,6 +384,8 @@ struct Exchange {
     buf: BytesMut,
     lease: Option<Lease>,
     idle: Duration,
+    /// The final response head has arrived.
+    answered: bool,
 }
 
 impl Exchange {
@@ -396,6 +398,7 @@ impl Exchange {
             buf: BytesMut::with_capacity(FIRST_READ),
             lease: Some(lease),
             idle,
+            answered: false,
         }
     }
 
@@ -426,7 +429,10 @@ impl Exchange {
         let mut parser = ResponseParser::new(method, upgrade_offered);
         loop {
             match parser.parse(&mut self.buf) {
-                Ok(Some(head)) => return Ok((head, self)),
+                Ok(Some(head)) => {
+                    self.answered = true;
+                    return Ok((head, self));
+                }
                 Ok(None) => {}
                 Err(e) => return Err(failed(e.into(), false)),
             }
@@ -455,7 +461,17 @@ impl Exchange {
                     n = read => n?,
                     sent = w => {
                         self.writer = None;
-                        self.wr = Some(sent?);
+                        match sent {
+                            Ok(wr) => self.wr = Some(wr),
+                            // Once the upstream has answered, the answer is what counts: an
+                            // upload it stopped reading (RFC 9112 §9.5 lets it answer early),
+                            // or that the client broke off, ends the upload, not the answer.
+                            // With no write half left, the connection is not reused.
+                            Err(e) if self.answered => {
+                                tracing::debug!("proxy: the upload ended early: {e}");
+                            }
+                            Err(e) => return Err(e),
+                        }
                         continue;
                     }
                 },
