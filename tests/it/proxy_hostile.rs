@@ -372,6 +372,66 @@ fn a_client_leaving_while_the_upstream_is_silent_closes_the_upstreams_connection
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
+/// `header-timeout` runs from the request sent, content included: a slow upload to an
+/// upstream that answers once it has it all is not a 504, while a slow answer still is.
+#[test]
+fn the_header_timeout_starts_once_the_content_is_sent() {
+    let app = App::start("a");
+    let (_dir, usher) = usher_for(app.upstream(), r#", header-timeout = "1s""#);
+    let mut client = Client::connect(usher.addrs[0]);
+    let (pieces, piece) = (40, [b'x'; 1024]);
+    client.send(format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        pieces * piece.len()
+    ));
+    let started = Instant::now();
+    for _ in 0..pieces {
+        std::thread::sleep(Duration::from_millis(75)); // a slow client: 3 s in all
+        client.send(piece);
+    }
+    assert!(started.elapsed() > Duration::from_secs(2));
+    let answer = client.answer(false).unwrap();
+    let sum = pieces * piece.len() * usize::from(b'x');
+    assert_eq!(answer.text(), format!("{} {sum}", pieces * piece.len()));
+    client.send("POST /slow?ms=5000 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(client.answer(false).unwrap().status, 504);
+}
+
+/// An HTTP/2 client that starts an upload and goes silent holds the upstream's connection
+/// no longer than the idle timeout: it gets 400, and the upstream sees the close.
+#[tokio::test]
+async fn a_stalled_http2_upload_is_given_up_after_the_idle_timeout() {
+    use bytes::Bytes;
+    let (closed_tx, closed) = mpsc::channel();
+    let closed_tx = Mutex::new(closed_tx);
+    let up = Scripted::start(move |mut conn, _| {
+        if conn.request(false).is_some() {
+            let _ = closed_tx.lock().unwrap().send(conn.closed_by_usher());
+        }
+    });
+    let (_dir, usher) = usher_for(up.addr, r#", idle-timeout = "500ms""#);
+    let io = tokio::net::TcpStream::connect(usher.addrs[0])
+        .await
+        .unwrap();
+    let (h2, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(connection);
+    let mut h2 = h2.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{}/up", usher.addrs[0]))
+        .body(())
+        .unwrap();
+    let (answer, mut out) = h2.send_request(request, false).unwrap();
+    out.send_data(Bytes::from_static(b"a start"), false)
+        .unwrap();
+    let answer = tokio::time::timeout(IO_TIMEOUT, answer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let closed = tokio::task::spawn_blocking(move || closed.recv_timeout(IO_TIMEOUT));
+    assert_eq!(closed.await.unwrap(), Ok(true));
+    drop(out);
+}
+
 /// An upstream that stops sending mid-body: the client's connection is cut after the idle
 /// timeout, and the upstream's is closed.
 #[test]
