@@ -527,6 +527,27 @@ fn a_stale_pooled_connection_does_not_mark_the_upstream_down() {
     assert_eq!(second.hits(), 0);
 }
 
+/// A client that stalls its upload is the client's failure, not the upstream's: with two
+/// upstreams, it must not take one out (else any client could, at will).
+#[test]
+fn a_stalled_upload_does_not_mark_the_upstream_down() {
+    let first = answering(|_| "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst".into());
+    let second = App::start("second");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{}", "{}"], policy = "first", idle-timeout = "500ms""#,
+        first.addr,
+        second.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let mut client = Client::connect(usher.addrs[0]);
+    client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf");
+    assert_eq!(client.answer(false).unwrap().status, 400);
+    let mut client = Client::connect(usher.addrs[0]);
+    assert_eq!(client.ask("GET", "/").unwrap().text(), "first");
+    assert_eq!(second.hits(), 0);
+}
+
 #[test]
 fn head_keeps_the_length_and_sends_no_body() {
     let up = answering(|target| match target {

@@ -270,11 +270,14 @@ where
                 continue;
             }
             Err(Failed { error, stale }) => {
-                // A kept-alive connection found closed says nothing of the upstream's health
-                // (RFC 9112 §9.5: either side may close an idle connection at any time); a
-                // request with content just cannot be sent again on it.
+                // Only the upstream's own failures count against it. Not the client's content
+                // failing or stalling: any client could take upstreams out at will. Nor a
+                // kept-alive connection found closed (RFC 9112 §9.5: either side may close an
+                // idle connection at any time), which a request with content just cannot be
+                // sent again on.
+                let client_failed = matches!(error, ProxyError::ClientBody(_));
                 let closed_while_idle = stale && reused;
-                if !closed_while_idle {
+                if !(client_failed || closed_while_idle) {
                     proxy.upstreams.failed(index, Instant::now());
                 }
                 return Err(fail(error));
