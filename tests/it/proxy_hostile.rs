@@ -875,3 +875,36 @@ fn an_upgrade_with_content_answered_before_the_content_is_read() {
     client.r.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"ping");
 }
+
+/// A client that leaves a tunnel whose upstream never closes its side: the half-open tunnel
+/// ends after the idle timeout, and frees its connection (here the only one allowed).
+#[test]
+fn a_tunnel_the_upstream_never_closes_ends_once_the_client_has_left() {
+    let (done, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let up = Scripted::start(move |mut conn, _| {
+        while let Some(head) = conn.request(true) {
+            if target(&head) != "/up" {
+                conn.ok("plain");
+                continue;
+            }
+            conn.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n",
+            );
+            let _ = conn.closed_by_usher(); // usher passes the client's close on...
+            let _ = held.lock().unwrap().recv_timeout(IO_TIMEOUT); // ...this side never closes
+            return;
+        }
+    });
+    let extra = r#", max-connections = 1, connect-timeout = "5s", idle-timeout = "500ms""#;
+    let (_dir, usher) = usher_for(up.addr, extra);
+    let mut client = Client::connect(usher.addrs[0]);
+    client.send("GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n");
+    assert_eq!(client.answer(true).unwrap().status, 101);
+    drop(client);
+    let answer = Client::connect(usher.addrs[0])
+        .ask("GET", "/plain")
+        .unwrap();
+    assert_eq!((answer.status, answer.text().as_str()), (200, "plain"));
+    drop(done);
+}

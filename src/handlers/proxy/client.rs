@@ -323,7 +323,15 @@ where
             tunnel::switched_as_connect(&mut response_head.parts.headers);
         }
         let (conn, early, lease) = rest.into_tunnel().await.map_err(fail)?;
-        tunnel::run(on_upgrade, conn, early, lease, origin.request_id.to_owned());
+        let request_id = origin.request_id.to_owned();
+        tunnel::run(
+            on_upgrade,
+            conn,
+            early,
+            lease,
+            request_id,
+            opts.idle_timeout,
+        );
         return Ok(Response::from_parts(
             response_head.parts,
             ResponseBody::Empty,
