@@ -16,6 +16,8 @@ mod memory;
 mod policy;
 mod protocol;
 mod proxy;
+mod proxy_hostile;
 mod sandbox;
+mod scripted;
 mod support;
 mod upstream;

@@ -10,7 +10,7 @@ use crate::support::{IO_TIMEOUT, Process, exchange, head_value, start, unchunk, 
 use crate::upstream::{App, PythonServer};
 
 /// usher with one route `path` proxying with the `proxy = { ... }` table `table`.
-fn proxy(dir: &Path, path: &str, table: &str) -> Process {
+pub(crate) fn proxy(dir: &Path, path: &str, table: &str) -> Process {
     let config = format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[[site]]\n\n[[site.route]]\npath = \"{path}\"\nproxy = {{ {table} }}\n"
     );
@@ -18,7 +18,7 @@ fn proxy(dir: &Path, path: &str, table: &str) -> Process {
     start(&["-c", dir.join("usher.toml").to_str().unwrap()])
 }
 
-fn get(addr: SocketAddr, target: &str, fields: &str) -> (String, String) {
+pub(crate) fn get(addr: SocketAddr, target: &str, fields: &str) -> (String, String) {
     let (head, body) = exchange(
         addr,
         &format!("GET {target} HTTP/1.1\r\nHost: site.test\r\n{fields}Connection: close\r\n\r\n"),
@@ -27,7 +27,7 @@ fn get(addr: SocketAddr, target: &str, fields: &str) -> (String, String) {
     (head, body)
 }
 
-fn status(head: &str) -> u16 {
+pub(crate) fn status(head: &str) -> u16 {
     head.split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())

@@ -253,29 +253,34 @@ where
                 }
             },
         };
-        let exchange = Exchange::new(conn, lease, opts.idle_timeout);
+        let exchange = Exchange::new(conn, lease, opts.idle_timeout, opts.header_timeout);
         let asked = exchange.ask(&head, framing, &mut body, &method, offer.is_some());
-        match tokio::time::timeout(opts.header_timeout, asked).await {
-            Ok(Ok(answer)) => {
+        match asked.await {
+            Ok(answer) => {
                 proxy.upstreams.succeeded(index);
                 break (answer, pool.upstream().clone());
             }
             // A kept-alive connection the upstream closed while it was idle: not the
             // upstream's failure, and safe to ask again if nothing can have been done.
-            Ok(Err(Failed { error, stale: true })) if reused && may_retry => {
+            Err(Failed { error, stale: true }) if reused && may_retry => {
                 tracing::debug!(
                     request_id = origin.request_id,
                     "proxy: stale connection: {error}"
                 );
                 continue;
             }
-            Ok(Err(Failed { error, .. })) => {
-                proxy.upstreams.failed(index, Instant::now());
+            Err(Failed { error, stale }) => {
+                // Only the upstream's own failures count against it. Not the client's content
+                // failing or stalling: any client could take upstreams out at will. Nor a
+                // kept-alive connection found closed (RFC 9112 §9.5: either side may close an
+                // idle connection at any time), which a request with content just cannot be
+                // sent again on.
+                let client_failed = matches!(error, ProxyError::ClientBody(_));
+                let closed_while_idle = stale && reused;
+                if !(client_failed || closed_while_idle) {
+                    proxy.upstreams.failed(index, Instant::now());
+                }
                 return Err(fail(error));
-            }
-            Err(_) => {
-                proxy.upstreams.failed(index, Instant::now());
-                return Err(fail(ProxyError::HeaderTimeout(opts.header_timeout)));
             }
         }
     };
@@ -323,8 +328,16 @@ where
             response_head.parts.status = StatusCode::OK; // RFC 8441 §5
             tunnel::switched_as_connect(&mut response_head.parts.headers);
         }
-        let (conn, early, lease) = rest.into_tunnel();
-        tunnel::run(on_upgrade, conn, early, lease, origin.request_id.to_owned());
+        let (conn, early, lease) = rest.into_tunnel().await.map_err(fail)?;
+        let request_id = origin.request_id.to_owned();
+        tunnel::run(
+            on_upgrade,
+            conn,
+            early,
+            lease,
+            request_id,
+            opts.idle_timeout,
+        );
         return Ok(Response::from_parts(
             response_head.parts,
             ResponseBody::Empty,
@@ -335,7 +348,18 @@ where
     *response.body_mut() = match framing {
         ResponseFraming::None => {
             rest.keep_if(keep_alive);
-            ResponseBody::Empty
+            // RFC 9110 §9.3.2: a HEAD answer's fields are the GET's. Without the upstream's
+            // `Content-Length` the GET's length is unknown, not 0: an empty body that says
+            // so, or the client would be told `Content-Length: 0`.
+            let length_unknown = method == Method::HEAD
+                && !response
+                    .headers()
+                    .contains_key(http::header::CONTENT_LENGTH);
+            if length_unknown {
+                ResponseBody::stream(UpstreamBody::empty_of_unknown_length())
+            } else {
+                ResponseBody::Empty
+            }
         }
         _ => ResponseBody::stream(rest.into_body(framing, keep_alive)),
     };
@@ -373,10 +397,22 @@ struct Exchange {
     buf: BytesMut,
     lease: Option<Lease>,
     idle: Duration,
+    /// Longest wait for the response head once the request is sent whole.
+    header: Duration,
+    /// The final response head has arrived.
+    answered: bool,
+}
+
+/// What one step of reading gave.
+enum Step {
+    /// This many bytes were read; 0 at the end of input.
+    Read(usize),
+    /// The request content is sent whole.
+    Sent,
 }
 
 impl Exchange {
-    fn new(conn: Conn, lease: Lease, idle: Duration) -> Self {
+    fn new(conn: Conn, lease: Lease, idle: Duration, header: Duration) -> Self {
         let (rd, wr) = tokio::io::split(conn);
         Exchange {
             rd,
@@ -385,10 +421,15 @@ impl Exchange {
             buf: BytesMut::with_capacity(FIRST_READ),
             lease: Some(lease),
             idle,
+            header,
+            answered: false,
         }
     }
 
-    /// Send the head and start the content, then read until the response head.
+    /// Send the head and start the content, then read until the response head: within the
+    /// header timeout from when the content is sent whole (a slow upload to an upstream that
+    /// answers once it has it all is no timeout; each write and each wait for the client's
+    /// content is bounded by the idle timeout instead).
     async fn ask<B>(
         mut self,
         head: &Bytes,
@@ -413,16 +454,30 @@ impl Exchange {
             }
         }
         let mut parser = ResponseParser::new(method, upgrade_offered);
+        let mut deadline = None;
         loop {
             match parser.parse(&mut self.buf) {
-                Ok(Some(head)) => return Ok((head, self)),
+                Ok(Some(head)) => {
+                    self.answered = true;
+                    return Ok((head, self));
+                }
                 Ok(None) => {}
                 Err(e) => return Err(failed(e.into(), false)),
             }
+            if deadline.is_none() && self.writer.is_none() {
+                deadline = Some(tokio::time::Instant::now() + self.header);
+            }
             let before = self.buf.len();
-            match self.read_more().await {
-                Ok(0) => return Err(failed(ProxyError::Closed, before == 0)),
-                Ok(_) => {}
+            let step = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, self.step()).await {
+                    Ok(step) => step,
+                    Err(_) => return Err(failed(ProxyError::HeaderTimeout(self.header), false)),
+                },
+                None => self.step().await,
+            };
+            match step {
+                Ok(Step::Read(0)) => return Err(failed(ProxyError::Closed, before == 0)),
+                Ok(Step::Read(_) | Step::Sent) => {}
                 Err(e) => return Err(failed(e, before == 0)),
             }
         }
@@ -431,35 +486,57 @@ impl Exchange {
     /// Read into the buffer while the content keeps being sent; 0 at the end of input.
     async fn read_more(&mut self) -> Result<usize, ProxyError> {
         loop {
-            if self.buf.capacity() - self.buf.len() < FIRST_READ / 4 {
-                self.buf
-                    .reserve(self.buf.len().clamp(FIRST_READ, READ_CHUNK));
+            if let Step::Read(n) = self.step().await? {
+                return Ok(n);
             }
-            let Exchange {
-                rd, buf, writer, ..
-            } = self;
-            let read = rd.read_buf(buf);
-            let n = match writer {
-                Some(w) => tokio::select! {
-                    n = read => n?,
-                    sent = w => {
-                        self.writer = None;
-                        self.wr = Some(sent?);
-                        continue;
-                    }
-                },
-                None => read.await?,
-            };
-            return Ok(n);
         }
     }
 
-    /// The connection, what came behind the 101, and its lease: for a tunnel.
-    fn into_tunnel(mut self) -> (Conn, Bytes, Lease) {
-        let wr = self.wr.take().expect("no content is sent with an upgrade");
-        let lease = self.lease.take().expect("lease");
+    /// Read into the buffer, or send more of the content, whichever ends first.
+    async fn step(&mut self) -> Result<Step, ProxyError> {
+        if self.buf.capacity() - self.buf.len() < FIRST_READ / 4 {
+            self.buf
+                .reserve(self.buf.len().clamp(FIRST_READ, READ_CHUNK));
+        }
+        let Exchange {
+            rd, buf, writer, ..
+        } = self;
+        let read = rd.read_buf(buf);
+        let Some(w) = writer else {
+            return Ok(Step::Read(read.await?));
+        };
+        tokio::select! {
+            n = read => Ok(Step::Read(n?)),
+            sent = w => {
+                self.writer = None;
+                match sent {
+                    Ok(wr) => self.wr = Some(wr),
+                    // Once the upstream has answered, the answer is what counts: an upload
+                    // it stopped reading (RFC 9112 §9.5 lets it answer early), or that the
+                    // client broke off or let stall, ends the upload, not the answer. With
+                    // no write half left, the connection is not reused.
+                    Err(e) if self.answered => {
+                        tracing::debug!("proxy: the upload ended early: {e}");
+                    }
+                    Err(e) => return Err(e),
+                }
+                Ok(Step::Sent)
+            }
+        }
+    }
+
+    /// The connection, what came behind the 101, and its lease: for a tunnel. Content the
+    /// request still had to send goes first, as the other protocol starts after the whole
+    /// request (RFC 9110 §7.8): an upstream may switch before it has read it.
+    async fn into_tunnel(mut self) -> Result<(Conn, Bytes, Lease), ProxyError> {
+        if let Some(writer) = self.writer.take() {
+            self.wr = Some(writer.await?);
+        }
+        let (Some(wr), Some(lease)) = (self.wr.take(), self.lease.take()) else {
+            return Err(ProxyError::Closed); // the content could not all be sent
+        };
         let early = self.buf.split().freeze();
-        (self.rd.unsplit(wr), early, lease)
+        Ok((self.rd.unsplit(wr), early, lease))
     }
 
     /// Put the connection back, if the response allowed it (`keep_alive`), the content was
@@ -513,7 +590,13 @@ where
 {
     let mut frames = http_body_util::BodyStream::new(body);
     let mut out = BytesMut::new();
-    while let Some(frame) = frames.next().await {
+    // A client that stops sending would hold the upstream's connection: its silence is
+    // bounded as the upstream's is.
+    let stalled = || ProxyError::ClientBody(format!("nothing came for {idle:?}"));
+    while let Some(frame) = tokio::time::timeout(idle, frames.next())
+        .await
+        .map_err(|_| stalled())?
+    {
         let frame = frame.map_err(|e| ProxyError::ClientBody(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers are not forwarded: usher sent no TE: trailers either way
@@ -577,6 +660,16 @@ fn body_chunks(exchange: Exchange, decoder: BodyDecoder, keep_alive: bool) -> Ch
 pub struct UpstreamBody {
     state: Option<Chunks>,
     remaining: Option<u64>,
+}
+
+impl UpstreamBody {
+    /// No bytes, and no length stated: the answer to a HEAD whose GET length is unknown.
+    fn empty_of_unknown_length() -> Self {
+        UpstreamBody {
+            state: None,
+            remaining: None,
+        }
+    }
 }
 
 impl Body for UpstreamBody {

@@ -34,10 +34,13 @@ pub struct ProxyOptions {
     /// Longest wait for an upstream to accept a connection: past it, the next upstream or a
     /// 504.
     pub connect_timeout: Duration,
-    /// Longest wait from the request sent to the response's head: past it, 504.
+    /// Longest wait from the request sent (its content included) to the response's head:
+    /// past it, 504.
     pub header_timeout: Duration,
-    /// Longest silence reading from or writing to the upstream once the response has
-    /// started (or while the request content is sent): past it, the exchange is cut.
+    /// Longest silence reading from the upstream once the response has started, or writing
+    /// to it (and waiting on the client's content) while the request content is sent: past
+    /// it, the exchange is cut. Once the response has started, a stalled upload ends only
+    /// the upload.
     pub idle_timeout: Duration,
     /// Connections open at once per upstream, if limited: requests past it wait for one,
     /// up to `connect_timeout`, then get 503.

@@ -9,17 +9,24 @@
 //!   §4.1 requires one). The upstream's 101 becomes a 200 without the HTTP/1.1 handshake's
 //!   fields, and the stream and the connection become the tunnel.
 
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header::{CONNECTION, UPGRADE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::handlers::upstream::{Conn, Lease};
 use crate::server::upgrade::OnUpgrade;
 
 const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
 const SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
+
+/// Room for one read of a tunnel, each way (tokio's `copy` uses 8 KiB).
+const TUNNEL_BUFFER: usize = 16 * 1024;
 
 /// How the client asked to switch protocols.
 #[derive(Debug)]
@@ -72,8 +79,17 @@ pub fn switched_as_connect(fields: &mut HeaderMap) {
 
 /// Copy both ways between the client, once its connection is handed over, and `upstream`,
 /// which already sent `early` (bytes read behind its 101). The lease keeps the upstream
-/// connection counted until the tunnel closes.
-pub fn run(client: OnUpgrade, mut upstream: Conn, early: Bytes, lease: Lease, request_id: String) {
+/// connection counted until the tunnel closes. A tunnel may idle as long as both sides keep
+/// it open; once one side has closed its sending half, the other direction ends after
+/// `idle` of silence.
+pub fn run(
+    client: OnUpgrade,
+    upstream: Conn,
+    early: Bytes,
+    lease: Lease,
+    request_id: String,
+    idle: Duration,
+) {
     tokio::spawn(async move {
         let _lease = lease;
         let mut client = match client.await {
@@ -86,11 +102,68 @@ pub fn run(client: OnUpgrade, mut upstream: Conn, early: Bytes, lease: Lease, re
         if !early.is_empty() && client.write_all(&early).await.is_err() {
             return;
         }
-        match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        match relay(client, upstream, idle).await {
             Ok((up, down)) => tracing::debug!(request_id, up, down, "proxy: tunnel closed"),
             Err(e) => tracing::debug!(request_id, "proxy: tunnel ended: {e}"),
         }
     });
+}
+
+/// Copy both ways until both directions have ended, or either fails; the bytes sent up and
+/// down. An end of input is passed on as a half-close (RFC 9293 §3.6: each side closes its
+/// own sending half); after one, the other direction is given up after `idle` of silence, as
+/// a peer that never closes its side (or that left without a word) would otherwise hold the
+/// tunnel, and its upstream connection, forever.
+async fn relay<C, U>(client: C, upstream: U, idle: Duration) -> io::Result<(u64, u64)>
+where
+    C: AsyncRead + AsyncWrite,
+    U: AsyncRead + AsyncWrite,
+{
+    let (client_rd, client_wr) = tokio::io::split(client);
+    let (upstream_rd, upstream_wr) = tokio::io::split(upstream);
+    let (up_ended, down_ended) = (AtomicBool::new(false), AtomicBool::new(false));
+    tokio::try_join!(
+        pass(client_rd, upstream_wr, &up_ended, &down_ended, idle),
+        pass(upstream_rd, client_wr, &down_ended, &up_ended, idle),
+    )
+}
+
+/// Copy `from` to `to` until `from` ends, then shut `to` down and set `ended`. Reads wait in
+/// slices of `idle`: a silent one is given up once `other` has ended.
+async fn pass<R, W>(
+    mut from: R,
+    mut to: W,
+    ended: &AtomicBool,
+    other: &AtomicBool,
+    idle: Duration,
+) -> io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; TUNNEL_BUFFER];
+    let mut total = 0u64;
+    loop {
+        // Reading is cancel-safe: a read cut by the timeout loses nothing.
+        let n = match tokio::time::timeout(idle, from.read(&mut buf)).await {
+            Ok(read) => read?,
+            Err(_) if other.load(Ordering::Acquire) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "half-closed, then silent",
+                ));
+            }
+            Err(_) => continue, // both sides open: a tunnel may be quiet
+        };
+        if n == 0 {
+            to.shutdown().await?;
+            ended.store(true, Ordering::Release);
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        total += n as u64;
+    }
 }
 
 /// A fresh `Sec-WebSocket-Key`: 16 bytes, base64 (RFC 6455 §4.1). It is a nonce that keeps
@@ -117,6 +190,33 @@ fn websocket_key() -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_tunnel_stays_open_until_a_side_closes_then_idles_out() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (client, mut client_peer) = tokio::io::duplex(64);
+        let (upstream, mut upstream_peer) = tokio::io::duplex(64);
+        let relaying = tokio::spawn(relay(client, upstream, Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!relaying.is_finished(), "both sides open: silence is fine");
+        client_peer.write_all(b"hi").await.unwrap();
+        let mut got = [0u8; 2];
+        upstream_peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hi");
+        client_peer.shutdown().await.unwrap();
+        assert_eq!(
+            upstream_peer.read(&mut got).await.unwrap(),
+            0,
+            "half-close passed on"
+        );
+        // The upstream never closes its side, nor says anything more.
+        let ended = tokio::time::timeout(Duration::from_secs(3), relaying)
+            .await
+            .expect("given up within twice the idle time")
+            .unwrap();
+        assert!(ended.is_err());
+        drop(upstream_peer);
+    }
 
     #[test]
     fn a_websocket_key_is_16_bytes_of_base64_and_differs_each_time() {
