@@ -17,6 +17,7 @@ mod policy;
 mod protocol;
 mod proxy;
 mod proxy_hostile;
+mod proxy_peers;
 mod sandbox;
 mod scripted;
 mod support;
