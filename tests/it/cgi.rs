@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{IO_TIMEOUT, Process, have, head_value, split_head, start, write};
+use crate::support::{
+    IO_TIMEOUT, Process, have, head_value, peak_rss_kib, split_head, start, write,
+};
 
 const CONFIG: &str = r#"
 [server]
@@ -424,16 +426,6 @@ fn read_until(s: &mut TcpStream, got: &mut Vec<u8>, text: &str) {
         );
         got.extend_from_slice(&buf[..n]);
     }
-}
-
-/// Peak resident memory of process `pid` (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
 }
 
 /// What the 1 GiB program writes, and the most usher's peak RSS may reach meanwhile.

@@ -363,12 +363,7 @@ fn a_large_answer_streams_in_bounded_memory() {
         total += buf[..n].iter().filter(|&&b| b == b'z').count();
     }
     assert_eq!(total, 64 * 1024 * 1024);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", usher.pid())).unwrap();
-    let hwm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let hwm_kib = crate::support::peak_rss_kib(usher.pid());
     assert!(hwm_kib < 64 * 1024, "peak RSS {hwm_kib} KiB");
 }
 

@@ -4,22 +4,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use crate::support::{IO_TIMEOUT, split_head, start};
+use crate::support::{IO_TIMEOUT, peak_rss_kib, split_head, start};
 
 /// The file served: 10 GiB, sparse so the test needs no disk space.
 const FILE_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 
 /// The most the server's peak RSS may reach while sending it.
 const RSS_LIMIT_KIB: u64 = 64 * 1024;
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
 
 #[test]
 fn a_10_gib_file_streams_in_bounded_memory() {

@@ -18,6 +18,20 @@ pub(crate) fn proxy(dir: &Path, path: &str, table: &str) -> Process {
     start(&["-c", dir.join("usher.toml").to_str().unwrap()])
 }
 
+/// usher with one route `/` to `upstream`, and more options `extra` (`, name = value`).
+pub(crate) fn usher_for(
+    upstream: impl std::fmt::Display,
+    extra: &str,
+) -> (tempfile::TempDir, Process) {
+    let dir = tempfile::tempdir().unwrap();
+    let usher = proxy(
+        dir.path(),
+        "/",
+        &format!(r#"upstreams = ["{upstream}"]{extra}"#),
+    );
+    (dir, usher)
+}
+
 pub(crate) fn get(addr: SocketAddr, target: &str, fields: &str) -> (String, String) {
     let (head, body) = exchange(
         addr,
@@ -37,12 +51,7 @@ pub(crate) fn status(head: &str) -> u16 {
 #[test]
 fn a_request_reaches_the_upstream_with_forwarding_fields_and_without_hop_by_hop_ones() {
     let app = App::start("a");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let (head, body) = get(
         usher.addrs[0],
         "/echo/x?q=1",
@@ -255,12 +264,7 @@ fn a_slow_upstream_is_a_504() {
 #[test]
 fn desynchronising_requests_never_reach_the_upstream() {
     let app = App::start("a");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
     let payloads = [
         // CL.TE
@@ -313,12 +317,7 @@ fn desynchronising_requests_never_reach_the_upstream() {
 #[test]
 fn chunked_content_is_streamed_to_the_upstream() {
     let app = App::start("a");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let (head, body) = exchange(
         usher.addrs[0],
         "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
@@ -333,12 +332,7 @@ fn chunked_content_is_streamed_to_the_upstream() {
 #[test]
 fn a_gibibyte_each_way_streams_in_bounded_memory() {
     let app = App::start("a");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     const GIB: u64 = 1 << 30;
     let mut s = TcpStream::connect(usher.addrs[0]).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -376,12 +370,7 @@ fn a_gibibyte_each_way_streams_in_bounded_memory() {
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.contains(&format!("{GIB} {}", 7 * GIB)), "{answer}");
 
-    let status = std::fs::read_to_string(format!("/proc/{}/status", usher.pid())).unwrap();
-    let hwm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let hwm_kib = crate::support::peak_rss_kib(usher.pid());
     assert!(hwm_kib < 64 * 1024, "peak RSS {hwm_kib} KiB");
 }
 
@@ -477,12 +466,7 @@ async fn a_websocket_echoes_ten_thousand_messages_through_the_proxy() {
     use tokio_tungstenite::tungstenite::Message;
 
     let app = App::start("ws");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let url = format!("ws://{}/ws", usher.addrs[0]);
     let (mut ws, response) =
         tokio::time::timeout(IO_TIMEOUT, tokio_tungstenite::connect_async(url))
@@ -512,12 +496,7 @@ async fn a_websocket_echoes_ten_thousand_messages_through_the_proxy() {
 #[test]
 fn a_refused_upgrade_is_an_ordinary_answer() {
     let app = App::start("a");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let (head, _) = get(
         usher.addrs[0],
         "/status/403",
@@ -532,12 +511,7 @@ fn a_refused_upgrade_is_an_ordinary_answer() {
 async fn an_http2_extended_connect_is_tunnelled_to_an_http1_upgrade() {
     use bytes::Bytes;
     let app = App::start("t");
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{}"]"#, app.upstream()),
-    );
+    let (_dir, usher) = usher_for(app.upstream(), "");
     let io = tokio::net::TcpStream::connect(usher.addrs[0])
         .await
         .unwrap();

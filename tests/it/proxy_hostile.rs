@@ -7,24 +7,10 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::proxy::{get, proxy, status};
+use crate::proxy::{get, proxy, status, usher_for};
 use crate::scripted::{Client, Scripted, answering, target};
 use crate::support::IO_TIMEOUT;
 use crate::upstream::App;
-
-/// usher with one route `/` to `upstream`, and more options `extra` (`, name = value`).
-pub(crate) fn usher_for(
-    upstream: impl std::fmt::Display,
-    extra: &str,
-) -> (tempfile::TempDir, crate::support::Process) {
-    let dir = tempfile::tempdir().unwrap();
-    let usher = proxy(
-        dir.path(),
-        "/",
-        &format!(r#"upstreams = ["{upstream}"]{extra}"#),
-    );
-    (dir, usher)
-}
 
 #[test]
 fn a_response_trickled_a_byte_at_a_time_arrives_whole() {

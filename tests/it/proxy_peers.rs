@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::proxy::proxy;
-use crate::proxy_hostile::usher_for;
+use crate::proxy::{proxy, usher_for};
 use crate::scripted::{Client, Conn, Scripted, target};
 use crate::support::{IO_TIMEOUT, head_value};
 use crate::upstream::App;
