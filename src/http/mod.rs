@@ -8,6 +8,7 @@
 //! - [`accept`]: `Accept` / `Accept-Language` parsing and proactive negotiation (RFC 9110 §12).
 //! - [`mime`]: Content-Type from a file extension.
 //! - [`encode`]: percent-encoding of paths for links and HTML escaping.
+//! - [`persistence`]: whether an HTTP/1.x connection stays open after a message (RFC 9112 §9.3).
 
 pub mod accept;
 pub mod chunked;
@@ -15,5 +16,6 @@ pub mod conditional;
 pub mod encode;
 pub mod etag;
 pub mod mime;
+pub mod persistence;
 pub mod range;
 pub mod target;

@@ -8,9 +8,11 @@
 //! undo, a status outside 100–599, a 101 nobody asked for.
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http::response::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
+
+use crate::http::persistence::persistent;
 
 /// Largest response head (status line and fields, with their line ends, and any empty lines
 /// before it) accepted: 64 KiB, the same bound usher puts on request heads, so one connection
@@ -285,19 +287,6 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ResponseError> {
         })
         .map(Some)
         .ok_or(ResponseError::InvalidLength)
-}
-
-/// Persistence by version and `Connection` options (RFC 9112 §9.3, Appendix C.2.2).
-fn persistent(version: Version, headers: &HeaderMap) -> bool {
-    let mut close = false;
-    let mut keep = false;
-    for value in headers.get_all(CONNECTION) {
-        for option in value.to_str().unwrap_or("").split(',').map(str::trim) {
-            close |= option.eq_ignore_ascii_case("close");
-            keep |= option.eq_ignore_ascii_case("keep-alive");
-        }
-    }
-    !close && (version == Version::HTTP_11 || keep)
 }
 
 /// One head (interim or final) from the front of `buf`, removed on success.

@@ -8,10 +8,11 @@
 //! runs. Field values are sliced out of the received bytes, not copied.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{ACCEPT, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
+use crate::http::persistence::persistent;
 use crate::problem::Problem;
 
 /// Largest request head (request line and fields, with their line ends) accepted; one byte
@@ -133,7 +134,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     }
     let uri = parse_target(&method, slice(target)).map_err(refuse)?;
     let framing = framing(version, &headers).map_err(refuse)?;
-    let keep_alive = keep_alive(version, &headers);
+    let keep_alive = persistent(version, &headers);
     // RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request (and §15.2:
     // MUST NOT send an HTTP/1.0 client a 1xx); its content follows the head regardless.
     let expect_continue =
@@ -246,19 +247,6 @@ fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem
     } else {
         Framing::Length(n)
     })
-}
-
-/// Persistence by version and the `Connection` options (RFC 9112 §9.3).
-fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut close = false;
-    let mut keep = false;
-    for value in headers.get_all(CONNECTION) {
-        for option in value.to_str().unwrap_or("").split(',').map(str::trim) {
-            close |= option.eq_ignore_ascii_case("close");
-            keep |= option.eq_ignore_ascii_case("keep-alive");
-        }
-    }
-    !close && (version == Version::HTTP_11 || keep)
 }
 
 /// `Expect: 100-continue` (RFC 9110 §10.1.1); any other expectation gets 417.
