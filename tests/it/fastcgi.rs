@@ -383,17 +383,7 @@ fn flushed_output_reaches_the_client_as_it_is_written() {
         marker.display()
     )
     .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0; 4096];
-    while !String::from_utf8_lossy(&got).contains("first") {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "closed before the first part");
-        got.extend_from_slice(&buf[..n]);
-    }
-    assert!(!String::from_utf8_lossy(&got).contains("second"));
-    std::fs::write(&marker, "").unwrap();
-    s.read_to_end(&mut got).unwrap();
-    assert!(String::from_utf8_lossy(&got).contains("second"));
+    crate::support::assert_streamed(&mut s, &marker);
 }
 
 /// A client gone mid-answer stops the script (#6): usher aborts the request and closes the

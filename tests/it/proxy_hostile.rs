@@ -3,7 +3,7 @@
 //! then does with the client's connection and the upstream's. Every wait is bounded by
 //! [`IO_TIMEOUT`] (socket timeouts, `recv_timeout` or tokio timeouts).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -260,19 +260,7 @@ fn an_upstream_that_never_reads_the_upload_answers_early() {
     let (_dir, usher) = usher_for(up.addr, "");
     for target in ["/hold", "/close"] {
         let mut client = Client::connect(usher.addrs[0]);
-        let size = 16 << 20;
-        client.send(format!(
-            "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
-        ));
-        let mut out = client.r.get_ref().try_clone().unwrap();
-        let uploading = std::thread::spawn(move || {
-            let block = vec![b'u'; 64 * 1024];
-            for _ in 0..size / block.len() {
-                if out.write_all(&block).is_err() {
-                    return;
-                }
-            }
-        });
+        let uploading = client.upload(target, 16 << 20);
         let answer = client.answer(false).expect("an answer while uploading");
         assert_eq!(
             (answer.status, answer.text().as_str()),
@@ -307,19 +295,7 @@ fn a_stalled_upload_does_not_cut_an_answer_that_keeps_coming() {
     });
     let (_dir, usher) = usher_for(up.addr, r#", idle-timeout = "1s""#);
     let mut client = Client::connect(usher.addrs[0]);
-    let size = 16 << 20;
-    client.send(format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
-    ));
-    let mut out = client.r.get_ref().try_clone().unwrap();
-    let uploading = std::thread::spawn(move || {
-        let block = vec![b'u'; 64 * 1024];
-        for _ in 0..size / block.len() {
-            if out.write_all(&block).is_err() {
-                return;
-            }
-        }
-    });
+    let uploading = client.upload("/", 16 << 20);
     let answer = client.answer(false).expect("the whole answer");
     assert_eq!((answer.status, answer.text().as_str()), (200, "streamed"));
     drop(client);

@@ -162,6 +162,24 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// Send the head of a POST to `target` with `size` bytes of content, then the content
+    /// from another thread (which stops when the connection fails), so the answer can be
+    /// read while it is still being sent.
+    pub(crate) fn upload(&mut self, target: &str, size: usize) -> std::thread::JoinHandle<()> {
+        self.send(format!(
+            "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+        ));
+        let mut out = self.r.get_ref().try_clone().unwrap();
+        std::thread::spawn(move || {
+            let block = vec![b'u'; 64 * 1024];
+            for _ in 0..size / block.len() {
+                if out.write_all(&block).is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
     pub(crate) fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();

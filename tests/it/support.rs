@@ -385,3 +385,20 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/PID/status")
 }
+
+/// Read `s` until `first` has arrived, check `second` has not, create `marker` (the program
+/// waits for it before writing `second`), then read to the end and check `second` came: the
+/// first part reached the client while the program was still running.
+pub fn assert_streamed(s: &mut TcpStream, marker: &Path) {
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(&got).contains("first") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first part");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(!String::from_utf8_lossy(&got).contains("second"));
+    std::fs::write(marker, "").unwrap();
+    s.read_to_end(&mut got).unwrap();
+    assert!(String::from_utf8_lossy(&got).contains("second"));
+}
