@@ -8,6 +8,7 @@ use std::io::{self, IoSlice};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Bytes requested from the allocator for a read: one page-sized chunk for a request head,
@@ -32,26 +33,41 @@ impl Reader {
     /// Read what the socket has into the buffer, waiting until it has something. `Ok(0)`
     /// when the client has closed its side.
     pub async fn fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
-        }
         loop {
-            match stream.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.readable().await?,
-                other => return other,
+            match self.fill_now(stream)? {
+                Some(n) => return Ok(n),
+                None => stream.readable().await?,
             }
         }
     }
 
     /// Read what the socket already has, without waiting. `Ok(None)` when it has nothing.
+    ///
+    /// A read that leaves part of the buffer unfilled has drained the socket, so its read
+    /// readiness is cleared then, as tokio's own `poll_read` does (tokio issue 5866): epoll is
+    /// edge-triggered, so data arriving later raises a new event. That saves, per request, the
+    /// read that would only have answered EAGAIN before the connection waits again, and the
+    /// peek that watches the client while a handler works.
     pub fn fill_now(&mut self, stream: &TcpStream) -> io::Result<Option<usize>> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        match stream.try_read_buf(&mut self.buf) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
+        let room = self.buf.capacity() - self.buf.len();
+        let mut drained = None;
+        let read = stream.try_io(Interest::READABLE, || {
+            let n = stream.try_read_buf(&mut self.buf)?;
+            if n > 0 && n < room {
+                drained = Some(n);
+                // Not an error: the way to have tokio clear the readiness it saw.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match (read, drained) {
+            (_, Some(n)) => Ok(Some(n)),
+            (Ok(n), None) => Ok(Some(n)),
+            (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            (Err(e), None) => Err(e),
         }
     }
 

@@ -221,7 +221,7 @@ async fn read_head(
             if reader.buf.len() >= H2_PREFACE.len() {
                 return Ok(HeadRead::H2);
             }
-        } else if may_progress(&reader.buf, seen) {
+        } else if (seen == 0 && !reader.buf.is_empty()) || may_progress(&reader.buf, seen) {
             seen = reader.buf.len();
             match head::parse(&mut reader.buf) {
                 Ok(Some(head)) => return Ok(HeadRead::Head(Box::new(head))),
@@ -318,38 +318,45 @@ where
     let abort = AbortOnClose::default();
     let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(abort.clone());
-    let mut handling = pin!(handler(request));
     let mut watching = true;
     let mut probe = [0u8; 1];
     let mut continue_sent = false;
     // Answers to earlier pipelined requests wait in `writer` to go out with this one; a
     // handler slower than this must not hold them back.
-    let flush_deferred_at = tokio::time::Instant::now() + DEFERRED_ANSWER_DELAY;
-    let mut response = loop {
-        let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
-        tokio::select! {
-            response = &mut handling => break response,
-            event = run_feed(&mut feed, stream, reader), if feeding => match event {
-                Ok(FeedEvent::WantsContinue) => {
-                    writer.buf.extend_from_slice(CONTINUE);
+    let flush_deferred_at =
+        (!writer.buf.is_empty()).then(|| tokio::time::Instant::now() + DEFERRED_ANSWER_DELAY);
+    // In a block of its own, so the handler's state is gone before the answer is written:
+    // the two then share their space in this (boxed, per-request) future.
+    let mut response = {
+        let mut handling = pin!(handler(request));
+        loop {
+            let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
+            tokio::select! {
+                // The handler first: most answer at once, and then nothing else need be polled.
+                biased;
+                response = &mut handling => break response,
+                event = run_feed(&mut feed, stream, reader), if feeding => match event {
+                    Ok(FeedEvent::WantsContinue) => {
+                        writer.buf.extend_from_slice(CONTINUE);
+                        writer.flush(stream).await?;
+                        continue_sent = true;
+                    }
+                    Ok(FeedEvent::Done | FeedEvent::Abandoned) => {}
+                    // The handler got the error through its body; the framing is lost.
+                    Err(_) => exchange.keep_alive = false,
+                },
+                () = sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
                     writer.flush(stream).await?;
-                    continue_sent = true;
                 }
-                Ok(FeedEvent::Done | FeedEvent::Abandoned) => {}
-                // The handler got the error through its body; the framing is lost.
-                Err(_) => exchange.keep_alive = false,
-            },
-            () = tokio::time::sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
-                writer.flush(stream).await?;
+                // Returning drops `handling`: a program it runs is killed with its group.
+                seen = stream.peek(&mut probe), if watching && !feeding => match seen {
+                    Ok(0) if abort.armed() => return Ok(Next::Close),
+                    Err(e) => return Err(e),
+                    // The next request, or a half-close before a program was started. (Peeking
+                    // leaves the bytes in place: they may be the first of a switched protocol.)
+                    Ok(_) => watching = false,
+                },
             }
-            // Returning drops `handling`: a program it runs is killed with its group.
-            seen = stream.peek(&mut probe), if watching && !feeding => match seen {
-                Ok(0) if abort.armed() => return Ok(Next::Close),
-                Err(e) => return Err(e),
-                // The next request, or a half-close before a program was started. (Peeking
-                // leaves the bytes in place: they may be the first of a switched protocol.)
-                Ok(_) => watching = false,
-            },
         }
     };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -482,6 +489,15 @@ fn refuse_switch(
         ))
         .with_request_id(id);
     problem.into_response(accept, is_head)
+}
+
+/// Sleep until `at`, or forever without one (`select!` builds a disabled branch's future too:
+/// without a deadline, no timer is made).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Run the feed, if any (`select!` builds a disabled branch's future too, so this must not

@@ -1,7 +1,7 @@
 //! Writing a response: the head (RFC 9112 §4, §5), its framing (§6), and the body, in
 //! memory, zero-copy from a file, or streamed (chunked for HTTP/1.1, close-delimited for 1.0).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -58,7 +58,7 @@ pub async fn write(
     may_defer: bool,
 ) -> io::Result<()> {
     let (mut parts, body) = response.into_parts();
-    let delimit = delimit(&mut parts, &body, exchange);
+    let (delimit, length) = delimit(&mut parts, &body, exchange);
     // RFC 9112 §9.6: a server that sends `close` MUST close after that response, so a
     // handler's own `Connection: close` ends the connection too.
     if has_close(&parts.headers) {
@@ -73,10 +73,18 @@ pub async fn write(
             .headers
             .insert(CONNECTION, HeaderValue::from_static("keep-alive"));
     }
-    if !parts.headers.contains_key(DATE) {
-        parts.headers.insert(DATE, date());
-    }
-    serialize_head(&parts, &mut writer.buf);
+    let added = Added {
+        length,
+        date: !parts.headers.contains_key(DATE),
+    };
+    // Room for a body that is copied next to its head, so the buffer is allocated once.
+    let copied = match (&body, delimit) {
+        (ResponseBody::Full(Some(bytes)), Delimit::Length(_)) if bytes.len() <= COPY_BODY_LIMIT => {
+            bytes.len()
+        }
+        _ => 0,
+    };
+    serialize_head(&parts, added, copied, &mut writer.buf);
     if delimit == Delimit::Nothing {
         return finish(stream, writer, may_defer).await;
     }
@@ -126,15 +134,33 @@ pub async fn write_switch(
     parts
         .headers
         .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    if !parts.headers.contains_key(DATE) {
-        parts.headers.insert(DATE, date());
-    }
-    serialize_head(&parts, &mut writer.buf);
+    let added = Added {
+        length: None,
+        date: !parts.headers.contains_key(DATE),
+    };
+    serialize_head(&parts, added, 0, &mut writer.buf);
     writer.flush(stream).await
 }
 
-/// Choose the delimitation and set the framing fields to match (RFC 9112 §6.1–§6.3).
-fn delimit(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> Delimit {
+/// Fields the connection adds after the handler's own. They are written straight into the
+/// head rather than stored in the map first: an insert hashes and may grow the map, and a
+/// number or a date stored as a field value needs an allocation of its own.
+#[derive(Debug, Clone, Copy)]
+struct Added {
+    /// `Content-Length`: the body's length, or for HEAD the length a GET would have had.
+    length: Option<u64>,
+    /// `Date` (RFC 9110 §6.6.1: an origin server with a clock MUST send it), unless the
+    /// handler passed one on (a proxied answer's own).
+    date: bool,
+}
+
+/// Choose the delimitation and set the framing fields to match (RFC 9112 §6.1–§6.3); the
+/// `Content-Length` to write, if the connection writes it (see [`Added`]).
+fn delimit(
+    parts: &mut Parts,
+    body: &ResponseBody,
+    exchange: &mut Exchange,
+) -> (Delimit, Option<u64>) {
     let status = parts.status;
     let exact = http_body::Body::size_hint(body).exact();
     if status.is_informational()
@@ -146,32 +172,31 @@ fn delimit(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> D
         if status != StatusCode::NOT_MODIFIED {
             parts.headers.remove(CONTENT_LENGTH);
         }
-        return Delimit::Nothing;
+        return (Delimit::Nothing, None);
     }
     parts.headers.remove(TRANSFER_ENCODING);
     if exchange.head_only {
         // The length a GET would have had, when the handler did not state it itself.
-        if let (Some(n), false) = (exact, parts.headers.contains_key(CONTENT_LENGTH)) {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
-        }
-        return Delimit::Nothing;
+        let stated = parts.headers.contains_key(CONTENT_LENGTH);
+        return (Delimit::Nothing, exact.filter(|_| !stated));
     }
     match exact {
         Some(n) => {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
-            Delimit::Length(n)
+            // The body's own length wins over any the handler stated.
+            parts.headers.remove(CONTENT_LENGTH);
+            (Delimit::Length(n), Some(n))
         }
         None if exchange.version == Version::HTTP_11 => {
             parts.headers.remove(CONTENT_LENGTH);
             parts
                 .headers
                 .insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-            Delimit::Chunked
+            (Delimit::Chunked, None)
         }
         None => {
             parts.headers.remove(CONTENT_LENGTH);
             exchange.keep_alive = false;
-            Delimit::Close
+            (Delimit::Close, None)
         }
     }
 }
@@ -186,24 +211,39 @@ fn has_close(headers: &http::HeaderMap) -> bool {
     })
 }
 
-/// The status line and fields, in the order the handler set them.
-fn serialize_head(parts: &Parts, out: &mut Vec<u8>) {
+/// The status line, the fields in the order the handler set them, then the connection's
+/// own. The buffer grows once, by what the head takes plus `then` bytes (a body copied after
+/// it), not step by step as it is written.
+fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
+    let reason = parts.status.canonical_reason().unwrap_or("Unknown");
+    let fields: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    // "HTTP/1.1 200 " CRLF, the fields, "content-length: " u64 CRLF, "date: " date CRLF, CRLF.
+    let added_len = 16 + 20 + 2 + 6 + HTTP_DATE_LEN + 2;
+    out.reserve(13 + reason.len() + 2 + fields + added_len + 2 + then);
     // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(parts.status.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or("Unknown")
-            .as_bytes(),
-    );
+    out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(length) = added.length {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if added.date {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(&http_date());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -289,22 +329,26 @@ async fn finish(stream: &TcpStream, writer: &mut Writer, may_defer: bool) -> io:
     writer.flush(stream).await
 }
 
+/// Length of an IMF-fixdate, such as `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
+const HTTP_DATE_LEN: usize = 29;
+
 /// The current `Date` value (RFC 9110 §6.6.1), formatted once per second per thread.
-fn date() -> HeaderValue {
+fn http_date() -> [u8; HTTP_DATE_LEN] {
     thread_local! {
-        static CACHED: RefCell<(u64, HeaderValue)> =
-            const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
+        static CACHED: Cell<(u64, [u8; HTTP_DATE_LEN])> =
+            const { Cell::new((u64::MAX, [0; HTTP_DATE_LEN])) };
     }
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHED.with(|cached| {
-        let mut cached = cached.borrow_mut();
-        if cached.0 != second {
-            let formatted = httpdate::fmt_http_date(now);
-            cached.1 = HeaderValue::from_str(&formatted).expect("an HTTP date is a valid value");
-            cached.0 = second;
+        let (at, date) = cached.get();
+        if at == second {
+            return date;
         }
-        cached.1.clone()
+        let mut date = [0; HTTP_DATE_LEN];
+        date.copy_from_slice(httpdate::fmt_http_date(now).as_bytes());
+        cached.set((second, date));
+        date
     })
 }
 
