@@ -9,11 +9,11 @@ use usher::cli::{Cli, Command};
 use usher::config::Config;
 use usher::server::App;
 
-/// mimalloc instead of the system allocator: measured in the benchmark's row a, glibc's
-/// malloc spent about a sixth of usher's user time per request (its large-size paths, such
-/// as `malloc_consolidate`, for per-request buffers and futures).
+mod allocator;
+
+/// See [`allocator`] for why mimalloc, and why called this way.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
 fn main() {
     if let Err(e) = run() {

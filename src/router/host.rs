@@ -230,7 +230,10 @@ impl HostTable {
     /// The site for a request's Host (or `:authority`); `None` when the request has none.
     /// Exact names first, then wildcards, then the default site.
     pub fn select(&self, authority: Option<&str>) -> SiteChoice {
-        if let Some(host) = authority.and_then(normalise_authority) {
+        // With no names to tell apart (one site, `usher serve`), the answer cannot depend on
+        // the host: skip reading it.
+        let named = !(self.exact.is_empty() && self.wildcard.is_empty());
+        if let Some(host) = authority.filter(|_| named).and_then(normalise_authority) {
             if let Some(&(site, _)) = self.exact.get(host.as_ref()) {
                 return SiteChoice::Exact(site);
             }

@@ -316,10 +316,9 @@ where
             Decision::Route(matched) => matched,
         };
         let route = matched.route;
-        *routed = Some(Routed {
-            route,
-            path: path.clone(),
-        });
+        // The route keeps the path (its policy finishes the answer with it); this request
+        // borrows it from there rather than from a copy.
+        let path = &routed.insert(Routed { route, path }).path;
         let user = match route.policy.before(parts).await {
             Flow::Respond(mut response) => {
                 response.extensions_mut().insert(PolicyAnswer);
@@ -333,17 +332,17 @@ where
                     tracing::warn!(route = %route.label, "files route without a file server");
                     return Err(Problem::internal());
                 };
-                serve_files(files, parts, &path).await
+                serve_files(files, parts, path).await
             }
             Responder::Redirect(redirect) => {
-                let location = redirect.location(&path, matched.consumed, parts.uri.query());
+                let location = redirect.location(path, matched.consumed, parts.uri.query());
                 let mut response = Response::new(ResponseBody::Empty);
                 *response.status_mut() = redirect.status();
                 response.headers_mut().insert(LOCATION, location);
                 Ok(response)
             }
             Responder::Rewrite(template) => {
-                let to = template.location(&path, matched.consumed, parts.uri.query());
+                let to = template.location(path, matched.consumed, parts.uri.query());
                 if redirects >= MAX_LOCAL_REDIRECTS {
                     tracing::warn!(route = %route.label, "too many rewrites");
                     return Err(Problem::internal());
@@ -354,21 +353,21 @@ where
                     return Err(Problem::internal());
                 };
                 let next = reparts(parts, parts.method.clone(), uri);
-                redispatch(app, next, body, conn, routed, redirects).await
+                Box::pin(redispatch(app, next, body, conn, routed, redirects)).await
             }
             Responder::FastCgi(_) => {
                 let Some(fcgi) = app.fastcgi.get(&route_key(route)) else {
                     tracing::warn!(route = %route.label, "fastcgi route without a client");
                     return Err(Problem::internal());
                 };
-                let script = match fastcgi::resolve::resolve(&fcgi.opts, &path) {
+                let script = match fastcgi::resolve::resolve(&fcgi.opts, path) {
                     Ok(fastcgi::resolve::Target::Script(script)) => script,
                     Ok(fastcgi::resolve::Target::File) => {
                         let Some(files) = app.files.get(&route_key(route)) else {
                             tracing::warn!(route = %route.label, "fastcgi route without files");
                             return Err(Problem::internal());
                         };
-                        return serve_files(files, parts, &path).await;
+                        return serve_files(files, parts, path).await;
                     }
                     Err(fastcgi::resolve::NoScript::NotFound) => {
                         return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
@@ -379,11 +378,15 @@ where
                     local: conn.local,
                     user: user.as_deref(),
                 };
-                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                if let Some(abort) = &conn.abort {
                     abort.arm(); // a client gone aborts the application's request
                 }
                 let request_id = next_request_id();
-                fastcgi::client::respond(fcgi, &script, parts, body, peer, &request_id).await
+                // Boxed, as proxies and programs are: each has large state of its own, which
+                // would otherwise make every request's future, files too, that large.
+                let responding =
+                    fastcgi::client::respond(fcgi, &script, parts, body, peer, &request_id);
+                Box::pin(responding).await
             }
             Responder::Proxy(_) => {
                 let Some(proxy) = app.proxies.get(&route_key(route)) else {
@@ -395,7 +398,7 @@ where
                     .map(|s| format!("/{s}"))
                     .collect();
                 let shown = route.pattern.to_string();
-                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                if let Some(abort) = &conn.abort {
                     abort.arm(); // a client gone frees the upstream's connection
                 }
                 let request_id = next_request_id();
@@ -406,7 +409,7 @@ where
                     local: conn.local,
                     request_id: &request_id,
                 };
-                proxy::client::respond(proxy, origin, parts, body).await
+                Box::pin(proxy::client::respond(proxy, origin, parts, body)).await
             }
             Responder::Cgi(_) => {
                 let Some(runner) = app.cgi.get(&route_key(route)) else {
@@ -414,17 +417,18 @@ where
                     return Err(Problem::internal());
                 };
                 let script =
-                    cgi::resolve(&runner.opts.target, &path, matched.consumed).map_err(|p| *p)?;
+                    cgi::resolve(&runner.opts.target, path, matched.consumed).map_err(|p| *p)?;
                 let peer = Peer {
                     remote: conn.peer,
                     local: conn.local,
                     user: user.as_deref(),
                 };
-                if let Some(abort) = parts.extensions.get::<super::h1::AbortOnClose>() {
+                if let Some(abort) = &conn.abort {
                     abort.arm(); // a program must not outlive its client
                 }
                 let request_id = next_request_id();
-                match cgi::run::run(runner, &script, parts, body, peer, &request_id).await? {
+                let running = cgi::run::run(runner, &script, parts, body, peer, &request_id);
+                match Box::pin(running).await? {
                     Answer::Response(response) => Ok(response),
                     Answer::LocalRedirect(_) if redirects >= MAX_LOCAL_REDIRECTS => {
                         tracing::warn!(request_id, "too many CGI local redirects");
@@ -443,7 +447,7 @@ where
                         next.headers.remove(CONTENT_LENGTH);
                         next.headers.remove(CONTENT_TYPE);
                         let empty = http_body_util::Empty::<Bytes>::new();
-                        redispatch(app, next, empty, conn, routed, redirects).await
+                        Box::pin(redispatch(app, next, empty, conn, routed, redirects)).await
                     }
                 }
             }

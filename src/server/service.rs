@@ -18,12 +18,16 @@ use crate::problem::Problem;
 pub(super) const SERVER_NAME: HeaderValue = HeaderValue::from_static("usher");
 
 /// Where a request came from and arrived.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     /// The client's address.
     pub peer: SocketAddr,
     /// The server address it connected to.
     pub local: SocketAddr,
+    /// On an HTTP/1.x connection: a responder whose work should stop when the client goes
+    /// away arms this (see [`super::h1::AbortOnClose`]). One per connection, reset for each
+    /// request, rather than an allocation in every request's extensions.
+    pub abort: Option<super::h1::AbortOnClose>,
 }
 
 /// A process-unique request id, carried in problem bodies and log lines.
@@ -44,6 +48,7 @@ where
     B::Error: std::fmt::Display + Send,
 {
     let (parts, body) = req.into_parts();
+    let peer = conn.peer;
     let is_head = parts.method == Method::HEAD;
     let routes = app.routes();
     let mut routed: Option<Routed<'_>> = None;
@@ -81,7 +86,11 @@ where
         .filter(|_| made_here && (status.is_client_error() || status.is_server_error()))
         .and_then(|r| r.route.policy.error_page(status));
     if let Some(page) = page {
-        response = super::dispatch::custom_page(page, response, &parts, is_head).await;
+        // Boxed: error pages are rare, and their file read would enlarge every request.
+        response = Box::pin(super::dispatch::custom_page(
+            page, response, &parts, is_head,
+        ))
+        .await;
     }
     if let Some(routed) = &routed {
         routed
@@ -90,7 +99,7 @@ where
             .after(&parts, &routed.path, &mut response);
     }
     response.headers_mut().insert(SERVER, SERVER_NAME);
-    tracing::debug!(target: "usher::access", peer = %conn.peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
+    tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
     Ok(response)
 }
 

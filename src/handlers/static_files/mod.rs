@@ -152,7 +152,9 @@ impl ServeDir {
         let answer = self.serve_path(req, path).await;
         match (answer, &self.opts.spa_fallback) {
             (Err(problem), Some(fallback)) if problem.status == StatusCode::NOT_FOUND => {
-                self.fallback(req, path, problem, fallback).await
+                // Boxed: only a single-page app's misses come here, and its state would
+                // otherwise double the size of every file request's future.
+                Box::pin(self.fallback(req, path, problem, fallback)).await
             }
             (answer, _) => answer,
         }

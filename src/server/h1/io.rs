@@ -89,25 +89,35 @@ pub struct Writer {
 impl Writer {
     /// Write everything buffered.
     pub async fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            write_all(stream, &self.buf).await?;
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        let written = write_now(stream, &self.buf)?;
+        if written < self.buf.len() {
+            // Boxed: only a full socket waits, and the wait's state (a timer) would
+            // otherwise take room in the future of every caller, answered at once or not.
+            Box::pin(write_all(stream, &self.buf[written..])).await?;
+        }
+        self.buf.clear();
         Ok(())
     }
 
     /// Write everything buffered, then `tail`, with as few system calls as the socket allows.
     pub async fn flush_with(&mut self, stream: &TcpStream, tail: &[u8]) -> io::Result<()> {
-        let (mut head_at, mut tail_at) = (0, 0);
-        while head_at < self.buf.len() {
-            let slices = [IoSlice::new(&self.buf[head_at..]), IoSlice::new(tail)];
-            let n = write_vectored(stream, &slices).await?;
-            let from_head = n.min(self.buf.len() - head_at);
-            head_at += from_head;
-            tail_at += n - from_head;
-        }
-        self.buf.clear();
-        write_all(stream, &tail[tail_at..]).await
+        // Boxed, as in `flush`: this is for large bodies only.
+        Box::pin(async {
+            let (mut head_at, mut tail_at) = (0, 0);
+            while head_at < self.buf.len() {
+                let slices = [IoSlice::new(&self.buf[head_at..]), IoSlice::new(tail)];
+                let n = write_vectored(stream, &slices).await?;
+                let from_head = n.min(self.buf.len() - head_at);
+                head_at += from_head;
+                tail_at += n - from_head;
+            }
+            self.buf.clear();
+            write_all(stream, &tail[tail_at..]).await
+        })
+        .await
     }
 
     /// Give the buffer's memory back (the connection is about to idle).
@@ -115,6 +125,20 @@ impl Writer {
         debug_assert!(self.buf.is_empty());
         self.buf = Vec::new();
     }
+}
+
+/// Write what the socket takes of `bytes` now; how much that was.
+fn write_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.try_write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
 }
 
 /// Write all of `bytes`, waiting at most [`SEND_TIMEOUT`] each time the socket is full.

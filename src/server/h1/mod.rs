@@ -58,8 +58,8 @@ const DISCARD_LIMIT: u64 = 1024 * 1024;
 /// out in one write with its answer, are written without it.
 const DEFERRED_ANSWER_DELAY: Duration = Duration::from_millis(1);
 
-/// Put in each request's extensions; a responder whose work should stop when the client
-/// goes away (a program) arms it, and the connection then watches the socket while the
+/// Given to each request's responder (in [`super::Conn`]); a responder whose work should stop
+/// when the client goes away (a program) arms it, and the connection then watches the socket while the
 /// request is handled: a reset, or an end of input once armed, drops the handler. As nginx
 /// does for upstreams, an end of input counts as the client leaving (HTTP/1.1 cannot tell a
 /// half-close from a close); before arming, a half-closed client still gets its answer.
@@ -74,6 +74,11 @@ impl AbortOnClose {
 
     fn armed(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Disarm, for the connection's next request.
+    fn reset(&self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -99,26 +104,31 @@ pub async fn serve(
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<Outcome> {
+    let abort = AbortOnClose::default();
     let conn = super::Conn {
         peer,
         local: stream.local_addr().unwrap_or(peer),
+        abort: Some(abort.clone()),
     };
     let handler = move |request| {
         let app = app.clone();
+        let conn = conn.clone();
         async move {
             service::handle(app, conn, None, request)
                 .await
                 .unwrap_or_else(|never| match never {})
         }
     };
-    serve_with(stream, head_timeout, stop, handler).await
+    serve_with(stream, head_timeout, stop, abort, handler).await
 }
 
 /// [`serve`] with any handler: the connection logic, apart from what answers requests.
+/// `abort` is the one the handler's responders arm.
 async fn serve_with<H, F>(
     stream: TcpStream,
     head_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    abort: AbortOnClose,
     handler: H,
 ) -> std::io::Result<Outcome>
 where
@@ -128,13 +138,24 @@ where
     let mut reader = Reader::default();
     let mut writer = Writer::default();
     let mut first = true;
+    // One timer and one shutdown watch for the connection's life rather than one of each per
+    // wait: registering and removing them for every request was a measurable part of a
+    // small answer's cost (see `read_head`).
+    let idle = pin!(tokio::time::sleep(head_timeout));
+    let mut stop_watch = stop.clone();
+    let stopping = pin!(async move {
+        // An error means the server is gone: stop as well.
+        let _ = stop_watch.changed().await;
+    });
+    let mut waits = Waits { idle, stopping };
     loop {
         let head = match read_head(
             &stream,
             &mut reader,
             &mut writer,
             head_timeout,
-            &mut stop,
+            &stop,
+            &mut waits,
             first,
         )
         .await?
@@ -155,7 +176,10 @@ where
         // slot for every value held across one of its waits (the idle state's size).
         let next = Box::pin(exchange(
             &stream,
-            &handler,
+            Answerer {
+                handler: &handler,
+                abort: &abort,
+            },
             &mut reader,
             &mut writer,
             head,
@@ -193,6 +217,7 @@ enum Next {
 
 /// What waiting for a request head gave.
 enum HeadRead {
+    /// Boxed: held in the connection's own future, which an idle connection keeps.
     Head(Box<Head>),
     /// The client spoke HTTP/2 with prior knowledge.
     H2,
@@ -203,16 +228,31 @@ enum HeadRead {
     Refused(Box<Problem>, Option<http::HeaderValue>),
 }
 
+/// What a connection waiting for a request head also waits on; both live as long as the
+/// connection.
+struct Waits<I, S> {
+    /// Fires at or before the head's deadline: it is moved on only when it fires early, so a
+    /// busy connection does not touch the timer wheel for each request.
+    idle: Pin<I>,
+    /// Completes when the server starts stopping.
+    stopping: Pin<S>,
+}
+
 /// Read until a whole head is buffered. Before waiting on the client, pending answers are
 /// written and both buffers released, so a connection that idles holds none.
-async fn read_head(
+async fn read_head<I, S>(
     stream: &TcpStream,
     reader: &mut Reader,
     writer: &mut Writer,
     timeout: Duration,
-    stop: &mut watch::Receiver<bool>,
+    stop: &watch::Receiver<bool>,
+    waits: &mut Waits<I, S>,
     first: bool,
-) -> std::io::Result<HeadRead> {
+) -> std::io::Result<HeadRead>
+where
+    I: std::ops::DerefMut<Target = tokio::time::Sleep>,
+    S: std::ops::DerefMut<Target: Future<Output = ()>>,
+{
     let deadline = tokio::time::Instant::now() + timeout;
     // How much of the buffer the parser has seen without finding a whole head.
     let mut seen = 0;
@@ -241,14 +281,26 @@ async fn read_head(
         }
         writer.release();
         reader.release();
-        let ready = tokio::select! {
-            ready = tokio::time::timeout_at(deadline, stream.readable()) => ready,
-            _ = stop.changed(), if reader.buf.is_empty() => return Ok(HeadRead::Closed),
+        let ready = loop {
+            tokio::select! {
+                biased;
+                ready = stream.readable() => break Ok(ready),
+                () = waits.idle.as_mut() => {
+                    if tokio::time::Instant::now() < deadline {
+                        waits.idle.as_mut().reset(deadline);
+                        continue;
+                    }
+                    break Err(());
+                }
+                () = waits.stopping.as_mut(), if reader.buf.is_empty() => {
+                    return Ok(HeadRead::Closed);
+                }
+            }
         };
         match ready {
             Ok(ready) => ready?,
-            Err(_) if reader.buf.is_empty() => return Ok(HeadRead::Closed),
-            Err(_) => {
+            Err(()) if reader.buf.is_empty() => return Ok(HeadRead::Closed),
+            Err(()) => {
                 let problem = Problem::new(
                     http::StatusCode::REQUEST_TIMEOUT,
                     "request-timeout",
@@ -281,6 +333,13 @@ fn may_progress(buf: &[u8], seen: usize) -> bool {
     ends_head || ends_first_line || buf.len() > head::MAX_HEAD_BYTES
 }
 
+/// What answers a connection's requests: the handler, and the [`AbortOnClose`] its
+/// responders arm.
+struct Answerer<'a, H> {
+    handler: &'a H,
+    abort: &'a AbortOnClose,
+}
+
 /// Answer one request, and say what the connection does next.
 ///
 /// The caller boxes this future: a connection's future is as large as its largest state and
@@ -288,7 +347,7 @@ fn may_progress(buf: &[u8], seen: usize) -> bool {
 /// kilobytes) are allocated per request, and an idle connection's future stays small.
 async fn exchange<H, F>(
     stream: &TcpStream,
-    handler: &H,
+    answerer: Answerer<'_, H>,
     reader: &mut Reader,
     writer: &mut Writer,
     head: Box<Head>,
@@ -315,9 +374,9 @@ where
         upgrade::offered(parts.version, &parts.headers).then(|| upgrade::offer_http1(&mut parts));
     // For a problem answer in place of a 101 (see `refuse_switch`).
     let accept = parts.headers.get(http::header::ACCEPT).cloned();
-    let abort = AbortOnClose::default();
-    let mut request = Request::from_parts(parts, body);
-    request.extensions_mut().insert(abort.clone());
+    let Answerer { handler, abort } = answerer;
+    abort.reset();
+    let request = Request::from_parts(parts, body);
     let mut watching = true;
     let mut probe = [0u8; 1];
     let mut continue_sent = false;
@@ -367,9 +426,12 @@ where
         match checked {
             Ok(handover) => {
                 let (feed, owes_continue) = (feed.take(), expect_continue && !continue_sent);
-                if finish_before_switch(stream, writer, reader, feed, owes_continue, timeout).await
-                {
-                    response::write_switch(stream, writer, response.into_parts().0).await?;
+                // Boxed, here and below: rare steps keep their state out of every exchange.
+                let finishing =
+                    finish_before_switch(stream, writer, reader, feed, owes_continue, timeout);
+                if Box::pin(finishing).await {
+                    let parts = response.into_parts().0;
+                    Box::pin(response::write_switch(stream, writer, parts)).await?;
                     return Ok(Next::Switch(handover));
                 }
                 // Where the content ends, and so where the new protocol would start, is lost.
@@ -428,11 +490,14 @@ where
     if !exchange.keep_alive {
         return Ok(Next::Close);
     }
-    Ok(if finish_content(stream, reader, feed, timeout).await {
-        Next::Another
-    } else {
-        Next::Close
-    })
+    let done = feed.as_ref().is_none_or(BodyFeed::is_done);
+    Ok(
+        if done || Box::pin(finish_content(stream, reader, feed, timeout)).await {
+            Next::Another
+        } else {
+            Next::Close
+        },
+    )
 }
 
 /// Get the request's content off the connection before it switches protocols: the new

@@ -8,7 +8,7 @@
 //! runs. Field values are sliced out of the received bytes, not copied.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{ACCEPT, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
@@ -104,9 +104,13 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         _ => Version::HTTP_11,
     };
     let mut spans = Vec::with_capacity(req.headers.len());
+    // Which of the fields that decide framing and persistence appear: most requests have
+    // none, and then their rules need not look them up.
+    let mut seen = Seen::default();
     for field in req.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| bad("a field name is not a valid token"))?;
+        seen.note(&name);
         spans.push((name, offset(field.value)));
     }
     let head = buf.split_to(len).freeze();
@@ -133,12 +137,20 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         )));
     }
     let uri = parse_target(&method, slice(target)).map_err(refuse)?;
-    let framing = framing(version, &headers).map_err(refuse)?;
-    let keep_alive = persistent(version, &headers);
+    let framing = if seen.length {
+        framing(version, &headers).map_err(refuse)?
+    } else {
+        Framing::None
+    };
+    let keep_alive = if seen.connection {
+        persistent(version, &headers)
+    } else {
+        version == Version::HTTP_11 // RFC 9112 §9.3, without options
+    };
     // RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request (and §15.2:
     // MUST NOT send an HTTP/1.0 client a 1xx); its content follows the head regardless.
     let expect_continue =
-        expects_continue(&headers).map_err(refuse)? && version == Version::HTTP_11;
+        seen.expect && expects_continue(&headers).map_err(refuse)? && version == Version::HTTP_11;
 
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;
@@ -151,6 +163,25 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         keep_alive,
         expect_continue,
     }))
+}
+
+/// Which fields with rules of their own a head has.
+#[derive(Debug, Default)]
+struct Seen {
+    /// `Transfer-Encoding` or `Content-Length`: the content's framing.
+    length: bool,
+    /// `Connection`: persistence options.
+    connection: bool,
+    /// `Expect`.
+    expect: bool,
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        self.length |= name == TRANSFER_ENCODING || name == CONTENT_LENGTH;
+        self.connection |= name == CONNECTION;
+        self.expect |= name == EXPECT;
+    }
 }
 
 /// The request-target in the form its method allows (RFC 9112 §3.2): `*` only for OPTIONS,

@@ -108,15 +108,22 @@ pub async fn write(
                                 return Err(io::Error::other("a file part without a file"));
                             };
                             writer.flush(stream).await?;
-                            zero_copy::send_range(stream, file, offset, len).await?;
+                            // Boxed: a file's own state stays out of every answer's future.
+                            Box::pin(zero_copy::send_range(stream, file, offset, len)).await?;
                         }
                     }
                 }
                 finish(stream, writer, may_defer).await
             }
-            Err(polled) => stream_body(stream, writer, ResponseBody::File(polled), delimit).await,
+            Err(polled) => {
+                let body = ResponseBody::File(polled);
+                Box::pin(stream_body(stream, writer, body, delimit)).await
+            }
         },
-        body @ ResponseBody::Stream(_) => stream_body(stream, writer, body, delimit).await,
+        // Boxed, as files are: a stream's state is only needed by streamed answers.
+        body @ ResponseBody::Stream(_) => {
+            Box::pin(stream_body(stream, writer, body, delimit)).await
+        }
     }
 }
 
@@ -182,7 +189,14 @@ fn delimit(
     }
     match exact {
         Some(n) => {
-            // The body's own length wins over any the handler stated.
+            // The body's own length wins over any the handler stated; one that agrees (a
+            // file's, known before its body) is kept where it is.
+            let mut stated = parts.headers.get_all(CONTENT_LENGTH).iter();
+            let agrees = matches!((stated.next(), stated.next()), (Some(only), None)
+                if only.as_bytes() == itoa::Buffer::new().format(n).as_bytes());
+            if agrees {
+                return (Delimit::Length(n), None);
+            }
             parts.headers.remove(CONTENT_LENGTH);
             (Delimit::Length(n), Some(n))
         }

@@ -68,6 +68,42 @@ fn an_unknown_length_is_chunked_for_11_and_closes_for_10() {
 }
 
 #[test]
+fn a_stated_length_that_agrees_is_kept_and_two_are_replaced() {
+    let written = |stated: &[&'static str]| {
+        let mut response = Response::new(ResponseBody::full("hello"));
+        for value in stated {
+            response
+                .headers_mut()
+                .append(CONTENT_LENGTH, HeaderValue::from_static(value));
+        }
+        response
+            .headers_mut()
+            .append("x-after", HeaderValue::from_static("1"));
+        let (mut parts, body) = response.into_parts();
+        let (_, length) = delimit(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
+        let mut head = Vec::new();
+        let added = Added {
+            length,
+            date: false,
+        };
+        serialize_head(&parts, added, 0, &mut head);
+        String::from_utf8(head).unwrap()
+    };
+    assert_eq!(
+        written(&["5"]),
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-after: 1\r\n\r\n"
+    );
+    assert_eq!(
+        written(&["5", "5"]),
+        "HTTP/1.1 200 OK\r\nx-after: 1\r\ncontent-length: 5\r\n\r\n"
+    );
+    assert_eq!(
+        written(&["05"]),
+        "HTTP/1.1 200 OK\r\nx-after: 1\r\ncontent-length: 5\r\n\r\n"
+    );
+}
+
+#[test]
 fn head_keeps_the_length_a_get_would_have_and_sends_no_body() {
     let (d, h, _) = framed(
         StatusCode::OK,
