@@ -174,20 +174,34 @@ async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     limit: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinSet<()> {
     let mut connections = tokio::task::JoinSet::new();
+    // A listener on one address accepts connections on that address: no need to ask the
+    // kernel for each one's (a `getsockname` per connection). On 0.0.0.0 or [::], ask.
+    let local = listener
+        .local_addr()
+        .ok()
+        .filter(|addr| !addr.ip().is_unspecified());
+    // One shutdown watch for the loop's life, not one registered for every accept.
+    let mut stop_watch = stop.clone();
+    let mut stopping = pin!(async move {
+        let _ = stop_watch.changed().await;
+    });
     loop {
         // Forget connections that have ended (their tasks are done).
         while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
+            biased;
             permit = limit.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => return connections,
             },
-            _ = stop.changed() => return connections,
+            () = stopping.as_mut() => return connections,
         };
         let (stream, peer) = tokio::select! {
+            biased;
+            () = stopping.as_mut() => return connections,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -196,35 +210,43 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = stop.changed() => return connections,
         };
         let (app, stop) = (app.clone(), stop.clone());
         connections.spawn(async move {
-            serve_connection(stream, peer, app, stop).await;
+            serve_connection(stream, peer, local, app, stop).await;
             drop(permit);
         });
     }
 }
 
-/// One connection, from accept to close.
+/// One connection, from accept to close. `local` is the address it arrived at, when the
+/// listener's tells it.
+///
+/// Until its first byte a connection costs only its socket and this task (HTTP/1.x keeps no
+/// buffer while it waits): browsers open speculative connections that often never send. It
+/// gets the same time to start a request as to finish its head.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
     app: Arc<App>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    // Until its first byte a connection costs only its socket and this task: browsers open
-    // speculative connections that often never send. It gets the same time to start a
-    // request as to finish its head.
-    tokio::select! {
-        ready = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.readable()) => {
-            if !matches!(ready, Ok(Ok(()))) {
-                return;
-            }
-        }
-        _ = stop.changed() => return,
-    }
-    match h1::serve(stream, peer, app.clone(), HEADER_READ_TIMEOUT, stop.clone()).await {
+    let local = local.unwrap_or_else(|| stream.local_addr().unwrap_or(peer));
+    let addresses = Conn {
+        peer,
+        local,
+        abort: None,
+    };
+    match h1::serve(
+        stream,
+        addresses,
+        app.clone(),
+        HEADER_READ_TIMEOUT,
+        stop.clone(),
+    )
+    .await
+    {
         Ok(h1::Outcome::Closed) => {}
         Ok(h1::Outcome::H2(stream, preface)) => {
             Box::pin(serve_h2(stream, preface, peer, app, stop)).await;
@@ -340,7 +362,7 @@ mod tests {
         let app = Arc::new(App::new(&config).unwrap());
         let (_stop_tx, stop) = watch::channel(false);
         let peer = "127.0.0.1:1".parse().unwrap();
-        let connection = serve_connection(stream, peer, app, stop);
+        let connection = serve_connection(stream, peer, None, app, stop);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 1792, "the connection future takes {size} bytes");
     }

@@ -83,7 +83,12 @@ async fn a_trickled_head_is_cut_off_by_the_head_timeout() {
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let (stream, peer) = listener.accept().await.unwrap();
-        let _ = usher::server::h1::serve(stream, peer, app, Duration::from_secs(1), stop).await;
+        let conn = usher::server::Conn {
+            peer,
+            local: addr,
+            abort: None,
+        };
+        let _ = usher::server::h1::serve(stream, conn, app, Duration::from_secs(1), stop).await;
     });
     let (out, took) = blocking(move || {
         let start = Instant::now();

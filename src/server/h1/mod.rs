@@ -21,7 +21,6 @@ mod response;
 mod zero_copy;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +40,7 @@ use super::App;
 use super::service;
 use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
+use crate::handlers::upstream::Io as _;
 use crate::problem::Problem;
 pub use request_body::RequestBody;
 
@@ -95,20 +95,20 @@ pub enum Outcome {
     Switched(Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
-/// Serve HTTP/1.x on `stream` until it closes, the head timeout passes, or `stop` fires.
+/// Serve HTTP/1.x on `stream` (from and to the addresses in `conn`) until it closes, the head
+/// timeout passes, or `stop` fires.
 /// `head_timeout` also bounds each wait for more request content.
 pub async fn serve(
     stream: TcpStream,
-    peer: SocketAddr,
+    conn: super::Conn,
     app: Arc<App>,
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<Outcome> {
     let abort = AbortOnClose::default();
     let conn = super::Conn {
-        peer,
-        local: stream.local_addr().unwrap_or(peer),
         abort: Some(abort.clone()),
+        ..conn
     };
     let handler = move |request| {
         let app = app.clone();
@@ -187,8 +187,8 @@ where
             &stop,
         ));
         let close = match next.await? {
-            Next::Another => false,
-            Next::Close => true,
+            Next::Another => None,
+            Next::Close(closing) => Some(closing),
             Next::Switch(handover) => {
                 // What follows the request is the new protocol's: the handler reads it first.
                 let read = std::mem::take(&mut reader.buf).freeze();
@@ -197,9 +197,15 @@ where
                 )));
             }
         };
-        if close {
+        if let Some(closing) = close {
             writer.flush(&stream).await?;
-            linger(&stream, &mut reader).await;
+            // Bytes past the request, read or waiting in the kernel, mean a client that still
+            // sends: closing with them unread would reset the connection. Ask the kernel
+            // itself (the runtime's readiness may not have seen them yet).
+            let sent_more = || !reader.buf.is_empty() || stream.peer_spoke();
+            if closing == Closing::Linger || sent_more() {
+                linger(&stream, &mut reader).await;
+            }
             return Ok(Outcome::Closed);
         }
     }
@@ -209,10 +215,22 @@ where
 enum Next {
     /// Read the next request.
     Another,
-    /// Close (after writing what is buffered).
-    Close,
+    /// Close (after writing what is buffered), and how.
+    Close(Closing),
     /// Hand the connection over: a 101 answer was written (see [`upgrade`]).
     Switch(upgrade::Handover),
+}
+
+/// How a connection closes after its last answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// Stop sending, then read what the client still sends for a moment, so its data does not
+    /// make the kernel reset the connection before the answer is read (see [`linger`]).
+    Linger,
+    /// Close at once: the client asked to close and everything it sent has been read, so
+    /// it sends nothing more (RFC 9112 §9.6: a client that sends `close` MUST NOT send
+    /// further requests). nginx closes such connections at once too.
+    Now,
 }
 
 /// What waiting for a request head gave.
@@ -409,7 +427,8 @@ where
                 }
                 // Returning drops `handling`: a program it runs is killed with its group.
                 seen = stream.peek(&mut probe), if watching && !feeding => match seen {
-                    Ok(0) if abort.armed() => return Ok(Next::Close),
+                    // The client has gone: there is no one to linger for.
+                    Ok(0) if abort.armed() => return Ok(Next::Close(Closing::Now)),
                     Err(e) => return Err(e),
                     // The next request, or a half-close before a program was started. (Peeking
                     // leaves the bytes in place: they may be the first of a switched protocol.)
@@ -487,15 +506,20 @@ where
             }
         }
     }
-    if !exchange.keep_alive {
-        return Ok(Next::Close);
-    }
     let done = feed.as_ref().is_none_or(BodyFeed::is_done);
+    if !exchange.keep_alive {
+        let closing = if done && !keep_alive {
+            Closing::Now
+        } else {
+            Closing::Linger
+        };
+        return Ok(Next::Close(closing));
+    }
     Ok(
         if done || Box::pin(finish_content(stream, reader, feed, timeout)).await {
             Next::Another
         } else {
-            Next::Close
+            Next::Close(Closing::Linger)
         },
     )
 }

@@ -48,6 +48,11 @@ where
                 Outcome::Switched(tunnel) => tunnel.await,
                 Outcome::Closed | Outcome::H2(..) => {}
             }
+            // Tasks the handlers spawned and the connection's end woke run before the
+            // runtime goes, as they would in the server, whose runtime outlives connections.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
             Ok(())
         });
         let _ = done_tx.send(served);
@@ -451,4 +456,67 @@ async fn a_101_that_may_not_switch_is_a_502() {
             assert_eq!(out.matches("HTTP/1.1 502 ").count(), 2, "{case}: {out}");
         }
     }
+}
+
+/// A client that asked to close, and sent nothing else, gets its answer and a close at once:
+/// the connection does not linger waiting for the client's own close (RFC 9112 §9.6: it
+/// sends no more requests), here while the client keeps its end open.
+#[tokio::test]
+async fn a_client_that_asked_to_close_is_closed_at_once() {
+    let (mut client, done) = connect(|_| async { text(StatusCode::OK, "bye") }, LIMIT).await;
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("bye"),
+        "{out}"
+    );
+    // `linger` would wait up to 2 s for the client's close, which never comes here.
+    let served = tokio::time::timeout(Duration::from_secs(1), done).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+    drop(client);
+}
+
+/// Bytes sent after a request that asked to close (a client breaking RFC 9112 §9.6) make the
+/// connection linger instead: closing with them unread would reset it, and a reset destroys
+/// what the client has not read yet. Here they arrive while the answer is being made, and the
+/// client reads a large answer after them: it still gets all of it.
+#[tokio::test]
+async fn bytes_after_a_close_request_make_the_connection_linger() {
+    const BIG: usize = 4 << 20;
+    // The handler says when it has the request (the head was read alone), then waits until
+    // the client has sent more.
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let signals = std::sync::Mutex::new(Some((started_tx, sent_rx)));
+    let handler = move |_| {
+        let signals = signals.lock().unwrap().take();
+        async move {
+            if let Some((started, sent)) = signals {
+                let _ = started.send(());
+                let _ = sent.await;
+            }
+            Response::new(ResponseBody::full(vec![b'x'; BIG]))
+        }
+    };
+    let (mut client, done) = connect(handler, LIMIT).await;
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(LIMIT, started).await.unwrap().unwrap();
+    client.write_all(b"GET /more HTTP/1.1\r\n").await.unwrap();
+    sent_tx.send(()).unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(LIMIT, client.read_to_end(&mut out))
+        .await
+        .expect("the answer ends")
+        .expect("no reset");
+    let body_at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(out.len() - body_at, BIG);
+    drop(client);
+    let served = tokio::time::timeout(LIMIT, done).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
 }
