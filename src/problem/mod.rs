@@ -20,7 +20,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::body::ResponseBody;
-use crate::http::accept::{Specificity, choose_media_type, media_type_match, media_type_quality};
+use crate::http::accept::{Specificity, best_of, media_type_matches};
 use crate::http::encode::printable;
 
 mod render;
@@ -416,18 +416,24 @@ const OFFERED: [(&str, Format); 4] = [
 ///   into a 406 (RFC 9110 §15.5.7 lets a server disregard `Accept`).
 fn negotiate(accept: Option<&[u8]>) -> Format {
     let types = OFFERED.map(|(t, _)| t);
-    let Some(i) = choose_media_type(accept, &types) else {
+    // One pass over the header for all four (this runs for every error answer).
+    let Some(matches) = media_type_matches(accept, &types) else {
+        // No Accept, or none that parses: as `*/*`, so plain text.
         return Format::Text;
     };
-    let (winner, format) = OFFERED[i];
-    let wildcard_only = media_type_match(accept, winner).is_none_or(|(_, s)| s == Specificity::Any);
-    if wildcard_only
-        && media_type_quality(accept, "text/plain") >= media_type_quality(accept, winner)
-    {
+    let Some(i) = best_of(&matches) else {
+        return Format::Text;
+    };
+    let (quality, specificity) = matches[i];
+    let text_quality = matches[TEXT].0;
+    if specificity == Specificity::Any && text_quality >= quality {
         return Format::Text;
     }
-    format
+    OFFERED[i].1
 }
+
+/// Where text/plain is in [`OFFERED`].
+const TEXT: usize = 3;
 
 #[cfg(test)]
 mod tests;

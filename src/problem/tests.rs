@@ -364,3 +364,8 @@ fn empty_problem_renders_without_empty_members() {
     assert_eq!(render_as(p(), TEXT), "418 I'm a teapot\n");
     assert!(render_as(p(), "text/html").contains("<h1>I&#39;m a teapot</h1>"));
 }
+
+#[test]
+fn text_is_where_negotiation_looks_for_it() {
+    assert_eq!(OFFERED[super::TEXT].0, "text/plain");
+}

@@ -43,13 +43,32 @@ pub enum Specificity {
 /// by a type that names no charset, because usher labels every text type it serves UTF-8, so
 /// `Accept: application/json;charset=utf-8` matches `application/json`.
 pub fn choose_media_type(accept: Option<&[u8]>, available: &[&str]) -> Option<usize> {
-    let mut best: Option<(usize, Quality, Specificity)> = None;
-    for (i, name) in available.iter().enumerate() {
-        let Some(m) = media_type_match(accept, name) else {
-            // The header has no valid element: as if absent.
+    const AT_ONCE: usize = 8;
+    if available.len() <= AT_ONCE {
+        // One pass over the header for every type (see `media_type_matches`).
+        let mut padded = [""; AT_ONCE];
+        padded[..available.len()].copy_from_slice(available);
+        let Some(matches) = media_type_matches(accept, &padded) else {
+            // The header is absent or has no valid element: as if absent.
             return (!available.is_empty()).then_some(0);
         };
-        let (q, spec) = m;
+        return best_of(&matches[..available.len()]);
+    }
+    let mut matches = Vec::with_capacity(available.len());
+    for name in available {
+        let Some(m) = media_type_match(accept, name) else {
+            return Some(0);
+        };
+        matches.push(m);
+    }
+    best_of(&matches)
+}
+
+/// The index of the best of `matches` (quality, then specificity, then order), if any has a
+/// quality above 0.
+pub fn best_of(matches: &[(Quality, Specificity)]) -> Option<usize> {
+    let mut best: Option<(usize, Quality, Specificity)> = None;
+    for (i, &(q, spec)) in matches.iter().enumerate() {
         if q == 0 {
             continue;
         }
@@ -58,6 +77,34 @@ pub fn choose_media_type(accept: Option<&[u8]>, available: &[&str]) -> Option<us
         }
     }
     best.map(|(i, _, _)| i)
+}
+
+/// [`media_type_match`] for each of `available` at once, in a single pass over the header:
+/// each of its elements is parsed once rather than once per type. `None` when the header is
+/// absent or has no valid element. An empty name matches nothing.
+pub fn media_type_matches<const N: usize>(
+    accept: Option<&[u8]>,
+    available: &[&str; N],
+) -> Option<[(Quality, Specificity); N]> {
+    let accept = accept?;
+    let targets = available.map(|name| parse_media_range(name.as_bytes()));
+    let mut best: [Option<(Specificity, Quality)>; N] = [None; N];
+    let mut any_valid = false;
+    for element in ListElements::new(accept) {
+        let Some(range) = parse_media_range(element) else {
+            continue;
+        };
+        any_valid = true;
+        for (target, best) in targets.iter().zip(best.iter_mut()) {
+            let Some(target) = target else { continue };
+            if let Some(spec) = range.matches(target) {
+                if best.is_none_or(|b| (spec, range.q) > b) {
+                    *best = Some((spec, range.q));
+                }
+            }
+        }
+    }
+    any_valid.then(|| best.map(|b| b.map_or((0, Specificity::Any), |(spec, q)| (q, spec))))
 }
 
 /// The quality `accept` gives `media_type` (most specific matching range wins), 0 if none
@@ -177,18 +224,27 @@ fn parse_language_range(element: &[u8]) -> Option<(&[u8], Quality)> {
 }
 
 /// A parsed `media-range [ weight ]` (RFC 9110 §12.5.1), borrowing the header.
+///
+/// Its parameters stay as text (already checked) and are read again only when a match needs
+/// them: most ranges have none, and a range is parsed once per media type it is matched with,
+/// where storing them would fill a table for every element of every pass.
 #[derive(Debug)]
 struct MediaRange<'a> {
     ty: &'a [u8],
     subtype: &'a [u8],
-    params: [(&'a [u8], &'a [u8]); MAX_PARAMS],
+    /// What follows the subtype: `*( OWS ";" OWS [ parameter ] )`, well formed.
+    params_text: &'a [u8],
+    /// Parameters other than `q`, at most [`MAX_PARAMS`].
     n_params: usize,
     q: Quality,
 }
 
 impl<'a> MediaRange<'a> {
-    fn params(&self) -> &[(&'a [u8], &'a [u8])] {
-        &self.params[..self.n_params]
+    /// The parameters other than `q`, the first [`MAX_PARAMS`] of them.
+    fn params(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + use<'a> {
+        Params(Cursor::new(self.params_text))
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(b"q"))
+            .take(MAX_PARAMS)
     }
 
     /// How specifically this range matches `target`, or `None` when it does not.
@@ -207,13 +263,12 @@ impl<'a> MediaRange<'a> {
                 params: self.n_params as u8,
             }
         };
-        let all_present = self.params().iter().all(|&(name, value)| {
-            match target
-                .params()
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                Some(&(_, v)) => param_values_equal(value, v),
+        if self.n_params == 0 {
+            return Some(spec);
+        }
+        let all_present = self.params().all(|(name, value)| {
+            match target.params().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                Some((_, v)) => param_values_equal(value, v),
                 // usher serves text as UTF-8 (see `choose_media_type`).
                 None => {
                     name.eq_ignore_ascii_case(b"charset") && param_values_equal(value, b"utf-8")
@@ -221,6 +276,29 @@ impl<'a> MediaRange<'a> {
             }
         });
         all_present.then_some(spec)
+    }
+}
+
+/// The parameters of a well-formed `*( OWS ";" OWS [ parameter ] )`, `q` included.
+struct Params<'a>(Cursor<'a>);
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let c = &mut self.0;
+        loop {
+            c.skip_ows();
+            if c.at_end() {
+                return None;
+            }
+            c.expect(b';')?;
+            c.skip_ows();
+            if c.at_end() || c.peek() == Some(b';') {
+                continue; // `[ parameter ]` is optional.
+            }
+            return c.parameter();
+        }
     }
 }
 
@@ -240,10 +318,12 @@ fn parse_media_range(element: &[u8]) -> Option<MediaRange<'_>> {
     let mut range = MediaRange {
         ty,
         subtype,
-        params: [(&[], &[]); MAX_PARAMS],
+        params_text: &element[c.i..],
         n_params: 0,
         q: 1000,
     };
+    // Check the parameters whole (a malformed one makes the element malformed), and read
+    // the weight.
     loop {
         c.skip_ows();
         if c.at_end() {
@@ -252,13 +332,12 @@ fn parse_media_range(element: &[u8]) -> Option<MediaRange<'_>> {
         c.expect(b';')?;
         c.skip_ows();
         if c.at_end() || c.peek() == Some(b';') {
-            continue; // `[ parameter ]` is optional.
+            continue;
         }
         let (name, value) = c.parameter()?;
         if name.eq_ignore_ascii_case(b"q") {
             range.q = parse_qvalue(value)?;
         } else if range.n_params < MAX_PARAMS {
-            range.params[range.n_params] = (name, value);
             range.n_params += 1;
         }
     }
