@@ -294,3 +294,42 @@ fn q_below_one_still_accepts() {
         500
     );
 }
+
+/// Choosing in one pass over the header agrees with matching each type on its own, for
+/// headers with parameters, weights, wildcards, duplicates and junk.
+#[test]
+fn one_pass_agrees_with_one_type_at_a_time() {
+    let offered = [
+        "text/html",
+        "application/problem+json",
+        "application/json",
+        "text/plain",
+        "text/plain;format=flowed",
+    ];
+    for accept in [
+        "",
+        ",,",
+        "*/*",
+        "text/*;q=0.5, */*;q=0.1",
+        "application/json;charset=utf-8, text/plain;q=0.9",
+        "text/plain;format=flowed;q=0.8, text/plain;q=0.2",
+        "text/html;q=0, */*",
+        "text/html;q=0.2, text/html;q=0.9",
+        "application/*;q=0.3;x=\"a,b\", text/plain;q=2",
+        "garbage, text/plain;q=0.4",
+        "*/html, image/png",
+    ] {
+        let header = Some(accept.as_bytes());
+        let singly: Option<Vec<_>> = offered
+            .iter()
+            .map(|t| media_type_match(header, t))
+            .collect();
+        let expected = match &singly {
+            None => Some(0),
+            Some(matches) => best_of(matches),
+        };
+        assert_eq!(choose_media_type(header, &offered), expected, "{accept}");
+        let at_once = media_type_matches(header, &offered).map(|m| m.to_vec());
+        assert_eq!(at_once, singly, "{accept}");
+    }
+}
