@@ -55,10 +55,30 @@ impl Io for UnixStream {
 
 /// A non-blocking peek: anything readable (a byte, the end, an error) means the peer spoke.
 fn peek_now(socket: socket2::SockRef<'_>) -> bool {
+    peek(socket) != Peeked::Nothing
+}
+
+/// What a socket has to read now, asked of the kernel (not the runtime's readiness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peeked {
+    /// Nothing yet.
+    Nothing,
+    /// Bytes.
+    Data,
+    /// The end of input: the peer closed its side.
+    End,
+    /// An error, such as a reset.
+    Error,
+}
+
+/// A non-blocking peek at `socket`.
+pub fn peek(socket: socket2::SockRef<'_>) -> Peeked {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     match socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT) {
-        Ok(_) => true,
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        Ok(0) => Peeked::End,
+        Ok(_) => Peeked::Data,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Peeked::Nothing,
+        Err(_) => Peeked::Error,
     }
 }
 

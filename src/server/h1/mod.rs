@@ -40,7 +40,7 @@ use super::App;
 use super::service;
 use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
-use crate::handlers::upstream::Io as _;
+use crate::handlers::upstream::{Peeked, peek};
 use crate::problem::Problem;
 pub use request_body::RequestBody;
 
@@ -201,8 +201,12 @@ where
             writer.flush(&stream).await?;
             // Bytes past the request, read or waiting in the kernel, mean a client that still
             // sends: closing with them unread would reset the connection. Ask the kernel
-            // itself (the runtime's readiness may not have seen them yet).
-            let sent_more = || !reader.buf.is_empty() || stream.peer_spoke();
+            // itself (the runtime's readiness may not have seen them yet). A client that has
+            // closed already needs no lingering.
+            let sent_more = || {
+                let waiting = || peek(socket2::SockRef::from(&stream)) == Peeked::Data;
+                !reader.buf.is_empty() || waiting()
+            };
             if closing == Closing::Linger || sent_more() {
                 linger(&stream, &mut reader).await;
             }
