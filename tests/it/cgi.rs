@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{
-    IO_TIMEOUT, Process, have, head_value, peak_rss_kib, split_head, start, write,
+    IO_TIMEOUT, Process, have, head_value, peak_rss_kib, read_some, split_head, start, write,
 };
 
 const CONFIG: &str = r#"
@@ -408,7 +408,7 @@ fn send_get(addr: SocketAddr, target: &str) -> TcpStream {
 fn read_until(s: &mut TcpStream, got: &mut Vec<u8>, text: &str) {
     let mut buf = [0; 64 * 1024];
     while !String::from_utf8_lossy(got).contains(text) {
-        let n = s.read(&mut buf).unwrap();
+        let n = read_some(s, &mut buf);
         assert!(
             n > 0,
             "closed before {text:?}: {}",
@@ -437,7 +437,7 @@ fn a_program_writing_1_gib_streams_in_bounded_memory() {
     let mut buf = vec![0u8; 1 << 20];
     let mut got = Vec::new();
     let (head, mut total) = loop {
-        let n = s.read(&mut buf).unwrap();
+        let n = read_some(&mut s, &mut buf);
         assert!(n > 0, "closed inside the head");
         got.extend_from_slice(&buf[..n]);
         if got.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -449,7 +449,7 @@ fn a_program_writing_1_gib_streams_in_bounded_memory() {
     assert_eq!(head_value(&head, "content-length"), Some("1073741824"));
     let mut last = 0;
     loop {
-        let n = s.read(&mut buf).unwrap();
+        let n = read_some(&mut s, &mut buf);
         if n == 0 {
             break;
         }

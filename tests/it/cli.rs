@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
-use crate::support::{IO_TIMEOUT, start, usher, write};
+use crate::support::{IO_TIMEOUT, read_some, start, usher, write};
 
 #[test]
 fn startup_line_names_addresses_and_absolute_root() {
@@ -130,7 +130,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut first = [0u8; 1024];
-    let n = s.read(&mut first).unwrap();
+    let n = read_some(&mut s, &mut first);
     assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"));
     p.signal("-TERM");
     let mut rest = Vec::new();
@@ -237,7 +237,7 @@ fn idle_connections_do_not_delay_shutdown() {
     kept.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut buf = [0u8; 512];
-    let n = kept.read(&mut buf).unwrap();
+    let n = read_some(&mut kept, &mut buf);
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     p.signal("-TERM");
     let status = p

@@ -1,10 +1,10 @@
 //! Bounded memory: a 10 GiB file is streamed by the `usher` process while its peak resident
 //! memory stays within a few tens of MiB.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 
-use crate::support::{IO_TIMEOUT, peak_rss_kib, split_head, start};
+use crate::support::{IO_TIMEOUT, peak_rss_kib, read_some, split_head, start};
 
 /// The file served: 10 GiB, sparse so the test needs no disk space.
 const FILE_SIZE: u64 = 10 * 1024 * 1024 * 1024;
@@ -23,12 +23,12 @@ fn a_10_gib_file_streams_in_bounded_memory() {
     s.write_all(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut buf = vec![0u8; 1 << 20];
-    let n = s.read(&mut buf).unwrap();
+    let n = read_some(&mut s, &mut buf);
     let (head, first) = split_head(&buf[..n]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let mut total = first.len() as u64;
     loop {
-        match s.read(&mut buf).unwrap() {
+        match read_some(&mut s, &mut buf) {
             0 => break,
             n => total += n as u64,
         }

@@ -102,6 +102,17 @@ impl Drop for TestServer {
 }
 
 /// Write `request`, shut down the write half, read until EOF.
+/// One `read` of `s` into `buf`, again when a signal interrupted it (EINTR: the tests' child
+/// processes make the test process receive signals, and `read` does not retry on its own).
+pub fn read_some(s: &mut impl Read, buf: &mut [u8]) -> usize {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            read => return read.unwrap(),
+        }
+    }
+}
+
 pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -393,7 +404,7 @@ pub fn assert_streamed(s: &mut TcpStream, marker: &Path) {
     let mut got = Vec::new();
     let mut buf = [0; 4096];
     while !String::from_utf8_lossy(&got).contains("first") {
-        let n = s.read(&mut buf).unwrap();
+        let n = read_some(s, &mut buf);
         assert!(n > 0, "closed before the first part");
         got.extend_from_slice(&buf[..n]);
     }

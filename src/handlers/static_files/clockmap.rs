@@ -10,7 +10,6 @@
 //! reorder on a hit (which LRU would need, with a write lock).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -21,7 +20,6 @@ pub(super) const SHARDS: usize = 16;
 /// A bounded string-keyed map with CLOCK eviction, sharded by key hash.
 pub(super) struct ClockMap<V> {
     shards: Box<[RwLock<Shard<V>>]>,
-    hasher: RandomState,
     /// Byte budget of one shard.
     shard_bytes: usize,
     /// Entry budget of one shard.
@@ -60,15 +58,19 @@ impl<V: Clone> ClockMap<V> {
             .collect();
         ClockMap {
             shards,
-            hasher: RandomState::new(),
             shard_bytes: max_bytes / SHARDS,
             shard_entries: (max_entries / SHARDS).max(1),
         }
     }
 
+    /// The shard for `key`, picked by FNV-1a: cheap, where the shard's own map hashes the key
+    /// again with a keyed hash. A client crafting paths into one shard only makes them share
+    /// a lock; each shard's map stays resistant to collisions.
     fn shard(&self, key: &str) -> &RwLock<Shard<V>> {
-        let h = self.hasher.hash_one(key) as usize;
-        &self.shards[h % SHARDS]
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.shards[(h % SHARDS as u64) as usize]
     }
 
     /// The value under `key`, marking it recently used.

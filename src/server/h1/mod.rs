@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::header::SERVER;
 use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpStream;
@@ -110,14 +111,11 @@ pub async fn serve(
         abort: Some(abort.clone()),
         ..conn
     };
+    // The service's own future, not one wrapped in another async block: each layer is one
+    // more copy of the whole state when the request starts.
     let handler = move |request| {
-        let app = app.clone();
-        let conn = conn.clone();
-        async move {
-            service::handle(app, conn, None, request)
-                .await
-                .unwrap_or_else(|never| match never {})
-        }
+        service::handle(app.clone(), conn.clone(), None, request)
+            .map(|answer| answer.unwrap_or_else(|never| match never {}))
     };
     serve_with(stream, head_timeout, stop, abort, handler).await
 }
