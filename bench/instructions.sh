@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/instructions.sh: user-space instructions per request, counted by callgrind, for usher
+# and (when installed) lighttpd answering the same requests. Unlike time, the count barely
+# moves with the machine's load, so it shows what a change to the request path costs.
+#
+#   bench/instructions.sh [--usher PATH] [--seconds S]
+#
+# Rows: a (1 KiB file, keep-alive), e (the same, a new connection per request), j (a 404 with
+# a problem+json body). Each server runs under valgrind on 127.0.0.1, wrk sends for S seconds
+# (default 4) over 8 connections while callgrind counts, and the count is divided by the
+# requests wrk completed. Installs valgrind and wrk when missing (as root, Debian).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+USHER_BIN=""
+SECONDS_PER_ROW=4
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
+    --seconds) SECONDS_PER_ROW="${2:?--seconds needs a number}"; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+need() {
+  command -v "$1" >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >&2 && apt-get install -y -qq "$2" >&2
+  else
+    echo "missing $1 (install $2)" >&2
+    exit 1
+  fi
+}
+need valgrind valgrind
+need callgrind_control valgrind
+need wrk wrk
+need curl curl
+
+if [ -z "$USHER_BIN" ]; then
+  (cd "$BENCH_DIR/.." && cargo build --release -q)
+  USHER_BIN="$BENCH_DIR/../target/release/usher"
+fi
+
+WORK=$(mktemp -d)
+PID=""
+cleanup() {
+  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/root" "$WORK/run"
+head -c 1024 /dev/urandom >"$WORK/root/1k.bin"
+echo hello >"$WORK/root/index.html"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# count NAME PORT PATH [wrk args]: the server (PID) is running under callgrind on PORT.
+count() {
+  local name=$1 port=$2 path=$3; shift 3
+  local out="$WORK/run/$name.$RANDOM.cg" requests total
+  wrk -t1 -c8 -d1s "$@" "http://127.0.0.1:$port$path" >/dev/null
+  callgrind_control -i on "$PID" >/dev/null 2>&1
+  requests=$(wrk -t1 -c8 -d"${SECONDS_PER_ROW}s" "$@" "http://127.0.0.1:$port$path" |
+    awk '/requests in/ {print $1}')
+  callgrind_control -i off "$PID" >/dev/null 2>&1
+  callgrind_control -d "$PID" >/dev/null 2>&1
+  total=0
+  for f in "$WORK/run/$name".cg*; do
+    [ -s "$f" ] || continue
+    n=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    total=$((total + ${n:-0}))
+    rm -f "$f"
+  done
+  echo "$((total / requests))"
+}
+
+# start NAME COMMAND...: run COMMAND under callgrind with collection off; wait until it answers.
+start() {
+  local name=$1 port=$2; shift 2
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/run/$name.cg" \
+    "$@" >"$WORK/run/$name.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 150); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    sleep 0.2
+  done
+  echo "$name did not start (see its log below)" >&2
+  cat "$WORK/run/$name.log" >&2
+  exit 1
+}
+
+stop() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+declare -A RESULT
+run_server() {
+  local name=$1
+  RESULT[$name,a]=$(count "$name" "$PORT" /1k.bin)
+  RESULT[$name,e]=$(count "$name" "$PORT" /1k.bin -H 'Connection: close')
+  RESULT[$name,j]=$(count "$name" "$PORT" /no/such/file.txt -H 'Accept: application/problem+json')
+}
+
+PORT=$(free_port)
+RUST_LOG=usher=warn start usher "$PORT" "$USHER_BIN" serve "$WORK/root" \
+  --listen "127.0.0.1:$PORT" --workers 1
+run_server usher
+stop
+SERVERS=(usher)
+
+if command -v lighttpd >/dev/null; then
+  PORT=$(free_port)
+  sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
+    "$BENCH_DIR/lighttpd.conf.in" >"$WORK/run/lighttpd.conf"
+  start lighttpd "$PORT" lighttpd -D -f "$WORK/run/lighttpd.conf"
+  run_server lighttpd
+  stop
+  SERVERS+=(lighttpd)
+fi
+
+header="| row | workload |"
+rule="|---|---|"
+for s in "${SERVERS[@]}"; do header+=" $s |"; rule+="---|"; done
+echo "$header"
+echo "$rule"
+for row in a e j; do
+  case $row in
+    a) what="1 KiB file, keep-alive" ;;
+    e) what="1 KiB file, a new connection per request" ;;
+    j) what="404 with a problem+json body" ;;
+  esac
+  line="| $row | $what |"
+  for s in "${SERVERS[@]}"; do line+=" ${RESULT[$s,$row]} |"; done
+  echo "$line"
+done
+echo
+echo "Instructions per request in user space (callgrind), ${SECONDS_PER_ROW} s of wrk -c8 each."
