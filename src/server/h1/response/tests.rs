@@ -14,9 +14,7 @@ fn exchange(version: Version, head_only: bool) -> Exchange {
 
 /// The delimitation, the head as written (without its date), and whether the connection
 /// stays open.
-fn framed(status: StatusCode, body: ResponseBody, mut ex: Exchange) -> (Delimit, String, bool) {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
+fn written(response: Response<ResponseBody>, mut ex: Exchange) -> (Delimit, String, bool) {
     let (mut parts, body) = response.into_parts();
     let (d, length) = delimit(&mut parts, &body, &mut ex);
     let mut head = Vec::new();
@@ -26,6 +24,13 @@ fn framed(status: StatusCode, body: ResponseBody, mut ex: Exchange) -> (Delimit,
     };
     serialize_head(&parts, added, 0, &mut head);
     (d, String::from_utf8(head).unwrap(), ex.keep_alive)
+}
+
+/// [`written`] for a response of `status` with `body`.
+fn framed(status: StatusCode, body: ResponseBody, ex: Exchange) -> (Delimit, String, bool) {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    written(response, ex)
 }
 
 fn streamed() -> ResponseBody {
@@ -69,7 +74,7 @@ fn an_unknown_length_is_chunked_for_11_and_closes_for_10() {
 
 #[test]
 fn a_stated_length_that_agrees_is_kept_and_two_are_replaced() {
-    let written = |stated: &[&'static str]| {
+    let with_lengths = |stated: &[&'static str]| {
         let mut response = Response::new(ResponseBody::full("hello"));
         for value in stated {
             response
@@ -79,26 +84,18 @@ fn a_stated_length_that_agrees_is_kept_and_two_are_replaced() {
         response
             .headers_mut()
             .append("x-after", HeaderValue::from_static("1"));
-        let (mut parts, body) = response.into_parts();
-        let (_, length) = delimit(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
-        let mut head = Vec::new();
-        let added = Added {
-            length,
-            date: false,
-        };
-        serialize_head(&parts, added, 0, &mut head);
-        String::from_utf8(head).unwrap()
+        written(response, exchange(Version::HTTP_11, false)).1
     };
     assert_eq!(
-        written(&["5"]),
+        with_lengths(&["5"]),
         "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-after: 1\r\n\r\n"
     );
     assert_eq!(
-        written(&["5", "5"]),
+        with_lengths(&["5", "5"]),
         "HTTP/1.1 200 OK\r\nx-after: 1\r\ncontent-length: 5\r\n\r\n"
     );
     assert_eq!(
-        written(&["05"]),
+        with_lengths(&["05"]),
         "HTTP/1.1 200 OK\r\nx-after: 1\r\ncontent-length: 5\r\n\r\n"
     );
 }
@@ -121,19 +118,7 @@ fn the_body_length_replaces_a_stated_one_and_head_keeps_a_stated_one() {
         response
             .headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
-        let (mut parts, body) = response.into_parts();
-        let (_, length) = delimit(
-            &mut parts,
-            &body,
-            &mut exchange(Version::HTTP_11, head_only),
-        );
-        let mut head = Vec::new();
-        let added = Added {
-            length,
-            date: false,
-        };
-        serialize_head(&parts, added, 0, &mut head);
-        String::from_utf8(head).unwrap()
+        written(response, exchange(Version::HTTP_11, head_only)).1
     };
     assert_eq!(
         stated(false),
