@@ -520,3 +520,32 @@ async fn bytes_after_a_close_request_make_the_connection_linger() {
     let served = tokio::time::timeout(LIMIT, done).await;
     assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
 }
+
+/// The idle limit counts from each request, not from the connection's first: the one timer
+/// a connection keeps fires at the first request's deadline, finds a later request, and
+/// waits again. Requests 0.6 s apart with a 1 s limit keep the connection open past 1 s;
+/// idling past the limit then closes it.
+#[tokio::test]
+async fn the_idle_limit_counts_from_the_latest_request() {
+    let (mut client, done) = connect(
+        |_| async { text(StatusCode::OK, "ok") },
+        Duration::from_secs(1),
+    )
+    .await;
+    for _ in 0..3 {
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let (head, rest) = read_head(&mut client).await;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(read_n(&mut client, rest, 2).await, b"ok");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    // 1.8 s after the first request, 0.6 s after the last: then closed at about 2.2 s.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(LIMIT, client.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?} {rest:?}");
+    let served = tokio::time::timeout(LIMIT, done).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+}
