@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::TryFutureExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -272,7 +273,7 @@ pub async fn answer(
         abort: None,
     };
     match service::handle(app, conn, None, request).await {
-        Ok(response) => response,
+        Ok(response) => service::with_server(response),
         Err(never) => match never {},
     }
 }
@@ -293,7 +294,10 @@ async fn serve_h2(
         local: stream.local_addr().unwrap_or(peer),
         abort: None,
     };
-    let handler = move |req| service::handle(app.clone(), conn.clone(), Some(budget.clone()), req);
+    let handler = move |req| {
+        service::handle(app.clone(), conn.clone(), Some(budget.clone()), req)
+            .map_ok(service::with_server)
+    };
     let io = TokioIo::new(Prefixed::new(preface, stream));
     if let Err(e) = serve_h2_with(io, stop, handler).await {
         tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");

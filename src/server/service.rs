@@ -30,6 +30,13 @@ pub struct Conn {
     pub abort: Option<super::h1::AbortOnClose>,
 }
 
+/// `response` naming usher in `Server` (RFC 9110 §10.2.4), for a connection that does not
+/// write the field itself (HTTP/1.x writes it into the head without touching the map).
+pub(super) fn with_server(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response.headers_mut().insert(SERVER, SERVER_NAME);
+    response
+}
+
 /// A process-unique request id, carried in problem bodies and log lines.
 pub(super) fn next_request_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -98,7 +105,6 @@ where
             .policy
             .after(&parts, &routed.path, &mut response);
     }
-    response.headers_mut().insert(SERVER, SERVER_NAME);
     tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
     Ok(response)
 }
@@ -168,29 +174,26 @@ fn valid_host(value: &[u8]) -> bool {
         }
     };
     // reg-name / IPv4address: unreserved, pct-encoded and sub-delims.
-    let host_ok = host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    });
-    host_ok && port.iter().all(u8::is_ascii_digit)
+    host.iter().all(|&b| REG_NAME[usize::from(b)]) && port.iter().all(u8::is_ascii_digit)
 }
+
+/// The bytes a reg-name or IPv4 address may hold (RFC 3986 §3.2.2): unreserved, `%` of
+/// pct-encoded, and sub-delims. A table: Host is checked on every request.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'_' | b'~' | b'%')
+            || matches!(
+                c,
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+            );
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod host_tests {

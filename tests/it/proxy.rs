@@ -391,6 +391,13 @@ fn pythons_http_server_serves_through_the_proxy() {
         let (head, body) = get(usher.addrs[0], "/hello.txt", "");
         assert_eq!(status(&head), 200, "{head}");
         assert_eq!(body, "from python\n");
+        // The software behind the proxy is not announced (nginx hides it too): one
+        // Server field, usher's, in place of Python's.
+        let servers: Vec<&str> = head
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("server:"))
+            .collect();
+        assert_eq!(servers, ["server: usher"], "{head}");
     }
 }
 

@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::header::SERVER;
 use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -467,7 +466,6 @@ where
                 response = refuse_switch(refused, accept.as_ref(), exchange.head_only);
             }
         }
-        response.headers_mut().insert(SERVER, service::SERVER_NAME);
     }
     // No switch from here on: a handler waiting for one learns it now.
     drop(handover);
@@ -636,10 +634,6 @@ async fn refuse(
         head_only: false,
         keep_alive: false,
     };
-    let mut response = response;
-    response
-        .headers_mut()
-        .insert(http::header::SERVER, service::SERVER_NAME);
     response::write(stream, writer, response, &mut exchange, false).await?;
     linger(stream, reader).await;
     Ok(Outcome::Closed)

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::response::Parts;
 use http::{HeaderValue, Response, StatusCode, Version};
 use http_body_util::BodyExt as _;
@@ -58,25 +58,7 @@ pub async fn write(
     may_defer: bool,
 ) -> io::Result<()> {
     let (mut parts, body) = response.into_parts();
-    let (delimit, length) = delimit(&mut parts, &body, exchange);
-    // RFC 9112 §9.6: a server that sends `close` MUST close after that response, so a
-    // handler's own `Connection: close` ends the connection too.
-    if has_close(&parts.headers) {
-        exchange.keep_alive = false;
-    }
-    if !exchange.keep_alive {
-        parts
-            .headers
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    } else if exchange.version == Version::HTTP_10 {
-        parts
-            .headers
-            .insert(CONNECTION, HeaderValue::from_static("keep-alive"));
-    }
-    let added = Added {
-        length,
-        date: !parts.headers.contains_key(DATE),
-    };
+    let (delimit, added) = frame(&mut parts, &body, exchange);
     // Room for a body that is copied next to its head, so the buffer is allocated once.
     let copied = match (&body, delimit) {
         (ResponseBody::Full(Some(bytes)), Delimit::Length(_)) if bytes.len() <= COPY_BODY_LIMIT => {
@@ -138,12 +120,14 @@ pub async fn write_switch(
 ) -> io::Result<()> {
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.remove(TRANSFER_ENCODING);
+    parts.headers.remove(SERVER);
     parts
         .headers
         .insert(CONNECTION, HeaderValue::from_static("upgrade"));
     let added = Added {
-        length: None,
         date: !parts.headers.contains_key(DATE),
+        server: true,
+        ..Added::default()
     };
     serialize_head(&parts, added, 0, &mut writer.buf);
     writer.flush(stream).await
@@ -152,77 +136,170 @@ pub async fn write_switch(
 /// Fields the connection adds after the handler's own. They are written straight into the
 /// head rather than stored in the map first: an insert hashes and may grow the map, and a
 /// number or a date stored as a field value needs an allocation of its own.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Added {
     /// `Content-Length`: the body's length, or for HEAD the length a GET would have had.
     length: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    chunked: bool,
+    /// `Connection`, with this option: `close`, or `keep-alive` for HTTP/1.0.
+    connection: Option<&'static str>,
     /// `Date` (RFC 9110 §6.6.1: an origin server with a clock MUST send it), unless the
     /// handler passed one on (a proxied answer's own).
     date: bool,
+    /// `Server: usher` (RFC 9110 §10.2.4). It replaces a handler's (a proxied answer's), as
+    /// nginx does: the software behind usher is not announced.
+    server: bool,
 }
 
-/// Choose the delimitation and set the framing fields to match (RFC 9112 §6.1–§6.3); the
-/// `Content-Length` to write, if the connection writes it (see [`Added`]).
+/// What the handler's own fields say about framing and the connection, found in one pass
+/// over them. Most answers then need no field removed from the map: four lookups by name
+/// (each a hash and a probe) cost more than the pass.
+#[derive(Debug, Default)]
+struct Stated {
+    /// `Content-Length` field lines.
+    lengths: usize,
+    /// The first `Content-Length`, when it is a plain decimal number (no sign, no leading
+    /// zero: the form usher would write itself).
+    length: Option<u64>,
+    transfer_encoding: bool,
+    /// Any `Connection` field line, and whether one names the `close` option.
+    connection: bool,
+    close: bool,
+    date: bool,
+    server: bool,
+}
+
+impl Stated {
+    fn of(headers: &http::HeaderMap) -> Self {
+        let mut stated = Stated::default();
+        for (name, value) in headers {
+            if name == CONTENT_LENGTH {
+                stated.lengths += 1;
+                if stated.lengths == 1 {
+                    stated.length = plain_decimal(value.as_bytes());
+                }
+            } else if name == TRANSFER_ENCODING {
+                stated.transfer_encoding = true;
+            } else if name == CONNECTION {
+                stated.connection = true;
+                stated.close |= names_close(value.as_bytes());
+            } else if name == DATE {
+                stated.date = true;
+            } else if name == SERVER {
+                stated.server = true;
+            }
+        }
+        stated
+    }
+}
+
+/// `digits` as a number, if written as usher would write it: ASCII digits, no leading zero.
+fn plain_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+            .flatten()
+    })
+}
+
+/// Whether a `Connection` value names the `close` option.
+fn names_close(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// Choose the delimitation, make the handler's fields agree with it and with whether the
+/// connection stays open (RFC 9112 §6.1–§6.3, §9.6), and say what the connection writes
+/// after them (see [`Added`]).
+fn frame(parts: &mut Parts, body: &ResponseBody, exchange: &mut Exchange) -> (Delimit, Added) {
+    let stated = Stated::of(&parts.headers);
+    let (delimit, length) = delimit(parts, body, exchange, &stated);
+    // RFC 9112 §9.6: a server that sends `close` MUST close after that response, so a
+    // handler's own `Connection: close` ends the connection too.
+    if stated.close {
+        exchange.keep_alive = false;
+    }
+    let connection = if !exchange.keep_alive {
+        Some("close")
+    } else if exchange.version == Version::HTTP_10 {
+        Some("keep-alive")
+    } else {
+        None
+    };
+    // The connection's own option replaces the handler's (unless it already says close).
+    let connection = connection.filter(|_| !stated.close);
+    if connection.is_some() && stated.connection {
+        parts.headers.remove(CONNECTION);
+    }
+    if stated.server {
+        parts.headers.remove(SERVER);
+    }
+    let added = Added {
+        length,
+        chunked: delimit == Delimit::Chunked,
+        connection,
+        date: !stated.date,
+        server: true,
+    };
+    (delimit, added)
+}
+
+/// Choose the delimitation and remove the framing fields that disagree with it (RFC 9112
+/// §6.1–§6.3); the `Content-Length` to write, if the connection writes it.
 fn delimit(
     parts: &mut Parts,
     body: &ResponseBody,
     exchange: &mut Exchange,
+    stated: &Stated,
 ) -> (Delimit, Option<u64>) {
     let status = parts.status;
     let exact = http_body::Body::size_hint(body).exact();
+    if stated.transfer_encoding {
+        // Only the connection chooses the transfer coding.
+        parts.headers.remove(TRANSFER_ENCODING);
+    }
+    let mut drop_lengths = || {
+        if stated.lengths > 0 {
+            parts.headers.remove(CONTENT_LENGTH);
+        }
+    };
     if status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         // §6.3: these never have content; 304 may keep the selected representation's length.
-        parts.headers.remove(TRANSFER_ENCODING);
         if status != StatusCode::NOT_MODIFIED {
-            parts.headers.remove(CONTENT_LENGTH);
+            drop_lengths();
         }
         return (Delimit::Nothing, None);
     }
-    parts.headers.remove(TRANSFER_ENCODING);
     if exchange.head_only {
         // The length a GET would have had, when the handler did not state it itself.
-        let stated = parts.headers.contains_key(CONTENT_LENGTH);
-        return (Delimit::Nothing, exact.filter(|_| !stated));
+        return (Delimit::Nothing, exact.filter(|_| stated.lengths == 0));
     }
     match exact {
+        // The body's own length wins over any the handler stated; one that agrees (a
+        // file's, known before its body) is kept where it is.
+        Some(n) if stated.lengths == 1 && stated.length == Some(n) => (Delimit::Length(n), None),
         Some(n) => {
-            // The body's own length wins over any the handler stated; one that agrees (a
-            // file's, known before its body) is kept where it is.
-            let mut stated = parts.headers.get_all(CONTENT_LENGTH).iter();
-            let agrees = matches!((stated.next(), stated.next()), (Some(only), None)
-                if only.as_bytes() == itoa::Buffer::new().format(n).as_bytes());
-            if agrees {
-                return (Delimit::Length(n), None);
-            }
-            parts.headers.remove(CONTENT_LENGTH);
+            drop_lengths();
             (Delimit::Length(n), Some(n))
         }
         None if exchange.version == Version::HTTP_11 => {
-            parts.headers.remove(CONTENT_LENGTH);
-            parts
-                .headers
-                .insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+            drop_lengths();
             (Delimit::Chunked, None)
         }
         None => {
-            parts.headers.remove(CONTENT_LENGTH);
+            drop_lengths();
             exchange.keep_alive = false;
             (Delimit::Close, None)
         }
     }
-}
-
-/// Whether the `Connection` fields name the `close` option.
-fn has_close(headers: &http::HeaderMap) -> bool {
-    headers.get_all(CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
 }
 
 /// The status line, the fields in the order the handler set them, then the connection's
@@ -235,8 +312,10 @@ fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    // "HTTP/1.1 200 " CRLF, the fields, "content-length: " u64 CRLF, "date: " date CRLF, CRLF.
-    let added_len = 16 + 20 + 2 + 6 + HTTP_DATE_LEN + 2;
+    // "HTTP/1.1 200 " CRLF, the fields, "content-length: " u64 CRLF, "transfer-encoding:
+    // chunked" CRLF, "connection: keep-alive" CRLF, "date: " date CRLF, "server: usher"
+    // CRLF, CRLF.
+    let added_len = 16 + 20 + 2 + 28 + 24 + 6 + HTTP_DATE_LEN + 2 + 15;
     out.reserve(13 + reason.len() + 2 + fields + added_len + 2 + then);
     // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -255,10 +334,21 @@ fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    if added.chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    if let Some(option) = added.connection {
+        out.extend_from_slice(b"connection: ");
+        out.extend_from_slice(option.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     if added.date {
         out.extend_from_slice(b"date: ");
         out.extend_from_slice(&http_date());
         out.extend_from_slice(b"\r\n");
+    }
+    if added.server {
+        out.extend_from_slice(b"server: usher\r\n");
     }
     out.extend_from_slice(b"\r\n");
 }

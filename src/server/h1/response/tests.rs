@@ -16,11 +16,12 @@ fn exchange(version: Version, head_only: bool) -> Exchange {
 /// stays open.
 fn written(response: Response<ResponseBody>, mut ex: Exchange) -> (Delimit, String, bool) {
     let (mut parts, body) = response.into_parts();
-    let (d, length) = delimit(&mut parts, &body, &mut ex);
+    let (d, added) = frame(&mut parts, &body, &mut ex);
     let mut head = Vec::new();
     let added = Added {
-        length,
         date: false,
+        server: false,
+        ..added
     };
     serialize_head(&parts, added, 0, &mut head);
     (d, String::from_utf8(head).unwrap(), ex.keep_alive)
@@ -68,7 +69,7 @@ fn an_unknown_length_is_chunked_for_11_and_closes_for_10() {
         exchange(Version::HTTP_10, false),
     );
     assert_eq!(d, Delimit::Close);
-    assert_eq!(h, "HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(h, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
     assert!(!keep, "an HTTP/1.0 body of unknown length ends by closing");
 }
 
@@ -98,6 +99,103 @@ fn a_stated_length_that_agrees_is_kept_and_two_are_replaced() {
         with_lengths(&["05"]),
         "HTTP/1.1 200 OK\r\nx-after: 1\r\ncontent-length: 5\r\n\r\n"
     );
+}
+
+#[test]
+fn the_connection_option_follows_whether_the_connection_stays_open() {
+    let with_connection = |value: Option<&'static str>, ex: Exchange| {
+        let mut response = Response::new(ResponseBody::full("hello"));
+        if let Some(value) = value {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static(value));
+        }
+        let (_, head, keep) = written(response, ex);
+        (head, keep)
+    };
+    let (closing, open) = (
+        Exchange {
+            keep_alive: false,
+            ..exchange(Version::HTTP_11, false)
+        },
+        exchange(Version::HTTP_11, false),
+    );
+    // The handler's own close ends the connection (RFC 9112 §9.6), and is not repeated.
+    let (head, keep) = with_connection(Some("foo, Close"), open);
+    assert_eq!(
+        head,
+        "HTTP/1.1 200 OK\r\nconnection: foo, Close\r\ncontent-length: 5\r\n\r\n"
+    );
+    assert!(!keep);
+    // A connection that closes says so, replacing a handler's other options.
+    let (head, keep) = with_connection(Some("keep-alive"), closing);
+    assert_eq!(
+        head,
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n"
+    );
+    assert!(!keep);
+    let (head, keep) = with_connection(None, open);
+    assert_eq!(head, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+    assert!(keep);
+    // HTTP/1.0 keeps the connection only when told (RFC 9112 §9.3).
+    let (head, keep) = with_connection(None, exchange(Version::HTTP_10, false));
+    assert_eq!(
+        head,
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\n"
+    );
+    assert!(keep);
+}
+
+#[test]
+fn the_server_is_named_once() {
+    let server_lines = |response: Response<ResponseBody>| {
+        let (mut parts, body) = response.into_parts();
+        let (_, added) = frame(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
+        let mut head = Vec::new();
+        serialize_head(&parts, added, 0, &mut head);
+        let head = String::from_utf8(head).unwrap();
+        let lines: Vec<String> = head
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("server:"))
+            .map(str::to_owned)
+            .collect();
+        lines
+    };
+    assert_eq!(
+        server_lines(Response::new(ResponseBody::Empty)),
+        ["server: usher"]
+    );
+    // A proxied answer's upstream is not announced.
+    let mut proxied = Response::new(ResponseBody::Empty);
+    proxied
+        .headers_mut()
+        .insert(SERVER, HeaderValue::from_static("upstream/1"));
+    assert_eq!(server_lines(proxied), ["server: usher"]);
+}
+
+#[test]
+fn a_stated_length_is_read_only_in_the_form_usher_writes() {
+    assert_eq!(plain_decimal(b"0"), Some(0));
+    assert_eq!(plain_decimal(b"1024"), Some(1024));
+    assert_eq!(plain_decimal(b"18446744073709551615"), Some(u64::MAX));
+    for odd in [
+        &b""[..],
+        b"05",
+        b"+5",
+        b"-5",
+        b" 5",
+        b"5 ",
+        b"5,5",
+        b"0x5",
+        b"18446744073709551616",
+    ] {
+        assert_eq!(
+            plain_decimal(odd),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(odd)
+        );
+    }
 }
 
 #[test]
@@ -145,8 +243,8 @@ fn statuses_without_content_get_no_framing_fields() {
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from_static("9"));
     let (mut parts, body) = response.into_parts();
-    let (d, length) = delimit(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
-    assert_eq!((d, length), (Delimit::Nothing, None));
+    let (d, added) = frame(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
+    assert_eq!((d, added.length), (Delimit::Nothing, None));
     assert_eq!(
         parts.headers["content-length"], "9",
         "304 keeps the representation's length"
@@ -164,7 +262,7 @@ fn the_head_is_a_status_line_then_fields() {
     let mut out = Vec::new();
     let added = Added {
         length: Some(12),
-        date: false,
+        ..Added::default()
     };
     serialize_head(&parts, added, 0, &mut out);
     assert_eq!(
@@ -181,8 +279,8 @@ fn the_date_is_an_http_date_of_now() {
     assert!(skew.as_secs() <= 1, "{value:?}");
     let mut head = Vec::new();
     let added = Added {
-        length: None,
         date: true,
+        ..Added::default()
     };
     serialize_head(&Response::new(()).into_parts().0, added, 0, &mut head);
     let head = String::from_utf8(head).unwrap();
