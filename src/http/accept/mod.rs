@@ -5,6 +5,8 @@
 //! treated as absent, and only the first [`MAX_ELEMENTS`] elements and [`MAX_PARAMS`]
 //! parameters of each are looked at. Nothing here allocates.
 
+use super::is_tchar;
+
 /// Quality in thousandths, 0..=1000 (RFC 9110 §12.4.2 allows three decimals).
 pub type Quality = u16;
 
@@ -468,9 +470,6 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 }
 
 /// `tchar` (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 /// A byte cursor over one list element.
 struct Cursor<'a> {

@@ -23,6 +23,8 @@ use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::is_tchar;
+
 #[cfg(test)]
 mod tests;
 
@@ -493,10 +495,4 @@ fn hex(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-/// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
-/// "_" / "`" / "|" / "~" / DIGIT / ALPHA.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

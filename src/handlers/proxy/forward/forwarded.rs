@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use http::HeaderValue;
 
 use super::Scheme;
+use crate::http::is_tchar;
 
 /// One `forwarded-element` (RFC 7239 §4): `for=`, then `by=` and `host=` when known, then
 /// `proto=`, e.g. `for="[2001:db8::1]:4711";host=example.com;proto=https`.
@@ -67,11 +68,6 @@ fn value(out: &mut Vec<u8>, text: &[u8]) {
         out.push(b);
     }
     out.push(b'"');
-}
-
-/// RFC 9110 §5.6.2 tchar.
-pub(super) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
