@@ -28,15 +28,28 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// assert_eq!(percent_encode_path("/a b/100%#1?.html"), "/a%20b/100%25%231%3F.html");
 /// ```
 pub fn percent_encode_path(decoded: &str) -> String {
+    // Most paths need no encoding: copy them whole rather than piece by piece.
+    let unreserved =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~');
+    let mut out = if decoded.bytes().all(unreserved) {
+        decoded.to_owned()
+    } else {
+        encode_segments(decoded)
+    };
+    if out.starts_with("//") {
+        out.insert_str(0, "/.");
+    }
+    out
+}
+
+/// Each `/`-separated segment of `decoded` percent-encoded ([`SEGMENT`]).
+fn encode_segments(decoded: &str) -> String {
     let mut out = String::with_capacity(decoded.len() + 8);
     for (i, segment) in decoded.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
         out.extend(utf8_percent_encode(segment, SEGMENT));
-    }
-    if out.starts_with("//") {
-        out.insert_str(0, "/.");
     }
     out
 }
@@ -173,6 +186,22 @@ mod tests {
         assert_eq!(printable("a\r\nb\tc\u{7f}"), "a%0D%0Ab%09c%7F");
         assert_eq!(printable("\u{85}"), "%C2%85");
         assert_eq!(printable("x\u{202E}y\u{2066}"), "x%E2%80%AEy%E2%81%A6");
+    }
+
+    /// Copying a path whole gives what encoding it segment by segment gives, for every
+    /// character in each position, and `//` still gets its prefix.
+    #[test]
+    fn a_path_copied_whole_is_encoded_as_segments_would_be() {
+        for c in (0..0x300).filter_map(char::from_u32) {
+            for path in [format!("/{c}"), format!("/a{c}b/c"), format!("{c}/x")] {
+                let mut slow = encode_segments(&path);
+                if slow.starts_with("//") {
+                    slow.insert_str(0, "/.");
+                }
+                assert_eq!(percent_encode_path(&path), slow, "{path:?}");
+            }
+        }
+        assert_eq!(percent_encode_path("//evil.example/x"), "/.//evil.example/x");
     }
 
     /// The ASCII fast path agrees with the per-character rule, wherever in a 16-byte chunk

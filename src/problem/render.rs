@@ -157,10 +157,16 @@ struct ProblemJson<'a> {
     request_id: Option<&'a str>,
 }
 
-/// `urn:usher:problem:<slug>`, written straight into the output.
+/// `urn:usher:problem:<slug>`.
 fn type_uri<S: Serializer>(slug: &&str, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_args!("urn:usher:problem:{slug}"))
+    // Joined as text first: `collect_str` would format and escape it a character at a time.
+    let mut uri = String::with_capacity(TYPE_PREFIX.len() + slug.len());
+    uri.push_str(TYPE_PREFIX);
+    uri.push_str(slug);
+    s.serialize_str(&uri)
 }
+
+const TYPE_PREFIX: &str = "urn:usher:problem:";
 
 fn uri_or_as_is(item: &str) -> String {
     if item.starts_with('/') {
@@ -181,8 +187,10 @@ fn json(p: &Problem) -> Bytes {
         available: p.available.iter().map(|s| uri_or_as_is(s)).collect(),
         request_id: p.request_id.as_deref(),
     };
-    match serde_json::to_vec(&body) {
-        Ok(mut v) => {
+    // Room for a typical body, so the buffer is not grown step by step.
+    let mut v = Vec::with_capacity(256 + p.detail.len());
+    match serde_json::to_writer(&mut v, &body) {
+        Ok(()) => {
             v.push(b'\n');
             Bytes::from(v)
         }
