@@ -201,7 +201,10 @@ mod tests {
                 assert_eq!(percent_encode_path(&path), slow, "{path:?}");
             }
         }
-        assert_eq!(percent_encode_path("//evil.example/x"), "/.//evil.example/x");
+        assert_eq!(
+            percent_encode_path("//evil.example/x"),
+            "/.//evil.example/x"
+        );
     }
 
     /// The ASCII fast path agrees with the per-character rule, wherever in a 16-byte chunk
