@@ -469,8 +469,6 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// `tchar` (RFC 9110 §5.6.2).
-
 /// A byte cursor over one list element.
 struct Cursor<'a> {
     s: &'a [u8],
