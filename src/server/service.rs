@@ -179,21 +179,7 @@ fn valid_host(value: &[u8]) -> bool {
 
 /// The bytes a reg-name or IPv4 address may hold (RFC 3986 §3.2.2): unreserved, `%` of
 /// pct-encoded, and sub-delims. A table: Host is checked on every request.
-const REG_NAME: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'.' | b'_' | b'~' | b'%')
-            || matches!(
-                c,
-                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-            );
-        b += 1;
-    }
-    table
-};
+const REG_NAME: [bool; 256] = crate::http::alphanumeric_and(b"-._~%!$&'()*+,;=");
 
 #[cfg(test)]
 mod host_tests {
