@@ -419,25 +419,13 @@ impl<'a> Iterator for ListElements<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         while !self.rest.is_empty() && self.yielded < MAX_ELEMENTS {
-            let mut in_quote = false;
-            let mut escaped = false;
-            let mut end = self.rest.len();
-            for (i, &b) in self.rest.iter().enumerate() {
-                if escaped {
-                    escaped = false;
-                } else if in_quote {
-                    match b {
-                        b'\\' => escaped = true,
-                        b'"' => in_quote = false,
-                        _ => {}
-                    }
-                } else if b == b'"' {
-                    in_quote = true;
-                } else if b == b',' {
-                    end = i;
-                    break;
-                }
-            }
+            // Most elements hold no quoted string: their end is the first comma. Only an
+            // element with a quote needs the walk that skips commas inside quotes.
+            let end = match self.rest.iter().position(|&b| b == b',' || b == b'"') {
+                Some(i) if self.rest[i] == b'"' => quote_aware_end(self.rest),
+                Some(i) => i,
+                None => self.rest.len(),
+            };
             let element = trim_ows(&self.rest[..end]);
             self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
             if !element.is_empty() {
@@ -447,6 +435,29 @@ impl<'a> Iterator for ListElements<'a> {
         }
         None
     }
+}
+
+/// Where the first element of `list` ends: its first comma outside a quoted string (with
+/// its backslash escapes), or the end of `list`.
+fn quote_aware_end(list: &[u8]) -> usize {
+    let mut in_quote = false;
+    let mut escaped = false;
+    for (i, &b) in list.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if in_quote {
+            match b {
+                b'\\' => escaped = true,
+                b'"' => in_quote = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_quote = true;
+        } else if b == b',' {
+            return i;
+        }
+    }
+    list.len()
 }
 
 fn is_ows(b: u8) -> bool {
