@@ -260,7 +260,10 @@ impl Cache {
 
     /// Cache `file` as the answer for `key`, validated at `now`.
     pub(super) fn put_file(&self, key: &str, file: HotFile, now: u64) -> Arc<Cached<Answer>> {
-        let weight = ENTRY_OVERHEAD + key.len() + file.body.as_ref().map_or(0, Bytes::len);
+        let weight = ENTRY_OVERHEAD
+            + key.len()
+            + file.meta.fields_weight()
+            + file.body.as_ref().map_or(0, Bytes::len);
         self.put_answer(key, Answer::File(Box::new(file)), weight, now)
     }
 
