@@ -5,10 +5,11 @@
 #
 #   bench/instructions.sh [--usher PATH] [--seconds S]
 #
-# Rows: a (1 KiB file, keep-alive), e (the same, a new connection per request), j (a 404 with
-# a problem+json body). Each server runs under valgrind on 127.0.0.1, wrk sends for S seconds
-# (default 4) over 8 connections while callgrind counts, and the count is divided by the
-# requests wrk completed. Installs valgrind and wrk when missing (as root, Debian).
+# Rows: a (1 KiB file, keep-alive), a+ (the same with the eleven fields a browser sends),
+# e (the same, a new connection per request), j (a 404 with a problem+json body). Each
+# server runs under valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8
+# connections while callgrind counts, and the count is divided by the requests wrk
+# completed. Installs valgrind and wrk when missing (as root, Debian).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --seconds) SECONDS_PER_ROW="${2:?--seconds needs a number}"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -101,9 +102,24 @@ stop() {
 }
 
 declare -A RESULT
+# What Firefox 128 sends for a page, besides Host.
+BROWSER_FIELDS=(
+  -H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
+  -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+  -H 'Accept-Language: en-US,en;q=0.5'
+  -H 'Accept-Encoding: gzip, deflate, br, zstd'
+  -H 'Upgrade-Insecure-Requests: 1'
+  -H 'Sec-Fetch-Dest: document'
+  -H 'Sec-Fetch-Mode: navigate'
+  -H 'Sec-Fetch-Site: none'
+  -H 'Sec-Fetch-User: ?1'
+  -H 'Priority: u=0, i'
+  -H 'Cookie: session=abcdef0123456789; theme=dark'
+)
 run_server() {
   local name=$1
   RESULT[$name,a]=$(count "$name" "$PORT" /1k.bin)
+  RESULT[$name,a+]=$(count "$name" "$PORT" /1k.bin "${BROWSER_FIELDS[@]}")
   RESULT[$name,e]=$(count "$name" "$PORT" /1k.bin -H 'Connection: close')
   RESULT[$name,j]=$(count "$name" "$PORT" /no/such/file.txt -H 'Accept: application/problem+json')
 }
@@ -130,9 +146,10 @@ rule="|---|---|"
 for s in "${SERVERS[@]}"; do header+=" $s |"; rule+="---|"; done
 echo "$header"
 echo "$rule"
-for row in a e j; do
+for row in a a+ e j; do
   case $row in
     a) what="1 KiB file, keep-alive" ;;
+    a+) what="the same, with a browser's eleven request fields" ;;
     e) what="1 KiB file, a new connection per request" ;;
     j) what="404 with a problem+json body" ;;
   esac
