@@ -244,7 +244,9 @@ struct MediaRange<'a> {
 impl<'a> MediaRange<'a> {
     /// The parameters other than `q`, the first [`MAX_PARAMS`] of them.
     fn params(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + use<'a> {
+        // The text was checked when the range was parsed: every item is a parameter.
         Params(Cursor::new(self.params_text))
+            .map_while(Result::ok)
             .filter(|(name, _)| !name.eq_ignore_ascii_case(b"q"))
             .take(MAX_PARAMS)
     }
@@ -281,11 +283,15 @@ impl<'a> MediaRange<'a> {
     }
 }
 
-/// The parameters of a well-formed `*( OWS ";" OWS [ parameter ] )`, `q` included.
+/// The parameters of `*( OWS ";" OWS [ parameter ] )`, `q` included; an `Err` (and then
+/// nothing more) where the text is malformed.
 struct Params<'a>(Cursor<'a>);
 
+/// Parameter text that does not follow the grammar.
+struct Malformed;
+
 impl<'a> Iterator for Params<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = Result<(&'a [u8], &'a [u8]), Malformed>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let c = &mut self.0;
@@ -294,12 +300,23 @@ impl<'a> Iterator for Params<'a> {
             if c.at_end() {
                 return None;
             }
-            c.expect(b';')?;
-            c.skip_ows();
-            if c.at_end() || c.peek() == Some(b';') {
-                continue; // `[ parameter ]` is optional.
+            let parameter = c.expect(b';').and_then(|()| {
+                c.skip_ows();
+                // `[ parameter ]` is optional.
+                if c.at_end() || c.peek() == Some(b';') {
+                    Some(None)
+                } else {
+                    c.parameter().map(Some)
+                }
+            });
+            match parameter {
+                Some(None) => continue,
+                Some(Some(pair)) => return Some(Ok(pair)),
+                None => {
+                    c.i = c.s.len();
+                    return Some(Err(Malformed));
+                }
             }
-            return c.parameter();
         }
     }
 }
@@ -326,23 +343,15 @@ fn parse_media_range(element: &[u8]) -> Option<MediaRange<'_>> {
     };
     // Check the parameters whole (a malformed one makes the element malformed), and read
     // the weight.
-    loop {
-        c.skip_ows();
-        if c.at_end() {
-            return Some(range);
-        }
-        c.expect(b';')?;
-        c.skip_ows();
-        if c.at_end() || c.peek() == Some(b';') {
-            continue;
-        }
-        let (name, value) = c.parameter()?;
+    for parameter in Params(c) {
+        let (name, value) = parameter.ok()?;
         if name.eq_ignore_ascii_case(b"q") {
             range.q = parse_qvalue(value)?;
         } else if range.n_params < MAX_PARAMS {
             range.n_params += 1;
         }
     }
+    Some(range)
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2).
