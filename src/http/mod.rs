@@ -27,6 +27,19 @@ pub fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// `1*DIGIT` as a number (Content-Length, byte positions, status digits): `None` when empty,
+/// not all ASCII digits, or too large for 64 bits. Leading zeros are allowed, as the grammar
+/// allows them.
+pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 const TCHAR: [bool; 256] = alphanumeric_and(b"!#$%&'*+-.^_`|~");
 
 /// A table of the bytes that are ASCII letters, digits, or in `extra`: the shape of most
@@ -48,6 +61,30 @@ pub const fn alphanumeric_and(extra: &[u8]) -> [bool; 256] {
 
 #[cfg(test)]
 mod tests {
+    /// `1*DIGIT`: digits only, at least one, leading zeros allowed, nothing past `u64::MAX`.
+    #[test]
+    fn decimals_are_digits_only_and_fit() {
+        assert_eq!(super::parse_decimal(b"0"), Some(0));
+        assert_eq!(super::parse_decimal(b"007"), Some(7));
+        assert_eq!(
+            super::parse_decimal(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
+        for odd in [
+            &b""[..],
+            b"18446744073709551616",
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"1,1",
+            b"0x1",
+            b"\xd9\xa1",
+        ] {
+            assert_eq!(super::parse_decimal(odd), None, "{odd:?}");
+        }
+    }
+
     /// The table holds exactly the bytes RFC 9110 §5.6.2 lists.
     #[test]
     fn tchar_is_the_rfc_set() {

@@ -11,6 +11,8 @@
 //! correct and costs no more than the file. Overlapping and adjacent ranges are merged
 //! (§14.2 allows coalescing), so the bytes sent never exceed the representation's length.
 
+use super::parse_decimal;
+
 /// An inclusive byte range within a representation: `start..=end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -99,7 +101,7 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     if first.is_empty() {
         // suffix-range: the last `n` bytes; `-0` selects nothing (§14.1.3).
-        let n = parse_digits(last)?;
+        let n = parse_decimal(last)?;
         if n == 0 || len == 0 {
             return Some(None);
         }
@@ -108,11 +110,11 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
             end: len - 1,
         }));
     }
-    let start = parse_digits(first)?;
+    let start = parse_decimal(first)?;
     let end = if last.is_empty() {
         None
     } else {
-        Some(parse_digits(last)?)
+        Some(parse_decimal(last)?)
     };
     // "A byte-range-spec is invalid if the last-pos value is present and less than the
     // first-pos" (§14.1.2): the whole header is then ignored.
@@ -125,17 +127,6 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     }
     let end = end.map_or(len - 1, |end| end.min(len - 1));
     Some(Some(ByteRange { start, end }))
-}
-
-/// `1*DIGIT` as a u64; `None` when empty, not all digits, or too large.
-fn parse_digits(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
 }
 
 /// Sort by start and merge ranges that overlap or touch, in place, so each byte is sent at most

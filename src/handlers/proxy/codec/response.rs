@@ -276,15 +276,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ResponseError> {
     if lines.next().is_some() || first.as_bytes().contains(&b',') {
         return Err(ResponseError::SeveralLengths);
     }
-    let digits = first.as_bytes();
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(ResponseError::InvalidLength);
-    }
-    digits
-        .iter()
-        .try_fold(0u64, |n, d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
+    crate::http::parse_decimal(first.as_bytes())
         .map(Some)
         .ok_or(ResponseError::InvalidLength)
 }

@@ -53,6 +53,8 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 
+use crate::http::parse_decimal;
+
 pub use self::cidr::{Cidr, CidrError, any_contains};
 use self::prefix::{PrefixRewrite, rewrite_location, rewrite_refresh};
 
@@ -365,16 +367,6 @@ fn decrement(value: &HeaderValue) -> HeaderValue {
         Some(n) if n > 0 => HeaderValue::from(n - 1),
         _ => value.clone(),
     }
-}
-
-/// `1*DIGIT` as a number; `None` if it is not one or does not fit.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// The lines of `name` in `headers`, joined with `, ` (RFC 9110 §5.3), then `entry`.

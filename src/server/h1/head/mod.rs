@@ -266,17 +266,9 @@ fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem
     if lengths.next().is_some() {
         return Err(bad("the request has more than one Content-Length field"));
     }
-    let digits = first.as_bytes();
-    let n = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
-        .then(|| {
-            digits.iter().try_fold(0u64, |n, d| {
-                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            })
-        })
-        .flatten()
-        .ok_or_else(|| {
-            bad("Content-Length is not a decimal number of bytes that fits in 64 bits")
-        })?;
+    let n = crate::http::parse_decimal(first.as_bytes()).ok_or_else(|| {
+        bad("Content-Length is not a decimal number of bytes that fits in 64 bits")
+    })?;
     Ok(if n == 0 {
         Framing::None
     } else {

@@ -196,14 +196,10 @@ impl Stated {
 
 /// `digits` as a number, if written as usher would write it: ASCII digits, no leading zero.
 fn plain_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+    if digits.len() > 1 && digits[0] == b'0' {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit()
-            .then(|| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
-            .flatten()
-    })
+    crate::http::parse_decimal(digits)
 }
 
 /// Whether a `Connection` value names the `close` option.
