@@ -27,6 +27,16 @@ pub fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// The elements of a comma-separated field value (RFC 9110 §5.6.1), trimmed, empty ones
+/// skipped. For lists of tokens (`Connection`, `Upgrade`); lists with quoted strings need a
+/// quote-aware split.
+pub fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|element| !element.is_empty())
+}
+
 /// `1*DIGIT` as a number (Content-Length, byte positions, status digits): `None` when empty,
 /// not all ASCII digits, or too large for 64 bits. Leading zeros are allowed, as the grammar
 /// allows them.

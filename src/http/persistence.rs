@@ -4,17 +4,22 @@
 use http::header::CONNECTION;
 use http::{HeaderMap, Version};
 
+use super::list_elements;
+
 /// HTTP/1.1 unless `close` is among the options; HTTP/1.0 only with `keep-alive`.
 pub fn persistent(version: Version, headers: &HeaderMap) -> bool {
     let mut close = false;
     let mut keep = false;
     for value in headers.get_all(CONNECTION) {
-        for option in value.to_str().unwrap_or("").split(',').map(str::trim) {
-            close |= option.eq_ignore_ascii_case("close");
-            keep |= option.eq_ignore_ascii_case("keep-alive");
-        }
+        close |= names_close(value.as_bytes());
+        keep |= list_elements(value.as_bytes()).any(|o| o.eq_ignore_ascii_case(b"keep-alive"));
     }
     !close && (version == Version::HTTP_11 || keep)
+}
+
+/// Whether one `Connection` value names the `close` option (RFC 9112 §9.6).
+pub fn names_close(value: &[u8]) -> bool {
+    list_elements(value).any(|option| option.eq_ignore_ascii_case(b"close"))
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::prefixed::Prefixed;
+use crate::http::list_elements;
 
 /// The client's connection after a protocol switch, as a byte stream.
 ///
@@ -180,7 +181,7 @@ pub(super) fn offered(version: Version, headers: &HeaderMap) -> bool {
         && headers
             .get_all(CONNECTION)
             .iter()
-            .flat_map(|value| list(value.as_bytes()))
+            .flat_map(|value| list_elements(value.as_bytes()))
             .any(|option| option.eq_ignore_ascii_case(b"upgrade"))
 }
 
@@ -237,7 +238,7 @@ impl Handover {
         let mut chosen = answer
             .get_all(UPGRADE)
             .iter()
-            .flat_map(|value| list(value.as_bytes()))
+            .flat_map(|value| list_elements(value.as_bytes()))
             .peekable();
         if chosen.peek().is_none() {
             return Err(Refused::NotAProtocolOffered);
@@ -246,7 +247,7 @@ impl Handover {
         let offered = |protocol: &[u8]| {
             self.offered
                 .iter()
-                .flat_map(|value| list(value.as_bytes()))
+                .flat_map(|value| list_elements(value.as_bytes()))
                 .any(|o| o.eq_ignore_ascii_case(protocol))
         };
         if !chosen.all(offered) {
@@ -272,15 +273,6 @@ impl Handover {
             let _ = released.await;
         }
     }
-}
-
-/// The elements of a comma-separated field value (RFC 9110 §5.6.1), trimmed, empty ones
-/// skipped.
-fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|element| !element.is_empty())
 }
 
 #[cfg(test)]

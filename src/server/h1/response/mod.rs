@@ -17,6 +17,7 @@ use super::io::{WRITE_BATCH, Writer};
 use super::zero_copy;
 use crate::body::ResponseBody;
 use crate::body::file::Part;
+use crate::http::persistence::names_close;
 
 /// Bodies up to this size are copied next to their head and written with it; larger ones
 /// are written from where they are, in one vectored write with the head.
@@ -200,13 +201,6 @@ fn plain_decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     crate::http::parse_decimal(digits)
-}
-
-/// Whether a `Connection` value names the `close` option.
-fn names_close(value: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// Choose the delimitation, make the handler's fields agree with it and with whether the
