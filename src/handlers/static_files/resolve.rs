@@ -402,8 +402,16 @@ fn acceptable(job: &Job, type_name: &str) -> bool {
 }
 
 /// Whether `accept` (absent when empty) allows the only representation, of `media_type`.
-pub(super) fn accepts(opts: &StaticOptions, accept: Option<&[u8]>, media_type: &str) -> bool {
-    opts.lenient_accept || accept.is_none() || accept::media_type_quality(accept, media_type) > 0
+pub(super) fn accepts(
+    opts: &StaticOptions,
+    accept: Option<&[u8]>,
+    media_type: &'static str,
+) -> bool {
+    match accept {
+        _ if opts.lenient_accept => true,
+        None => true,
+        Some(accept) => accept::media_type_quality_memo(accept, media_type) > 0,
+    }
 }
 
 /// How the walk ended.

@@ -3,9 +3,13 @@
 //! Parsing is lenient and bounded: an element that does not parse (bad syntax, an invalid
 //! `q`) is skipped rather than failing the whole header, a header with no valid element is
 //! treated as absent, and only the first [`MAX_ELEMENTS`] elements and [`MAX_PARAMS`]
-//! parameters of each are looked at. Nothing here allocates.
+//! parameters of each are looked at. Nothing here allocates; [`media_type_quality_memo`]
+//! remembers each thread's last verdict in a fixed buffer.
 
 use super::is_tchar;
+
+mod memo;
+pub use memo::media_type_quality_memo;
 
 /// Quality in thousandths, 0..=1000 (RFC 9110 §12.4.2 allows three decimals).
 pub type Quality = u16;
