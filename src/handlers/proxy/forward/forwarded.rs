@@ -1,6 +1,7 @@
 //! The values usher adds to say who the request came from: an element of `Forwarded`
 //! (RFC 7239 §4) and an entry of the de-facto `X-Forwarded-For`.
 
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use http::HeaderValue;
@@ -35,18 +36,49 @@ pub(super) fn element(
 /// A node with its port (RFC 7239 §6): `"192.0.2.43:4711"`, `"[2001:db8::1]:4711"`. Always
 /// quoted, as `:`, `[` and `]` are not token characters (§4: "the value ... MUST be quoted").
 fn node(out: &mut Vec<u8>, addr: SocketAddr) {
-    let text = match canonical(addr.ip()) {
-        IpAddr::V4(ip) => format!("\"{ip}:{}\"", addr.port()),
+    out.push(b'"');
+    match canonical(addr.ip()) {
+        ip @ IpAddr::V4(_) => push_ip(out, ip),
         // §6.1: an IPv6 address is enclosed in square brackets.
-        IpAddr::V6(ip) => format!("\"[{ip}]:{}\"", addr.port()),
-    };
-    out.extend_from_slice(text.as_bytes());
+        ip @ IpAddr::V6(_) => {
+            out.push(b'[');
+            push_ip(out, ip);
+            out.push(b']');
+        }
+    }
+    out.push(b':');
+    out.extend_from_slice(itoa::Buffer::new().format(addr.port()).as_bytes());
+    out.push(b'"');
 }
 
 /// The address as `X-Forwarded-For` lists it: no port, IPv6 without brackets, an
 /// IPv4-mapped IPv6 address (a dual-stack listener's view of an IPv4 peer) as IPv4.
-pub(super) fn for_entry(peer: SocketAddr) -> String {
-    canonical(peer.ip()).to_string()
+pub(super) fn for_entry(peer: SocketAddr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(15);
+    push_ip(&mut out, canonical(peer.ip()));
+    out
+}
+
+/// `ip` as text. IPv4 is written here, four numbers and three dots: the standard formatter
+/// cost about 1,300 instructions per address, and a proxied request writes two (a tenth of
+/// proxying a small answer). IPv6 goes through the standard formatter, for its zero
+/// compression (RFC 5952).
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(ip) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        // Writing to a Vec cannot fail.
+        IpAddr::V6(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -92,15 +124,38 @@ mod tests {
         );
     }
 
+    /// The hand-written IPv4 text is the standard one, for addresses with one-, two- and
+    /// three-digit parts in every position; IPv6 is the standard text.
+    #[test]
+    fn addresses_are_written_as_the_standard_formatter_writes_them() {
+        let parts = [0u8, 1, 9, 10, 42, 99, 100, 127, 199, 200, 249, 250, 255];
+        for &a in &parts {
+            for &b in &parts {
+                for (c, d) in [(0, 1), (255, 255), (7, 120), (64, 3)] {
+                    let ip = IpAddr::from([a, b, c, d]);
+                    let mut out = Vec::new();
+                    push_ip(&mut out, ip);
+                    assert_eq!(text(out), ip.to_string());
+                }
+            }
+        }
+        for text_form in ["::1", "2001:db8::1", "fe80::1:2:3:4", "::"] {
+            let ip: IpAddr = text_form.parse().unwrap();
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            assert_eq!(text(out), text_form);
+        }
+    }
+
     #[test]
     fn mapped_ipv4_peers_are_written_as_ipv4() {
         let mapped: SocketAddr = "[::ffff:192.0.2.1]:80".parse().unwrap();
-        assert_eq!(for_entry(mapped), "192.0.2.1");
+        assert_eq!(text(for_entry(mapped)), "192.0.2.1");
         assert!(
             text(element(mapped, None, None, Scheme::Http)).starts_with("for=\"192.0.2.1:80\"")
         );
         let v6: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
-        assert_eq!(for_entry(v6), "2001:db8::1");
+        assert_eq!(text(for_entry(v6)), "2001:db8::1");
     }
 
     #[test]

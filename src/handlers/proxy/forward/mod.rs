@@ -193,11 +193,11 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
     let element = forwarded::element(cx.peer, cx.local, client_host.as_ref(), cx.scheme);
     let (xff, fwd) = if trusted {
         (
-            append(headers, &X_FORWARDED_FOR, peer.as_bytes()),
+            append(headers, &X_FORWARDED_FOR, &peer),
             append(headers, &FORWARDED, &element),
         )
     } else {
-        (own(peer.as_bytes()), own(&element))
+        (own(&peer), own(&element))
     };
     let mut added = Added::default();
 
