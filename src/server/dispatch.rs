@@ -393,17 +393,17 @@ where
                     tracing::warn!(route = %route.label, "proxy route without a client");
                     return Err(Problem::internal());
                 };
-                let prefix: String = path.segments[..matched.consumed.min(path.segments.len())]
-                    .iter()
-                    .map(|s| format!("/{s}"))
-                    .collect();
-                let shown = route.pattern.to_string();
+                let mut prefix = String::new();
+                for segment in &path.segments[..matched.consumed.min(path.segments.len())] {
+                    prefix.push('/');
+                    prefix.push_str(segment);
+                }
                 if let Some(abort) = &conn.abort {
                     abort.arm(); // a client gone frees the upstream's connection
                 }
                 let request_id = next_request_id();
                 let origin = proxy::client::Origin {
-                    route: &shown,
+                    route: &route.pattern,
                     prefix: if prefix.is_empty() { "/" } else { &prefix },
                     peer: conn.peer,
                     local: conn.local,

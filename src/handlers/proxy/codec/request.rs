@@ -136,7 +136,11 @@ pub fn encode_request_head(
     match framing {
         RequestFraming::None => {}
         RequestFraming::Length(n) => {
-            put_field(dst, "content-length", itoa::Buffer::new().format(n).as_bytes());
+            put_field(
+                dst,
+                "content-length",
+                itoa::Buffer::new().format(n).as_bytes(),
+            );
         }
         RequestFraming::Chunked => put_field(dst, "transfer-encoding", b"chunked"),
     }
