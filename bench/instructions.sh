@@ -6,10 +6,12 @@
 #   bench/instructions.sh [--usher PATH] [--seconds S]
 #
 # Rows: a (1 KiB file, keep-alive), a+ (the same with the eleven fields a browser sends),
-# e (the same, a new connection per request), j (a 404 with a problem+json body). Each
-# server runs under valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8
-# connections while callgrind counts, and the count is divided by the requests wrk
-# completed. Installs valgrind and wrk when missing (as root, Debian).
+# e (the same, a new connection per request), j (a 404 with a problem+json body), and, when
+# nginx is installed, m (reverse proxy to an upstream nginx answering 1 KiB, as in row m of
+# compare.sh; the upstream runs outside valgrind and is not counted). Each server runs under
+# valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8 connections while
+# callgrind counts, and the count is divided by the requests wrk completed. Installs
+# valgrind and wrk when missing (as root, Debian).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +51,10 @@ WORK=$(mktemp -d)
 PID=""
 cleanup() {
   if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  if [ -n "${UPSTREAM_PID:-}" ]; then
+    kill "$UPSTREAM_PID" 2>/dev/null || true
+    wait "$UPSTREAM_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -101,6 +107,31 @@ stop() {
   PID=""
 }
 
+# Row m's upstream: nginx answering 1 KiB from memory (bench/nginx-upstream.conf.in), outside
+# valgrind. Sets UPSTREAM_PORT and UPSTREAM_PID.
+UPSTREAM_PID=""
+start_upstream() {
+  local status_port user_line="" body
+  UPSTREAM_PORT=$(free_port)
+  status_port=$(free_port)
+  body=$(head -c 1024 /dev/zero | tr '\0' x)
+  [ "$(id -u)" != 0 ] || user_line="user root;"
+  mkdir -p "$WORK/run/nginx-upstream-temp"
+  sed -e "s#@USER_LINE@#$user_line#; s#@RUN@#$WORK/run#g; s#@PORT@#$UPSTREAM_PORT#" \
+    -e "s#@STATUS_PORT@#$status_port#; s#@BODY@#$body#" \
+    "$BENCH_DIR/nginx-upstream.conf.in" >"$WORK/run/nginx-upstream.conf"
+  nginx -c "$WORK/run/nginx-upstream.conf" -p "$WORK/run" -g 'daemon off;' \
+    >"$WORK/run/nginx-upstream.log" 2>&1 &
+  UPSTREAM_PID=$!
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/" && return 0
+    sleep 0.1
+  done
+  echo "the upstream nginx did not start (see its log below)" >&2
+  cat "$WORK/run/nginx-upstream.log" >&2
+  exit 1
+}
+
 declare -A RESULT
 # What Firefox 128 sends for a page, besides Host.
 BROWSER_FIELDS=(
@@ -141,17 +172,43 @@ if command -v lighttpd >/dev/null; then
   SERVERS+=(lighttpd)
 fi
 
+ROWS=(a a+ e j)
+if command -v nginx >/dev/null; then
+  start_upstream
+  PORT=$(free_port)
+  sed -e "s#@UPSTREAM_PORT@#$UPSTREAM_PORT#" "$BENCH_DIR/usher-proxy.toml.in" \
+    >"$WORK/run/usher-proxy.toml"
+  RUST_LOG=usher=warn start usher-m "$PORT" "$USHER_BIN" run -c "$WORK/run/usher-proxy.toml" \
+    --listen "127.0.0.1:$PORT" --workers 1
+  RESULT[usher,m]=$(count usher-m "$PORT" /)
+  stop
+  if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
+    PORT=$(free_port)
+    sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
+      -e "s#@UPSTREAM_PORT@#$UPSTREAM_PORT#" \
+      "$BENCH_DIR/lighttpd-proxy.conf.in" >"$WORK/run/lighttpd-proxy.conf"
+    start lighttpd-m "$PORT" lighttpd -D -f "$WORK/run/lighttpd-proxy.conf"
+    RESULT[lighttpd,m]=$(count lighttpd-m "$PORT" /)
+    stop
+  fi
+  kill "$UPSTREAM_PID" 2>/dev/null || true
+  wait "$UPSTREAM_PID" 2>/dev/null || true
+  UPSTREAM_PID=""
+  ROWS+=(m)
+fi
+
 header="| row | workload |"
 rule="|---|---|"
 for s in "${SERVERS[@]}"; do header+=" $s |"; rule+="---|"; done
 echo "$header"
 echo "$rule"
-for row in a a+ e j; do
+for row in "${ROWS[@]}"; do
   case $row in
     a) what="1 KiB file, keep-alive" ;;
     a+) what="the same, with a browser's eleven request fields" ;;
     e) what="1 KiB file, a new connection per request" ;;
     j) what="404 with a problem+json body" ;;
+    m) what="reverse proxy to an upstream nginx, 1 KiB" ;;
   esac
   line="| $row | $what |"
   for s in "${SERVERS[@]}"; do line+=" ${RESULT[$s,$row]} |"; done
