@@ -13,6 +13,8 @@
 //! `Vary: Accept` keeps the formats apart; 412 and 416 are never stored without explicit
 //! freshness. A handler that knows better sets `Cache-Control` in [`Problem::headers`].
 
+use std::cell::RefCell;
+
 use http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
@@ -20,7 +22,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::body::ResponseBody;
-use crate::http::accept::{Specificity, best_of, media_type_matches};
+use crate::http::accept::{LastVerdict, Specificity, best_of, media_type_matches};
 use crate::http::encode::printable;
 
 mod render;
@@ -387,6 +389,9 @@ enum Format {
 }
 
 impl Format {
+    /// Every format, each at the index its `as u16` gives.
+    const ALL: [Format; 3] = [Format::Html, Format::ProblemJson, Format::Text];
+
     fn content_type(self) -> &'static str {
         match self {
             Format::Html => "text/html; charset=utf-8",
@@ -415,6 +420,28 @@ const OFFERED: [(&str, Format); 4] = [
 /// - A client that accepts none of them still gets plain text: an error must never turn
 ///   into a 406 (RFC 9110 §15.5.7 lets a server disregard `Accept`).
 fn negotiate(accept: Option<&[u8]>) -> Format {
+    let Some(accept) = accept else {
+        return Format::Text;
+    };
+    thread_local! {
+        static LAST: RefCell<LastVerdict> = const { RefCell::new(LastVerdict::new()) };
+    }
+    // A client sends the same Accept with each request: choose once per value (the choice
+    // cost about 2,000 instructions of a 404's 21,700).
+    let chosen = LAST.with_borrow_mut(|last| {
+        last.answer(accept, "problem formats", || {
+            negotiate_afresh(accept) as u16
+        })
+    });
+    Format::ALL
+        .get(usize::from(chosen))
+        .copied()
+        .unwrap_or(Format::Text)
+}
+
+/// [`negotiate`] for a present `accept`, without the memo.
+fn negotiate_afresh(accept: &[u8]) -> Format {
+    let accept = Some(accept);
     let types = OFFERED.map(|(t, _)| t);
     // One pass over the header for all four (this runs for every error answer).
     let Some(matches) = media_type_matches(accept, &types) else {

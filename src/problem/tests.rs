@@ -80,6 +80,34 @@ fn negotiation_table() {
     }
 }
 
+/// The remembered choice is the one negotiation makes, whatever the order of values: each
+/// asked twice in a row (a hit), and the list asked forwards and backwards (misses).
+#[test]
+fn the_remembered_choice_is_negotiations() {
+    let values = [
+        BROWSER,
+        "text/html",
+        "application/json",
+        "application/json;q=0",
+        "application/json, text/plain, */*",
+        "*/*",
+        "text/plain;q=0, */*",
+        "garbage;;;q=x",
+    ];
+    for pass in 0..2 {
+        let ordered: Vec<&str> = if pass == 0 {
+            values.to_vec()
+        } else {
+            values.iter().rev().copied().collect()
+        };
+        for value in ordered {
+            let fresh = negotiate_afresh(value.as_bytes());
+            assert_eq!(negotiate(Some(value.as_bytes())), fresh, "{value:?}");
+            assert_eq!(negotiate(Some(value.as_bytes())), fresh, "{value:?}, again");
+        }
+    }
+}
+
 #[test]
 fn content_types_and_common_headers() {
     for (accept, ct) in [

@@ -1,11 +1,12 @@
-//! The last `Accept` verdict of each thread, so a browser's repeated header is parsed once.
+//! The last `Accept` verdict of each thread, so a client's repeated header is parsed once.
 //!
 //! A browser sends the same `Accept` value with every request for one kind of resource
 //! (Firefox: `text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8` for pages,
-//! `image/avif,image/webp,*/*` for images). Parsing Firefox's page value cost about 2,700
-//! instructions (`bench/instructions.sh`, row a+), more than a tenth of answering a cached
-//! file; comparing it with the last one costs a few dozen. The memo is one entry per thread,
-//! in a fixed buffer: it neither allocates nor grows, whatever clients send.
+//! `image/avif,image/webp,*/*` for images), and an API client the same value every time.
+//! Parsing Firefox's page value cost about 2,700 instructions (`bench/instructions.sh`, row
+//! a+), more than a tenth of answering a cached file; comparing it with the last one costs a
+//! few dozen. Each [`LastVerdict`] is one entry in a fixed buffer: it neither allocates nor
+//! grows, whatever clients send.
 
 use std::cell::RefCell;
 
@@ -15,41 +16,68 @@ use super::{Quality, media_type_quality};
 /// under 200 bytes.
 const MEMO_MAX: usize = 256;
 
-struct Memo {
+/// One question about one `Accept` value, and its answer: the last one asked on this
+/// thread. Keep one in a `thread_local!` per kind of question, so they do not evict each
+/// other.
+pub struct LastVerdict {
     accept: [u8; MEMO_MAX],
     len: usize,
-    media_type: &'static str,
-    quality: Quality,
+    question: &'static str,
+    answer: u16,
+}
+
+impl LastVerdict {
+    /// An entry that matches nothing: no header is empty (an empty one counts as absent).
+    pub const fn new() -> Self {
+        LastVerdict {
+            accept: [0; MEMO_MAX],
+            len: 0,
+            question: "",
+            answer: 0,
+        }
+    }
+
+    /// The answer to `question` about `accept`: the remembered one when both are the last
+    /// asked, else `work()`'s, remembered in their place. `work` must depend only on
+    /// `accept` and `question`.
+    pub fn answer(
+        &mut self,
+        accept: &[u8],
+        question: &'static str,
+        work: impl FnOnce() -> u16,
+    ) -> u16 {
+        if accept.len() > MEMO_MAX || accept.is_empty() {
+            return work();
+        }
+        if self.question == question && &self.accept[..self.len] == accept {
+            return self.answer;
+        }
+        let answer = work();
+        self.accept[..accept.len()].copy_from_slice(accept);
+        self.len = accept.len();
+        self.question = question;
+        self.answer = answer;
+        answer
+    }
+}
+
+impl Default for LastVerdict {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 thread_local! {
-    static LAST: RefCell<Memo> = const {
-        RefCell::new(Memo {
-            accept: [0; MEMO_MAX],
-            len: 0,
-            // No header is empty (an empty one counts as absent), so this entry never matches.
-            media_type: "",
-            quality: 0,
-        })
-    };
+    static LAST_QUALITY: RefCell<LastVerdict> = const { RefCell::new(LastVerdict::new()) };
 }
 
 /// [`media_type_quality`] of a present `accept`, from this thread's last verdict when it was
 /// for the same value and media type.
 pub fn media_type_quality_memo(accept: &[u8], media_type: &'static str) -> Quality {
-    if accept.len() > MEMO_MAX || accept.is_empty() {
-        return media_type_quality(Some(accept), media_type);
-    }
-    LAST.with_borrow_mut(|last| {
-        if last.media_type == media_type && &last.accept[..last.len] == accept {
-            return last.quality;
-        }
-        let quality = media_type_quality(Some(accept), media_type);
-        last.accept[..accept.len()].copy_from_slice(accept);
-        last.len = accept.len();
-        last.media_type = media_type;
-        last.quality = quality;
-        quality
+    LAST_QUALITY.with_borrow_mut(|last| {
+        last.answer(accept, media_type, || {
+            media_type_quality(Some(accept), media_type)
+        })
     })
 }
 
@@ -97,6 +125,29 @@ mod tests {
             }
         }
         assert_eq!(asked, 3 * accepts.len() * types.len());
+    }
+
+    /// Work runs only when the value or the question changed.
+    #[test]
+    fn work_runs_only_for_a_new_value_or_question() {
+        let mut last = LastVerdict::new();
+        let mut runs = 0;
+        let mut ask = |accept: &[u8], question: &'static str| {
+            last.answer(accept, question, || {
+                runs += 1;
+                7
+            })
+        };
+        ask(b"a/b", "x");
+        ask(b"a/b", "x");
+        ask(b"a/b", "y");
+        ask(b"a/b;q=0", "y");
+        ask(b"", "y");
+        ask(b"", "y");
+        assert_eq!(
+            runs, 5,
+            "the repeat is remembered; the empty value never is"
+        );
     }
 
     /// A value that extends the remembered one is not taken for it.

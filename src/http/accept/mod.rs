@@ -9,7 +9,7 @@
 use super::is_tchar;
 
 mod memo;
-pub use memo::media_type_quality_memo;
+pub use memo::{LastVerdict, media_type_quality_memo};
 
 /// Quality in thousandths, 0..=1000 (RFC 9110 §12.4.2 allows three decimals).
 pub type Quality = u16;
