@@ -92,12 +92,18 @@ start() {
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/run/$name.cg" \
     "$@" >"$WORK/run/$name.log" 2>&1 &
   PID=$!
+  wait_ready "$name" "$port" "$WORK/run/$name.log"
+}
+
+# wait_ready WHAT PORT LOG: until 127.0.0.1:PORT answers (30 s at most), else show LOG and
+# exit.
+wait_ready() {
   for _ in $(seq 150); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    curl -s -o /dev/null "http://127.0.0.1:$2/" && return 0
     sleep 0.2
   done
-  echo "$name did not start (see its log below)" >&2
-  cat "$WORK/run/$name.log" >&2
+  echo "$1 did not start (see its log below)" >&2
+  cat "$3" >&2
   exit 1
 }
 
@@ -123,13 +129,7 @@ start_upstream() {
   nginx -c "$WORK/run/nginx-upstream.conf" -p "$WORK/run" -g 'daemon off;' \
     >"$WORK/run/nginx-upstream.log" 2>&1 &
   UPSTREAM_PID=$!
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/" && return 0
-    sleep 0.1
-  done
-  echo "the upstream nginx did not start (see its log below)" >&2
-  cat "$WORK/run/nginx-upstream.log" >&2
-  exit 1
+  wait_ready "the upstream nginx" "$UPSTREAM_PORT" "$WORK/run/nginx-upstream.log"
 }
 
 declare -A RESULT
