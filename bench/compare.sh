@@ -22,8 +22,8 @@ usage: bench/compare.sh [options]
   --smoke           every row ~1 s, 1 round, 2 downloads: checks the script and the servers work
   --rounds N        rounds per row (default 3); the server order rotates each round
   --duration S      seconds per timed run, an integer (default 10)
-  --rows LIST       rows to run, comma-separated letters a-m (default all); k adds the scaling
-                    section, which repeats the chosen rows a-j with all cores given to the server;
+  --rows LIST       rows to run, comma-separated letters a-n (default all); k adds the scaling
+                    section, which repeats the chosen rows a-j and n with all cores given to the server;
                     l is PHP through php-fpm (FastCGI), m a reverse proxy to an upstream nginx,
                     both one core only
   --all-cores       run only the scaling section (all cores to the server)
@@ -43,7 +43,7 @@ EOF
 
 ROUNDS=3
 DURATION=10
-ROWS="a,b,c,d,e,f,g,h,i,j,k,l,m"
+ROWS="a,b,c,d,e,f,g,h,i,j,k,l,m,n"
 SERVERS="usher,nginx,lighttpd"
 USHER_BIN=""
 DOWNLOADS=5
@@ -100,11 +100,11 @@ log() { echo "$*" >&2; }
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer of seconds"
 [[ "$DOWNLOADS" =~ ^[1-9][0-9]*$ ]] || die "--downloads must be a positive integer"
 [[ "$PROXY_CONNS" =~ ^[1-9][0-9]*$ ]] || die "--proxy-conns must be a positive integer"
-[[ "$ROWS" =~ ^[a-m](,[a-m])*$ ]] || die "--rows must be letters a-m separated by commas"
+[[ "$ROWS" =~ ^[a-n](,[a-n])*$ ]] || die "--rows must be letters a-n separated by commas"
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
-if [ "$ALL_CORES_ONLY" = 1 ] && ! [[ "$ROWS" =~ [a-j] ]]; then
-  die "--all-cores repeats rows a-j; rows l and m run on one core only"
+if [ "$ALL_CORES_ONLY" = 1 ] && ! [[ "$ROWS" =~ [a-jn] ]]; then
+  die "--all-cores repeats rows a-j and n; rows l and m run on one core only"
 fi
 [[ -z "$FPM_CPUS" || "$FPM_CPUS" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
   || die "--fpm-cpus must be a CPU list such as 0, 1 or 0-1"
@@ -269,6 +269,7 @@ make_root() {
 EOF
   head -c 1024 /dev/urandom >"$ROOT/1k.bin"
   head -c 102400 /dev/urandom >"$ROOT/100k.bin"
+  head -c 1048576 /dev/urandom >"$ROOT/1m.bin"
   head -c 104857600 /dev/urandom >"$ROOT/100m.bin"
   for ((i = 1; i <= 1000; i++)); do
     printf 'entry %d\n' "$i" >"$ROOT/dir/entry-$(printf '%04d' "$i").txt"
@@ -320,9 +321,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
 # Servers. SECTION is "one" (one core, one worker) or "all" (every core). MODE is "static" (rows
-# a-j: the configs above), "fastcgi" (row l: each server's own config that sends .php to
+# a-j and n: the configs above), "fastcgi" (row l: each server's own config that sends .php to
 # php-fpm) or "proxy" (row m: each server's own config that proxies every request to the
-# upstream nginx); rows l and m start the servers afresh, so rows a-j run exactly as without
+# upstream nginx); rows l and m start the servers afresh, so rows a-j and n run exactly as without
 # them.
 
 SECTION=one
@@ -646,6 +647,7 @@ describe_rows() {
     printf 'h\tlisting of a 1000-entry directory, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
     printf 'i\t1 KiB, pipelined depth %d, 64 conns (wrk)\treq/s\thigher\tµs/req\n' "$PIPELINE_DEPTH"
     printf 'j\t404 with a negotiated problem body, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
+    printf 'n\t1 MiB file, keep-alive, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
     printf 'l\tPHP page through php-fpm (FastCGI), %d conns (wrk)\treq/s\thigher\tµs/req\n' "$FCGI_CONNS"
     printf 'm\treverse proxy to an upstream nginx, 1 KiB, %d conns (wrk)\treq/s\thigher\tµs/req\n' "$PROXY_CONNS"
   } >"$ROWS_META"
@@ -718,6 +720,7 @@ run_wrk() {
 row_a() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx; }
 row_b() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 256 /1k.bin 2xx; }
 row_c() { precheck "$1" /100k.bin 200 102400 && run_wrk "$1" 64 /100k.bin 2xx; }
+row_n() { precheck "$1" /1m.bin 200 1048576 && run_wrk "$1" 64 /1m.bin 2xx; }
 row_e() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx -H 'Connection: close'; }
 row_h() { precheck "$1" /dir/ 200 entry-1000.txt && run_wrk "$1" 64 /dir/ 2xx; }
 row_i() {
@@ -913,10 +916,10 @@ run_section() {
       order+=("${SERVER_LIST[$(((i + round - 1) % n))]}")
     done
     log "== section $SECTION, round $round/$ROUNDS, order ${order[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    if [[ "$ROWS" =~ [a-j] ]]; then
+    if [[ "$ROWS" =~ [a-jn] ]]; then
       MODE=static
       start_servers || true
-      for row in a b c d e f g h i j; do
+      for row in a b c d e f g h i j n; do
         has_row "$row" || continue
         for s in "${order[@]}"; do
           run_row "$row" "$s" "$round"
@@ -1005,7 +1008,7 @@ echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine 
 
 # "--rows k" alone means the scaling section for every row.
 if [ "$ROWS" = k ]; then
-  ROWS="a,b,c,d,e,f,g,h,i,j,k"
+  ROWS="a,b,c,d,e,f,g,h,i,j,k,n"
   ALL_CORES_ONLY=1
 fi
 if [ "$ALL_CORES_ONLY" = 0 ]; then
