@@ -90,9 +90,9 @@ pub async fn write(
                             let Some(file) = &file else {
                                 return Err(io::Error::other("a file part without a file"));
                             };
-                            writer.flush(stream).await?;
                             // Boxed: a file's own state stays out of every answer's future.
-                            Box::pin(zero_copy::send_range(stream, file, offset, len)).await?;
+                            let send = zero_copy::send_range(stream, writer, file, offset, len);
+                            Box::pin(send).await?;
                         }
                     }
                 }
