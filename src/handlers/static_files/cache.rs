@@ -19,7 +19,9 @@
 //! with the cached identity passed in): if it ends at the same file unchanged, its bytes are
 //! not read again and the entry is just marked valid; otherwise the new answer replaces it.
 //! A large file's hit within the interval skips the walk but still opens the file by its
-//! resolved path and checks its identity before streaming it.
+//! resolved path and checks its identity (device, inode, length, mtime, ctime) before
+//! streaming it: a large file changed in place or replaced is seen at once. The open runs on the runtime thread when the kernel can do it from memory
+//! (`resolve::reopen_cached`), else on the blocking pool.
 //!
 //! A directory's name list is revalidated by its mtime (creating, deleting or renaming an
 //! entry changes it), unless the list was read within [`RACY_MARGIN`] of that mtime: a
@@ -106,6 +108,32 @@ impl Identity {
             path: path.to_path_buf(),
         }
     }
+
+    /// Whether `stat` (of an open file, from `statx`) describes this same file, unchanged
+    /// and still regular: the check of [`Identity::of`], from `statx`'s own fields.
+    pub(super) fn matches(&self, stat: &rustix::fs::Statx) -> bool {
+        let regular = rustix::fs::FileType::from_raw_mode(stat.stx_mode.into())
+            == rustix::fs::FileType::RegularFile;
+        let modified = system_time(stat.stx_mtime.tv_sec, stat.stx_mtime.tv_nsec);
+        regular
+            && rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor) == self.dev
+            && stat.stx_ino == self.ino
+            && stat.stx_size == self.len
+            && modified == Some(self.modified)
+            && (stat.stx_ctime.tv_sec, i64::from(stat.stx_ctime.tv_nsec)) == self.changed
+    }
+}
+
+/// The time `seconds` and `nanos` after the Unix epoch (seconds may be negative), as
+/// `std` builds it from the same fields; `None` if it does not fit.
+fn system_time(seconds: i64, nanos: u32) -> Option<SystemTime> {
+    let whole = Duration::from_secs(seconds.unsigned_abs());
+    let base = if seconds >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(whole)?
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(whole)?
+    };
+    base.checked_add(Duration::from_nanos(nanos.into()))
 }
 
 /// A cached regular file.
@@ -375,5 +403,68 @@ impl Cache {
     #[cfg(test)]
     pub(super) fn miss_count(&self) -> usize {
         self.misses.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fs::{AtFlags, StatxFlags};
+
+    fn statx(file: &fs::File) -> rustix::fs::Statx {
+        rustix::fs::statx(file, "", AtFlags::EMPTY_PATH, StatxFlags::BASIC_STATS).unwrap()
+    }
+
+    /// The identity read from `statx` (the runtime's reopen) equals the one `std` reads (the
+    /// walk), for modification times after, at and before the epoch, with nanoseconds.
+    #[test]
+    fn statx_and_std_agree_on_an_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, b"0123456789").unwrap();
+        let epoch = SystemTime::UNIX_EPOCH;
+        let times = [
+            None,
+            Some(epoch),
+            Some(epoch + Duration::new(0, 250_000_000)),
+            Some(epoch - Duration::new(1, 500_000_000)),
+            Some(epoch + Duration::new(1_700_000_000, 123_456_789)),
+        ];
+        for time in times {
+            let file = fs::File::options().write(true).open(&path).unwrap();
+            if let Some(time) = time {
+                file.set_modified(time).unwrap();
+            }
+            let identity = Identity::of(&file.metadata().unwrap(), &path);
+            assert!(identity.matches(&statx(&file)), "{time:?}");
+        }
+    }
+
+    /// Any change of length, modification time or status change time is a different file.
+    #[test]
+    fn a_changed_file_no_longer_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, b"0123456789").unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        let identity = Identity::of(&file.metadata().unwrap(), &path);
+        let other = Identity {
+            len: identity.len + 1,
+            ..identity.clone()
+        };
+        assert!(!other.matches(&statx(&file)));
+        let other = Identity {
+            changed: (identity.changed.0, identity.changed.1 + 1),
+            ..identity.clone()
+        };
+        assert!(!other.matches(&statx(&file)));
+        let other = Identity {
+            ino: identity.ino + 1,
+            ..identity.clone()
+        };
+        assert!(!other.matches(&statx(&file)));
+        file.set_modified(identity.modified + Duration::from_nanos(1))
+            .unwrap();
+        assert!(!identity.matches(&statx(&file)));
     }
 }

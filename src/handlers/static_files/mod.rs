@@ -69,7 +69,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile};
 use self::listing::Listed;
 use self::reply::{FileMeta, Source};
-use self::resolve::Outcome;
+use self::resolve::{Outcome, Reopened};
 use crate::body::ResponseBody;
 use crate::http::encode;
 use crate::http::target::NormalPath;
@@ -260,9 +260,16 @@ impl ServeDir {
                 } else if let Some(body) = &file.body {
                     Source::Memory(body.clone())
                 } else {
-                    let identity = file.identity.clone();
-                    let opened = tokio::task::spawn_blocking(move || resolve::reopen(&identity));
-                    Source::File(opened.await.ok()??)
+                    match resolve::reopen_cached(&file.identity) {
+                        Reopened::Same(opened) => Source::File(opened),
+                        Reopened::Changed => return None,
+                        Reopened::WouldWait => {
+                            let identity = file.identity.clone();
+                            let opened =
+                                tokio::task::spawn_blocking(move || resolve::reopen(&identity));
+                            Source::File(opened.await.ok()??)
+                        }
+                    }
                 };
                 Some(planned.respond(path, source))
             }

@@ -216,6 +216,27 @@ async fn a_large_file_hit_reopens_and_checks_the_file() {
     assert!(got.len() == 250_000 && got.iter().all(|&b| b == 2));
 }
 
+/// Changed in place (same inode) within the interval: the open file's length differs from
+/// the cached one, so the request resolves again rather than send a length that is no longer
+/// the file's.
+#[tokio::test]
+async fn a_large_file_changed_in_place_is_seen_at_once() {
+    use std::io::Write as _;
+    let site = frozen();
+    let path = site.path("big.bin");
+    fs::write(&path, vec![1u8; 200_000]).unwrap();
+    let serve = site.serve_dir();
+    assert_eq!(
+        body(get(&serve, "/big.bin", &[]).await).await.len(),
+        200_000
+    );
+    let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"more").unwrap();
+    let res = get(&serve, "/big.bin", &[]).await;
+    assert_eq!(header(&res, "content-length"), "200004");
+    assert_eq!(body(res).await.len(), 200_004);
+}
+
 #[tokio::test]
 async fn a_404_is_cached_within_the_interval() {
     let site = frozen();
