@@ -44,6 +44,7 @@ fn run() -> anyhow::Result<()> {
         Some(file) => Config::from_file_args(file, &args)?,
         None => Config::from_serve_args(&args)?,
     });
+    raise_open_file_limit();
     let app = Arc::new(App::new(&config)?);
     // Until shutdown, SIGHUP (and with --watch a changed file) reloads the config file.
     let reloads =
@@ -86,6 +87,29 @@ fn run() -> anyhow::Result<()> {
     // moment to notice their receiver is gone rather than holding the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
+}
+
+/// Open files usher asks for, at most (65 536), when the soft limit is lower and the hard
+/// limit allows: children (CGI programs) inherit the limit, and some close every descriptor
+/// up to it one by one.
+const OPEN_FILES_WANTED: u64 = 65_536;
+
+/// Raise the soft limit on open files towards the hard one. Every connection, upstream
+/// connection and file being sent takes a descriptor, and the usual soft limit (1 024 for a
+/// login shell on Debian) would refuse the thousandth browser; the hard limit is the
+/// administrator's word, the soft one only a default (Go programs such as Caddy raise it too).
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let wanted = OPEN_FILES_WANTED.min(hard);
+    if soft < wanted {
+        match setrlimit(Resource::RLIMIT_NOFILE, wanted, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = wanted, "raised the open file limit"),
+            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open file limit"),
+        }
+    }
 }
 
 /// The startup line: the root and every address, as URLs.

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
-use crate::support::{IO_TIMEOUT, read_some, start, usher, write};
+use crate::support::{IO_TIMEOUT, read_some, start, start_command, usher, write};
 
 #[test]
 fn startup_line_names_addresses_and_absolute_root() {
@@ -245,4 +245,34 @@ fn idle_connections_do_not_delay_shutdown() {
         .expect("exits well before the 120 s grace period");
     assert!(status.success());
     drop((silent, kept));
+}
+
+/// Started with a soft limit of 256 open files (what a restrictive shell may give), usher
+/// raises it towards the hard limit, to 65 536 at most: a thousand keep-alive browsers
+/// would not fit in 256 descriptors.
+#[test]
+fn the_open_file_limit_is_raised_to_what_the_hard_limit_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg("--nofile=256:")
+        .arg(env!("CARGO_BIN_EXE_usher"))
+        .args([dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let p = start_command(cmd);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", p.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (soft, hard) = (numbers[0], numbers[1]);
+    assert_eq!(soft, hard.min(65_536), "{line}");
+    assert!(soft > 256, "{line}");
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
 }

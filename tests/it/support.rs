@@ -282,7 +282,15 @@ pub fn usher() -> Command {
 
 /// Start usher with `args` and wait for its startup line (the readiness signal).
 pub fn start(args: &[&str]) -> Process {
-    let mut child = usher().args(args).spawn().expect("spawn usher");
+    let mut cmd = usher();
+    cmd.args(args);
+    start_command(cmd)
+}
+
+/// Start `cmd` (usher, or a program that executes it, keeping its process id) and wait for
+/// usher's startup line.
+pub fn start_command(mut cmd: Command) -> Process {
+    let mut child = cmd.spawn().expect("spawn usher");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).expect("startup line");
