@@ -14,7 +14,7 @@
 //! - [`body`]: the response body type every handler produces.
 //! - [`tools`]: `usher check` and `usher explain`, the config file run dry.
 //! - [`page_cache`]: whether a file range is in memory; the only module allowed `unsafe`
-//!   (one system call no safe crate offers; its notes say why).
+//!   (`cachestat` and `mincore`, which no safe crate offers; its notes say why).
 #![deny(unsafe_code)]
 
 pub mod body;

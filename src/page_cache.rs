@@ -2,20 +2,28 @@
 //!
 //! `sendfile` blocks while it reads pages that are not in memory, and nothing makes it fail
 //! instead: `O_NONBLOCK` on the file and `SPLICE_F_NONBLOCK` are ignored for file reads, and
-//! `RWF_NOWAIT` exists only for `preadv2`, which copies. `cachestat(2)` (Linux 6.5) counts the
-//! cached pages of a range in one call without touching them; a range found whole is sent
-//! inline, any other goes to the blocking pool, as everything did before (issue 3: sending a
-//! cached 1 MiB file through the pool cost 1.6x the CPU and half the rate of sending it
-//! inline, `bench/compare.sh` row n).
+//! `RWF_NOWAIT` exists only for `preadv2`, which copies. Two ways to ask, neither touching the
+//! pages:
+//! - `cachestat(2)` (Linux 6.5): one call counts the cached pages of a range;
+//! - `mincore(2)` on a mapping of the range, never read: three calls (`mmap`, `mincore`,
+//!   `munmap`), on every kernel. It is asked when `cachestat` is missing (Linux before 6.5:
+//!   Debian 12, Ubuntu 22.04) or finds the range not whole, because `cachestat` sees
+//!   nothing cached in a file on overlayfs (a container image's files: the pages belong to
+//!   the file underneath), where a mapping is of the file underneath.
 //!
-//! No safe wrapper offers `cachestat` yet (libc has no number for it on x86_64, nix and
-//! rustix no function), so this is the one module of the library allowed `unsafe`: one
-//! system call with two plain structs. Where the kernel lacks the call (`ENOSYS`) or a
-//! sandbox refuses it (`EPERM`), the answer is always "not cached", and the first refusal
-//! is remembered so later calls skip the system call.
+//! A range found whole is sent inline, any other goes to the blocking pool, as everything did
+//! before (issue 3: a cached 1 MiB file sent through the pool answered half the rate of
+//! lighttpd, `bench/compare.sh` row n).
+//!
+//! No safe wrapper offers either (libc has no number for `cachestat` on x86_64, nix and
+//! rustix neither function, and mapping a file is `unsafe` in every crate), so this is the one
+//! module of the library allowed `unsafe`: four system calls and two plain structs. Where
+//! the kernel refuses `cachestat` (`ENOSYS`, or `EPERM` from a sandbox) that is remembered and
+//! only `mincore` is asked; where both fail, the answer is "not cached".
 //!
 //! Between the check and the send the kernel may evict a page under memory pressure; that
-//! send then waits for one read, as nginx's and lighttpd's always may.
+//! send then waits for one read, as nginx's and lighttpd's always may. On NFS, `sendfile` may
+//! also revalidate the file's attributes with the server first.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -80,8 +88,8 @@ pub fn is_cached(file: &File, offset: u64, len: u64) -> bool {
         return false;
     };
     match cached_pages(file, offset, len) {
-        Some(cached) => cached >= pages,
-        None => false,
+        Some(cached) if cached >= pages => true,
+        _ => mapped_pages_cached(file, offset, len, page_size()).unwrap_or(false),
     }
 }
 
@@ -140,6 +148,42 @@ fn cached_pages(file: &File, offset: u64, len: u64) -> Option<u64> {
     None
 }
 
+/// `mincore(2)` over a read-only mapping of the pages holding `offset .. offset + len`, a
+/// range of at least one byte: whether each is in memory; `None` if it cannot be mapped. The mapping is
+/// never read, so no page is brought in, and it is gone before this returns.
+fn mapped_pages_cached(file: &File, offset: u64, len: u64, page: u64) -> Option<bool> {
+    let start = offset / page * page;
+    let span = usize::try_from(offset.checked_add(len)?.checked_sub(start)?).ok()?;
+    let pages = span.div_ceil(usize::try_from(page).ok()?);
+    let at = libc::off_t::try_from(start).ok()?;
+    let mut resident = vec![0u8; pages];
+    // SAFETY: a new private read-only mapping chosen by the kernel (address null), which
+    // overlaps nothing of ours; it is never dereferenced, only described by `mincore`, which
+    // writes one byte per page of it into `resident` (exactly `pages` long), and unmapped
+    // with the length it was made with. A file shorter than the range is fine: pages past its
+    // end are mapped but not touched, and `mincore` reports them.
+    unsafe {
+        let mapped = libc::mmap(
+            std::ptr::null_mut(),
+            span,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            at,
+        );
+        if mapped == libc::MAP_FAILED {
+            return None;
+        }
+        let rc = libc::mincore(mapped, span, resident.as_mut_ptr());
+        libc::munmap(mapped, span);
+        if rc != 0 {
+            return None;
+        }
+    }
+    // Bit 0 of each byte: the page is resident (the other bits are reserved).
+    Some(resident.iter().all(|byte| byte & 1 == 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +239,35 @@ mod tests {
             !is_cached(&file, (1 << 20) - 4096, 4096),
             "the last page was dropped"
         );
+    }
+
+    /// The `mincore` way alone (the one old kernels and overlayfs get) tells the same:
+    /// cached after writing, not after the pages are dropped, cached again where read; and
+    /// a range not starting on a page boundary covers every page it touches.
+    #[test]
+    fn a_mapping_tells_cached_pages_from_evicted_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut file = File::create(&path).unwrap();
+        file.write_all(&vec![7u8; 1 << 20]).unwrap();
+        file.sync_all().unwrap();
+        let file = File::open(&path).unwrap();
+        let page = page_size();
+        assert_eq!(mapped_pages_cached(&file, 0, 1 << 20, page), Some(true));
+        assert_eq!(mapped_pages_cached(&file, 100, 5000, page), Some(true));
+        // Past the end of the file: mapped, never touched, not resident.
+        assert_eq!(mapped_pages_cached(&file, 1 << 20, 8192, page), Some(false));
+        let drop_pages = nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED;
+        nix::fcntl::posix_fadvise(&file, 0, 0, drop_pages).unwrap();
+        if mapped_pages_cached(&file, 0, 1 << 20, page) == Some(true) {
+            return; // tmpfs keeps its pages
+        }
+        let mut byte = [0u8; 1];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut byte, 0).unwrap();
+        assert_eq!(mapped_pages_cached(&file, 0, 1, page), Some(true));
+        let last = (1 << 20) - page;
+        assert_eq!(mapped_pages_cached(&file, last - 1, 2, page), Some(false));
+        // Asking did not bring the pages in.
+        assert_eq!(mapped_pages_cached(&file, last, page, page), Some(false));
     }
 }
