@@ -49,6 +49,49 @@ async fn pipelined_requests_are_answered_in_order() {
     );
 }
 
+/// Large files go out with `sendfile`, their head corked with the first bytes: pipelined
+/// between small answers (written from memory) and with a range of one, every answer
+/// arrives whole, in order, framed by its Content-Length, and nothing is held back.
+#[tokio::test]
+async fn pipelined_large_files_and_small_answers_arrive_whole_in_order() {
+    let big: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let file = big.clone();
+    let s = TestServer::start(move |root| {
+        write(root, "a.txt", "alpha\n");
+        std::fs::write(root.join("big.txt"), &file).unwrap();
+    })
+    .await;
+    let req = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+               GET /big.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+               GET /big.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-200999\r\n\r\n\
+               GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let out = tokio::task::spawn_blocking(move || s.raw(req.as_bytes()))
+        .await
+        .unwrap();
+    let mut rest = &out[..];
+    let mut answers = Vec::new();
+    while !rest.is_empty() {
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head")
+            + 4;
+        let head = String::from_utf8(rest[..end].to_vec()).unwrap();
+        let length: usize = head_value(&head, "content-length")
+            .unwrap()
+            .parse()
+            .unwrap();
+        answers.push((head[9..12].to_owned(), rest[end..end + length].to_vec()));
+        rest = &rest[end + length..];
+    }
+    let statuses: Vec<&str> = answers.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(statuses, ["200", "200", "206", "200"]);
+    assert_eq!(answers[0].1, b"alpha\n");
+    assert!(answers[1].1 == big, "the whole file");
+    assert!(answers[2].1 == big[1000..201_000], "the range");
+    assert_eq!(answers[3].1, b"alpha\n");
+}
+
 #[tokio::test]
 async fn keep_alive_serves_many_requests_on_one_connection() {
     let s = site().await;
