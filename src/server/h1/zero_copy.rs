@@ -108,7 +108,13 @@ async fn send_corked(
                 None => Arc::clone(socket.insert(Arc::new(stream.as_fd().try_clone_to_owned()?))),
             };
             wait_for_room(stream).await?;
-            let (file, count, from) = (Arc::clone(file), (end - at).min(MAX_PER_CALL), at);
+            // Corked, only the first call's worth: the cork must not outlast it (above).
+            let count = if *corked {
+                turn
+            } else {
+                (end - at).min(MAX_PER_CALL)
+            };
+            let (file, from) = (Arc::clone(file), at);
             at += tokio::task::spawn_blocking(move || send_until_full(&socket, &file, from, count))
                 .await
                 .map_err(io::Error::other)??;
