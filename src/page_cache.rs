@@ -15,11 +15,17 @@
 //! before (issue 3: a cached 1 MiB file sent through the pool answered half the rate of
 //! lighttpd, `bench/compare.sh` row n).
 //!
+//! Neither answers for every file. For a file the process neither owns nor may write (a web
+//! root owned by root, served as `www-data`), Linux refuses `cachestat` (`EPERM`) and makes
+//! `mincore` report every page resident; so `mincore` is believed only for the file's owner
+//! or root, on a local filesystem (mapping a file on NFS, SMB or FUSE may ask the server).
+//! Any other file goes to the blocking pool, as before.
+//!
 //! No safe wrapper offers either (libc has no number for `cachestat` on x86_64, nix and
 //! rustix neither function, and mapping a file is `unsafe` in every crate), so this is the one
 //! module of the library allowed `unsafe`: four system calls and two plain structs. Where
-//! the kernel refuses `cachestat` (`ENOSYS`, or `EPERM` from a sandbox) that is remembered and
-//! only `mincore` is asked; where both fail, the answer is "not cached".
+//! the kernel lacks `cachestat` (`ENOSYS`) that is remembered; where neither way can tell,
+//! the answer is "not cached".
 //!
 //! Between the check and the send the kernel may evict a page under memory pressure; that
 //! send then waits for one read, as nginx's and lighttpd's always may. On NFS, `sendfile` may
@@ -89,8 +95,46 @@ pub fn is_cached(file: &File, offset: u64, len: u64) -> bool {
     };
     match cached_pages(file, offset, len) {
         Some(cached) if cached >= pages => true,
-        _ => mapped_pages_cached(file, offset, len, page_size()).unwrap_or(false),
+        _ => {
+            mincore_tells_truth(file)
+                && mapped_pages_cached(file, offset, len, page_size()).unwrap_or(false)
+        }
     }
+}
+
+/// Whether `mincore` on a mapping of `file` reports what is cached, and mapping it cannot
+/// wait. Since Linux 5.0, for a file the process neither owns nor may write, `mincore`
+/// reports **every page resident** (to close a side channel on shared libraries); and on a
+/// network filesystem (NFS, SMB, FUSE) mapping a file may ask the server first.
+fn mincore_tells_truth(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(fs) = nix::sys::statfs::fstatfs(file) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    mincore_tells_truth_for(fs.filesystem_type(), meta.uid(), euid)
+}
+
+/// [`mincore_tells_truth`] for a file on a filesystem of type `fs`, owned by `owner`, asked
+/// by a process of effective user `euid`: the owner, or root (`CAP_FOWNER`), on a local
+/// filesystem. Write permission through a group would do too; not checked, so such a file
+/// goes to the blocking pool.
+fn mincore_tells_truth_for(fs: nix::sys::statfs::FsType, owner: u32, euid: u32) -> bool {
+    use nix::sys::statfs::{FUSE_SUPER_MAGIC, NFS_SUPER_MAGIC};
+    // SMB (cifs, smb3); nix names neither.
+    const CIFS_MAGIC: i64 = 0xFF53_4D42;
+    const SMB2_MAGIC: i64 = 0xFE53_4D42;
+    // `fs_type_t` is i64 here, i32 on some 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let magic = i64::from(fs.0);
+    let remote = fs == NFS_SUPER_MAGIC
+        || fs == FUSE_SUPER_MAGIC
+        || magic == CIFS_MAGIC
+        || magic == SMB2_MAGIC;
+    !remote && (owner == euid || euid == 0)
 }
 
 /// Whether the kernel answers `cachestat` (it has answered, or has not yet refused).
@@ -141,8 +185,9 @@ fn cached_pages(file: &File, offset: u64, len: u64) -> Option<u64> {
     if rc == 0 {
         return Some(stat.nr_cache);
     }
-    let errno = nix::errno::Errno::last();
-    if matches!(errno, nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) {
+    // Only a missing call is remembered: EPERM is per file (Linux refuses `cachestat` on a
+    // file the process neither owns nor may write), or a sandbox's, which costs one call.
+    if nix::errno::Errno::last() == nix::errno::Errno::ENOSYS {
         REFUSED.store(true, Ordering::Relaxed);
     }
     None
@@ -248,6 +293,40 @@ mod tests {
         assert!(!is_cached(&file, last, 4096), "the last page was dropped");
         if is_supported() {
             assert_eq!(cached_pages(&file, last, 4096), Some(0));
+        }
+    }
+
+    /// `mincore` is believed for the owner and for root, on a local filesystem only: for
+    /// anyone else Linux reports every page of the file resident, and mapping a file on a
+    /// network filesystem may wait for the server.
+    #[test]
+    fn mincore_is_believed_only_where_it_tells_the_truth() {
+        use nix::sys::statfs::{EXT4_SUPER_MAGIC, FUSE_SUPER_MAGIC, NFS_SUPER_MAGIC};
+        use nix::sys::statfs::{FsType, TMPFS_MAGIC, XFS_SUPER_MAGIC};
+        for local in [EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, TMPFS_MAGIC] {
+            assert!(mincore_tells_truth_for(local, 1000, 1000), "the owner");
+            assert!(mincore_tells_truth_for(local, 0, 0), "root's own file");
+            assert!(mincore_tells_truth_for(local, 1000, 0), "root");
+            assert!(
+                !mincore_tells_truth_for(local, 0, 33),
+                "www-data serving root's file"
+            );
+            assert!(
+                !mincore_tells_truth_for(local, 1000, 1001),
+                "another user's file"
+            );
+        }
+        let smb = [FsType(0xFF53_4D42), FsType(0xFE53_4D42)];
+        for remote in [NFS_SUPER_MAGIC, FUSE_SUPER_MAGIC].into_iter().chain(smb) {
+            assert!(!mincore_tells_truth_for(remote, 1000, 1000));
+            assert!(!mincore_tells_truth_for(remote, 0, 0));
+        }
+        // This test's own file, on a local disk.
+        let dir = tempfile::tempdir().unwrap();
+        let file = synced_file(&dir);
+        let fs = nix::sys::statfs::fstatfs(&file).unwrap().filesystem_type();
+        if !smb.contains(&fs) && fs != NFS_SUPER_MAGIC && fs != FUSE_SUPER_MAGIC {
+            assert!(mincore_tells_truth(&file));
         }
     }
 

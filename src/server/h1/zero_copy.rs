@@ -91,8 +91,9 @@ async fn send_corked(
     while at < end {
         // The cork is released after the first call, with the head and its first bytes.
         let turn = (end - at).min(if *corked { CALL } else { TURN });
+        // Asked once the socket has room, so the answer is fresh when the bytes go.
+        writable(stream).await?;
         if page_cache::is_cached(file, at, turn) {
-            writable(stream).await?;
             let sent = stream.try_io(Interest::WRITABLE, || {
                 send_inline(stream, file, &mut at, turn)
             });
