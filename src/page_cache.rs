@@ -38,8 +38,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `__NR_cachestat`: 451 in the table shared by every architecture since Linux 5.1, except
-/// the ones that offset it (alpha, mips), where the call is not attempted.
-#[cfg(any(
+/// the ones that offset it (alpha, mips); the call is attempted on those listed only.
+const SYS_CACHESTAT: Option<libc::c_long> = if cfg!(any(
     target_arch = "x86_64",
     target_arch = "x86",
     target_arch = "aarch64",
@@ -48,19 +48,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
     target_arch = "powerpc64",
     target_arch = "s390x",
     target_arch = "loongarch64"
-))]
-const SYS_CACHESTAT: Option<libc::c_long> = Some(451);
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "powerpc64",
-    target_arch = "s390x",
-    target_arch = "loongarch64"
-)))]
-const SYS_CACHESTAT: Option<libc::c_long> = None;
+)) {
+    Some(451)
+} else {
+    None
+};
 
 /// `struct cachestat_range` (include/uapi/linux/mman.h): a byte range; a length of 0
 /// would mean "to the end of the file".
