@@ -10,6 +10,8 @@
 //! reorder on a hit (which LRU would need, with a write lock).
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -27,7 +29,9 @@ pub(super) struct ClockMap<V> {
 }
 
 struct Shard<V> {
-    index: HashMap<String, usize>,
+    /// foldhash, seeded per map at random: a client cannot choose paths that collide, and
+    /// it costs a tenth of SipHash on a short path.
+    index: HashMap<String, usize, RandomState>,
     slots: Vec<Option<Slot<V>>>,
     free: Vec<usize>,
     hand: usize,
@@ -48,7 +52,7 @@ impl<V: Clone> ClockMap<V> {
         let shards = (0..SHARDS)
             .map(|_| {
                 RwLock::new(Shard {
-                    index: HashMap::new(),
+                    index: HashMap::default(),
                     slots: Vec::new(),
                     free: Vec::new(),
                     hand: 0,
@@ -64,7 +68,7 @@ impl<V: Clone> ClockMap<V> {
     }
 
     /// The shard for `key`, picked by FNV-1a: cheap, where the shard's own map hashes the key
-    /// again with a keyed hash. A client crafting paths into one shard only makes them share
+    /// again with a seeded hash. A client crafting paths into one shard only makes them share
     /// a lock; each shard's map stays resistant to collisions.
     fn shard(&self, key: &str) -> &RwLock<Shard<V>> {
         let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {

@@ -68,13 +68,25 @@ pub fn normalise(path: &str) -> Result<NormalPath, TargetError> {
         return Err(TargetError::Nul);
     }
     // `from_utf8` rejects overlong forms such as `%c0%ae` (an overlong `.`), so they cannot
-    // become dot-segments through a lenient decoder downstream.
-    let decoded = std::str::from_utf8(&decoded).map_err(|_| TargetError::InvalidUtf8)?;
+    // become dot-segments through a lenient decoder downstream. A path with nothing decoded
+    // is the `str` it came from.
+    let decoded = match &decoded {
+        Cow::Borrowed(_) => path,
+        Cow::Owned(bytes) => std::str::from_utf8(bytes).map_err(|_| TargetError::InvalidUtf8)?,
+    };
 
-    let mut segments: Vec<String> = Vec::new();
+    // At most one segment per `/`. `/` is ASCII, so its positions are character boundaries;
+    // a plain loop over the bytes costs less than a `str` pattern search on a short path.
+    let bytes = decoded.as_bytes();
+    let mut segments: Vec<String> =
+        Vec::with_capacity(bytes.iter().filter(|&&b| b == b'/').count());
+    let ends = (1..=bytes.len()).filter(|&at| bytes.get(at).is_none_or(|&b| b == b'/'));
+    let mut start = 1;
     // The leading `/` means we start "in" the root directory.
     let mut ends_in_directory = true;
-    for segment in decoded.split('/') {
+    for end in ends {
+        let segment = &decoded[start..end];
+        start = end + 1;
         match segment {
             // `//` and `/./` add nothing (RFC 3986 §5.2.4 rule B for `.`).
             "" | "." => ends_in_directory = true,
