@@ -162,6 +162,40 @@ fn the_environment_follows_rfc_3875() {
     );
 }
 
+/// Paths in a config file named by a relative path (`usher -c usher.toml`, the README's
+/// way) still name the same files once a program runs in its own directory: the program
+/// starts, and DOCUMENT_ROOT and PATH_TRANSLATED are absolute (RFC 3875 §4.1.6: "the
+/// absolute path of the document root"; a relative one means nothing in the script's
+/// directory).
+#[test]
+fn a_config_named_relative_to_the_working_directory_runs_its_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = which("python3");
+    write(dir.path(), "site/public/a.txt", "alpha\n");
+    let script = dir.path().join("site/cgi-bin/env.py");
+    write(dir.path(), "site/cgi-bin/env.py", format!("#!{python}\n{ENV_DUMP}"));
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The file sits in a directory of its own and reaches the site through `..`.
+    write(
+        dir.path(),
+        "conf/usher.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[[site]]\nroot = \"../site/public\"\n\
+         [[site.route]]\npath = \"/cgi-bin/\"\ncgi = { dir = \"../site/cgi-bin\" }\n",
+    );
+    let mut cmd = crate::support::usher();
+    cmd.current_dir(dir.path()).args(["-c", "conf/usher.toml"]);
+    let p = crate::support::start_command(cmd);
+    let answer = get(p.addrs[0], "/cgi-bin/env.py/x");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let env = body_json(&answer);
+    let site = dir.path().canonicalize().unwrap().join("site");
+    let public = site.join("public").display().to_string();
+    assert_eq!(env["DOCUMENT_ROOT"], public.as_str());
+    assert_eq!(env["PATH_TRANSLATED"], format!("{public}/x").as_str());
+    let filename = site.join("cgi-bin/env.py").display().to_string();
+    assert_eq!(env["SCRIPT_FILENAME"], filename.as_str());
+}
+
 const ECHO: &str = r#"import sys
 data = sys.stdin.buffer.read()
 sys.stdout.write("Content-Type: application/octet-stream\r\nStatus: 201 Created\r\n\r\n")

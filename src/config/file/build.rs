@@ -392,9 +392,35 @@ fn spa_path(
     Some(path.to_path_buf())
 }
 
-/// A path from the file, relative to the file's directory unless absolute.
+/// A path from the file, relative to the file's directory unless absolute; made absolute
+/// and free of `.` and `..` here, whatever directory usher was started from. A relative path
+/// would change meaning where it is used: a CGI program runs in its own directory, and
+/// php-fpm resolves `SCRIPT_FILENAME` from its own (php-cgi refuses a name with `..`).
+/// `..` is removed from the text, not by following links: a program reached through a link
+/// keeps its name (git-http-backend is often a link to git, which reads its own name).
 pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
-    base.join(path)
+    let joined = base.join(path);
+    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+    lexically_normal(&absolute)
+}
+
+/// `path` with `.` dropped and each `..` removing the component before it (never above the
+/// root).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !matches!(out.components().next_back(), Some(Component::RootDir) | None) {
+                    out.pop();
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn router_error(error: &RouterError, spans: &[Spans], source: &str) -> Diagnostic {
@@ -588,5 +614,23 @@ impl UpstreamKeys {
         health.fail_window = self.fail_window.unwrap_or(health.fail_window);
         health.cool_down = self.cool_down.unwrap_or(health.cool_down);
         health.max_fails = self.max_fails.unwrap_or(health.max_fails);
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    /// Paths come out absolute and without `.` or `..`, whichever directory the file was
+    /// named from; `..` never climbs above the root.
+    #[test]
+    fn paths_are_absolute_and_lexically_normal() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(resolve(Path::new(""), "public"), cwd.join("public"));
+        assert_eq!(resolve(Path::new("rel"), "../site"), cwd.join("site"));
+        assert_eq!(resolve(Path::new("rel"), "./a/./b/../c"), cwd.join("rel/a/c"));
+        assert_eq!(resolve(Path::new("/etc/usher"), "/srv/www"), Path::new("/srv/www"));
+        assert_eq!(resolve(Path::new("/etc"), "../../../x"), Path::new("/x"));
+        assert_eq!(resolve(Path::new("/a"), "b/.."), Path::new("/a"));
     }
 }

@@ -119,17 +119,19 @@ root = "default"
     assert_eq!(files.root, PathBuf::from("/srv/www"));
     assert!(!files.listing && files.show_hidden && files.follow_symlinks);
     assert_eq!(files.index_files, ["index.htm"]);
-    // Relative roots resolve against the file's directory; `files = {}` takes the site's.
+    // Relative roots resolve against the file's directory, made absolute; `files = {}`
+    // takes the site's.
+    let cwd = std::env::current_dir().unwrap();
     let Responder::Files(txt) = &sites[0].routes[2].responder else {
         panic!("files expected");
     };
-    assert_eq!(txt.root, PathBuf::from("conf/public"));
+    assert_eq!(txt.root, cwd.join("conf/public"));
     assert!(txt.listing && !txt.show_hidden && !txt.follow_symlinks);
     // A site without routes serves its root at `/`.
     let Responder::Files(default) = &sites[1].routes[0].responder else {
         panic!("files expected");
     };
-    assert_eq!(default.root, PathBuf::from("conf/default"));
+    assert_eq!(default.root, cwd.join("conf/default"));
     // The router is built: a request finds its route.
     let path = normalise("/old/a").unwrap();
     let Decision::Route(m) = config

@@ -29,7 +29,7 @@ fn a_full_table_gives_its_options_and_a_short_one_the_defaults() {
         opts.upstreams,
         [
             Upstream::Tcp("127.0.0.1:9001".parse().unwrap()),
-            Upstream::Unix(std::path::Path::new("conf").join("app.sock")),
+            Upstream::Unix(std::env::current_dir().unwrap().join("conf/app.sock")),
         ]
     );
     assert_eq!(
