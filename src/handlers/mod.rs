@@ -6,5 +6,6 @@ pub mod cgi;
 pub mod fastcgi;
 pub mod policy;
 pub mod proxy;
+pub mod spool;
 pub mod static_files;
 pub mod upstream;

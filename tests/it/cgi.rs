@@ -173,7 +173,11 @@ fn a_config_named_relative_to_the_working_directory_runs_its_programs() {
     let python = which("python3");
     write(dir.path(), "site/public/a.txt", "alpha\n");
     let script = dir.path().join("site/cgi-bin/env.py");
-    write(dir.path(), "site/cgi-bin/env.py", format!("#!{python}\n{ENV_DUMP}"));
+    write(
+        dir.path(),
+        "site/cgi-bin/env.py",
+        format!("#!{python}\n{ENV_DUMP}"),
+    );
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     // The file sits in a directory of its own and reaches the site through `..`.
     write(
@@ -228,6 +232,54 @@ fn request_content_streams_in_and_the_answer_out_with_the_programs_status() {
         &answer[..200.min(answer.len())]
     );
     assert_eq!(answer.matches('x').count(), big.len());
+}
+
+/// Content without a declared length (chunked) is stored first, so that CONTENT_LENGTH
+/// gives its length, as RFC 3875 §4.1.2 requires ("MUST set ... if and only if the request
+/// is accompanied by a message-body"); php-cgi reads only that much.
+#[test]
+fn chunked_content_reaches_the_program_with_its_length() {
+    const LENGTH_AND_INPUT: &str = r#"import os, sys
+data = sys.stdin.buffer.read()
+sys.stdout.write("Content-Type: text/plain\r\n\r\n")
+sys.stdout.write("length=%s read=%d\n" % (os.environ.get("CONTENT_LENGTH", "-"), len(data)))
+"#;
+    let (dir, p) = site(&[("len.py", LENGTH_AND_INPUT)]);
+    let addr = p.addrs[0];
+    let answer = exchange(
+        addr,
+        b"POST /cgi-bin/len.py HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("length=11 read=11"), "{answer}");
+    // More than is kept in memory: stored in a temporary file, read back whole.
+    let big = 200 * 1024;
+    let mut request =
+        b"POST /cgi-bin/len.py HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..big / 1024 {
+        request.extend_from_slice(b"400\r\n");
+        request.extend_from_slice(&[b'x'; 1024]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let answer = exchange(addr, &request);
+    assert!(
+        answer.contains(&format!("length={big} read={big}")),
+        "{answer}"
+    );
+    // php-cgi sees the form that came chunked.
+    if have(PHP_CGI) || std::env::var_os("CI").is_some() {
+        write(
+            dir.path(),
+            "public/post.php",
+            "<?php echo 'a=', $_POST['a'] ?? '-';",
+        );
+        let answer = exchange(
+            addr,
+            b"POST /post.php HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\na=1\r\n0\r\n\r\n",
+        );
+        assert!(answer.contains("a=1"), "{answer}");
+    }
 }
 
 #[test]

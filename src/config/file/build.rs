@@ -413,7 +413,10 @@ fn lexically_normal(path: &Path) -> PathBuf {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                if !matches!(out.components().next_back(), Some(Component::RootDir) | None) {
+                if !matches!(
+                    out.components().next_back(),
+                    Some(Component::RootDir) | None
+                ) {
                     out.pop();
                 }
             }
@@ -628,8 +631,14 @@ mod path_tests {
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(resolve(Path::new(""), "public"), cwd.join("public"));
         assert_eq!(resolve(Path::new("rel"), "../site"), cwd.join("site"));
-        assert_eq!(resolve(Path::new("rel"), "./a/./b/../c"), cwd.join("rel/a/c"));
-        assert_eq!(resolve(Path::new("/etc/usher"), "/srv/www"), Path::new("/srv/www"));
+        assert_eq!(
+            resolve(Path::new("rel"), "./a/./b/../c"),
+            cwd.join("rel/a/c")
+        );
+        assert_eq!(
+            resolve(Path::new("/etc/usher"), "/srv/www"),
+            Path::new("/srv/www")
+        );
         assert_eq!(resolve(Path::new("/etc"), "../../../x"), Path::new("/x"));
         assert_eq!(resolve(Path::new("/a"), "b/.."), Path::new("/a"));
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use nix::unistd::{Group, User};
 use toml::Spanned;
 
-use super::build::{duration, resolve};
+use super::build::{duration, resolve, size};
 use super::diagnostic::Diagnostic;
 use super::raw::RawCgi;
 use crate::handlers::cgi::{CgiOptions, CgiTarget};
@@ -67,11 +67,12 @@ pub(super) fn cgi_options(
         Some(n) => usize::try_from(*n.get_ref()).ok(),
         None => None,
     };
+    let max_body = size(&cgi.max_body, errors);
     let run_as = run_as(cgi.user.as_ref(), cgi.group.as_ref(), errors);
     if errors.len() > before {
         return None;
     }
-    let document_root = root.unwrap_or_else(|| base.to_path_buf());
+    let document_root = root.unwrap_or_else(|| resolve(base, "."));
     let mut opts = CgiOptions::new(target?, document_root);
     opts.interpreter = cgi.interpreter.map(|i| resolve(base, i.get_ref()));
     opts.env = cgi.env.unwrap_or_default().into_iter().collect();
@@ -86,6 +87,7 @@ pub(super) fn cgi_options(
     if let Some(n) = max_running {
         opts.max_running = n;
     }
+    opts.max_body = max_body.unwrap_or(opts.max_body);
     opts.run_as = run_as;
     Some(Responder::Cgi(opts))
 }

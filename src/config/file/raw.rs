@@ -209,6 +209,7 @@ pub(super) struct RawCgi {
     pub header_timeout: Option<Spanned<String>>,
     pub idle_timeout: Option<Spanned<String>>,
     pub max_running: Option<Spanned<i64>>,
+    pub max_body: Option<Spanned<String>>,
     pub user: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
 }

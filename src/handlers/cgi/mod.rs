@@ -57,6 +57,9 @@ pub struct CgiOptions {
     pub idle_timeout: Duration,
     /// Programs of this route running at once; past it, 503 with Retry-After.
     pub max_running: usize,
+    /// The largest request content, declared or stored (content without a declared length
+    /// is stored before the program starts, see [`crate::handlers::spool`]); past it, 413.
+    pub max_body: u64,
     /// Run programs as this user id and group id (usher must run as root).
     pub run_as: Option<(u32, u32)>,
 }
@@ -74,6 +77,7 @@ impl CgiOptions {
             header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),
             max_running: 64,
+            max_body: 1 << 30,
             run_as: None,
         }
     }

@@ -24,10 +24,11 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
 
-use super::env::{EnvContext, build};
+use super::env::{EnvContext, build, with_length};
 use super::output::{self, CgiHead, Kind};
 use super::{Cgi, Script};
 use crate::body::ResponseBody;
+use crate::handlers::spool;
 use crate::problem::Problem;
 
 /// Bytes read from the program's stdout at a time.
@@ -74,6 +75,9 @@ where
             1,
         ));
     };
+    let (stored_length, body) = spool::content(parts, body, opts.max_body)
+        .await
+        .map_err(|p| p.with_request_id(request_id))?;
     let cx = EnvContext {
         peer: peer.remote,
         local: peer.local,
@@ -93,7 +97,7 @@ where
     };
     command
         .env_clear()
-        .envs(build(parts, script, &cx))
+        .envs(with_length(build(parts, script, &cx), stored_length))
         .current_dir(script.file.parent().unwrap_or(&opts.document_root))
         .stdin(if body.is_end_stream() {
             Stdio::null()

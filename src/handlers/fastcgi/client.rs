@@ -19,25 +19,22 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
-use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt as _;
-use http_body_util::combinators::UnsyncBoxBody;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::FastCgi;
 use super::record::{self, EndRequest, ProtocolStatus, Record, RecordDecoder, RecordError};
 use super::record::{EncodeError, RecordType};
-use super::spool::{self, SpoolError};
 use crate::body::ResponseBody;
 use crate::handlers::balance::{Key, NoUpstream};
 use crate::handlers::cgi::Script;
-use crate::handlers::cgi::env::{EnvContext, build};
+use crate::handlers::cgi::env::{EnvContext, build, with_length};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
 use crate::handlers::cgi::run::{Peer, ProgramBody, Remaining};
+use crate::handlers::spool::{self, ClientBody};
 use crate::handlers::upstream::{Conn, Lease};
 use crate::problem::Problem;
 
@@ -195,7 +192,7 @@ where
     B::Error: std::fmt::Display + Send,
 {
     let opts = &fcgi.opts;
-    let (length, body) = content(parts, body, opts.max_body)
+    let (length, body) = spool::content(parts, body, opts.max_body)
         .await
         .map_err(|p| p.with_request_id(request_id))?;
     let cx = EnvContext {
@@ -207,12 +204,8 @@ where
         inherit: &[],
         user: peer.user,
     };
-    let mut params = build(parts, script, &cx);
-    if let Some(length) = length {
-        // Stored content: its length is known only now (RFC 3875 §4.1.2).
-        params.retain(|(name, _)| name != "CONTENT_LENGTH");
-        params.push(("CONTENT_LENGTH".into(), length.to_string().into()));
-    }
+    // Stored content: its length is known only now (RFC 3875 §4.1.2).
+    let params = with_length(build(parts, script, &cx), length);
     let mut head = BytesMut::with_capacity(4096);
     head.extend_from_slice(&record::begin_request(REQUEST_ID, fcgi.keeps_connections()));
     let pairs = params.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
@@ -288,54 +281,6 @@ where
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     Ok(response)
-}
-
-/// The request's content as FCGI_STDIN will carry it, and its length when it had to be
-/// stored to be known: content without a declared length is stored whole first.
-async fn content<B>(
-    parts: &Parts,
-    body: B,
-    max_body: u64,
-) -> Result<(Option<u64>, ClientBody), Problem>
-where
-    B: Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display + Send,
-{
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "content-too-large",
-            "Content Too Large",
-        )
-        .with_detail(format!(
-            "This address accepts request content of at most {max_body} bytes."
-        ))
-    };
-    let declared = parts.headers.get(CONTENT_LENGTH);
-    if declared.is_some() || body.is_end_stream() {
-        let length = declared
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if length.is_some_and(|n| n > max_body) {
-            return Err(too_large());
-        }
-        let body = body.map_err(|e| io::Error::other(e.to_string()));
-        return Ok((None, body.boxed_unsync()));
-    }
-    match spool::spool(body, max_body).await {
-        Ok((length, body)) => Ok((Some(length), body)),
-        Err(SpoolError::TooLarge(_)) => Err(too_large()),
-        Err(SpoolError::Client(e)) => {
-            tracing::debug!("request content failed while stored: {e}");
-            Err(Problem::bad_request(
-                "The request's content ended before it was complete.",
-            ))
-        }
-        Err(SpoolError::Io(e)) => {
-            tracing::warn!("request content could not be stored: {e}");
-            Err(Problem::internal())
-        }
-    }
 }
 
 /// Open (or reuse) a connection to one of the route's addresses, send `head` (BEGIN_REQUEST
@@ -602,9 +547,6 @@ async fn send_body(
     wr.flush().await?;
     Ok(wr)
 }
-
-/// The client's request content, boxed once so the exchange is not generic over it.
-type ClientBody = UnsyncBoxBody<Bytes, io::Error>;
 
 /// What came with the answer's head.
 enum Buffered {

@@ -30,7 +30,6 @@
 pub mod client;
 pub mod record;
 pub mod resolve;
-mod spool;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -239,6 +239,9 @@ fn every_error_message() {
         (route("path = \"/\"\ncgi = { dir = \"d\", header-timeout = \"soon\" }"), vec![
             "5:37: expected a number with a unit such as 10s or 500ms, got \"soon\"",
         ]),
+        (route("path = \"/\"\ncgi = { dir = \"d\", max-body = \"1T\" }"), vec![
+            "5:31: unknown unit \"T\": use k, M or G",
+        ]),
         (route("path = \"/\"\ncgi = { dir = \"d\" }\nfiles = {}"), vec![
             "5:7: a route has one responder, this one has two",
         ]),
@@ -498,4 +501,20 @@ fn unreadable_file() {
             .starts_with("cannot read /nonexistent/usher.toml: "),
         "{e}"
     );
+}
+
+/// A `cgi` table's limits and paths: `max-body` sets the content bound, and a route without
+/// `root` takes the file's directory, absolute, as its document root.
+#[test]
+fn cgi_limits_and_document_root() {
+    let config = ok(&format!(
+        "{SITE}[[site.route]]\npath = \"/\"\ncgi = {{ dir = \"bin\", max-body = \"2k\" }}\n"
+    ));
+    let route = &config.router.sites().next().unwrap().routes[0];
+    let Responder::Cgi(opts) = &route.responder else {
+        panic!("a cgi route");
+    };
+    assert_eq!(opts.max_body, 2048);
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(opts.document_root, cwd.join("conf/public"));
 }

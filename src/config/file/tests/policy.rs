@@ -125,7 +125,11 @@ errors = {{ 404 = "errors/404.html", 503 = "/srv/503.html" }}
     );
     assert_eq!(
         policy.error_page(StatusCode::NOT_FOUND),
-        Some(&*std::env::current_dir().unwrap().join("conf/errors/404.html"))
+        Some(
+            &*std::env::current_dir()
+                .unwrap()
+                .join("conf/errors/404.html")
+        )
     );
     assert_eq!(
         policy.error_page(StatusCode::SERVICE_UNAVAILABLE),

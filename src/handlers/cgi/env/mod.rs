@@ -39,6 +39,20 @@ pub struct EnvContext<'a> {
     pub user: Option<&'a str>,
 }
 
+/// `env` with CONTENT_LENGTH set to `stored`, the length of content that had to be stored
+/// to be known (RFC 3875 §4.1.2: set if and only if there is content); `env` unchanged
+/// without it.
+pub fn with_length(
+    mut env: Vec<(OsString, OsString)>,
+    stored: Option<u64>,
+) -> Vec<(OsString, OsString)> {
+    if let Some(length) = stored {
+        env.retain(|(name, _)| name != "CONTENT_LENGTH");
+        env.push(("CONTENT_LENGTH".into(), length.to_string().into()));
+    }
+    env
+}
+
 /// Every variable for running `script` for the request `parts`.
 pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = Vec::with_capacity(32 + parts.headers.len());

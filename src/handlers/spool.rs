@@ -1,17 +1,24 @@
 //! Request content of unknown length (chunked HTTP/1.1, HTTP/2 without Content-Length),
-//! stored whole before the request is sent: PHP reads only CONTENT_LENGTH bytes of FCGI_STDIN,
-//! so the length must be known first (nginx buffers for the same reason). Up to
-//! [`IN_MEMORY`] stays in memory; more goes to an anonymous temporary file, which the kernel
-//! removes when it is closed, so nothing is left behind whatever way the request ends.
+//! stored whole before a program gets it: RFC 3875 §4.1.2 says CONTENT_LENGTH MUST be set
+//! when there is content, and PHP reads only CONTENT_LENGTH bytes of its input (FastCGI's
+//! FCGI_STDIN, or a CGI program's standard input), so the length must be known first (nginx
+//! buffers for the same reason). Up to [`IN_MEMORY`] stays in memory; more goes to an
+//! anonymous temporary file, which the kernel removes when it is closed, so nothing is left
+//! behind whatever way the request ends.
 
 use std::io;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use http::StatusCode;
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt as _;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+
+use crate::problem::Problem;
 
 /// Content kept in memory; past this it goes to a temporary file.
 pub const IN_MEMORY: usize = 64 * 1024;
@@ -31,6 +38,59 @@ pub enum SpoolError {
     /// The temporary file could not be made or written.
     #[error("the request content could not be stored: {0}")]
     Io(#[from] io::Error),
+}
+
+/// The request content handed to a program, boxed once so that what carries it is not
+/// generic over it.
+pub type ClientBody = UnsyncBoxBody<Bytes, io::Error>;
+
+/// The request's content as a program will read it, and its length when it had to be
+/// stored to be known: content without a declared length is stored whole first. Content
+/// declared longer than `max_body`, or found longer while stored, gets 413.
+pub async fn content<B>(
+    parts: &Parts,
+    body: B,
+    max_body: u64,
+) -> Result<(Option<u64>, ClientBody), Problem>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content-too-large",
+            "Content Too Large",
+        )
+        .with_detail(format!(
+            "This address accepts request content of at most {max_body} bytes."
+        ))
+    };
+    let declared = parts.headers.get(CONTENT_LENGTH);
+    if declared.is_some() || body.is_end_stream() {
+        let length = declared
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|n| n > max_body) {
+            return Err(too_large());
+        }
+        let body = body.map_err(|e| io::Error::other(e.to_string()));
+        return Ok((None, body.boxed_unsync()));
+    }
+    match spool(body, max_body).await {
+        Ok((length, body)) => Ok((Some(length), body)),
+        Err(SpoolError::TooLarge(_)) => Err(too_large()),
+        Err(SpoolError::Client(e)) => {
+            tracing::debug!("request content failed while stored: {e}");
+            Err(Problem::bad_request(
+                "The request's content ended before it was complete.",
+            ))
+        }
+        Err(SpoolError::Io(e)) => {
+            tracing::warn!("request content could not be stored: {e}");
+            Err(Problem::internal())
+        }
+    }
 }
 
 /// Stored content: its length, and a body that reads it back.
