@@ -294,6 +294,28 @@ fn php_sets_the_status_and_fields() {
     assert_eq!(body, "made");
 }
 
+/// A HEAD answer's fields are the GET's (RFC 9110 §9.3.2), and its Content-Length, if any,
+/// is the GET's (§8.6): PHP sends no content for HEAD, which must not become `0`. Over
+/// HTTP/2 too.
+#[tokio::test]
+async fn head_gets_the_fields_of_get_without_a_length_of_zero() {
+    let Some((_dir, _fpm, usher)) = site(true) else {
+        return;
+    };
+    let addr = usher.addrs[0];
+    let (head, _) = exchange(
+        addr,
+        "HEAD /made.php HTTP/1.1\r\nHost: php.test\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 201 "), "{head}");
+    assert_eq!(head_value(&head, "x-from"), Some("php"), "{head}");
+    assert_eq!(head_value(&head, "content-length"), None, "{head}");
+    let url = format!("http://{addr}/made.php");
+    let h2 = crate::support::h2_client().head(&url).send().await.unwrap();
+    assert_eq!(h2.status(), 201);
+    assert_eq!(h2.headers().get("content-length"), None);
+}
+
 #[test]
 fn php_fpm_stopped_is_a_502_problem_and_restarted_works_again() {
     let Some((_dir, mut fpm, usher)) = site(true) else {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use http::request::Parts;
-use http::{Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use http_body::Body;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -255,13 +255,22 @@ where
             if let Some((conn, lease)) = exchange.into_conn() {
                 lease.keep(conn);
             }
-            if let Some(n) = length {
-                if (body.len() as u64) < n {
-                    return Err(fail(FastCgiError::ShortBody));
+            let body = if parts.method == Method::HEAD {
+                // No content came, and the length a GET would have had is only known if the
+                // program said it: an empty body would be announced as `Content-Length: 0`
+                // (RFC 9110 §8.6: a HEAD answer's length is the GET's).
+                let (_, none) = mpsc::channel(1);
+                ResponseBody::stream(ProgramBody::new(none, length))
+            } else {
+                if let Some(n) = length {
+                    if (body.len() as u64) < n {
+                        return Err(fail(FastCgiError::ShortBody));
+                    }
+                    body.truncate(n as usize); // RFC 3875 §6.3.2: the rest is not the answer
                 }
-                body.truncate(n as usize); // RFC 3875 §6.3.2: the rest is not the answer
-            }
-            let mut response = Response::new(ResponseBody::Full(Some(body)));
+                ResponseBody::Full(Some(body))
+            };
+            let mut response = Response::new(body);
             *response.status_mut() = status;
             *response.headers_mut() = headers;
             return Ok(response);
