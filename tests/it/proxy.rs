@@ -93,6 +93,26 @@ fn a_request_reaches_the_upstream_with_forwarding_fields_and_without_hop_by_hop_
     assert!(seen.one("via").is_some_and(|v| v.starts_with("1.1 ")));
 }
 
+/// An HTTP/2 client sends each cookie as a field of its own; the HTTP/1.1 upstream gets
+/// them on one line, joined with "; " (RFC 9113 §8.2.3).
+#[tokio::test]
+async fn http2_cookies_reach_the_upstream_on_one_line() {
+    let app = App::start("a");
+    let (_dir, usher) = usher_for(app.upstream(), "");
+    let url = format!("http://{}/echo/c", usher.addrs[0]);
+    let answer = crate::support::h2_client()
+        .get(&url)
+        .header("cookie", "x=1")
+        .header("cookie", "y=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    assert_eq!(answer.status(), 200);
+    let seen = app.seen();
+    assert_eq!(seen[0].one("cookie"), Some("x=1; y=2"));
+}
+
 #[test]
 fn a_trusted_proxys_forwarding_fields_are_appended_to() {
     let app = App::start("a");

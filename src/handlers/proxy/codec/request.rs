@@ -2,7 +2,7 @@
 //! of its body (§6): `Content-Length` when the length is known, else chunked (§7.1).
 
 use bytes::{BufMut, BytesMut};
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, COOKIE, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, Method};
 
 use crate::http::is_tchar;
@@ -127,8 +127,18 @@ pub fn encode_request_head(
     dst.put_slice(target.as_bytes());
     dst.put_slice(b" HTTP/1.1\r\n");
     put_field(dst, "host", host.as_bytes());
+    let mut cookies_written = false;
     for (name, value) in headers {
         if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        if name == COOKIE {
+            // HTTP/2 splits Cookie into one field per cookie; RFC 9113 §8.2.3: they MUST be
+            // joined with "; " before going to HTTP/1.1, where RFC 6265 §5.4 allows one line.
+            if !cookies_written {
+                cookies_written = true;
+                put_cookies(dst, headers);
+            }
             continue;
         }
         put_field(dst, name.as_str(), value.as_bytes());
@@ -164,6 +174,18 @@ pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
 /// The end of a chunked body: the last chunk and an empty trailer section (RFC 9112 §7.1).
 pub fn encode_last_chunk(dst: &mut BytesMut) {
     dst.put_slice(b"0\r\n\r\n");
+}
+
+/// Every `Cookie` field of `headers` as one line, joined with "; ".
+fn put_cookies(dst: &mut BytesMut, headers: &HeaderMap) {
+    dst.put_slice(b"cookie: ");
+    for (at, value) in headers.get_all(COOKIE).iter().enumerate() {
+        if at > 0 {
+            dst.put_slice(b"; ");
+        }
+        dst.put_slice(value.as_bytes());
+    }
+    dst.put_slice(b"\r\n");
 }
 
 fn put_field(dst: &mut BytesMut, name: &str, value: &[u8]) {
