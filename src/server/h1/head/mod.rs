@@ -242,6 +242,10 @@ fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem
         return match codings.as_slice() {
             [only] if only == "chunked" => Ok(Framing::Chunked),
             [] => Err(bad("Transfer-Encoding is empty")),
+            // §6.3 item 4: chunked not last leaves the length unknown: 400, then close.
+            [.., last] if last != "chunked" => Err(bad(
+                "chunked is not the last transfer coding, so where the content ends is unknown",
+            )),
             _ if codings.iter().any(|c| c != "chunked") => {
                 let unknown = codings.iter().find(|c| *c != "chunked").cloned();
                 Err(Box::new(

@@ -97,15 +97,23 @@ fn smuggling_shapes_are_refused() {
     }
 }
 
+/// A coding usher cannot decode before a final chunked gets 501 (RFC 9112 §6.1); chunked
+/// not last, or no chunked at all, leaves the content's end unknown: 400 (§6.3 item 4).
 #[test]
-fn a_transfer_coding_other_than_chunked_is_501() {
+fn a_transfer_coding_other_than_chunked_is_501_and_chunked_not_last_400() {
     for raw in [
         "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_eq!(refused(raw), StatusCode::NOT_IMPLEMENTED, "{raw:?}");
+    }
+    for raw in [
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
     ] {
-        assert_eq!(refused(raw), StatusCode::NOT_IMPLEMENTED, "{raw:?}");
+        assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
     }
 }
 
