@@ -81,6 +81,10 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(len)) => len,
+        // A request line longer than the whole head may be: its target is what is long.
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES && !buf.contains(&b'\n') => {
+            return Err(target_too_long(buf.len()).into());
+        }
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
             return Err(too_large().into());
         }
@@ -131,14 +135,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         accept: headers.get(ACCEPT).cloned(),
     };
     if target.1 > MAX_TARGET_BYTES {
-        return Err(refuse(Box::new(
-            Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long").with_detail(
-                format!(
-                    "The request-target is {} bytes; the limit is {MAX_TARGET_BYTES}. Move long data into the request content.",
-                    target.1
-                ),
-            ),
-        )));
+        return Err(refuse(target_too_long(target.1)));
     }
     let uri = parse_target(&method, slice(target)).map_err(refuse)?;
     let framing = if seen.length {
@@ -300,6 +297,17 @@ fn expects_continue(headers: &HeaderMap) -> Result<bool, Box<Problem>> {
     Ok(expects)
 }
 
+/// 414 (RFC 9110 §15.5.15) for a target of at least `len` bytes.
+fn target_too_long(len: usize) -> Box<Problem> {
+    Box::new(
+        Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long").with_detail(
+            format!(
+                "The request-target is at least {len} bytes; the limit is {MAX_TARGET_BYTES}. Move long data into the request content."
+            ),
+        ),
+    )
+}
+
 fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
     match e {
         httparse::Error::TooManyHeaders => *too_many_fields(),
@@ -309,6 +317,12 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
             "HTTP version not supported",
         )
         .with_detail("usher speaks HTTP/1.0, HTTP/1.1 and HTTP/2 (h2c with prior knowledge)."),
+        // RFC 9112 §5.2: obs-fold gets 400, "preferably with a representation explaining
+        // that obsolete line folding is unacceptable".
+        httparse::Error::HeaderName if folds_a_line(buf) => *bad(
+            "a field value is continued on a line starting with a space or tab (obsolete line \
+             folding); send each field on one line",
+        ),
         httparse::Error::HeaderName => {
             *bad("a field name is not a token, or has whitespace before its colon")
         }
@@ -317,6 +331,17 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
         httparse::Error::Token => *bad("the method is not a token"),
         _ => *bad("the request line is not METHOD TARGET HTTP/1.1"),
     }
+}
+
+/// Whether a line of the head after the request line starts with a space or tab: a folded
+/// field value (obs-fold, RFC 9112 §5.2).
+fn folds_a_line(buf: &[u8]) -> bool {
+    let head = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf, |end| &buf[..end]);
+    let mut lines = head.split(|&b| b == b'\n').skip(1);
+    lines.any(|line| matches!(line.first(), Some(b' ' | b'\t')))
 }
 
 /// Whether the request line is well formed apart from its version, `METHOD TARGET HTTP/d.d`:

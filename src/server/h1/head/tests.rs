@@ -261,3 +261,30 @@ fn a_version_is_judged_on_the_whole_request_line() {
     );
     assert_eq!(refused("GET / HTTP/2.0x\r\n"), StatusCode::BAD_REQUEST);
 }
+
+/// Obsolete line folding is refused with a detail that says so (RFC 9112 §5.2: 400,
+/// "preferably with a representation explaining that obsolete line folding is
+/// unacceptable"); other bad names keep their own detail.
+#[test]
+fn obs_fold_is_explained() {
+    let folded = parse_str("GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\tb\r\n\r\n").unwrap_err();
+    assert_eq!(folded.status, StatusCode::BAD_REQUEST);
+    assert!(folded.detail.contains("folding"), "{folded:?}");
+    let spaced = parse_str("GET / HTTP/1.1\r\nHost : t\r\n\r\n").unwrap_err();
+    assert!(!spaced.detail.contains("folding"), "{spaced:?}");
+}
+
+/// A request line that alone passes the head's limit gets 414, as a long target does, not
+/// 431: it is the target that is long.
+#[test]
+fn a_request_line_longer_than_a_head_is_414() {
+    let mut buf = BytesMut::from(format!("GET /{}", "a".repeat(MAX_HEAD_BYTES + 10)).as_str());
+    let refusal = parse(&mut buf).unwrap_err();
+    assert_eq!(refusal.problem.status, StatusCode::URI_TOO_LONG);
+    let fields = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES + 10));
+    let refusal = parse(&mut BytesMut::from(fields.as_str())).unwrap_err();
+    assert_eq!(
+        refusal.problem.status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
