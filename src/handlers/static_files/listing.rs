@@ -397,7 +397,8 @@ fn html(segments: &[String], items: &[&Item], sort: Sort, truncated: bool) -> St
         if item.dir {
             out.push_str("<td class=\"size\">—</td>");
         } else {
-            let _ = write!(out, "<td class=\"size\" title=\"{} bytes\">", item.size);
+            let unit = if item.size == 1 { "byte" } else { "bytes" };
+            let _ = write!(out, "<td class=\"size\" title=\"{} {unit}\">", item.size);
             push_human_size(&mut out, item.size);
             out.push_str("</td>");
         }

@@ -86,12 +86,14 @@ async fn html_listing_links_round_trip() {
 async fn html_listing_has_parent_sizes_times_and_sort_links() {
     let site = Site::new();
     fs::write(site.path("docs/big.bin"), vec![0u8; 1536]).unwrap();
+    fs::write(site.path("docs/one.bin"), [0u8]).unwrap();
     fs::remove_file(site.path("docs/index.html")).unwrap();
     let serve = site.serve_dir();
     let page = html(&serve, "/docs/", None).await;
     assert!(page.contains("<title>Index of /docs/</title>"));
     assert!(page.contains("href=\"../\""), "parent link");
     assert!(page.contains("title=\"1536 bytes\">1.5 KiB<"), "{page}");
+    assert!(page.contains("title=\"1 byte\">"), "{page}");
     assert!(page.contains("<time datetime=\""));
     assert!(page.contains("href=\"?sort=size&amp;order=desc\""));
     assert!(
