@@ -41,8 +41,9 @@ pub const MAX_RANGES: usize = 32;
 pub enum RangeOutcome {
     /// Invalid syntax, an unknown unit, or too many ranges: ignore it, answer 200 (§14.2).
     Ignore,
-    /// One or more satisfiable ranges, sorted and coalesced: ascending, neither overlapping
-    /// nor adjacent, each within the representation.
+    /// One or more satisfiable ranges, coalesced (neither overlapping nor adjacent, each
+    /// within the representation), in the order they were asked for: a merged range where
+    /// its first part was (RFC 9110 §15.3.7.2: the parts SHOULD keep the request's order).
     Satisfiable(Vec<ByteRange>),
     /// Valid syntax but no range overlaps the representation: 416.
     Unsatisfiable,
@@ -95,15 +96,21 @@ fn satisfiable_ranges(value: &[u8], len: u64) -> Option<Vec<ByteRange>> {
     (specs > 0).then_some(ranges)
 }
 
-/// One range-spec: `Some(None)` when valid but unsatisfiable for `len`, `None` when invalid.
+/// One range-spec: `Some(None)` when valid but unsatisfiable for `len`, `None` when invalid
+/// or when the whole header must be ignored.
 fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     let dash = spec.iter().position(|&b| b == b'-')?;
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     if first.is_empty() {
         // suffix-range: the last `n` bytes; `-0` selects nothing (§14.1.3).
         let n = parse_decimal(last)?;
-        if n == 0 || len == 0 {
+        if n == 0 {
             return Some(None);
+        }
+        if len == 0 {
+            // §14.1.3: for an empty representation this is the one satisfiable form, yet no
+            // 206 can say so (a Content-Range names a first and last byte): the whole, 200.
+            return None;
         }
         return Some(Some(ByteRange {
             start: len.saturating_sub(n),
@@ -129,19 +136,24 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     Some(Some(ByteRange { start, end }))
 }
 
-/// Sort by start and merge ranges that overlap or touch, in place, so each byte is sent at most
-/// once.
-fn coalesce(mut ranges: Vec<ByteRange>) -> Vec<ByteRange> {
-    ranges.sort_unstable_by_key(|r| r.start);
-    ranges.dedup_by(|next, kept| {
-        // `end < len <= u64::MAX`, so `end + 1` cannot overflow.
-        let touches = next.start <= kept.end + 1;
-        if touches {
-            kept.end = kept.end.max(next.end);
+/// Merge ranges that overlap or touch, so each byte is sent at most once, and keep the order
+/// they were asked in: a merged range goes where the first of its parts was asked.
+fn coalesce(ranges: Vec<ByteRange>) -> Vec<ByteRange> {
+    let mut asked: Vec<(usize, ByteRange)> = ranges.into_iter().enumerate().collect();
+    asked.sort_unstable_by_key(|(_, r)| r.start);
+    let mut merged: Vec<(usize, ByteRange)> = Vec::with_capacity(asked.len());
+    for (at, range) in asked {
+        match merged.last_mut() {
+            // `end < len <= u64::MAX`, so `end + 1` cannot overflow.
+            Some((first, kept)) if range.start <= kept.end + 1 => {
+                kept.end = kept.end.max(range.end);
+                *first = (*first).min(at);
+            }
+            _ => merged.push((at, range)),
         }
-        touches
-    });
-    ranges
+    }
+    merged.sort_unstable_by_key(|&(at, _)| at);
+    merged.into_iter().map(|(_, range)| range).collect()
 }
 
 fn trim_ows(s: &[u8]) -> &[u8] {
