@@ -296,7 +296,7 @@ fn delimit(
 /// own. The buffer grows once, by what the head takes plus `then` bytes (a body copied after
 /// it), not step by step as it is written.
 fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
-    let reason = parts.status.canonical_reason().unwrap_or("Unknown");
+    let reason = reason_phrase(parts.status);
     let fields: usize = parts
         .headers
         .iter()
@@ -341,6 +341,18 @@ fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(b"server: usher\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The reason phrase for `status`: RFC 9110's where the `http` crate still has an older
+/// name (§15.3.4, §15.5.14, §15.5.21), else the crate's, else "Unknown" (a client must
+/// ignore it, RFC 9112 §4).
+fn reason_phrase(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        203 => "Non-Authoritative Information",
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
+        _ => status.canonical_reason().unwrap_or("Unknown"),
+    }
 }
 
 /// Buffer or write one piece of body, in a chunk of its own when `chunked`.

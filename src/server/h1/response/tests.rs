@@ -290,3 +290,19 @@ fn the_date_is_an_http_date_of_now() {
         .unwrap_or_else(|| panic!("{head:?}"));
     assert!(httpdate::parse_http_date(written).is_ok(), "{head:?}");
 }
+
+/// Status lines carry RFC 9110's reason phrases, also where the `http` crate has older ones.
+#[test]
+fn reason_phrases_are_rfc_9110s() {
+    for (code, line) in [
+        (203, "HTTP/1.1 203 Non-Authoritative Information\r\n"),
+        (413, "HTTP/1.1 413 Content Too Large\r\n"),
+        (422, "HTTP/1.1 422 Unprocessable Content\r\n"),
+        (404, "HTTP/1.1 404 Not Found\r\n"),
+        (299, "HTTP/1.1 299 Unknown\r\n"),
+    ] {
+        let status = StatusCode::from_u16(code).unwrap();
+        let (_, head, _) = framed(status, ResponseBody::Empty, exchange(Version::HTTP_11, false));
+        assert!(head.starts_with(line), "{head}");
+    }
+}
