@@ -397,6 +397,9 @@ where
                     tracing::warn!(route = %route.label, "proxy route without a client");
                     return Err(Problem::internal());
                 };
+                if proxy::forward::max_forwards_exhausted(parts) {
+                    return answer_as_final_recipient(parts, route, path);
+                }
                 let mut prefix = String::new();
                 for segment in &path.segments[..matched.consumed.min(path.segments.len())] {
                     prefix.push('/');
@@ -519,6 +522,36 @@ async fn serve_files(
         }
         ref m => Err(Problem::not_implemented(m)),
     }
+}
+
+/// A TRACE or OPTIONS request whose `Max-Forwards` is 0 on a proxy route: RFC 9110 §7.6.2
+/// says the intermediary "MUST NOT forward the request; instead, the intermediary MUST
+/// respond as the final recipient". OPTIONS gets 204, with `Allow` when the route names its
+/// methods (otherwise only the upstream knows them). TRACE gets 405: usher does not echo a
+/// request itself, as it would reflect the client's credentials (§9.3.8).
+fn answer_as_final_recipient(
+    parts: &Parts,
+    route: &Route,
+    path: &NormalPath,
+) -> Result<Response<ResponseBody>, Problem> {
+    let named = route.methods.as_deref();
+    if parts.method == Method::OPTIONS {
+        return Ok(match named {
+            Some(methods) => options(allow_value(methods)),
+            None => {
+                let mut response = Response::new(ResponseBody::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+        });
+    }
+    let mut allowed: Vec<Method> = named.unwrap_or_default().to_vec();
+    allowed.retain(|m| m != Method::TRACE);
+    if !allowed.contains(&Method::OPTIONS) {
+        allowed.push(Method::OPTIONS);
+    }
+    let shown = path.to_decoded_string();
+    Err(Problem::method_not_allowed_on(&shown, &parts.method, &allowed))
 }
 
 /// `Allow` for a route's methods, with OPTIONS (always answered).

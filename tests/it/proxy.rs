@@ -113,6 +113,32 @@ async fn http2_cookies_reach_the_upstream_on_one_line() {
     assert_eq!(seen[0].one("cookie"), Some("x=1; y=2"));
 }
 
+/// TRACE and OPTIONS count Max-Forwards down; at 0 usher answers as the final recipient and
+/// forwards nothing (RFC 9110 §7.6.2).
+#[test]
+fn max_forwards_zero_is_answered_here() {
+    let app = App::start("a");
+    let (_dir, usher) = usher_for(app.upstream(), "");
+    let addr = usher.addrs[0];
+    let ask = |method: &str, fields: &str| {
+        exchange(
+            addr,
+            &format!(
+                "{method} /echo/m HTTP/1.1\r\nHost: site.test\r\n{fields}Connection: close\r\n\r\n"
+            ),
+        )
+        .0
+    };
+    let head = ask("OPTIONS", "Max-Forwards: 0\r\n");
+    assert_eq!(status(&head), 204, "{head}");
+    let head = ask("TRACE", "Max-Forwards: 0\r\n");
+    assert_eq!(status(&head), 405, "{head}");
+    assert!(app.seen().is_empty(), "forwarded at Max-Forwards 0");
+    let head = ask("OPTIONS", "Max-Forwards: 3\r\n");
+    assert_eq!(status(&head), 200, "{head}");
+    assert_eq!(app.seen()[0].one("max-forwards"), Some("2"));
+}
+
 #[test]
 fn a_trusted_proxys_forwarding_fields_are_appended_to() {
     let app = App::start("a");
