@@ -551,7 +551,11 @@ fn answer_as_final_recipient(
         allowed.push(Method::OPTIONS);
     }
     let shown = path.to_decoded_string();
-    Err(Problem::method_not_allowed_on(&shown, &parts.method, &allowed))
+    Err(Problem::method_not_allowed_on(
+        &shown,
+        &parts.method,
+        &allowed,
+    ))
 }
 
 /// `Allow` for a route's methods, with OPTIONS (always answered).

@@ -201,6 +201,27 @@ fn a_broken_body_cuts_the_clients_connection() {
     );
 }
 
+/// A body that breaks before any of the answer has left (it all came in one read) is
+/// replaced by a 502 that says so (RFC 9110 §15.6.3), not an empty reply; the connection
+/// then closes.
+#[test]
+fn a_body_broken_before_the_answer_leaves_is_a_502() {
+    let up = Scripted::start(|mut conn, _| {
+        if conn.request(true).is_some() {
+            conn.send(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nmore\r\n",
+            );
+            let _ = conn.closed_by_usher();
+        }
+    });
+    let (_dir, usher) = usher_for(up.addr, "");
+    let mut client = Client::connect(usher.addrs[0]);
+    let answer = client.ask("GET", "/bad").unwrap();
+    assert_eq!(answer.status, 502, "{answer:?}");
+    assert!(!answer.text().contains("hello"), "{answer:?}");
+    assert!(client.closed());
+}
+
 /// An upstream that sends more than one answer: the extra bytes are never taken as the
 /// answer to the next request.
 #[test]

@@ -18,6 +18,7 @@ use super::zero_copy;
 use crate::body::ResponseBody;
 use crate::body::file::Part;
 use crate::http::persistence::names_close;
+use crate::problem::Problem;
 
 /// Bodies up to this size are copied next to their head and written with it; larger ones
 /// are written from where they are, in one vectored write with the head.
@@ -67,6 +68,7 @@ pub async fn write(
         }
         _ => 0,
     };
+    let head_start = writer.buf.len();
     serialize_head(&parts, added, copied, &mut writer.buf);
     if delimit == Delimit::Nothing {
         return finish(stream, writer, may_defer).await;
@@ -100,12 +102,30 @@ pub async fn write(
             }
             Err(polled) => {
                 let body = ResponseBody::File(polled);
-                Box::pin(stream_body(stream, writer, body, delimit)).await
+                Box::pin(stream_body(stream, writer, body, delimit))
+                    .await
+                    .map_err(|(Streamed::FailedFirst(e) | Streamed::Failed(e))| e)
             }
         },
         // Boxed, as files are: a stream's state is only needed by streamed answers.
         body @ ResponseBody::Stream(_) => {
-            Box::pin(stream_body(stream, writer, body, delimit)).await
+            match Box::pin(stream_body(stream, writer, body, delimit)).await {
+                Err(Streamed::FailedFirst(e)) => {
+                    // Nothing of this answer has left: take its head back and say what
+                    // happened (RFC 9110 §15.6.3: 502 for an invalid answer from upstream).
+                    writer.buf.truncate(head_start);
+                    let id = super::super::service::next_request_id();
+                    tracing::warn!(request_id = %id, error = %e, "the answer's content failed before it started");
+                    let problem = Problem::new(StatusCode::BAD_GATEWAY, "bad-gateway", "Bad Gateway")
+                        .with_detail("The program or server behind this address sent an answer whose content could not be read.")
+                        .with_request_id(id);
+                    exchange.keep_alive = false;
+                    let response = problem.into_response(None, exchange.head_only);
+                    Box::pin(write(stream, writer, response, exchange, false)).await
+                }
+                Err(Streamed::Failed(e)) => Err(e),
+                Ok(()) => Ok(()),
+            }
         }
     }
 }
@@ -383,21 +403,40 @@ async fn write_bytes(
 
 /// Send a body polled frame by frame. The buffer is flushed whenever the body has nothing
 /// ready, so a slow producer's output reaches the client as it is made.
+/// How a streamed body failed.
+#[derive(Debug)]
+enum Streamed {
+    /// Before any of the answer was written: its head is still in the buffer.
+    FailedFirst(io::Error),
+    /// Once it had started: the connection must be dropped.
+    Failed(io::Error),
+}
+
+impl From<io::Error> for Streamed {
+    fn from(e: io::Error) -> Self {
+        Streamed::Failed(e)
+    }
+}
+
 async fn stream_body(
     stream: &TcpStream,
     writer: &mut Writer,
     mut body: ResponseBody,
     delimit: Delimit,
-) -> io::Result<()> {
+) -> Result<(), Streamed> {
     let chunked = delimit == Delimit::Chunked;
     let mut left = match delimit {
         Delimit::Length(n) => Some(n),
         _ => None,
     };
+    // Whether any of the answer has been written to the socket: until then, it can still be
+    // taken back and replaced.
+    let mut started = false;
     loop {
         let frame = match body.frame().now_or_never() {
             Some(frame) => frame,
             None => {
+                started = true;
                 writer.flush(stream).await?;
                 body.frame().await
             }
@@ -405,7 +444,13 @@ async fn stream_body(
         let Some(frame) = frame else { break };
         // A body that fails cannot be ended cleanly: the caller drops the connection, so the
         // client sees a short (or unterminated chunked) body, never a complete-looking one.
-        let Ok(data) = frame?.into_data() else {
+        // Unless nothing has been written yet: then the answer can still be replaced.
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) if !started => return Err(Streamed::FailedFirst(e)),
+            Err(e) => return Err(Streamed::Failed(e)),
+        };
+        let Ok(data) = frame.into_data() else {
             continue; // trailers: not sent (no client asked for them with TE: trailers)
         };
         if let Some(left) = &mut left {
@@ -413,18 +458,26 @@ async fn stream_body(
                 .checked_sub(data.len() as u64)
                 .ok_or_else(|| io::Error::other("the body is longer than its length"))?;
         }
+        // Larger pieces are written at once, not buffered (see `write_bytes`).
+        started |= data.len() > COPY_BODY_LIMIT;
         write_bytes(stream, writer, &data, chunked).await?;
         if writer.buf.len() >= WRITE_BATCH {
+            started = true;
             writer.flush(stream).await?;
         }
     }
     if left.is_some_and(|left| left > 0) {
-        return Err(io::Error::other("the body is shorter than its length"));
+        let short = io::Error::other("the body is shorter than its length");
+        return Err(if started {
+            Streamed::Failed(short)
+        } else {
+            Streamed::FailedFirst(short)
+        });
     }
     if chunked {
         writer.buf.extend_from_slice(b"0\r\n\r\n");
     }
-    writer.flush(stream).await
+    Ok(writer.flush(stream).await?)
 }
 
 /// Write what is buffered, unless answers may wait for the next pipelined one.

@@ -302,7 +302,11 @@ fn reason_phrases_are_rfc_9110s() {
         (299, "HTTP/1.1 299 Unknown\r\n"),
     ] {
         let status = StatusCode::from_u16(code).unwrap();
-        let (_, head, _) = framed(status, ResponseBody::Empty, exchange(Version::HTTP_11, false));
+        let (_, head, _) = framed(
+            status,
+            ResponseBody::Empty,
+            exchange(Version::HTTP_11, false),
+        );
         assert!(head.starts_with(line), "{head}");
     }
 }
