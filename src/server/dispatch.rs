@@ -398,7 +398,7 @@ where
                     return Err(Problem::internal());
                 };
                 if proxy::forward::max_forwards_exhausted(parts) {
-                    return answer_as_final_recipient(parts, route, path);
+                    return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
                 }
                 let mut prefix = String::new();
                 for segment in &path.segments[..matched.consumed.min(path.segments.len())] {
@@ -533,7 +533,7 @@ fn answer_as_final_recipient(
     parts: &Parts,
     route: &Route,
     path: &NormalPath,
-) -> Result<Response<ResponseBody>, Problem> {
+) -> Result<Response<ResponseBody>, Box<Problem>> {
     let named = route.methods.as_deref();
     if parts.method == Method::OPTIONS {
         return Ok(match named {
@@ -551,11 +551,11 @@ fn answer_as_final_recipient(
         allowed.push(Method::OPTIONS);
     }
     let shown = path.to_decoded_string();
-    Err(Problem::method_not_allowed_on(
+    Err(Box::new(Problem::method_not_allowed_on(
         &shown,
         &parts.method,
         &allowed,
-    ))
+    )))
 }
 
 /// `Allow` for a route's methods, with OPTIONS (always answered).
