@@ -94,6 +94,9 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         Err(httparse::Error::Version) if !buf.contains(&b'\n') && buf.len() <= MAX_HEAD_BYTES => {
             return Ok(None);
         }
+        // RFC 9110 §2.5: a higher minor version of a major one implemented SHOULD be
+        // processed as the highest minor implemented: HTTP/1.2 is read as HTTP/1.1.
+        Err(httparse::Error::Version) if read_as_http_11(buf) => return parse(buf),
         Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
     };
     if len > MAX_HEAD_BYTES {
@@ -331,6 +334,38 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
         httparse::Error::Token => *bad("the method is not a token"),
         _ => *bad("the request line is not METHOD TARGET HTTP/1.1"),
     }
+}
+
+/// If the request line is `METHOD TARGET HTTP/1.d` with `d` above 1, make it `HTTP/1.1`
+/// in place and say so.
+fn read_as_http_11(buf: &mut BytesMut) -> bool {
+    if !names_a_version(buf) {
+        return false;
+    }
+    // The first line that is not empty (RFC 9112 §2.2: empty lines before it are ignored).
+    let mut start = 0;
+    while let Some(end) = buf[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|n| start + n)
+    {
+        let line = &buf[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            start = end + 1;
+            continue;
+        }
+        let minor = start + line.len() - 1;
+        if line.ends_with(b"HTTP/1.0") || !line[..line.len() - 1].ends_with(b" HTTP/1.") {
+            return false;
+        }
+        if buf[minor] == b'1' {
+            return false;
+        }
+        buf[minor] = b'1';
+        return true;
+    }
+    false
 }
 
 /// Whether a line of the head after the request line starts with a space or tab: a folded

@@ -288,3 +288,24 @@ fn a_request_line_longer_than_a_head_is_414() {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
     );
 }
+
+/// A higher minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110 §2.5, SHOULD); another
+/// major version is still 505, and a malformed one 400.
+#[test]
+fn http_1_2_is_read_as_1_1() {
+    for raw in [
+        "GET /a HTTP/1.2\r\nHost: t\r\n\r\n",
+        "\r\nGET /a HTTP/1.9\r\nHost: t\r\n\r\n",
+    ] {
+        let h = head(raw);
+        assert_eq!(h.parts.version, Version::HTTP_11, "{raw:?}");
+        assert_eq!(h.parts.uri, "/a");
+        assert!(h.keep_alive);
+    }
+    assert_eq!(
+        refused("GET / HTTP/2.0\r\n\r\n"),
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    );
+    assert_eq!(refused("GET / HTTP/1.x\r\n\r\n"), StatusCode::BAD_REQUEST);
+    assert_eq!(refused("GET / HTTP/1.10\r\n\r\n"), StatusCode::BAD_REQUEST);
+}
