@@ -415,6 +415,7 @@ where
                     peer: conn.peer,
                     local: conn.local,
                     request_id: &request_id,
+                    link: conn.abort.as_ref(),
                 };
                 Box::pin(proxy::client::respond(proxy, origin, parts, body)).await
             }

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use crate::proxy::{get, proxy, status, usher_for};
 use crate::scripted::{Client, Scripted, answering, target};
 use crate::support::IO_TIMEOUT;
+
+/// Interim answers the proxy takes before the final one (its `MAX_INTERIM`).
+const MAX_INTERIM: usize = 16;
 use crate::upstream::App;
 
 #[test]
@@ -118,7 +121,14 @@ fn an_ambiguous_or_malformed_response_is_a_502_and_its_connection_is_closed() {
     let (_dir, usher) = usher_for(up.addr, "");
     for (i, (what, _)) in bad.iter().enumerate() {
         let (head, body) = get(usher.addrs[0], &format!("/{i}"), "");
-        assert_eq!(status(&head), 502, "{what}: {head}\n{body}");
+        if *what == "a 1xx flood" {
+            // The interim answers before the one too many were passed on, as they came.
+            assert_eq!(status(&head), 103, "{what}: {head}");
+            assert_eq!(body.matches("HTTP/1.1 103 ").count(), MAX_INTERIM - 1);
+            assert!(body.contains("HTTP/1.1 502 "), "{what}: {body}");
+        } else {
+            assert_eq!(status(&head), 502, "{what}: {head}\n{body}");
+        }
         let (n, discarded) = closed
             .recv_timeout(IO_TIMEOUT)
             .expect("the upstream reports");
@@ -128,20 +138,58 @@ fn an_ambiguous_or_malformed_response_is_a_502_and_its_connection_is_closed() {
     assert_eq!(up.accepted(), bad.len(), "one connection each, none reused");
 }
 
+/// Interim answers are passed on as they come (RFC 9110 §15.2: a proxy MUST forward them):
+/// 103 Early Hints with its Link, without hop-by-hop fields. 100 Continue is not: usher
+/// does not forward Expect and answers it itself. An HTTP/1.0 client gets no 1xx at all
+/// (a server MUST NOT send one), only the final answer.
 #[test]
-fn a_few_interim_answers_are_skipped() {
+fn interim_answers_are_passed_on() {
     let up = answering(|_| {
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n\
-         HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\
+         Connection: x-hop\r\nX-Hop: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
             .into()
     });
     let (_dir, usher) = usher_for(up.addr, "");
     let mut client = Client::connect(usher.addrs[0]);
     for _ in 0..3 {
-        let answer = client.ask("GET", "/").unwrap();
+        let hints = client.ask("GET", "/").unwrap();
+        assert_eq!(hints.status, 103, "{hints:?}");
+        assert_eq!(hints.field("link"), Some("</s.css>; rel=preload"));
+        assert_eq!(hints.field("x-hop"), None);
+        assert_eq!(hints.field("content-length"), None);
+        let answer = client.answer(false).unwrap();
         assert_eq!((answer.status, answer.text().as_str()), (200, "ok"));
         assert_eq!(answer.field("link"), None);
     }
+    let mut old = Client::connect(usher.addrs[0]);
+    old.send("GET / HTTP/1.0\r\nHost: site.test\r\n\r\n");
+    let answer = old.answer(false).unwrap();
+    assert_eq!((answer.status, answer.text().as_str()), (200, "ok"));
+}
+
+/// A 103 reaches the client while the final answer is still being made: the upstream sends
+/// its final answer only once the client has the hints.
+#[test]
+fn early_hints_arrive_before_the_final_answer_exists() {
+    let (hints_seen, seen) = mpsc::channel::<()>();
+    let seen = Mutex::new(seen);
+    let up = Scripted::start(move |mut conn, _| {
+        if conn.request(true).is_none() {
+            return;
+        }
+        conn.send("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n");
+        let waited = seen.lock().unwrap().recv_timeout(IO_TIMEOUT);
+        if waited.is_ok() {
+            conn.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let (_dir, usher) = usher_for(up.addr, "");
+    let mut client = Client::connect(usher.addrs[0]);
+    let hints = client.ask("GET", "/").unwrap();
+    assert_eq!(hints.status, 103, "{hints:?}");
+    hints_seen.send(()).unwrap();
+    let answer = client.answer(false).unwrap();
+    assert_eq!((answer.status, answer.text().as_str()), (200, "ok"));
 }
 
 /// A body that ends early, or whose chunked framing breaks, must not look complete to the

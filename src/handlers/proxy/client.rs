@@ -39,6 +39,7 @@ use crate::handlers::upstream::{Conn, Lease, Upstream};
 use crate::http::chunked::Chunk;
 use crate::problem::Problem;
 use crate::router::path::PathPattern;
+use crate::server::h1::{AbortOnClose, Interim};
 
 /// Room for the first read of a response: most heads and small bodies.
 const FIRST_READ: usize = 8 * 1024;
@@ -153,6 +154,9 @@ pub struct Origin<'a> {
     pub local: SocketAddr,
     /// Tags the log lines and any error answer.
     pub request_id: &'a str,
+    /// The client's connection, which takes the interim (1xx) answers passed on; `None`
+    /// where it cannot carry them (HTTP/2 here).
+    pub link: Option<&'a AbortOnClose>,
 }
 
 /// The response to what came in the request `parts` with content `body`, from one of the
@@ -256,7 +260,14 @@ where
             },
         };
         let exchange = Exchange::new(conn, lease, opts.idle_timeout, opts.header_timeout);
-        let asked = exchange.ask(&head, framing, &mut body, &method, offer.is_some());
+        let asked = exchange.ask(
+            &head,
+            framing,
+            &mut body,
+            &method,
+            offer.is_some(),
+            origin.link,
+        );
         match asked.await {
             Ok(answer) => {
                 proxy.upstreams.succeeded(index);
@@ -439,6 +450,7 @@ impl Exchange {
         body: &mut Option<B>,
         method: &Method,
         upgrade_offered: bool,
+        link: Option<&AbortOnClose>,
     ) -> Result<(ResponseHead, Exchange), Failed>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -458,7 +470,18 @@ impl Exchange {
         let mut parser = ResponseParser::new(method, upgrade_offered);
         let mut deadline = None;
         loop {
-            match parser.parse(&mut self.buf) {
+            let parsed = parser.parse(&mut self.buf);
+            for (status, mut headers) in parser.take_interim() {
+                let Some(link) = link else { break };
+                let rcx = ResponseContext {
+                    version: http::Version::HTTP_11,
+                    upgrade: false,
+                    rewrite: None,
+                };
+                forward::response_fields(&mut headers, &rcx);
+                link.send_interim(Interim { status, headers });
+            }
+            match parsed {
                 Ok(Some(head)) => {
                     self.answered = true;
                     return Ok((head, self));

@@ -9,7 +9,8 @@
 //! 3. The request head and body framing on the wire ([`codec::encode_request_head`], with
 //!    `Content-Length`, chunked or no body as [`codec::RequestFraming::choose`] decides).
 //! 4. The upstream's response head, parsed strictly as it arrives, interim 1xx responses
-//!    skipped ([`codec::ResponseParser`]); its body delimited by [`codec::BodyDecoder`].
+//!    (103 Early Hints) passed on to an HTTP/1.1 client as they come
+//!    ([`codec::ResponseParser`]); its body delimited by [`codec::BodyDecoder`].
 //! 5. The response fields for the client: hop-by-hop fields removed, `Via` added, `Location`
 //!    and `Refresh` moved back under the route prefix ([`forward::response_fields`]).
 //! 6. The connection goes back to the pool only if the response allows it

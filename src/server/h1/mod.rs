@@ -58,27 +58,77 @@ const DISCARD_LIMIT: u64 = 1024 * 1024;
 /// out in one write with its answer, are written without it.
 const DEFERRED_ANSWER_DELAY: Duration = Duration::from_millis(1);
 
-/// Given to each request's responder (in [`super::Conn`]); a responder whose work should stop
-/// when the client goes away (a program) arms it, and the connection then watches the socket while the
-/// request is handled: a reset, or an end of input once armed, drops the handler. As nginx
-/// does for upstreams, an end of input counts as the client leaving (HTTP/1.1 cannot tell a
-/// half-close from a close); before arming, a half-closed client still gets its answer.
+/// Given to each request's responder (in [`super::Conn`]): what the responder can tell the
+/// connection its request came on. One per connection, reset for each request.
+///
+/// - **Abort on close**: a responder whose work should stop when the client goes away (a
+///   program) arms it, and the connection then watches the socket while the request is
+///   handled: a reset, or an end of input once armed, drops the handler. As nginx does for
+///   upstreams, an end of input counts as the client leaving (HTTP/1.1 cannot tell a
+///   half-close from a close); before arming, a half-closed client still gets its answer.
+/// - **Interim answers**: a proxy passes on the 1xx answers its upstream sends before the
+///   final one (RFC 9110 §15.2: a proxy MUST forward them), such as 103 Early Hints; the
+///   connection writes them at once. Only to an HTTP/1.1 client: a server MUST NOT send
+///   a 1xx to an HTTP/1.0 one.
 #[derive(Debug, Clone, Default)]
-pub struct AbortOnClose(Arc<AtomicBool>);
+pub struct AbortOnClose(Arc<Link>);
+
+#[derive(Debug, Default)]
+struct Link {
+    armed: AtomicBool,
+    /// Whether this request's client may be sent interim answers.
+    interim_allowed: AtomicBool,
+    interim: std::sync::Mutex<Vec<Interim>>,
+    interim_sent: tokio::sync::Notify,
+}
+
+/// An interim (1xx) answer: its status and fields.
+#[derive(Debug)]
+pub struct Interim {
+    /// A 1xx other than 101 (which only the connection's own switch may send).
+    pub status: StatusCode,
+    /// Its fields, already free of hop-by-hop ones.
+    pub headers: http::HeaderMap,
+}
 
 impl AbortOnClose {
     /// Stop this request's handler if the client goes away.
     pub fn arm(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.armed.store(true, Ordering::Relaxed);
     }
 
     fn armed(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.armed.load(Ordering::Relaxed)
     }
 
-    /// Disarm, for the connection's next request.
-    fn reset(&self) {
-        self.0.store(false, Ordering::Relaxed);
+    /// Pass `interim` on to the client before the final answer; `false` when its connection
+    /// cannot carry one (HTTP/1.0, or not a 1xx usher may send).
+    pub fn send_interim(&self, interim: Interim) -> bool {
+        let sendable =
+            interim.status.is_informational() && interim.status != StatusCode::SWITCHING_PROTOCOLS;
+        if !sendable || !self.0.interim_allowed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut queued = self.0.interim.lock().unwrap_or_else(|e| e.into_inner());
+        queued.push(interim);
+        drop(queued);
+        self.0.interim_sent.notify_one();
+        true
+    }
+
+    /// The interim answers sent since last asked.
+    fn take_interim(&self) -> Vec<Interim> {
+        std::mem::take(&mut *self.0.interim.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Disarm and forget interim answers, for the connection's next request, whose client
+    /// may be sent interim answers if `interim_allowed`.
+    fn reset(&self, interim_allowed: bool) {
+        self.0.armed.store(false, Ordering::Relaxed);
+        self.0
+            .interim_allowed
+            .store(interim_allowed, Ordering::Relaxed);
+        self.take_interim();
     }
 }
 
@@ -394,7 +444,9 @@ where
     // For a problem answer in place of a 101 (see `refuse_switch`).
     let accept = parts.headers.get(http::header::ACCEPT).cloned();
     let Answerer { handler, abort } = answerer;
-    abort.reset();
+    // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
+    let interim_allowed = exchange.version == http::Version::HTTP_11;
+    abort.reset(interim_allowed);
     let request = Request::from_parts(parts, body);
     let mut watching = true;
     let mut probe = [0u8; 1];
@@ -426,6 +478,12 @@ where
                 () = sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
                     writer.flush(stream).await?;
                 }
+                () = abort.0.interim_sent.notified(), if interim_allowed => {
+                    for interim in abort.take_interim() {
+                        response::write_interim(writer, interim);
+                    }
+                    writer.flush(stream).await?;
+                }
                 // Returning drops `handling`: a program it runs is killed with its group.
                 seen = stream.peek(&mut probe), if watching && !feeding => match seen {
                     // The client has gone: there is no one to linger for.
@@ -438,6 +496,12 @@ where
             }
         }
     };
+    // Interim answers the handler passed on just before its final one: they go first.
+    if interim_allowed {
+        for interim in abort.take_interim() {
+            response::write_interim(writer, interim);
+        }
+    }
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let checked = match handover.take() {
             Some(handover) => handover.check(response.headers()).map(|()| handover),

@@ -4,7 +4,8 @@
 //! - [`request`]: a request head as bytes, and the framing of its body (`Content-Length`,
 //!   chunked, or none).
 //! - [`response`]: the upstream's response head, parsed strictly as it arrives, interim 1xx
-//!   responses skipped; how its body is delimited; whether the connection can be reused.
+//!   responses kept to pass on; how its body is delimited; whether the connection can be
+//!   reused.
 //! - [`body`]: the response body split off the read buffer as its framing says, chunked
 //!   bodies through [`ChunkedDecoder`](crate::http::chunked::ChunkedDecoder).
 

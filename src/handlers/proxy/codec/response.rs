@@ -135,8 +135,10 @@ pub struct ResponseParser {
     connect: bool,
     /// The request asked to upgrade and usher tunnels it: a 101 is allowed.
     upgrade_requested: bool,
-    /// Interim responses skipped so far.
+    /// Interim responses seen so far.
     interim: usize,
+    /// Interim responses to pass on to the client, not yet taken ([`Self::take_interim`]).
+    to_forward: Vec<(StatusCode, HeaderMap)>,
     /// Progress through the head being received.
     scan: Scan,
 }
@@ -150,8 +152,14 @@ impl ResponseParser {
             connect: method == Method::CONNECT,
             upgrade_requested,
             interim: 0,
+            to_forward: Vec::new(),
             scan: Scan::default(),
         }
+    }
+
+    /// The interim responses parsed since last asked, in order, to pass on to the client.
+    pub fn take_interim(&mut self) -> Vec<(StatusCode, HeaderMap)> {
+        std::mem::take(&mut self.to_forward)
     }
 
     /// Parse from the front of `buf`, removing each head on success; the body (or the next
@@ -159,10 +167,9 @@ impl ResponseParser {
     /// next to `buf` and call again (the parser remembers how far it has checked `buf`, so
     /// nothing else may remove bytes from it in between).
     ///
-    /// Interim responses (1xx other than 101) are removed and skipped: RFC 9110 §15.2 lets
-    /// a user agent ignore unexpected 1xx, and usher asks for none (it does not forward
-    /// `Expect`). 103 (Early Hints) is skipped too: usher has no way to send an interim
-    /// response to its client, and hints are only an optimisation (RFC 8297 §2). A 101 is
+    /// Interim responses (1xx other than 101) are removed, and kept for
+    /// [`Self::take_interim`] to pass on (RFC 9110 §15.2: a proxy MUST forward them), except
+    /// 100 Continue: usher does not forward `Expect`, and answers it itself. A 101 is
     /// returned, as a final head with [`ResponseFraming::Tunnel`].
     ///
     /// After an error the connection must be closed; the state of `buf` is unspecified.
@@ -176,6 +183,9 @@ impl ResponseParser {
                 self.interim += 1;
                 if self.interim > MAX_INTERIM {
                     return Err(ResponseError::TooManyInterim);
+                }
+                if status != StatusCode::CONTINUE {
+                    self.to_forward.push((status, headers));
                 }
                 continue;
             }

@@ -154,6 +154,18 @@ pub async fn write_switch(
     writer.flush(stream).await
 }
 
+/// Buffer an interim (1xx) answer: its status line and fields, and no framing (RFC 9110
+/// §15.2: a 1xx ends at its empty line).
+pub fn write_interim(writer: &mut Writer, interim: super::Interim) {
+    let (mut parts, ()) = Response::new(()).into_parts();
+    parts.status = interim.status;
+    parts.headers = interim.headers;
+    for framing in [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION] {
+        parts.headers.remove(framing);
+    }
+    serialize_head(&parts, Added::default(), 0, &mut writer.buf);
+}
+
 /// Fields the connection adds after the handler's own. They are written straight into the
 /// head rather than stored in the map first: an insert hashes and may grow the map, and a
 /// number or a date stored as a field value needs an allocation of its own.
