@@ -307,6 +307,16 @@ fn parse_head(
         }
         return Ok(None);
     };
+    // RFC 9110 §2.5: a later minor version of HTTP/1 is read as the highest one usher
+    // implements, 1.1.
+    if let Some(minor) = scan.status_start.map(|start| start + 7) {
+        let later_minor = buf[..minor].ends_with(b"HTTP/1.")
+            && matches!(buf.get(minor), Some(b'2'..=b'9'))
+            && buf.get(minor + 1) == Some(&b' ');
+        if later_minor {
+            buf[minor] = b'1';
+        }
+    }
     // Left uninitialised, as for requests: clearing all entries cost more than the parse.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut res = httparse::Response::new(&mut []);

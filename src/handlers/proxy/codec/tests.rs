@@ -348,7 +348,7 @@ fn malformed_heads_are_refused() {
         (b"HTTP/1.1 200 OK\r\nA: b\r\n\tc\r\n\r\n", E::ObsFold),
         (b"HTTP/1.1 200 OK\r\n A: b\r\n\r\n", E::ObsFold),
         (b"HTTP/2.0 200 OK\r\n\r\n", E::Version),
-        (b"HTTP/1.2 200 OK\r\n\r\n", E::Version),
+        (b"HTTP/1.12 200 OK\r\n\r\n", E::Version),
         (b"http/1.1 200 OK\r\n\r\n", E::Version),
         (b"SSH-2.0-OpenSSH_9.6\r\n", E::Version),
         (b"<html>", E::Version),
@@ -777,4 +777,18 @@ fn chunks_are_framed_and_empty_ones_skipped() {
         body(ResponseFraming::Chunked, &[&dst[..]], false),
         Ok([&b"hello"[..], &[b'x'; 26]].concat())
     );
+}
+
+/// An upstream's later HTTP/1 minor version is read as 1.1 (RFC 9110 §2.5); another major
+/// version, or a minor of two digits, is refused.
+#[test]
+fn a_later_minor_version_is_read_as_1_1() {
+    let head = final_head(
+        &Method::GET,
+        false,
+        b"HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(head.parts.status, StatusCode::OK);
+    assert_eq!(head.parts.version, Version::HTTP_11);
+    assert_eq!(head.framing, ResponseFraming::Length(2));
 }
