@@ -308,21 +308,25 @@ fn parse_head(
         return Ok(None);
     };
     // RFC 9110 §2.5: a later minor version of HTTP/1 is read as the highest one usher
-    // implements, 1.1.
-    if let Some(minor) = scan.status_start.map(|start| start + 7) {
-        let later_minor = buf[..minor].ends_with(b"HTTP/1.")
+    // implements, 1.1: the head is parsed from a copy that says so (the buffer itself is
+    // left as received). Only the version differs, so the fields lie at the same offsets.
+    let later_minor = scan.status_start.map(|start| start + 7).filter(|&minor| {
+        buf[..minor].ends_with(b"HTTP/1.")
             && matches!(buf.get(minor), Some(b'2'..=b'9'))
-            && buf.get(minor + 1) == Some(&b' ');
-        if later_minor {
-            buf[minor] = b'1';
-        }
-    }
+            && buf.get(minor + 1) == Some(&b' ')
+    });
+    let read_as_11 = later_minor.map(|minor| {
+        let mut copy = buf[..end].to_vec();
+        copy[minor] = b'1';
+        copy
+    });
+    let text = read_as_11.as_deref().unwrap_or(&buf[..end]);
     // Left uninitialised, as for requests: clearing all entries cost more than the parse.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut res = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut res,
-        &buf[..end],
+        text,
         &mut fields,
     );
     let len = match parsed {
@@ -346,7 +350,7 @@ fn parse_head(
         _ => return Err(ResponseError::Version),
     };
     // Field values are sliced out of the frozen head rather than copied.
-    let base = buf.as_ptr() as usize;
+    let base = text.as_ptr() as usize;
     let mut spans = Vec::with_capacity(res.headers.len());
     for field in res.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())

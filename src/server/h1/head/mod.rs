@@ -9,7 +9,7 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
@@ -96,7 +96,19 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         }
         // RFC 9110 §2.5: a higher minor version of a major one implemented SHOULD be
         // processed as the highest minor implemented: HTTP/1.2 is read as HTTP/1.1.
-        Err(httparse::Error::Version) if read_as_http_11(buf) => return parse(buf),
+        Err(httparse::Error::Version) => {
+            if let Some(mut copy) = read_as_http_11(buf) {
+                // Parsed from a copy, so that `buf` is left as received unless a head is
+                // taken from it (and only the version differs, so the lengths agree).
+                let before = copy.len();
+                let head = parse(&mut copy)?;
+                if head.is_some() {
+                    buf.advance(before - copy.len());
+                }
+                return Ok(head);
+            }
+            return Err(Box::new(syntax_problem(httparse::Error::Version, buf)).into());
+        }
         Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
     };
     if len > MAX_HEAD_BYTES {
@@ -336,11 +348,11 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
     }
 }
 
-/// If the request line is `METHOD TARGET HTTP/1.d` with `d` above 1, make it `HTTP/1.1`
-/// in place and say so.
-fn read_as_http_11(buf: &mut BytesMut) -> bool {
+/// If the request line is `METHOD TARGET HTTP/1.d` with `d` above 1, a copy of `buf` that
+/// says `HTTP/1.1` instead.
+fn read_as_http_11(buf: &BytesMut) -> Option<BytesMut> {
     if !names_a_version(buf) {
-        return false;
+        return None;
     }
     // The first line that is not empty (RFC 9112 §2.2: empty lines before it are ignored).
     let mut start = 0;
@@ -356,16 +368,14 @@ fn read_as_http_11(buf: &mut BytesMut) -> bool {
             continue;
         }
         let minor = start + line.len() - 1;
-        if line.ends_with(b"HTTP/1.0") || !line[..line.len() - 1].ends_with(b" HTTP/1.") {
-            return false;
+        if !line[..line.len() - 1].ends_with(b" HTTP/1.") || matches!(buf[minor], b'0' | b'1') {
+            return None;
         }
-        if buf[minor] == b'1' {
-            return false;
-        }
-        buf[minor] = b'1';
-        return true;
+        let mut copy = buf.clone();
+        copy[minor] = b'1';
+        return Some(copy);
     }
-    false
+    None
 }
 
 /// Whether a line of the head after the request line starts with a space or tab: a folded
