@@ -382,8 +382,8 @@ where
                     local: conn.local,
                     user: user.as_deref(),
                 };
-                if let Some(abort) = &conn.abort {
-                    abort.arm(); // a client gone aborts the application's request
+                if let Some(link) = &conn.link {
+                    link.arm(); // a client gone aborts the application's request
                 }
                 let request_id = next_request_id();
                 // Boxed, as proxies and programs are: each has large state of its own, which
@@ -405,8 +405,8 @@ where
                     prefix.push('/');
                     prefix.push_str(segment);
                 }
-                if let Some(abort) = &conn.abort {
-                    abort.arm(); // a client gone frees the upstream's connection
+                if let Some(link) = &conn.link {
+                    link.arm(); // a client gone frees the upstream's connection
                 }
                 let request_id = next_request_id();
                 let origin = proxy::client::Origin {
@@ -415,7 +415,7 @@ where
                     peer: conn.peer,
                     local: conn.local,
                     request_id: &request_id,
-                    link: conn.abort.as_ref(),
+                    link: conn.link.as_ref(),
                 };
                 Box::pin(proxy::client::respond(proxy, origin, parts, body)).await
             }
@@ -431,8 +431,8 @@ where
                     local: conn.local,
                     user: user.as_deref(),
                 };
-                if let Some(abort) = &conn.abort {
-                    abort.arm(); // a program must not outlive its client
+                if let Some(link) = &conn.link {
+                    link.arm(); // a program must not outlive its client
                 }
                 let request_id = next_request_id();
                 let running = cgi::run::run(runner, &script, parts, body, peer, &request_id);

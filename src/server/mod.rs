@@ -240,7 +240,7 @@ async fn serve_connection(
     let addresses = Conn {
         peer,
         local,
-        abort: None,
+        link: None,
     };
     match h1::serve(
         stream,
@@ -270,7 +270,7 @@ pub async fn answer(
     let conn = Conn {
         peer: local,
         local,
-        abort: None,
+        link: None,
     };
     match service::handle(app, conn, None, request).await {
         Ok(response) => service::with_server(response),
@@ -292,7 +292,7 @@ async fn serve_h2(
     let conn = Conn {
         peer,
         local: stream.local_addr().unwrap_or(peer),
-        abort: None,
+        link: None,
     };
     let handler = move |req| {
         service::handle(app.clone(), conn.clone(), Some(budget.clone()), req)

@@ -24,10 +24,10 @@ pub struct Conn {
     pub peer: SocketAddr,
     /// The server address it connected to.
     pub local: SocketAddr,
-    /// On an HTTP/1.x connection: a responder whose work should stop when the client goes
-    /// away arms this (see [`super::h1::AbortOnClose`]). One per connection, reset for each
-    /// request, rather than an allocation in every request's extensions.
-    pub abort: Option<super::h1::AbortOnClose>,
+    /// On an HTTP/1.x connection, what a responder can tell it (see [`super::h1::ConnLink`]):
+    /// stop my work if the client goes away; send this interim answer. One per connection,
+    /// reset for each request, rather than an allocation in every request's extensions.
+    pub link: Option<super::h1::ConnLink>,
 }
 
 /// `response` naming usher in `Server` (RFC 9110 §10.2.4), for a connection that does not

@@ -86,7 +86,7 @@ async fn a_trickled_head_is_cut_off_by_the_head_timeout() {
         let conn = usher::server::Conn {
             peer,
             local: addr,
-            abort: None,
+            link: None,
         };
         let _ = usher::server::h1::serve(stream, conn, app, Duration::from_secs(1), stop).await;
     });

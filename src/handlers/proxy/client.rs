@@ -39,7 +39,7 @@ use crate::handlers::upstream::{Conn, Lease, Upstream};
 use crate::http::chunked::Chunk;
 use crate::problem::Problem;
 use crate::router::path::PathPattern;
-use crate::server::h1::{AbortOnClose, Interim};
+use crate::server::h1::{ConnLink, Interim};
 
 /// Room for the first read of a response: most heads and small bodies.
 const FIRST_READ: usize = 8 * 1024;
@@ -156,7 +156,7 @@ pub struct Origin<'a> {
     pub request_id: &'a str,
     /// The client's connection, which takes the interim (1xx) answers passed on; `None`
     /// where it cannot carry them (HTTP/2 here).
-    pub link: Option<&'a AbortOnClose>,
+    pub link: Option<&'a ConnLink>,
 }
 
 /// The response to what came in the request `parts` with content `body`, from one of the
@@ -450,7 +450,7 @@ impl Exchange {
         body: &mut Option<B>,
         method: &Method,
         upgrade_offered: bool,
-        link: Option<&AbortOnClose>,
+        link: Option<&ConnLink>,
     ) -> Result<(ResponseHead, Exchange), Failed>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,

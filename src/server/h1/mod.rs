@@ -71,7 +71,7 @@ const DEFERRED_ANSWER_DELAY: Duration = Duration::from_millis(1);
 ///   connection writes them at once. Only to an HTTP/1.1 client: a server MUST NOT send
 ///   a 1xx to an HTTP/1.0 one.
 #[derive(Debug, Clone, Default)]
-pub struct AbortOnClose(Arc<Link>);
+pub struct ConnLink(Arc<Link>);
 
 #[derive(Debug, Default)]
 struct Link {
@@ -91,7 +91,7 @@ pub struct Interim {
     pub headers: http::HeaderMap,
 }
 
-impl AbortOnClose {
+impl ConnLink {
     /// Stop this request's handler if the client goes away.
     pub fn arm(&self) {
         self.0.armed.store(true, Ordering::Relaxed);
@@ -155,9 +155,9 @@ pub async fn serve(
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<Outcome> {
-    let abort = AbortOnClose::default();
+    let link = ConnLink::default();
     let conn = super::Conn {
-        abort: Some(abort.clone()),
+        link: Some(link.clone()),
         ..conn
     };
     // The service's own future, not one wrapped in another async block: each layer is one
@@ -166,16 +166,16 @@ pub async fn serve(
         service::handle(app.clone(), conn.clone(), None, request)
             .map(|answer| answer.unwrap_or_else(|never| match never {}))
     };
-    serve_with(stream, head_timeout, stop, abort, handler).await
+    serve_with(stream, head_timeout, stop, link, handler).await
 }
 
 /// [`serve`] with any handler: the connection logic, apart from what answers requests.
-/// `abort` is the one the handler's responders arm.
+/// `link` is the one given to the handler's responders.
 async fn serve_with<H, F>(
     stream: TcpStream,
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
-    abort: AbortOnClose,
+    link: ConnLink,
     handler: H,
 ) -> std::io::Result<Outcome>
 where
@@ -225,7 +225,7 @@ where
             &stream,
             Answerer {
                 handler: &handler,
-                abort: &abort,
+                link: &link,
             },
             &mut reader,
             &mut writer,
@@ -402,11 +402,11 @@ fn may_progress(buf: &[u8], seen: usize) -> bool {
     ends_head || ends_first_line || buf.len() > head::MAX_HEAD_BYTES
 }
 
-/// What answers a connection's requests: the handler, and the [`AbortOnClose`] its
-/// responders arm.
+/// What answers a connection's requests: the handler, and the [`ConnLink`] its
+/// responders are given.
 struct Answerer<'a, H> {
     handler: &'a H,
-    abort: &'a AbortOnClose,
+    link: &'a ConnLink,
 }
 
 /// Answer one request, and say what the connection does next.
@@ -443,10 +443,10 @@ where
         upgrade::offered(parts.version, &parts.headers).then(|| upgrade::offer_http1(&mut parts));
     // For a problem answer in place of a 101 (see `refuse_switch`).
     let accept = parts.headers.get(http::header::ACCEPT).cloned();
-    let Answerer { handler, abort } = answerer;
+    let Answerer { handler, link } = answerer;
     // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
     let interim_allowed = exchange.version == http::Version::HTTP_11;
-    abort.reset(interim_allowed);
+    link.reset(interim_allowed);
     let request = Request::from_parts(parts, body);
     let mut watching = true;
     let mut probe = [0u8; 1];
@@ -478,8 +478,8 @@ where
                 () = sleep_until(flush_deferred_at), if !writer.buf.is_empty() => {
                     writer.flush(stream).await?;
                 }
-                () = abort.0.interim_sent.notified(), if interim_allowed => {
-                    for interim in abort.take_interim() {
+                () = link.0.interim_sent.notified(), if interim_allowed => {
+                    for interim in link.take_interim() {
                         response::write_interim(writer, interim);
                     }
                     writer.flush(stream).await?;
@@ -487,7 +487,7 @@ where
                 // Returning drops `handling`: a program it runs is killed with its group.
                 seen = stream.peek(&mut probe), if watching && !feeding => match seen {
                     // The client has gone: there is no one to linger for.
-                    Ok(0) if abort.armed() => return Ok(Next::Close(Closing::Now)),
+                    Ok(0) if link.armed() => return Ok(Next::Close(Closing::Now)),
                     Err(e) => return Err(e),
                     // The next request, or a half-close before a program was started. (Peeking
                     // leaves the bytes in place: they may be the first of a switched protocol.)
@@ -498,7 +498,7 @@ where
     };
     // Interim answers the handler passed on just before its final one: they go first.
     if interim_allowed {
-        for interim in abort.take_interim() {
+        for interim in link.take_interim() {
             response::write_interim(writer, interim);
         }
     }

@@ -44,7 +44,7 @@ where
         let served = runtime.block_on(async move {
             let server = TcpStream::from_std(server)?;
             let (_stop_tx, stop) = watch::channel(false);
-            match serve_with(server, timeout, stop, AbortOnClose::default(), handler).await? {
+            match serve_with(server, timeout, stop, ConnLink::default(), handler).await? {
                 Outcome::Switched(tunnel) => tunnel.await,
                 Outcome::Closed | Outcome::H2(..) => {}
             }
