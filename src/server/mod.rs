@@ -68,20 +68,43 @@ pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, BindError> {
 /// the kernel spreads new connections over them by a hash of the peer's address, so no
 /// worker wakes for a connection another takes. Port 0 is chosen once and reused. Returns one
 /// list of listeners per worker.
+///
+/// `SO_REUSEPORT` would also let this process share a port with another one of the same
+/// user that set it (a second usher started by mistake: each would get part of the
+/// connections), and let the kernel hand port 0 out again to such a socket. So each address
+/// is first claimed with a plain bind, which fails if any socket holds the port and, for
+/// port 0, gets one no socket holds; it is released just before the listeners bind it.
 pub fn bind_per_worker(
     addrs: &[SocketAddr],
     copies: usize,
 ) -> Result<Vec<Vec<std::net::TcpListener>>, BindError> {
     let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..copies).map(|_| Vec::new()).collect();
     for &addr in addrs {
-        let first = bind_one(addr, true)?;
-        let actual = first.local_addr().map_err(|e| bind_error(addr, e))?;
-        per_worker[0].push(first);
-        for worker in per_worker.iter_mut().skip(1) {
+        let actual = claim(addr)?;
+        for worker in &mut per_worker {
             worker.push(bind_one(actual, true)?);
         }
     }
     Ok(per_worker)
+}
+
+/// The address `addr` names, with its port chosen if 0, once no socket holds it: a socket
+/// bound without `SO_REUSEPORT` (and not listening) conflicts with every other on the port.
+fn claim(addr: SocketAddr) -> Result<SocketAddr, BindError> {
+    use socket2::{Domain, Socket, Type};
+    let fail = |e: io::Error| bind_error(addr, e);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(fail)?;
+    }
+    // Connections in TIME_WAIT from an earlier run do not hold the port.
+    socket.set_reuse_address(true).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .ok_or_else(|| fail(io::Error::other("the bound address is unknown")))
 }
 
 fn bind_error(addr: SocketAddr, e: io::Error) -> BindError {

@@ -111,6 +111,36 @@ fn port_in_use_is_one_clear_line_and_nonzero_exit() {
     );
 }
 
+/// A port another usher serves is refused too, whatever the worker count: with
+/// `SO_REUSEPORT` two servers would each get part of the connections.
+#[test]
+fn a_port_another_usher_serves_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let first = start(&[root, "-l", "127.0.0.1:0", "--workers", "2"]);
+    let addr = first.addrs[0].to_string();
+    for args in [
+        vec![root, "-l", &addr, "--workers", "2"],
+        vec![root, "-l", &addr, "--workers", "1"],
+        vec![root, "-l", "127.0.0.1:0", "-l", &addr],
+    ] {
+        // Bounded: a second usher that did start would serve until stopped.
+        let child = usher().args(&args).spawn().unwrap();
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+        let Ok(out) = rx.recv_timeout(IO_TIMEOUT) else {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+            panic!("a second usher started on {addr}: {args:?}");
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("address already in use"), "{err}");
+    }
+}
+
 #[test]
 fn bad_listen_address_is_a_usage_error() {
     let (ok, err) = run_to_exit(&["--listen", "not-an-address"]);
