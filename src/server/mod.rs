@@ -29,7 +29,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::handlers::static_files::ReadAheadBudget;
-pub use dispatch::App;
+pub use dispatch::{App, STATIC_METHODS};
 pub use h1::head::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
 use prefixed::Prefixed;
 pub use service::Conn;

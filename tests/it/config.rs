@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{IO_TIMEOUT, explain, start, usher, write};
+use crate::support::{IO_TIMEOUT, exchange, explain, start, usher, write};
 
 const SITES: &str = r#"
 [server]
@@ -23,8 +23,8 @@ path = "/old/"
 redirect = { to = "/new{path}{?query}", status = 308 }
 
 [[site.route]]
-path = "/api/"
-methods = ["POST"]
+path = "/downloads/"
+methods = ["GET"]
 files = {}
 
 [[site.route]]
@@ -91,10 +91,15 @@ fn sites_are_chosen_by_host_and_routes_by_path() {
     let out = get(addr, "example.test", "/old/x/y?q=1");
     assert!(out.starts_with("HTTP/1.1 308 "), "{out}");
     assert!(out.contains("\r\nlocation: /new/x/y?q=1\r\n"), "{out}");
-    // A route restricted to POST: GET gets 405 naming what is allowed.
-    let out = get(addr, "example.test", "/api/x");
+    // A route restricted to GET: another method gets 405 naming what is allowed, which
+    // is what the route's files answer (RFC 9110 §10.2.1).
+    let out = exchange(
+        addr,
+        "DELETE /downloads/x HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+    )
+    .0;
     assert!(out.starts_with("HTTP/1.1 405 "), "{out}");
-    assert!(out.contains("\r\nallow: POST, OPTIONS\r\n"), "{out}");
+    assert!(out.contains("\r\nallow: GET, HEAD, OPTIONS\r\n"), "{out}");
 }
 
 #[test]
@@ -182,7 +187,7 @@ fn explain_shows_the_route_and_the_answer() {
     assert!(out.contains("cache-control: public, max-age=3600"), "{out}");
     assert!(out.contains("body: 9 bytes"), "{out}");
 
-    let out = explain(&["-H", "Host: example.test", "DELETE", "/api/x"]);
+    let out = explain(&["-H", "Host: example.test", "DELETE", "/downloads/x"]);
     assert!(out.contains("answer: 405"), "{out}");
 }
 

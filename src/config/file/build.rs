@@ -188,6 +188,7 @@ fn build_route(
     let pattern = PathPattern::parse(raw.path.get_ref())
         .map_err(|e| errors.push(Diagnostic::new(raw.path.span(), e.to_string())))
         .ok();
+    let methods_span = raw.methods.as_ref().map(Spanned::span);
     let methods = raw.methods.and_then(|m| methods(m, errors));
     let keys = PolicyKeys {
         headers: raw.headers,
@@ -273,6 +274,20 @@ fn build_route(
         );
         None
     };
+    // A files route answers GET and HEAD (and OPTIONS): a method it cannot answer would pass
+    // the route only to get 405, with an `Allow` naming the route's methods (RFC 9110
+    // §10.2.1: `Allow` lists what the resource supports).
+    if let (Some(Responder::Files(_)), Some(list), Some(span)) =
+        (&responder, &methods, methods_span)
+    {
+        let answered = crate::server::STATIC_METHODS;
+        if let Some(other) = list.iter().find(|m| !answered.contains(m)) {
+            errors.push(
+                Diagnostic::new(span, format!("a `files` route cannot answer {other}"))
+                    .help("files answer GET, HEAD and OPTIONS; route other methods to `cgi`, `fastcgi` or `proxy` with a route of the same path"),
+            );
+        }
+    }
     if errors.len() > before {
         return None;
     }

@@ -60,7 +60,7 @@ redirect = { to = "/new{path}{?query}", status = 308 }
 
 [[site.route]]
 path = "/"
-methods = ["GET", "POST"]
+methods = ["GET", "OPTIONS"]
 files = { root = "/srv/www", listing = false, hidden = true, symlinks = "follow", index = ["index.htm"] }
 headers = { "Cache-Control" = "public, max-age=3600", X-Frame-Options = "DENY" }
 
@@ -97,7 +97,7 @@ root = "default"
     let route = &sites[0].routes[1];
     assert_eq!(
         route.methods.as_deref(),
-        Some(&[Method::GET, Method::POST][..])
+        Some(&[Method::GET, Method::OPTIONS][..])
     );
     let set: Vec<(&str, &str)> = route
         .policy
@@ -242,6 +242,9 @@ fn every_error_message() {
         (route("path = \"/\"\ncgi = { dir = \"d\", max-body = \"1T\" }"), vec![
             "5:31: unknown unit \"T\": use k, M or G",
         ]),
+        (route("path = \"/\"\nmethods = [\"GET\", \"POST\"]\nfiles = {}"), vec![
+            "5:11: a `files` route cannot answer POST",
+        ]),
         (route("path = \"/\"\ncgi = { dir = \"d\" }\nfiles = {}"), vec![
             "5:7: a route has one responder, this one has two",
         ]),
@@ -342,7 +345,7 @@ fn every_error_message() {
         (format!("{SITE}[[site.route]]\npath = \"/a/\"\nfiles = {{}}\n[[site.route]]\npath = \"/a\"\nfiles = {{}}\n"), vec![
             "7:8: route \"/a\" matches the same paths as the route on line 4",
         ]),
-        (format!("{SITE}[[site.route]]\npath = \"/a/\"\nmethods = [\"GET\"]\nfiles = {{}}\n[[site.route]]\npath = \"/a/**\"\nmethods = [\"HEAD\", \"POST\"]\nfiles = {{}}\n"), vec![
+        (format!("{SITE}[[site.route]]\npath = \"/a/\"\nmethods = [\"GET\"]\nfiles = {{}}\n[[site.route]]\npath = \"/a/**\"\nmethods = [\"HEAD\", \"POST\"]\nredirect = {{ to = \"/b\" }}\n"), vec![
             "8:8: route \"/a/**\" matches the same paths as the route on line 4, and both take HEAD",
         ]),
         (format!("{SITE}[[site.route]]\npath = \"*a*\"\nfiles = {{}}\n[[site.route]]\npath = \"*a\"\nfiles = {{}}\n"), vec![
