@@ -167,7 +167,8 @@ fn set_one(
     ops: &mut HeaderOps,
     errors: &mut Vec<Diagnostic>,
 ) {
-    let (Some(n), Some(v)) = (header_name(&name, errors), header_value(&value, errors)) else {
+    let n = header_name(&name, errors).and_then(|n| settable(&name, n, errors));
+    let (Some(n), Some(v)) = (n, header_value(&value, errors)) else {
         return;
     };
     // Names are case-insensitive: `X-A` and `x-a` are one field.
@@ -199,7 +200,7 @@ fn add_fields(
                 continue;
             }
         };
-        let Some(n) = header_name(&name, errors) else {
+        let Some(n) = header_name(&name, errors).and_then(|n| settable(&name, n, errors)) else {
             continue;
         };
         for value in values {
@@ -245,6 +246,27 @@ fn header_name(name: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Option<H
     Some(header)
 }
 
+/// `header` as a field to set or add, unless the connection writes it for every answer: a
+/// value set here would be replaced (`Server`) or wrong (`Date` MUST be the time the
+/// answer was made, RFC 9110 §6.6.1).
+fn settable(
+    name: &Spanned<String>,
+    header: HeaderName,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<HeaderName> {
+    if header == http::header::DATE || header == http::header::SERVER {
+        errors.push(
+            Diagnostic::new(
+                name.span(),
+                format!("`{}` is set by the server", name.get_ref()),
+            )
+            .help("remove it: usher writes Date (the time of each answer) and Server itself"),
+        );
+        return None;
+    }
+    Some(header)
+}
+
 fn header_value(value: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Option<HeaderValue> {
     HeaderValue::from_str(value.get_ref())
         .map_err(|_| {
@@ -257,12 +279,23 @@ fn header_value(value: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Option
 }
 
 /// A `Cache-Control` value: comma-separated directives, each a token with an optional
-/// `=token` or `="quoted"` argument (RFC 9111 §5.2).
+/// `=token` or `="quoted"` argument (RFC 9111 §5.2); the ones that take a number of seconds
+/// have one (`delta-seconds = 1*DIGIT`, §1.2.2).
 fn cache_control(value: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Option<HeaderValue> {
+    const SECONDS: [&str; 5] = [
+        "max-age",
+        "s-maxage",
+        "stale-while-revalidate",
+        "stale-if-error",
+        "min-fresh",
+    ];
     let text = value.get_ref();
     let bad = text.split(',').map(str::trim).find(|d| {
-        let name = d.split_once('=').map_or(*d, |(n, _)| n);
+        let (name, argument) = d.split_once('=').map_or((*d, None), |(n, a)| (n, Some(a)));
+        let seconds = SECONDS.iter().any(|s| name.trim().eq_ignore_ascii_case(s));
+        let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
         HeaderName::from_bytes(name.as_bytes()).is_err()
+            || (seconds && !argument.map(str::trim).is_some_and(digits))
     });
     if let Some(bad) = bad {
         errors.push(
@@ -270,7 +303,7 @@ fn cache_control(value: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Optio
                 value.span(),
                 format!("{bad:?} is not a Cache-Control directive"),
             )
-            .help("write directives such as `public` or `max-age=3600`, separated by commas (RFC 9111 §5.2)"),
+            .help("write directives such as `public` or `max-age=3600` (seconds as digits), separated by commas (RFC 9111 §5.2)"),
         );
         return None;
     }

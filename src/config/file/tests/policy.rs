@@ -239,6 +239,25 @@ fn every_policy_error() {
             vec!["6:17: \"\" is not a Cache-Control directive"],
         ),
         (
+            route("headers = { Date = \"x\", Server = \"nginx\" }"),
+            vec![
+                "6:13: `Date` is set by the server",
+                "6:25: `Server` is set by the server",
+            ],
+        ),
+        (
+            route("cache-control = \"max-age=abc\""),
+            vec!["6:17: \"max-age=abc\" is not a Cache-Control directive"],
+        ),
+        (
+            route("cache-control = \"max-age=-5, no-store\""),
+            vec!["6:17: \"max-age=-5\" is not a Cache-Control directive"],
+        ),
+        (
+            route("cache-control = \"public, s-maxage\""),
+            vec!["6:17: \"s-maxage\" is not a Cache-Control directive"],
+        ),
+        (
             route("headers = { Cache-Control = \"no-store\" }\ncache-control = \"public\""),
             vec!["7:17: Cache-Control is set twice: here and in `headers`"],
         ),
