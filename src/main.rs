@@ -18,9 +18,23 @@ static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 fn main() {
     if let Err(e) = run() {
         // One line a person can act on, not a panic or a backtrace.
-        eprintln!("usher: {e:#}");
+        eprintln!("usher: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// `e` and its causes, each cause only if the text before does not already say it (usher's
+/// own errors name their cause in their message: printing the whole chain repeated it).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run() -> anyhow::Result<()> {

@@ -141,6 +141,32 @@ fn a_port_another_usher_serves_is_refused() {
     }
 }
 
+/// An error is said once: a missing file in one line, a config error with its place once.
+#[test]
+fn errors_are_said_once() {
+    let (ok, err) = run_to_exit(&["check", "-c", "/definitely/not/here.toml"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "usher.toml",
+        "[[site]]\nroot = \".\"\n[[site.route]]\npath = \"/\"\nmethods = []\nfiles = {}\n",
+    );
+    let config = dir.path().join("usher.toml");
+    for command in ["check", "run"] {
+        let (ok, err) = run_to_exit(&[command, "-c", config.to_str().unwrap()]);
+        assert!(!ok);
+        assert_eq!(
+            err.matches("takes no request").count(),
+            1,
+            "{command}: {err}"
+        );
+        assert!(err.contains("usher.toml:5:11"), "{command}: {err}");
+    }
+}
+
 #[test]
 fn bad_listen_address_is_a_usage_error() {
     let (ok, err) = run_to_exit(&["--listen", "not-an-address"]);
