@@ -42,7 +42,7 @@ cors = { origins = ["https://app.example"], methods = ["PUT"], headers = ["Conte
 [[site.route]]
 path = "/rpc/"
 methods = ["GET", "PUT"]
-files = {}
+redirect = { to = "/api{path}", status = 307 }
 cors = { origins = ["https://app.example"], methods = ["PUT"] }
 
 [[site.route]]

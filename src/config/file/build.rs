@@ -190,6 +190,7 @@ fn build_route(
         .ok();
     let methods_span = raw.methods.as_ref().map(Spanned::span);
     let methods = raw.methods.and_then(|m| methods(m, errors));
+    let cors_span = raw.cors.as_ref().map(Spanned::span);
     let keys = PolicyKeys {
         headers: raw.headers,
         header_rules: raw.header_rules,
@@ -200,6 +201,21 @@ fn build_route(
         errors: raw.errors,
     };
     let policy = route_policy(keys, base, errors);
+    // A preflight for a method the route does not take finds no route to answer it: a
+    // browser would be told the method is allowed, then get 405 for it.
+    if let (Some(cors), Some(list), Some(span)) = (policy.cors.as_ref(), &methods, cors_span) {
+        let taken =
+            |m: &Method| list.contains(m) || (*m == Method::HEAD && list.contains(&Method::GET));
+        if let Some(missing) = cors.methods.iter().find(|m| !taken(m)) {
+            errors.push(
+                Diagnostic::new(
+                    span,
+                    format!("cors allows {missing}, which this route does not take"),
+                )
+                .help("add it to the route's `methods`, or remove it from `cors.methods`"),
+            );
+        }
+    }
     let kinds = [
         raw.files.as_ref().map(Spanned::span),
         raw.redirect.as_ref().map(Spanned::span),

@@ -245,6 +245,9 @@ fn every_error_message() {
         (route("path = \"/\"\nmethods = [\"GET\", \"POST\"]\nfiles = {}"), vec![
             "5:11: a `files` route cannot answer POST",
         ]),
+        (route("path = \"/\"\nmethods = [\"GET\"]\nfiles = {}\ncors = { origins = [\"https://a.example\"], methods = [\"PUT\"] }"), vec![
+            "7:8: cors allows PUT, which this route does not take",
+        ]),
         (route("path = \"/\"\ncgi = { dir = \"d\" }\nfiles = {}"), vec![
             "5:7: a route has one responder, this one has two",
         ]),
