@@ -232,18 +232,22 @@ fn header_name(name: &Spanned<String>, errors: &mut Vec<Diagnostic>) -> Option<H
         return None;
     };
     if is_framing(&header) {
-        errors.push(
-            Diagnostic::new(
-                name.span(),
-                format!("`{}` is set by the server", name.get_ref()),
-            )
-            .help(
-                "remove it: framing and connection headers follow the connection (RFC 9110 §7.6.1)",
-            ),
-        );
+        errors.push(server_owned(
+            name,
+            "remove it: framing and connection headers follow the connection (RFC 9110 §7.6.1)",
+        ));
         return None;
     }
     Some(header)
+}
+
+/// "`Name` is set by the server", and why in `help`.
+fn server_owned(name: &Spanned<String>, help: &str) -> Diagnostic {
+    Diagnostic::new(
+        name.span(),
+        format!("`{}` is set by the server", name.get_ref()),
+    )
+    .help(help)
 }
 
 /// `header` as a field to set or add, unless the connection writes it for every answer: a
@@ -255,13 +259,10 @@ fn settable(
     errors: &mut Vec<Diagnostic>,
 ) -> Option<HeaderName> {
     if header == http::header::DATE || header == http::header::SERVER {
-        errors.push(
-            Diagnostic::new(
-                name.span(),
-                format!("`{}` is set by the server", name.get_ref()),
-            )
-            .help("remove it: usher writes Date (the time of each answer) and Server itself"),
-        );
+        errors.push(server_owned(
+            name,
+            "remove it: usher writes Date (the time of each answer) and Server itself",
+        ));
         return None;
     }
     Some(header)
