@@ -89,6 +89,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Paths the routes name that cannot be used, each with its route's place in the file
+    /// (`usher.toml:12: cannot serve ...`), one per line.
+    #[error("{}", .0.join("\n"))]
+    Paths(Vec<String>),
     /// The root does not exist or is not a directory.
     #[error("cannot serve {path}: {reason}")]
     Root {

@@ -120,57 +120,71 @@ impl Routes {
         let (mut files, mut cgi) = (ByRoute::default(), ByRoute::default());
         let mut fastcgi = ByRoute::default();
         let mut proxies = ByRoute::default();
+        // Every route's paths are checked, and every failure reported with its route's
+        // place in the file, rather than only the first.
+        let mut failed = Vec::new();
         for site in router.sites() {
             for route in &site.routes {
-                match &route.responder {
-                    Responder::Files(opts) => {
-                        let mut opts = opts.clone();
-                        opts.root = canonical_root(&opts.root)?;
-                        config.file_flags.apply(&mut opts);
-                        files.insert(route_key(route), ServeDir::new(opts));
-                    }
-                    Responder::Cgi(opts) => {
-                        check_cgi(&opts.target)?;
-                        if opts.run_as.is_some() && !nix::unistd::geteuid().is_root() {
-                            return Err(ConfigError::Path {
-                                what: "the cgi user switch of route",
-                                path: route.label.clone().into(),
-                                reason: "usher must run as root to run programs as another user",
-                            });
+                let mut check = || -> Result<(), ConfigError> {
+                    match &route.responder {
+                        Responder::Files(opts) => {
+                            let mut opts = opts.clone();
+                            opts.root = canonical_root(&opts.root)?;
+                            config.file_flags.apply(&mut opts);
+                            files.insert(route_key(route), ServeDir::new(opts));
                         }
-                        cgi.insert(route_key(route), Cgi::new(opts.clone()));
-                    }
-                    Responder::FastCgi(opts) => {
-                        // Scripts must have a root to be found in; the application itself
-                        // may start later than usher, so it is not checked here.
-                        if !opts.root.is_dir() {
-                            return Err(ConfigError::Path {
-                                what: "the fastcgi root",
-                                path: opts.root.clone(),
-                                reason: "no such directory",
-                            });
+                        Responder::Cgi(opts) => {
+                            check_cgi(&opts.target)?;
+                            if opts.run_as.is_some() && !nix::unistd::geteuid().is_root() {
+                                return Err(ConfigError::Path {
+                                    what: "the cgi user switch of route",
+                                    path: route.label.clone().into(),
+                                    reason: "usher must run as root to run programs as another user",
+                                });
+                            }
+                            cgi.insert(route_key(route), Cgi::new(opts.clone()));
                         }
-                        // The root's files that are not scripts are served as files.
-                        let mut statics = StaticOptions::new(canonical_root(&opts.root)?);
-                        statics.listing = false;
-                        files.insert(route_key(route), ServeDir::new(statics));
-                        fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
+                        Responder::FastCgi(opts) => {
+                            // Scripts must have a root to be found in; the application itself
+                            // may start later than usher, so it is not checked here.
+                            if !opts.root.is_dir() {
+                                return Err(ConfigError::Path {
+                                    what: "the fastcgi root",
+                                    path: opts.root.clone(),
+                                    reason: "no such directory",
+                                });
+                            }
+                            // The root's files that are not scripts are served as files.
+                            let mut statics = StaticOptions::new(canonical_root(&opts.root)?);
+                            statics.listing = false;
+                            files.insert(route_key(route), ServeDir::new(statics));
+                            fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
+                        }
+                        Responder::Proxy(opts) => {
+                            proxies.insert(route_key(route), Proxy::new(opts.clone()));
+                        }
+                        Responder::Redirect(_) | Responder::Rewrite(_) => {}
                     }
-                    Responder::Proxy(opts) => {
-                        proxies.insert(route_key(route), Proxy::new(opts.clone()));
-                    }
-                    Responder::Redirect(_) | Responder::Rewrite(_) => {}
-                }
+                    Ok(())
+                };
+                let mut problems: Vec<ConfigError> = check().err().into_iter().collect();
                 for (_, page) in &route.policy.error_pages {
                     if !page.is_file() {
-                        return Err(ConfigError::Path {
+                        problems.push(ConfigError::Path {
                             what: "the error page",
                             path: page.clone(),
                             reason: "no such file",
                         });
                     }
                 }
+                failed.extend(problems.into_iter().map(|e| match route.label.as_str() {
+                    "" => e.to_string(),
+                    label => format!("{label}: {e}"),
+                }));
             }
+        }
+        if !failed.is_empty() {
+            return Err(ConfigError::Paths(failed));
         }
         Ok(Routes {
             router,

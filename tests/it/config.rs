@@ -391,6 +391,24 @@ fn missing_programs_and_error_pages_are_caught_at_load() {
         assert_eq!(out.status.code(), Some(1), "{route}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(named), "{err}");
+        assert!(err.contains("usher.toml:3: "), "the route's place: {err}");
+    }
+    // Every such path is reported at once, each at its route.
+    let dir = site_dir(
+        "[[site]]\nroot = \"public\"\n[[site.route]]\npath = \"/a/\"\nfiles = { root = \"gone-a\" }\n\
+         errors = { 404 = \"missing.html\" }\n[[site.route]]\npath = \"/b/\"\ncgi = { dir = \"gone-b\" }\n",
+    );
+    let out = usher()
+        .args(["check", "-c", &config_arg(dir.path())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (line, named) in [(3, "gone-a"), (3, "missing.html"), (7, "gone-b")] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("usher.toml:{line}: ")) && l.contains(named)),
+            "{named} at line {line}: {err}"
+        );
     }
 }
 
