@@ -254,7 +254,10 @@ fn request_of(args: &ExplainArgs) -> anyhow::Result<Request<http_body_util::Empt
         .url
         .parse()
         .with_context(|| format!("{:?} is not a URL or a path", args.url))?;
-    if uri.scheme().is_none() && !args.url.starts_with('/') {
+    let scheme = uri.scheme_str();
+    let http =
+        scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    if (scheme.is_none() && !args.url.starts_with('/')) || (scheme.is_some() && !http) {
         bail!("give a URL such as http://example.test/path, or a path starting with /");
     }
     let mut builder = Request::builder().method(method).uri(uri.clone());

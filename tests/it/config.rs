@@ -189,6 +189,15 @@ fn explain_shows_the_route_and_the_answer() {
 
     let out = explain(&["-H", "Host: example.test", "DELETE", "/downloads/x"]);
     assert!(out.contains("answer: 405"), "{out}");
+
+    // Only HTTP URLs and paths are requests usher could get.
+    let config = dir.path().join("usher.toml");
+    let refused = usher()
+        .args(["explain", "-c", config.to_str().unwrap(), "GET", "ftp://x/"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("give a URL such as http://"));
 }
 
 /// SIGHUP swaps the configuration under load with no failed request; a broken file is
