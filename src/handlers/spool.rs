@@ -94,7 +94,7 @@ where
 }
 
 /// Stored content: its length, and a body that reads it back.
-pub type Spooled = (u64, UnsyncBoxBody<Bytes, io::Error>);
+pub type Spooled = (u64, ClientBody);
 
 /// Read `body` to its end, refusing more than `limit` bytes.
 pub async fn spool<B>(body: B, limit: u64) -> Result<Spooled, SpoolError>

@@ -78,6 +78,9 @@ struct Link {
     armed: AtomicBool,
     /// Whether this request's client may be sent interim answers.
     interim_allowed: AtomicBool,
+    /// Whether `interim` may hold any: checked before taking the lock, so a request that
+    /// passes none on (nearly all) takes no lock.
+    interim_queued: AtomicBool,
     interim: std::sync::Mutex<Vec<Interim>>,
     interim_sent: tokio::sync::Notify,
 }
@@ -111,6 +114,7 @@ impl ConnLink {
         }
         let mut queued = self.0.interim.lock().unwrap_or_else(|e| e.into_inner());
         queued.push(interim);
+        self.0.interim_queued.store(true, Ordering::Release);
         drop(queued);
         self.0.interim_sent.notify_one();
         true
@@ -118,6 +122,9 @@ impl ConnLink {
 
     /// The interim answers sent since last asked.
     fn take_interim(&self) -> Vec<Interim> {
+        if !self.0.interim_queued.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
         std::mem::take(&mut *self.0.interim.lock().unwrap_or_else(|e| e.into_inner()))
     }
 

@@ -413,8 +413,6 @@ async fn write_bytes(
     Ok(())
 }
 
-/// Send a body polled frame by frame. The buffer is flushed whenever the body has nothing
-/// ready, so a slow producer's output reaches the client as it is made.
 /// How a streamed body failed.
 #[derive(Debug)]
 enum Streamed {
@@ -430,6 +428,8 @@ impl From<io::Error> for Streamed {
     }
 }
 
+/// Send a body polled frame by frame. The buffer is flushed whenever the body has nothing
+/// ready, so a slow producer's output reaches the client as it is made.
 async fn stream_body(
     stream: &TcpStream,
     writer: &mut Writer,
