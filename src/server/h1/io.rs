@@ -4,6 +4,7 @@
 //! more to say, so an idle keep-alive connection holds no buffer at all (its socket and its
 //! task remain): that is where hyper held about 16 KiB per idle connection.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
@@ -17,6 +18,21 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// Responses gathered before they are written: pipelined answers go out together, up to this.
 pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// Released buffers of each kind kept per thread, at most: a thread answers one request at a
+/// time, so a few cover the connections it switches between.
+const SPARE_BUFFERS: usize = 4;
+
+/// A released buffer larger than this (a large head, or content read in bulk) is freed, not
+/// kept as a spare.
+const SPARE_MAX: usize = 2 * WRITE_BATCH;
+
+thread_local! {
+    /// This thread's spare read and write buffers, each empty.
+    static SPARES: RefCell<(Vec<BytesMut>, Vec<Vec<u8>>)> = const {
+        RefCell::new((Vec::new(), Vec::new()))
+    };
+}
 
 /// Longest wait for a client to accept more of a response (its receive window stays full);
 /// past it the connection is closed. nginx's `send_timeout` is 60 s.
@@ -36,7 +52,7 @@ impl Reader {
         loop {
             match self.fill_now(stream)? {
                 Some(n) => return Ok(n),
-                None => stream.readable().await?,
+                None => std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?,
             }
         }
     }
@@ -49,6 +65,7 @@ impl Reader {
     /// read that would only have answered EAGAIN before the connection waits again, and the
     /// peek that watches the client while a handler works.
     pub fn fill_now(&mut self, stream: &TcpStream) -> io::Result<Option<usize>> {
+        self.reuse();
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
@@ -71,10 +88,30 @@ impl Reader {
         }
     }
 
-    /// Give the buffer's memory back if it holds nothing (the connection is about to idle).
+    /// Take a spare buffer from this thread's, if this one has none: before reading into it.
+    fn reuse(&mut self) {
+        if self.buf.capacity() == 0 {
+            if let Some(spare) = SPARES.with_borrow_mut(|(reads, _)| reads.pop()) {
+                self.buf = spare;
+            }
+        }
+    }
+
+    /// Give the buffer's memory back if it holds nothing (the connection is about to idle):
+    /// to this thread's spares when nothing else still points into it (a head split off it
+    /// may still be held), else to the allocator.
     pub fn release(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = BytesMut::new();
+        if !self.buf.is_empty() || self.buf.capacity() == 0 {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        // With nothing else pointing into it, its whole allocation becomes free room again.
+        if buf.try_reclaim(READ_CHUNK) && buf.capacity() <= SPARE_MAX {
+            SPARES.with_borrow_mut(|(reads, _)| {
+                if reads.len() < SPARE_BUFFERS {
+                    reads.push(buf);
+                }
+            });
         }
     }
 }
@@ -120,10 +157,29 @@ impl Writer {
         .await
     }
 
-    /// Give the buffer's memory back (the connection is about to idle).
+    /// Take a spare buffer from this thread's, if this one has none: before an answer is
+    /// written into it.
+    pub fn reuse(&mut self) {
+        if self.buf.capacity() == 0 {
+            if let Some(spare) = SPARES.with_borrow_mut(|(_, writes)| writes.pop()) {
+                self.buf = spare;
+            }
+        }
+    }
+
+    /// Give the buffer's memory back (the connection is about to idle): to this thread's
+    /// spares, unless they are full or it grew large.
     pub fn release(&mut self) {
         debug_assert!(self.buf.is_empty());
-        self.buf = Vec::new();
+        let buf = std::mem::take(&mut self.buf);
+        if buf.capacity() == 0 || buf.capacity() > SPARE_MAX {
+            return;
+        }
+        SPARES.with_borrow_mut(|(_, writes)| {
+            if writes.len() < SPARE_BUFFERS {
+                writes.push(buf);
+            }
+        });
     }
 }
 
@@ -173,5 +229,74 @@ pub async fn writable(stream: &TcpStream) -> io::Result<()> {
             io::ErrorKind::TimedOut,
             "the client stopped reading the response",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write buffer a connection releases when it idles is the one the next answer on
+    /// the thread is written into: no allocation per request.
+    #[test]
+    fn a_released_write_buffer_serves_the_next_answer() {
+        let mut idle = Writer::default();
+        idle.buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
+        let at = idle.buf.as_ptr();
+        idle.buf.clear();
+        idle.release();
+        assert_eq!(idle.buf.capacity(), 0, "an idle connection holds no buffer");
+        let mut next = Writer::default();
+        next.reuse();
+        assert_eq!(next.buf.as_ptr(), at);
+    }
+
+    /// A write buffer grown past [`SPARE_MAX`] is freed rather than kept for the thread.
+    #[test]
+    fn a_large_write_buffer_is_not_kept() {
+        let mut idle = Writer {
+            buf: Vec::with_capacity(SPARE_MAX + 1),
+        };
+        idle.release();
+        let mut next = Writer::default();
+        next.reuse();
+        assert_eq!(next.buf.capacity(), 0);
+    }
+
+    /// A read buffer goes to the next connection only once nothing points into it: a head
+    /// split off it and still held keeps it from being written over.
+    #[test]
+    fn a_read_buffer_is_handed_on_only_when_nothing_points_into_it() {
+        let head_bytes = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        let mut held = Reader::default();
+        held.buf.reserve(READ_CHUNK);
+        held.buf.extend_from_slice(head_bytes);
+        let head = held.buf.split_to(head_bytes.len()).freeze();
+        held.release();
+        assert_eq!(held.buf.capacity(), 0, "an idle connection holds no buffer");
+        let mut next = Reader::default();
+        next.reuse();
+        assert_eq!(
+            next.buf.capacity(),
+            0,
+            "a buffer still pointed into was handed on"
+        );
+        assert_eq!(&head[..], head_bytes);
+
+        let mut done = Reader::default();
+        done.buf.reserve(READ_CHUNK);
+        done.buf.extend_from_slice(head_bytes);
+        let head = done.buf.split_to(head_bytes.len()).freeze();
+        let start = head.as_ptr();
+        drop(head);
+        done.release();
+        let mut next = Reader::default();
+        next.reuse();
+        assert_eq!(
+            next.buf.as_ptr(),
+            start,
+            "the whole allocation, from its start"
+        );
+        assert!(next.buf.capacity() >= READ_CHUNK);
     }
 }

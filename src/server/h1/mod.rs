@@ -20,10 +20,11 @@ mod request_body;
 mod response;
 mod zero_copy;
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -196,11 +197,7 @@ where
     // wait: registering and removing them for every request was a measurable part of a
     // small answer's cost (see `read_head`).
     let idle = pin!(tokio::time::sleep(head_timeout));
-    let mut stop_watch = stop.clone();
-    let stopping = pin!(async move {
-        // An error means the server is gone: stop as well.
-        let _ = stop_watch.changed().await;
-    });
+    let stopping = pin!(stopping(stop.clone()));
     let mut waits = Waits { idle, stopping };
     loop {
         let head = match read_head(
@@ -360,7 +357,9 @@ where
         let ready = loop {
             tokio::select! {
                 biased;
-                ready = stream.readable() => break Ok(ready),
+                // Not `readable()`: that future joins and leaves the socket's list of
+                // waiters (a lock each way) every time; this keeps one waker slot.
+                ready = poll_fn(|cx| stream.poll_read_ready(cx)) => break Ok(ready),
                 () = waits.idle.as_mut() => {
                     if tokio::time::Instant::now() < deadline {
                         waits.idle.as_mut().reset(deadline);
@@ -389,6 +388,30 @@ where
                 return Ok(HeadRead::Refused(Box::new(problem), None));
             }
         }
+    }
+}
+
+/// Completes when the server starts stopping (or is gone), as `stop.changed()` does, but
+/// cheaper to poll again: the first poll registers the task with the watch, and the
+/// registration stays, so a stop wakes the task; later polls just compare the watch's
+/// version. An idle connection polls this once per request it waits for.
+fn stopping(mut stop: watch::Receiver<bool>) -> impl Future<Output = ()> {
+    let seen = stop.clone();
+    async move {
+        let mut changed = pin!(stop.changed());
+        let mut registered = false;
+        poll_fn(|cx| {
+            if registered {
+                // An error means the server is gone: stop as well.
+                return match seen.has_changed() {
+                    Ok(false) => Poll::Pending,
+                    Ok(true) | Err(_) => Poll::Ready(()),
+                };
+            }
+            registered = true;
+            changed.as_mut().poll(cx).map(|_| ())
+        })
+        .await;
     }
 }
 
@@ -440,6 +463,7 @@ where
         keep_alive,
         expect_continue,
     } = *head;
+    writer.reuse();
     let mut exchange = Exchange {
         version: parts.version,
         head_only: parts.method == Method::HEAD,
