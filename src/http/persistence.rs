@@ -12,7 +12,9 @@ pub fn persistent(version: Version, headers: &HeaderMap) -> bool {
     let mut keep = false;
     for value in headers.get_all(CONNECTION) {
         close |= names_close(value.as_bytes());
-        keep |= list_elements(value.as_bytes()).any(|o| o.eq_ignore_ascii_case(b"keep-alive"));
+        // Only HTTP/1.0 needs `keep-alive` to persist.
+        keep |= version != Version::HTTP_11
+            && list_elements(value.as_bytes()).any(|o| o.eq_ignore_ascii_case(b"keep-alive"));
     }
     !close && (version == Version::HTTP_11 || keep)
 }
