@@ -14,6 +14,7 @@ use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
+use super::in_place::boxed;
 use super::service::{Conn, next_request_id};
 use crate::body::ResponseBody;
 use crate::config::{Config, ConfigError, canonical_root};
@@ -277,7 +278,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
 {
-    Box::pin(async move {
+    // Boxed where it is made (see `in_place`): a request passes here once, or once more per
+    // internal redirect.
+    boxed(move || async move {
         if parts.method == Method::OPTIONS && parts.uri == "*" {
             return Ok(options(ALLOW_STATIC)); // the server as a whole (RFC 9110 §9.3.7)
         }

@@ -8,6 +8,7 @@
 
 mod dispatch;
 pub mod h1;
+mod in_place;
 mod prefixed;
 pub mod reload;
 mod service;
@@ -233,10 +234,10 @@ async fn accept_loop(
             },
         };
         let (app, stop) = (app.clone(), stop.clone());
-        // Boxed where it is made: the connection's future (about 1.5 KiB) is then copied once,
-        // not again into the spawn call and the task (measured: ~800 fewer instructions per
-        // connection in row e).
-        tokio::spawn(Box::pin(async move {
+        // Boxed where it is made (see `in_place`): the connection's future (about 1.5 KiB) is
+        // not copied again into the spawn call and the task (measured: ~800 fewer
+        // instructions per connection in row e).
+        tokio::spawn(in_place::boxed(move || async move {
             serve_connection(stream, peer, local, app, stop).await;
             drop(permit);
         }));

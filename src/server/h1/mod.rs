@@ -38,6 +38,7 @@ use self::io::{Reader, Writer};
 use self::request_body::{BodyFeed, FeedEvent};
 use self::response::Exchange;
 use super::App;
+use super::in_place::boxed;
 use super::service;
 use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
@@ -225,18 +226,20 @@ where
         first = false;
         // Boxed: see `exchange`. Only a plain value outlives the match: the future keeps a
         // slot for every value held across one of its waits (the idle state's size).
-        let next = Box::pin(exchange(
-            &stream,
-            Answerer {
-                handler: &handler,
-                link: &link,
-            },
-            &mut reader,
-            &mut writer,
-            head,
-            head_timeout,
-            &stop,
-        ));
+        let next = boxed(|| {
+            exchange(
+                &stream,
+                Answerer {
+                    handler: &handler,
+                    link: &link,
+                },
+                &mut reader,
+                &mut writer,
+                head,
+                head_timeout,
+                &stop,
+            )
+        });
         let close = match next.await? {
             Next::Another => None,
             Next::Close(closing) => Some(closing),
