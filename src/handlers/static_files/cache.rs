@@ -23,6 +23,14 @@
 //! streaming it: a large file changed in place or replaced is seen at once. The open runs on the runtime thread when the kernel can do it from memory
 //! (`resolve::reopen_cached`), else on the blocking pool.
 //!
+//! One check at a time per entry: the first request to find an entry stale checks it (a
+//! [`CheckClaim`]); requests for the same path meanwhile wait for that check's outcome
+//! ([`Cache::await_check`]), up to [`CHECK_WAIT`], rather than each running the same walk
+//! on a blocking thread of its own. Under 64 busy keep-alive connections to one file, every
+//! second's expiry used to start up to 64 walks at once, and the blocking pool grew to about
+//! 50 threads to run them. The bound above is unchanged: a waiter answers from what the check
+//! found, which is no older than its own walk would have been.
+//!
 //! A directory's name list is revalidated by its mtime (creating, deleting or renaming an
 //! entry changes it), unless the list was read within [`RACY_MARGIN`] of that mtime: a
 //! change in the same timestamp tick would leave the mtime equal, so such a list is re-read.
@@ -32,17 +40,23 @@
 
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use std::os::unix::fs::MetadataExt;
+use tokio::sync::Notify;
 
 use super::clockmap::ClockMap;
 use super::listing::{ListingData, Rendered, View};
 use super::reply::FileMeta;
 use crate::problem::Problem;
+
+/// Longest a request waits for another's check of the entry it wants; past it, it checks
+/// for itself (a filesystem that hangs must not hold every request for the path).
+pub(super) const CHECK_WAIT: Duration = Duration::from_secs(1);
 
 /// Files up to this size (128 KiB) are kept in memory whole: the typical page, script,
 /// stylesheet and icon; larger files are streamed, and only their metadata is cached.
@@ -194,6 +208,8 @@ pub(super) struct Cached<T> {
     pub(super) value: T,
     /// [`Cache::now`] at the last validation.
     validated: AtomicU64,
+    /// Whether a request is checking this entry against the filesystem (see [`CheckClaim`]).
+    checking: AtomicBool,
 }
 
 impl<T> Cached<T> {
@@ -201,7 +217,23 @@ impl<T> Cached<T> {
         Arc::new(Cached {
             value,
             validated: AtomicU64::new(now),
+            checking: AtomicBool::new(false),
         })
+    }
+}
+
+/// The right to check a stale entry against the filesystem, held by one request at a time.
+/// Dropping it, once the outcome is in the cache (or the request gave up), wakes the requests
+/// waiting in [`Cache::await_check`].
+pub(super) struct CheckClaim<'a> {
+    cache: &'a Cache,
+    checking: &'a AtomicBool,
+}
+
+impl Drop for CheckClaim<'_> {
+    fn drop(&mut self) {
+        self.checking.store(false, Ordering::Release);
+        self.cache.checked.notify_waiters();
     }
 }
 
@@ -226,6 +258,10 @@ pub(super) struct Cache {
     answers: ClockMap<Arc<Cached<Answer>>>,
     misses: ClockMap<Arc<Cached<Problem>>>,
     names: ClockMap<Arc<DirNames>>,
+    /// Woken whenever a check ends (see [`CheckClaim`]).
+    checked: Notify,
+    /// Resolutions run (cache misses and checks), for tests to count.
+    walks: AtomicU64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -249,6 +285,8 @@ impl Cache {
             answers: ClockMap::new(MAX_CACHED_BYTES, MAX_ANSWERS),
             misses: ClockMap::new(MAX_MISS_BYTES, MAX_MISSES),
             names: ClockMap::new(MAX_NAME_BYTES, MAX_NAME_LISTS),
+            checked: Notify::new(),
+            walks: AtomicU64::new(0),
         }
     }
 
@@ -269,6 +307,46 @@ impl Cache {
     pub(super) fn is_fresh<T>(&self, cached: &Cached<T>, now: u64) -> bool {
         let age = now.saturating_sub(cached.validated.load(Ordering::Relaxed));
         u128::from(age) < self.interval.as_nanos()
+    }
+
+    /// Count one resolution (a walk of the filesystem for a request).
+    pub(super) fn count_walk(&self) {
+        self.walks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Resolutions run so far.
+    #[cfg(test)]
+    pub(super) fn walks(&self) -> u64 {
+        self.walks.load(Ordering::Relaxed)
+    }
+
+    /// The right to check the stale `cached`, unless another request holds it.
+    pub(super) fn claim_check<'a, T>(&'a self, cached: &'a Cached<T>) -> Option<CheckClaim<'a>> {
+        let checking = &cached.checking;
+        checking
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(CheckClaim {
+            cache: self,
+            checking,
+        })
+    }
+
+    /// Wait until no request is checking `cached`, or [`CHECK_WAIT`] has passed.
+    pub(super) async fn await_check<T>(&self, cached: &Cached<T>) {
+        let deadline = tokio::time::Instant::now() + CHECK_WAIT;
+        loop {
+            // Listening before looking: a check that ends in between still wakes this.
+            let mut ended = pin!(self.checked.notified());
+            ended.as_mut().enable();
+            if !cached.checking.load(Ordering::Acquire) {
+                return;
+            }
+            // Any check's end wakes every waiter: look again.
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Mark `cached` as matching the filesystem at `now`.

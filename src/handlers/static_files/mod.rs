@@ -212,24 +212,51 @@ impl ServeDir {
         path: &NormalPath,
     ) -> Result<Response<ResponseBody>, Problem> {
         let key = path.to_decoded_string();
-        let now = self.cache.now();
-        let mut known = None;
-        if let Some(cached) = self.cache.answer(&key) {
-            if self.cache.is_fresh(&cached, now) {
-                if let Some(answered) = self.answer_cached(req, path, &key, &cached).await {
+        // Looked up again after waiting for another request's check of a stale entry: its
+        // outcome is then in the cache.
+        let mut waited = false;
+        loop {
+            let now = self.cache.now();
+            if let Some(cached) = self.cache.answer(&key) {
+                if self.cache.is_fresh(&cached, now) {
+                    if let Some(answered) = self.answer_cached(req, path, &key, &cached).await {
+                        return answered.map_err(|problem| *problem);
+                    }
+                } else if let Some(_claim) = self.cache.claim_check(&cached) {
+                    let known = Some(Arc::clone(&cached));
+                    let answered = self.resolve(req, path, &key, known, now).await;
+                    return answered.map_err(|problem| *problem);
+                } else if !waited {
+                    self.cache.await_check(&cached).await;
+                    waited = true;
+                    continue;
+                } else {
+                    // Another check again, or one that overran the wait: check too.
+                    let known = Some(cached);
+                    return self
+                        .resolve(req, path, &key, known, now)
+                        .await
+                        .map_err(|p| *p);
+                }
+            } else if let Some(miss) = self.cache.miss(&key) {
+                if self.cache.is_fresh(&miss, now) {
+                    return Err(miss.value.clone());
+                }
+                if let Some(_claim) = self.cache.claim_check(&miss) {
+                    let answered = self.resolve(req, path, &key, None, now).await;
                     return answered.map_err(|problem| *problem);
                 }
-            } else {
-                known = Some(cached);
+                if !waited {
+                    self.cache.await_check(&miss).await;
+                    waited = true;
+                    continue;
+                }
             }
-        } else if let Some(miss) = self.cache.miss(&key) {
-            if self.cache.is_fresh(&miss, now) {
-                return Err(miss.value.clone());
-            }
+            return self
+                .resolve(req, path, &key, None, now)
+                .await
+                .map_err(|problem| *problem);
         }
-        self.resolve(req, path, &key, known, now)
-            .await
-            .map_err(|problem| *problem)
     }
 
     /// Answer from a fresh cache entry, without touching the filesystem (but to open a large
@@ -313,6 +340,7 @@ impl ServeDir {
             Answer::File(f) => Some(f.identity.clone()),
             Answer::Listing(_) => None,
         });
+        self.cache.count_walk();
         let cache = Arc::clone(&self.cache);
         let job = resolve::Job::new(Arc::clone(&self.opts), cache, req, path, known_file);
         let outcome = tokio::task::spawn_blocking(move || resolve::resolve(&job))

@@ -5,6 +5,7 @@
 use std::fs;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use http::StatusCode;
 
 use super::{Site, body, expire, get, header, problem, request};
@@ -51,6 +52,43 @@ async fn a_hit_is_answered_from_memory_until_the_interval_passes() {
     expire(&serve);
     let p = problem(&serve, "/hello.txt", &[]).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
+}
+
+/// Requests that find the same entry stale at once share one check: the others wait for its
+/// outcome rather than each walking the filesystem on a blocking thread. The same for a
+/// cached 404.
+#[tokio::test]
+async fn requests_for_a_stale_entry_at_once_share_one_check() {
+    let site = frozen();
+    let serve = site.serve_dir();
+    get(&serve, "/hello.txt", &[]).await;
+    problem(&serve, "/nowhere.txt", &[]).await;
+    fs::write(site.path("hello.txt"), b"changed\n").unwrap();
+    expire(&serve);
+
+    let walks = serve.cache.walks();
+    let answers = join_all((0..8).map(|_| get(&serve, "/hello.txt", &[]))).await;
+    assert_eq!(
+        serve.cache.walks() - walks,
+        1,
+        "one check for eight requests"
+    );
+    for res in answers {
+        assert_eq!(
+            body(res).await.as_ref(),
+            b"changed\n",
+            "all see what it found"
+        );
+    }
+
+    let walks = serve.cache.walks();
+    let missing = join_all((0..8).map(|_| problem(&serve, "/nowhere.txt", &[]))).await;
+    assert_eq!(
+        serve.cache.walks() - walks,
+        1,
+        "one check for eight requests"
+    );
+    assert!(missing.iter().all(|p| p.status == StatusCode::NOT_FOUND));
 }
 
 #[tokio::test]
