@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use http::StatusCode;
 
-use super::{Site, body, expire, get, header, problem, request};
+use super::{Site, body, expire, get, header, normal, parts, problem, request};
 use crate::body::ResponseBody;
 
 /// A site whose cache never expires by itself: only `expire` ages it.
@@ -89,6 +89,48 @@ async fn requests_for_a_stale_entry_at_once_share_one_check() {
         "one check for eight requests"
     );
     assert!(missing.iter().all(|p| p.status == StatusCode::NOT_FOUND));
+}
+
+/// A cached file's body of more than 32 KiB goes out over HTTP/1.x from the file (which the
+/// connection sends with `sendfile`), a smaller one (or a small range of it) from memory,
+/// and over HTTP/2 (no zero-copy path) always from memory. The bytes are the same.
+#[tokio::test]
+async fn a_large_cached_body_goes_out_from_the_file_over_http1() {
+    let site = frozen();
+    let big: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
+    fs::write(site.path("big.bin"), &big).unwrap();
+    let serve = site.serve_dir();
+    // The first request resolves, the second is a cache hit.
+    for round in ["resolved", "cached"] {
+        let res = get(&serve, "/big.bin", &[]).await;
+        assert!(
+            matches!(res.body(), ResponseBody::File(_)),
+            "{round}: {:?}",
+            res.body()
+        );
+        assert_eq!(body(res).await.as_ref(), &big[..], "{round}");
+        let range = get(&serve, "/big.bin", &[("range", "bytes=10-1033")]).await;
+        assert!(
+            matches!(range.body(), ResponseBody::Full(Some(_))),
+            "{round}"
+        );
+        assert_eq!(body(range).await.as_ref(), &big[10..1034], "{round}");
+        let small = get(&serve, "/hello.txt", &[]).await;
+        assert!(
+            matches!(small.body(), ResponseBody::Full(Some(_))),
+            "{round}"
+        );
+    }
+    let path = normal("/big.bin");
+    let mut req = parts("GET", &path, None, &[]);
+    req.version = http::Version::HTTP_2;
+    let res = serve.serve(&req, &path).await.expect("a response");
+    assert!(
+        matches!(res.body(), ResponseBody::Full(Some(_))),
+        "{:?}",
+        res.body()
+    );
+    assert_eq!(body(res).await.as_ref(), &big[..]);
 }
 
 #[tokio::test]
