@@ -284,7 +284,11 @@ impl ServeDir {
                 };
                 let source = if !planned.needs_bytes() {
                     Source::Nothing
-                } else if let Some(body) = file.body.as_ref().filter(|_| planned.from_memory(req)) {
+                } else if let Some(body) = file
+                    .body
+                    .as_ref()
+                    .filter(|_| planned.sends_from_memory(req))
+                {
                     Source::Memory(body.clone())
                 } else {
                     match resolve::reopen_cached(&file.identity) {
@@ -426,7 +430,7 @@ fn reply_file(
     let planned = reply::plan(req, path, meta)?;
     let source = match (planned.needs_bytes(), body, file) {
         (false, _, _) => Source::Nothing,
-        (true, Some(_), Some(file)) if !planned.from_memory(req) => Source::File(file),
+        (true, Some(_), Some(file)) if !planned.sends_from_memory(req) => Source::File(file),
         (true, Some(bytes), _) => Source::Memory(bytes),
         (true, None, Some(file)) => Source::File(file),
         (true, None, None) => Source::Nothing,

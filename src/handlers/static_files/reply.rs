@@ -147,7 +147,7 @@ impl Planned {
     /// Whether the file's bytes held in memory are the better source for `req`'s body: over
     /// HTTP/2 always (it has no zero-copy path), over HTTP/1.x when the body is at most
     /// [`SEND_FROM_MEMORY_MAX`]; a larger one goes out from the file with `sendfile`.
-    pub(super) fn from_memory(&self, req: &Parts) -> bool {
+    pub(super) fn sends_from_memory(&self, req: &Parts) -> bool {
         let len: u64 = self
             .parts
             .iter()
