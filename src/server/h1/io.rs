@@ -121,6 +121,10 @@ impl Reader {
 pub struct Writer {
     /// Serialized heads and small bodies, in order.
     pub buf: Vec<u8>,
+    /// Bytes per `sendfile` call on this connection (see `zero_copy`), found with its first
+    /// answer from a file: asking the kernel for the MSS with every answer was one more
+    /// system call each. An MSS that changes later only costs a short segment per call.
+    pub sendfile_call: Option<u64>,
 }
 
 impl Writer {
@@ -134,6 +138,27 @@ impl Writer {
             // Boxed: only a full socket waits, and the wait's state (a timer) would
             // otherwise take room in the future of every caller, answered at once or not.
             Box::pin(write_all(stream, &self.buf[written..])).await?;
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Write everything buffered with `MSG_MORE`: the kernel holds back a last partial
+    /// segment for what is sent next on the socket (a file's bytes, with `sendfile`), as
+    /// `TCP_CORK` would, without the two system calls that set and clear a cork.
+    pub async fn flush_more(&mut self, stream: &TcpStream) -> io::Result<()> {
+        let mut written = 0;
+        while written < self.buf.len() {
+            let rest = &self.buf[written..];
+            let sent = stream.try_io(Interest::WRITABLE, || {
+                socket2::SockRef::from(stream).send_with_flags(rest, libc::MSG_MORE)
+            });
+            match sent {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream).await?,
+                Err(e) => return Err(e),
+            }
         }
         self.buf.clear();
         Ok(())
@@ -256,6 +281,7 @@ mod tests {
     fn a_large_write_buffer_is_not_kept() {
         let mut idle = Writer {
             buf: Vec::with_capacity(SPARE_MAX + 1),
+            sendfile_call: None,
         };
         idle.release();
         let mut next = Writer::default();
