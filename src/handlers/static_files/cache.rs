@@ -237,6 +237,15 @@ impl Drop for CheckClaim<'_> {
     }
 }
 
+/// What a request that found an entry stale does next (see [`Cache::turn`]).
+pub(super) enum Turn<'a> {
+    /// Check the entry against the filesystem: holding the claim, or without it once the
+    /// request has waited its turn (another check again, or one that overran the wait).
+    Check(Option<CheckClaim<'a>>),
+    /// Another request's check ended (or the wait did): look the entry up again.
+    LookAgain,
+}
+
 /// The names in a directory, and what the directory was when they were read.
 pub(super) struct DirNames {
     /// UTF-8 names, in directory order; at most [`MAX_NAMES`] entries were read.
@@ -320,8 +329,26 @@ impl Cache {
         self.walks.load(Ordering::Relaxed)
     }
 
+    /// Whether this request checks the stale `cached` or waits for another's check, once:
+    /// `waited` is set after that wait, and a request that has waited checks.
+    pub(super) async fn turn<'a, T>(
+        &'a self,
+        cached: &'a Cached<T>,
+        waited: &mut bool,
+    ) -> Turn<'a> {
+        if let Some(claim) = self.claim_check(cached) {
+            return Turn::Check(Some(claim));
+        }
+        if *waited {
+            return Turn::Check(None);
+        }
+        *waited = true;
+        self.await_check(cached).await;
+        Turn::LookAgain
+    }
+
     /// The right to check the stale `cached`, unless another request holds it.
-    pub(super) fn claim_check<'a, T>(&'a self, cached: &'a Cached<T>) -> Option<CheckClaim<'a>> {
+    fn claim_check<'a, T>(&'a self, cached: &'a Cached<T>) -> Option<CheckClaim<'a>> {
         let checking = &cached.checking;
         checking
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -333,7 +360,7 @@ impl Cache {
     }
 
     /// Wait until no request is checking `cached`, or [`CHECK_WAIT`] has passed.
-    pub(super) async fn await_check<T>(&self, cached: &Cached<T>) {
+    async fn await_check<T>(&self, cached: &Cached<T>) {
         let deadline = tokio::time::Instant::now() + CHECK_WAIT;
         loop {
             // Listening before looking: a check that ends in between still wakes this.

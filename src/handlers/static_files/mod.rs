@@ -66,7 +66,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 
-use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile};
+use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile, Turn};
 use self::listing::Listed;
 use self::reply::{FileMeta, Source};
 use self::resolve::{Outcome, Reopened};
@@ -217,43 +217,35 @@ impl ServeDir {
         let mut waited = false;
         loop {
             let now = self.cache.now();
-            if let Some(cached) = self.cache.answer(&key) {
-                if self.cache.is_fresh(&cached, now) {
-                    if let Some(answered) = self.answer_cached(req, path, &key, &cached).await {
+            let answer = self.cache.answer(&key);
+            let miss = match &answer {
+                Some(_) => None,
+                None => self.cache.miss(&key),
+            };
+            let turn = match (&answer, &miss) {
+                (Some(cached), _) if self.cache.is_fresh(cached, now) => {
+                    if let Some(answered) = self.answer_cached(req, path, &key, cached).await {
                         return answered.map_err(|problem| *problem);
                     }
-                } else if let Some(_claim) = self.cache.claim_check(&cached) {
-                    let known = Some(Arc::clone(&cached));
-                    let answered = self.resolve(req, path, &key, known, now).await;
-                    return answered.map_err(|problem| *problem);
-                } else if !waited {
-                    self.cache.await_check(&cached).await;
-                    waited = true;
-                    continue;
-                } else {
-                    // Another check again, or one that overran the wait: check too.
-                    let known = Some(cached);
-                    return self
-                        .resolve(req, path, &key, known, now)
-                        .await
-                        .map_err(|p| *p);
+                    Turn::Check(None) // the entry no longer describes the file
                 }
-            } else if let Some(miss) = self.cache.miss(&key) {
-                if self.cache.is_fresh(&miss, now) {
+                (Some(cached), _) => self.cache.turn(cached, &mut waited).await,
+                (None, Some(miss)) if self.cache.is_fresh(miss, now) => {
                     return Err(miss.value.clone());
                 }
-                if let Some(_claim) = self.cache.claim_check(&miss) {
-                    let answered = self.resolve(req, path, &key, None, now).await;
-                    return answered.map_err(|problem| *problem);
-                }
-                if !waited {
-                    self.cache.await_check(&miss).await;
-                    waited = true;
-                    continue;
-                }
-            }
+                (None, Some(miss)) => self.cache.turn(miss, &mut waited).await,
+                (None, None) => Turn::Check(None),
+            };
+            let Turn::Check(_claim) = turn else {
+                continue;
+            };
+            // A stale answer goes along: a check that finds the file unchanged keeps it.
+            let known = answer
+                .as_ref()
+                .filter(|cached| !self.cache.is_fresh(cached, now))
+                .map(Arc::clone);
             return self
-                .resolve(req, path, &key, None, now)
+                .resolve(req, path, &key, known, now)
                 .await
                 .map_err(|problem| *problem);
         }
