@@ -12,6 +12,7 @@ mod in_place;
 mod prefixed;
 pub mod reload;
 mod service;
+pub mod socket;
 pub mod upgrade;
 pub mod workers;
 
@@ -34,6 +35,7 @@ pub use dispatch::{App, STATIC_METHODS};
 pub use h1::head::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
 use prefixed::Prefixed;
 pub use service::Conn;
+use socket::{Listener, Socket};
 
 /// Most connections served at once; past it, accepting waits for one to close.
 pub const MAX_CONNECTIONS: usize = 16_384;
@@ -135,6 +137,9 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener,
     // inherit the option from the listener on Linux, which saves a syscall per connection.
     socket.set_tcp_nodelay(true).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
+    // The request is usually there when a connection is accepted: served at once, it never
+    // waits on epoll (see `socket`).
+    socket::defer_accept(&socket).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(1024).map_err(fail)?;
     Ok(socket.into())
@@ -165,6 +170,7 @@ pub async fn run_app(
 
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
+        let listener = Listener::new(listener)?;
         let (app, limit) = (app.clone(), limit.clone());
         let stop = stop_rx.clone();
         accept_loops.spawn(async move { accept_loop(listener, app, limit, stop).await });
@@ -196,7 +202,7 @@ pub async fn run_app(
 /// per connection (insert, reap, the handle's drop): 3% of a request on a new connection
 /// (callgrind, row e of `bench/compare.sh`).
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     app: Arc<App>,
     limit: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
@@ -251,7 +257,7 @@ async fn accept_loop(
 /// buffer while it waits): browsers open speculative connections that often never send. It
 /// gets the same time to start a request as to finish its head.
 async fn serve_connection(
-    stream: TcpStream,
+    stream: Socket,
     peer: SocketAddr,
     local: Option<SocketAddr>,
     app: Arc<App>,
@@ -390,6 +396,7 @@ mod tests {
         let app = Arc::new(App::new(&config).unwrap());
         let (_stop_tx, stop) = watch::channel(false);
         let peer = "127.0.0.1:1".parse().unwrap();
+        let stream = Socket::from_tokio(stream).unwrap();
         let connection = serve_connection(stream, peer, None, app, stop);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 1792, "the connection future takes {size} bytes");

@@ -83,6 +83,7 @@ async fn a_trickled_head_is_cut_off_by_the_head_timeout() {
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let (stream, peer) = listener.accept().await.unwrap();
+        let stream = usher::server::socket::Socket::from_tokio(stream).unwrap();
         let conn = usher::server::Conn {
             peer,
             local: addr,

@@ -8,9 +8,9 @@ use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
+use crate::server::socket::Socket;
 use bytes::BytesMut;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 /// Bytes requested from the allocator for a read: one page-sized chunk for a request head,
 /// grown as a larger head or content needs.
@@ -48,7 +48,7 @@ pub struct Reader {
 impl Reader {
     /// Read what the socket has into the buffer, waiting until it has something. `Ok(0)`
     /// when the client has closed its side.
-    pub async fn fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
+    pub async fn fill(&mut self, stream: &Socket) -> io::Result<usize> {
         loop {
             match self.fill_now(stream)? {
                 Some(n) => return Ok(n),
@@ -64,7 +64,7 @@ impl Reader {
     /// edge-triggered, so data arriving later raises a new event. That saves, per request, the
     /// read that would only have answered EAGAIN before the connection waits again, and the
     /// peek that watches the client while a handler works.
-    pub fn fill_now(&mut self, stream: &TcpStream) -> io::Result<Option<usize>> {
+    pub fn fill_now(&mut self, stream: &Socket) -> io::Result<Option<usize>> {
         self.reuse();
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
@@ -72,7 +72,7 @@ impl Reader {
         let room = self.buf.capacity() - self.buf.len();
         let mut drained = None;
         let read = stream.try_io(Interest::READABLE, || {
-            let n = stream.try_read_buf(&mut self.buf)?;
+            let n = stream.read_buf(&mut self.buf)?;
             if n > 0 && n < room {
                 drained = Some(n);
                 // Not an error: the way to have tokio clear the readiness it saw.
@@ -129,7 +129,7 @@ pub struct Writer {
 
 impl Writer {
     /// Write everything buffered.
-    pub async fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
+    pub async fn flush(&mut self, stream: &Socket) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -146,7 +146,7 @@ impl Writer {
     /// Write everything buffered with `MSG_MORE`: the kernel holds back a last partial
     /// segment for what is sent next on the socket (a file's bytes, with `sendfile`), as
     /// `TCP_CORK` would, without the two system calls that set and clear a cork.
-    pub async fn flush_more(&mut self, stream: &TcpStream) -> io::Result<()> {
+    pub async fn flush_more(&mut self, stream: &Socket) -> io::Result<()> {
         let mut written = 0;
         while written < self.buf.len() {
             let rest = &self.buf[written..];
@@ -165,7 +165,7 @@ impl Writer {
     }
 
     /// Write everything buffered, then `tail`, with as few system calls as the socket allows.
-    pub async fn flush_with(&mut self, stream: &TcpStream, tail: &[u8]) -> io::Result<()> {
+    pub async fn flush_with(&mut self, stream: &Socket, tail: &[u8]) -> io::Result<()> {
         // Boxed, as in `flush`: this is for large bodies only.
         Box::pin(async {
             let (mut head_at, mut tail_at) = (0, 0);
@@ -209,7 +209,7 @@ impl Writer {
 }
 
 /// Write what the socket takes of `bytes` now; how much that was.
-fn write_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+fn write_now(stream: &Socket, bytes: &[u8]) -> io::Result<usize> {
     let mut written = 0;
     while written < bytes.len() {
         match stream.try_write(&bytes[written..]) {
@@ -223,7 +223,7 @@ fn write_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 }
 
 /// Write all of `bytes`, waiting at most [`SEND_TIMEOUT`] each time the socket is full.
-pub async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+pub async fn write_all(stream: &Socket, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match stream.try_write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -235,7 +235,7 @@ pub async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-async fn write_vectored(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+async fn write_vectored(stream: &Socket, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     loop {
         match stream.try_write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -247,7 +247,7 @@ async fn write_vectored(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Resul
 }
 
 /// Wait until the socket takes more bytes, or fail after [`SEND_TIMEOUT`].
-pub async fn writable(stream: &TcpStream) -> io::Result<()> {
+pub async fn writable(stream: &Socket) -> io::Result<()> {
     match tokio::time::timeout(SEND_TIMEOUT, stream.writable()).await {
         Ok(ready) => ready,
         Err(_) => Err(io::Error::new(

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
+use super::socket::Socket;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::{Method, Request, Response, StatusCode};
@@ -158,7 +159,7 @@ pub enum Outcome {
 /// timeout passes, or `stop` fires.
 /// `head_timeout` also bounds each wait for more request content.
 pub async fn serve(
-    stream: TcpStream,
+    stream: Socket,
     conn: super::Conn,
     app: Arc<App>,
     head_timeout: Duration,
@@ -181,7 +182,7 @@ pub async fn serve(
 /// [`serve`] with any handler: the connection logic, apart from what answers requests.
 /// `link` is the one given to the handler's responders.
 async fn serve_with<H, F>(
-    stream: TcpStream,
+    stream: Socket,
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
     link: ConnLink,
@@ -213,7 +214,7 @@ where
         .await?
         {
             HeadRead::Head(head) => head,
-            HeadRead::H2 => return Ok(Outcome::H2(stream, reader.buf.freeze())),
+            HeadRead::H2 => return Ok(Outcome::H2(stream.into_tokio()?, reader.buf.freeze())),
             HeadRead::Closed => {
                 writer.flush(&stream).await?;
                 return Ok(Outcome::Closed);
@@ -246,6 +247,7 @@ where
             Next::Switch(handover) => {
                 // What follows the request is the new protocol's: the handler reads it first.
                 let read = std::mem::take(&mut reader.buf).freeze();
+                let stream = stream.into_tokio()?;
                 return Ok(Outcome::Switched(Box::pin(
                     handover.hand_over(stream, read),
                 )));
@@ -317,7 +319,7 @@ struct Waits<I, S> {
 /// Read until a whole head is buffered. Before waiting on the client, pending answers are
 /// written and both buffers released, so a connection that idles holds none.
 async fn read_head<I, S>(
-    stream: &TcpStream,
+    stream: &Socket,
     reader: &mut Reader,
     writer: &mut Writer,
     timeout: Duration,
@@ -448,7 +450,7 @@ struct Answerer<'a, H> {
 /// lives as long as the connection, so the states of a request (handler, body feed, writer:
 /// kilobytes) are allocated per request, and an idle connection's future stays small.
 async fn exchange<H, F>(
-    stream: &TcpStream,
+    stream: &Socket,
     answerer: Answerer<'_, H>,
     reader: &mut Reader,
     writer: &mut Writer,
@@ -626,7 +628,7 @@ where
 /// protocol starts after the whole request message. Content a handler still reads is fed to
 /// it; the rest is discarded. `false` if the content cannot be read to its end in time.
 async fn finish_before_switch(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     reader: &mut Reader,
     feed: Option<BodyFeed>,
@@ -691,7 +693,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// assume the feed exists until polled).
 async fn run_feed(
     feed: &mut Option<BodyFeed>,
-    stream: &TcpStream,
+    stream: &Socket,
     reader: &mut Reader,
 ) -> std::io::Result<FeedEvent> {
     match feed {
@@ -703,7 +705,7 @@ async fn run_feed(
 /// Read past content the handler left unread, so the next request can be found; `false` if
 /// the connection must close instead (too much of it, or it failed).
 async fn finish_content(
-    stream: &TcpStream,
+    stream: &Socket,
     reader: &mut Reader,
     feed: Option<BodyFeed>,
     timeout: Duration,
@@ -722,7 +724,7 @@ async fn finish_content(
 
 /// Answer a request that cannot be read and close.
 async fn refuse(
-    stream: &TcpStream,
+    stream: &Socket,
     reader: &mut Reader,
     writer: &mut Writer,
     response: Response<ResponseBody>,
@@ -740,7 +742,7 @@ async fn refuse(
 /// Close gracefully after an answer: stop sending, then read (and drop) what the client
 /// still sends for a moment, so the kernel does not reset the connection and destroy the
 /// answer before the client has read it (RFC 9112 §9.6).
-async fn linger(stream: &TcpStream, reader: &mut Reader) {
+async fn linger(stream: &Socket, reader: &mut Reader) {
     const LINGER: Duration = Duration::from_secs(2);
     const LINGER_BYTES: usize = 64 * 1024;
     let fd = socket2::SockRef::from(stream);

@@ -11,9 +11,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::server::socket::Socket;
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::head::Framing;
@@ -180,7 +180,7 @@ impl BodyFeed {
 
     /// Move content from the connection into the body until an event. Cancel-safe: content
     /// is taken from the read buffer only when it can be handed over at once.
-    pub async fn run(&mut self, stream: &TcpStream, reader: &mut Reader) -> io::Result<FeedEvent> {
+    pub async fn run(&mut self, stream: &Socket, reader: &mut Reader) -> io::Result<FeedEvent> {
         if let Some(want) = &mut self.want {
             if want.await.is_err() {
                 // Dropped unpolled: the handler never wanted the content.
@@ -222,7 +222,7 @@ impl BodyFeed {
     /// `Ok(false)` when the limit was reached first (the connection must close).
     pub async fn discard(
         &mut self,
-        stream: &TcpStream,
+        stream: &Socket,
         reader: &mut Reader,
         limit: u64,
     ) -> io::Result<bool> {
@@ -243,7 +243,7 @@ impl BodyFeed {
 /// the end. Cancel-safe: bytes leave the buffer only in the final, synchronous step.
 async fn next_chunk(
     decoding: &mut Decoding,
-    stream: &TcpStream,
+    stream: &Socket,
     reader: &mut Reader,
     read_timeout: Duration,
 ) -> io::Result<Option<Bytes>> {

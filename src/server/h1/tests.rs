@@ -42,7 +42,7 @@ where
             .build()
             .unwrap();
         let served = runtime.block_on(async move {
-            let server = TcpStream::from_std(server)?;
+            let server = Socket::new(server);
             let (_stop_tx, stop) = watch::channel(false);
             match serve_with(server, timeout, stop, ConnLink::default(), handler).await? {
                 Outcome::Switched(tunnel) => tunnel.await,

@@ -44,11 +44,11 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
+use crate::server::socket::Socket;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use socket2::SockRef;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 use super::io::{Writer, writable};
 use crate::page_cache;
@@ -69,7 +69,7 @@ const CALL: u64 = 256 * 1024;
 /// `file` from `offset`. A file that ends early (it shrank) is an `UnexpectedEof` error: the
 /// caller must abort the connection, not end the response.
 pub async fn send_range(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     file: &Arc<File>,
     offset: u64,
@@ -138,7 +138,7 @@ pub async fn send_range(
 /// once: 256 KiB over loopback (MSS 65,483) left a 212-byte segment behind every call, one
 /// more packet to send, deliver and acknowledge (`nstat`: 36 segments per MiB against
 /// lighttpd's 33).
-fn call_size(stream: &TcpStream) -> u64 {
+fn call_size(stream: &Socket) -> u64 {
     match SockRef::from(stream).tcp_mss() {
         Ok(mss @ 1..) if u64::from(mss) <= CALL => CALL / u64::from(mss) * u64::from(mss),
         _ => CALL,
@@ -147,13 +147,7 @@ fn call_size(stream: &TcpStream) -> u64 {
 
 /// Send `turn` bytes from `*at` (cached pages) on the non-blocking socket, `call` at a time,
 /// advancing `*at`. `WouldBlock` when the socket filled first (part may have gone).
-fn send_inline(
-    stream: &TcpStream,
-    file: &File,
-    at: &mut u64,
-    turn: u64,
-    call: u64,
-) -> io::Result<()> {
+fn send_inline(stream: &Socket, file: &File, at: &mut u64, turn: u64, call: u64) -> io::Result<()> {
     let end = *at + turn;
     while *at < end {
         let want = (end - *at).min(call);
@@ -183,7 +177,7 @@ fn sendfile(socket: impl AsFd, file: &File, offset: u64, count: u64) -> io::Resu
 }
 
 /// Wait until the kernel says the socket has room (see the module notes on readiness).
-async fn wait_for_room(stream: &TcpStream) -> io::Result<()> {
+async fn wait_for_room(stream: &Socket) -> io::Result<()> {
     loop {
         writable(stream).await?;
         let has_room = || {
@@ -239,7 +233,7 @@ mod tests {
         // An MSS that divides nothing round: the kernel honours it on loopback.
         client.set_tcp_mss(1000).unwrap();
         client.connect(&addr.into()).unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
         let mss = u64::from(SockRef::from(&server).tcp_mss().unwrap());
         assert!(mss <= 1000, "the peer's MSS bounds ours: {mss}");
         let call = call_size(&server);
@@ -273,7 +267,7 @@ mod tests {
             }
             got
         });
-        let (server, _) = listener.accept().await.unwrap();
+        let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
         send_range(
             &server,
             &mut Writer::default(),
@@ -316,7 +310,7 @@ mod tests {
             client.read_to_end(&mut got).unwrap();
             got
         });
-        let (server, _) = listener.accept().await.unwrap();
+        let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
         let mut writer = Writer::default();
         writer.buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
         let (from, to) = (1000, data.len() - 1000);
@@ -355,8 +349,8 @@ mod tests {
             let _ = got_tx.send(read);
             client
         });
-        let (server, _) = listener.accept().await.unwrap();
-        server.set_nodelay(true).unwrap();
+        let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
+        SockRef::from(&server).set_tcp_nodelay(true).unwrap();
         let mut writer = Writer::default();
         writer.buf.extend_from_slice(head);
         send_range(&server, &mut writer, &file, 3, 4).await.unwrap();
@@ -379,7 +373,7 @@ mod tests {
         let file = Arc::new(File::open(&path).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
         let err = send_range(&server, &mut Writer::default(), &file, 0, 100)
             .await
             .unwrap_err();

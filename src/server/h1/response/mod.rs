@@ -5,13 +5,13 @@ use std::cell::Cell;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::server::socket::Socket;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::response::Parts;
 use http::{HeaderValue, Response, StatusCode, Version};
 use http_body_util::BodyExt as _;
-use tokio::net::TcpStream;
 
 use super::io::{WRITE_BATCH, Writer};
 use super::zero_copy;
@@ -53,7 +53,7 @@ enum Delimit {
 /// when `may_defer` (more pipelined requests are waiting, and their answers can go along).
 /// An error means the connection must be dropped (a body that failed cannot be ended).
 pub async fn write(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     response: Response<ResponseBody>,
     exchange: &mut Exchange,
@@ -135,7 +135,7 @@ pub async fn write(
 /// A 1xx has no content, so no framing fields (RFC 9110 §8.6, RFC 9112 §6.1), and as
 /// `Upgrade` is a connection-specific field it is listed in `Connection` (RFC 9110 §7.6.1).
 pub async fn write_switch(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     mut parts: Parts,
 ) -> io::Result<()> {
@@ -389,7 +389,7 @@ fn reason_phrase(status: StatusCode) -> &'static str {
 
 /// Buffer or write one piece of body, in a chunk of its own when `chunked`.
 async fn write_bytes(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     bytes: &Bytes,
     chunked: bool,
@@ -431,7 +431,7 @@ impl From<io::Error> for Streamed {
 /// Send a body polled frame by frame. The buffer is flushed whenever the body has nothing
 /// ready, so a slow producer's output reaches the client as it is made.
 async fn stream_body(
-    stream: &TcpStream,
+    stream: &Socket,
     writer: &mut Writer,
     mut body: ResponseBody,
     delimit: Delimit,
@@ -493,7 +493,7 @@ async fn stream_body(
 }
 
 /// Write what is buffered, unless answers may wait for the next pipelined one.
-async fn finish(stream: &TcpStream, writer: &mut Writer, may_defer: bool) -> io::Result<()> {
+async fn finish(stream: &Socket, writer: &mut Writer, may_defer: bool) -> io::Result<()> {
     if may_defer && writer.buf.len() < WRITE_BATCH {
         return Ok(());
     }
