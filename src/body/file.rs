@@ -164,6 +164,11 @@ impl FileBody {
         Self::with(Some(Arc::new(file)), parts)
     }
 
+    /// A body sending `parts` of `file`, which others may be reading too.
+    pub(crate) fn shared(file: Arc<File>, parts: Vec<Part>) -> Self {
+        Self::with(Some(file), parts)
+    }
+
     /// A body sending `parts`, all [`Part::Bytes`] (a multipart answer cut from cached bytes).
     pub(crate) fn from_bytes(parts: Vec<Part>) -> Self {
         debug_assert!(parts.iter().all(|p| matches!(p, Part::Bytes(_))));

@@ -59,7 +59,7 @@ mod tests;
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -282,8 +282,17 @@ impl ServeDir {
                     .filter(|_| planned.sends_from_memory(req))
                 {
                     Source::Memory(body.clone())
+                } else if let Some(kept) = file.kept.get() {
+                    if !resolve::is_unchanged(&kept.file, &file.identity) {
+                        return None;
+                    }
+                    Source::Shared(Arc::clone(&kept.file))
                 } else {
                     match resolve::reopen_cached(&file.identity) {
+                        // Its bytes are cached: within the interval it may be kept open.
+                        Reopened::Same(opened) if file.body.is_some() => {
+                            Source::Shared(self.cache.keep_open(file, opened))
+                        }
                         Reopened::Same(opened) => Source::File(opened),
                         Reopened::Changed => return None,
                         Reopened::WouldWait => {
@@ -373,6 +382,7 @@ impl ServeDir {
                     identity: rep.identity,
                     media_type: rep.media_type,
                     body,
+                    kept: OnceLock::new(),
                 };
                 let cached = self.cache.put_file(key, hot, now);
                 let Answer::File(hot) = &cached.value else {

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -126,6 +127,8 @@ pub(super) enum Source {
     Memory(Bytes),
     /// The open file.
     File(File),
+    /// The open file, kept by the cache for other answers too.
+    Shared(Arc<File>),
     /// Nothing (enough for HEAD, 304 and errors).
     Nothing,
 }
@@ -175,6 +178,7 @@ impl Planned {
         } else {
             match source {
                 Source::File(file) => ResponseBody::File(FileBody::new(file, parts)),
+                Source::Shared(file) => ResponseBody::File(FileBody::shared(file, parts)),
                 Source::Memory(bytes) => match in_memory(&bytes, parts) {
                     Some(body) => body,
                     None => {

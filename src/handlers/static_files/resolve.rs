@@ -411,6 +411,16 @@ pub(super) fn reopen_cached(identity: &Identity) -> Reopened {
     }
 }
 
+/// Whether the open `file` is still exactly the one `identity` describes (see
+/// [`Identity::matches`]): one `statx` on the descriptor, no path walk. A file renamed over
+/// its name is not seen here (the open file is the old one), only a change to this one.
+pub(super) fn is_unchanged(file: &File, identity: &Identity) -> bool {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let stat_flags = AtFlags::EMPTY_PATH | AtFlags::STATX_DONT_SYNC;
+    rustix::fs::statx(file, "", stat_flags, StatxFlags::BASIC_STATS)
+        .is_ok_and(|stat| identity.matches(&stat))
+}
+
 /// Read exactly `len` bytes from the start of `file` (`UnexpectedEof` if it shrank).
 fn read_all(file: &File, len: u64) -> io::Result<Bytes> {
     let len = usize::try_from(len).map_err(io::Error::other)?;

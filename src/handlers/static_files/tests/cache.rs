@@ -133,6 +133,67 @@ async fn a_large_cached_body_goes_out_from_the_file_over_http1() {
     assert_eq!(body(res).await.as_ref(), &big[..]);
 }
 
+/// A file whose cached bytes go out with `sendfile` is opened again for its first hit, then
+/// kept open: later hits send from that open file. A file renamed over its name is seen at
+/// once all the same (unlinking the old file moves its ctime), and the old one is closed.
+#[tokio::test]
+async fn a_cached_file_sent_from_the_file_is_kept_open() {
+    let site = frozen();
+    fs::write(site.path("big.bin"), vec![1u8; 100 * 1024]).unwrap();
+    let serve = site.serve_dir();
+    let all = |got: &[u8], byte: u8| got.len() == 100 * 1024 && got.iter().all(|&b| b == byte);
+    assert!(all(&body(get(&serve, "/big.bin", &[]).await).await, 1));
+    assert_eq!(
+        serve.cache.kept_files(),
+        0,
+        "the walk's own open is not kept"
+    );
+    for _ in 0..2 {
+        let res = get(&serve, "/big.bin", &[]).await;
+        assert!(
+            matches!(res.body(), ResponseBody::File(_)),
+            "{:?}",
+            res.body()
+        );
+        assert!(all(&body(res).await, 1));
+        assert_eq!(serve.cache.kept_files(), 1, "opened once, then kept");
+    }
+
+    fs::write(site.path("big.new"), vec![2u8; 100 * 1024]).unwrap();
+    fs::rename(site.path("big.new"), site.path("big.bin")).unwrap();
+    assert!(all(&body(get(&serve, "/big.bin", &[]).await).await, 2));
+    assert_eq!(
+        serve.cache.kept_files(),
+        0,
+        "the replaced entry's file is closed"
+    );
+}
+
+/// Changed in place while kept open: the open file no longer matches the cached identity,
+/// so the answer resolves again rather than send other bytes under the old headers.
+#[tokio::test]
+async fn a_kept_file_changed_in_place_is_seen_at_once() {
+    use std::io::Write as _;
+    let site = frozen();
+    let path = site.path("big.bin");
+    fs::write(&path, vec![1u8; 100 * 1024]).unwrap();
+    let serve = site.serve_dir();
+    for _ in 0..2 {
+        assert_eq!(
+            body(get(&serve, "/big.bin", &[]).await).await.len(),
+            100 * 1024
+        );
+    }
+    assert_eq!(serve.cache.kept_files(), 1);
+    let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"more").unwrap();
+    let res = get(&serve, "/big.bin", &[]).await;
+    assert_eq!(header(&res, "content-length"), "102404");
+    let got = body(res).await;
+    assert_eq!(got.len(), 102_404);
+    assert_eq!(&got[got.len() - 4..], b"more");
+}
+
 #[tokio::test]
 async fn revalidation_keeps_the_bytes_of_an_unchanged_file() {
     let site = frozen();
