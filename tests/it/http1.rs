@@ -61,10 +61,30 @@ async fn large_unread_content_closes_the_connection_after_the_answer() {
     })
     .await
     .unwrap();
+    let head = out.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(out.starts_with("HTTP/1.1 405 "), "{head}");
     assert!(
-        out.starts_with("HTTP/1.1 405 "),
-        "{}",
-        &out[..out.len().min(300)]
+        head.to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{head}"
+    );
+}
+
+/// Content within the discard limit is read past, and the answer does not announce a close.
+#[tokio::test]
+async fn small_unread_content_keeps_the_connection() {
+    let s = site().await;
+    let req = "POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n".to_owned()
+        + &"x".repeat(100_000)
+        + "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let out = tokio::task::spawn_blocking(move || s.raw_text(&req))
+        .await
+        .unwrap();
+    assert_eq!(statuses(&out), ["405", "200"], "{out}");
+    let first = out.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        !first.to_ascii_lowercase().contains("connection:"),
+        "{first}"
     );
 }
 

@@ -578,6 +578,12 @@ where
         if feed.awaits_continue() && !continue_sent {
             exchange.keep_alive = false;
         }
+        // Content the handler left that is too long to read through means this answer is
+        // the connection's last, so it says `close` (RFC 9112 §9.6) rather than leave the
+        // client to find the connection gone.
+        if feed.passes_discard_limit(DISCARD_LIMIT) {
+            exchange.keep_alive = false;
+        }
     }
     // Only when no content is left can what is buffered be the next request, whose answer
     // this one may wait for; otherwise the client may be waiting for this answer.

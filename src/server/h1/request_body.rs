@@ -178,6 +178,19 @@ impl BodyFeed {
         self.expect_continue && !self.was_wanted()
     }
 
+    /// Whether the handler is done with the content (it dropped its body, or the body has
+    /// ended) though more of it is still to come, more than `limit` bytes with what was
+    /// thrown away already: reading it through to the next request would pass the limit of
+    /// [`discard`](Self::discard), so the connection will close after its answer. Known only
+    /// for content with a `Content-Length`.
+    pub fn passes_discard_limit(&self, limit: u64) -> bool {
+        let Decoding::Length(remaining) = self.decoding else {
+            return false;
+        };
+        let handler_done = self.tx.as_ref().is_none_or(mpsc::Sender::is_closed);
+        handler_done && remaining.saturating_add(self.discarded) > limit
+    }
+
     /// Move content from the connection into the body until an event. Cancel-safe: content
     /// is taken from the read buffer only when it can be handed over at once.
     pub async fn run(&mut self, stream: &Socket, reader: &mut Reader) -> io::Result<FeedEvent> {
