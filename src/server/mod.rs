@@ -374,10 +374,12 @@ mod tests {
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay() {
         let listener = bind(&["127.0.0.1:0".parse().unwrap()]).unwrap().remove(0);
-        let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
+        let listener = Listener::new(listener).unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        // Accepted once it has spoken (the listener defers accepting until then).
+        std::io::Write::write_all(&mut client, b"GET").unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        assert!(accepted.nodelay().unwrap());
+        assert!(socket2::SockRef::from(&accepted).tcp_nodelay().unwrap());
     }
 
     /// A connection's future lives as long as the connection, idle or not, and is as large
