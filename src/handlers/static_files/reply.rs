@@ -199,20 +199,26 @@ impl Planned {
 /// The body for `parts` cut from `bytes`: one slice as a plain body, several (multipart) as a
 /// stream of slices. `None` if a part lies outside `bytes`.
 fn in_memory(bytes: &Bytes, parts: Vec<Part>) -> Option<ResponseBody> {
-    let mut slices = Vec::with_capacity(parts.len());
-    for part in parts {
-        slices.push(match part {
-            Part::Bytes(b) => Part::Bytes(b),
-            Part::File { offset, len } => {
-                let start = usize::try_from(offset).ok()?;
-                let end = start.checked_add(usize::try_from(len).ok()?)?;
-                Part::Bytes(bytes.get(start..end).map(|_| bytes.slice(start..end))?)
-            }
-        });
+    let cut = |part: Part| match part {
+        Part::Bytes(b) => Some(b),
+        Part::File { offset, len } => {
+            let start = usize::try_from(offset).ok()?;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            bytes.get(start..end).map(|_| bytes.slice(start..end))
+        }
+    };
+    // The common case, a whole file or one range: no list of slices to build.
+    if parts.len() == 1 {
+        return parts
+            .into_iter()
+            .next()
+            .and_then(cut)
+            .map(ResponseBody::full);
     }
-    if let [Part::Bytes(only)] = &slices[..] {
-        return Some(ResponseBody::full(only.clone()));
-    }
+    let slices = parts
+        .into_iter()
+        .map(|part| cut(part).map(Part::Bytes))
+        .collect::<Option<Vec<_>>>()?;
     Some(ResponseBody::stream(FileBody::from_bytes(slices)))
 }
 
