@@ -6,6 +6,9 @@
 //!
 //! Rendering: [`Problem::into_response`] picks the format (`negotiate`), `render` fills the
 //! escaped per-request fields into a frame of static strings, and the headers are set here.
+//! A problem answered again and again (the file cache's 404s) is [`Problem::remembered`]:
+//! each format is rendered once and its bytes shared (a 404 with a problem+json body: 16,029
+//! -> 14,667 instructions per request in callgrind).
 //!
 //! Caching: 5xx answers carry `Cache-Control: no-store` (they are transient and name a
 //! request id). 4xx answers carry none, so the defaults of RFC 9111 apply: 404, 405 and 410
@@ -14,6 +17,9 @@
 //! freshness. A handler that knows better sets `Cache-Control` in [`Problem::headers`].
 
 use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
@@ -52,6 +58,9 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// Extra response headers: `Allow`, `Content-Range`, `Retry-After`.
     pub headers: HeaderMap,
+    /// Bodies already rendered, one slot per format, shared by clones (see
+    /// [`Problem::remembered`]); `None` renders every time.
+    rendered: Option<Arc<[OnceLock<Bytes>; Format::ALL.len()]>>,
 }
 
 impl Problem {
@@ -67,7 +76,22 @@ impl Problem {
             available: Vec::new(),
             request_id: None,
             headers: HeaderMap::new(),
+            rendered: None,
         }
+    }
+
+    /// This problem, its bodies rendered at most once per format from now on, for it and
+    /// every clone: for a problem kept and answered again and again (the file cache's 404s),
+    /// whose body fields no longer change. A clone that changes them (or gets a request id)
+    /// must first [`forget`](Self::forget) what was rendered.
+    pub fn remembered(mut self) -> Self {
+        self.rendered = Some(Arc::default());
+        self
+    }
+
+    /// Render bodies afresh from now on (see [`remembered`](Self::remembered)).
+    pub fn forget(&mut self) {
+        self.rendered = None;
     }
 
     /// Set the detail. Control and bidi characters are percent-encoded so the detail cannot
@@ -78,12 +102,14 @@ impl Problem {
             std::borrow::Cow::Borrowed(_) => detail,
             std::borrow::Cow::Owned(clean) => clean,
         };
+        self.forget();
         self
     }
 
     /// Set the instance (the decoded request path).
     pub fn with_instance(mut self, path: impl Into<String>) -> Self {
         self.instance = Some(path.into());
+        self.forget();
         self
     }
 
@@ -280,7 +306,20 @@ impl Problem {
         is_head: bool,
     ) -> Response<ResponseBody> {
         let format = negotiate(accept.map(HeaderValue::as_bytes));
-        let body = render::render(&self, format);
+        let body = match &self.rendered {
+            // A request id is this request's own: never in a shared body.
+            Some(rendered) if self.request_id.is_none() => {
+                let slot = &rendered[format as usize];
+                let body = slot.get_or_init(|| render::render(&self, format)).clone();
+                debug_assert_eq!(
+                    body,
+                    render::render(&self, format),
+                    "changed after remembered"
+                );
+                body
+            }
+            _ => render::render(&self, format),
+        };
 
         let mut headers = HeaderMap::with_capacity(8 + self.headers.len());
         headers.insert(

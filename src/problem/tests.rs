@@ -397,3 +397,51 @@ fn empty_problem_renders_without_empty_members() {
 fn text_is_where_negotiation_looks_for_it() {
     assert_eq!(OFFERED[super::TEXT].0, "text/plain");
 }
+
+fn body_ptr(response: &Response<ResponseBody>) -> *const u8 {
+    match response.body() {
+        ResponseBody::Full(Some(b)) => b.as_ptr(),
+        other => panic!("expected a full body, got {other:?}"),
+    }
+}
+
+/// A remembered problem renders each format once: its clones answer with the same bytes,
+/// and a format not asked for yet is rendered when it is.
+#[test]
+fn a_remembered_problem_renders_each_format_once() {
+    let kept = Problem::not_found("/missing.txt", vec!["/mission.txt".to_owned()]).remembered();
+    let first = respond(kept.clone(), Some(JSON));
+    let second = respond(kept.clone(), Some(JSON));
+    assert_eq!(body_ptr(&first), body_ptr(&second));
+    assert_eq!(
+        body(&first),
+        body(&respond(forgotten(kept.clone()), Some(JSON)))
+    );
+    let page = respond(kept.clone(), Some(BROWSER));
+    assert!(body(&page).starts_with("<!doctype html>"));
+    assert_ne!(body_ptr(&page), body_ptr(&first));
+    assert_eq!(body_ptr(&page), body_ptr(&respond(kept, Some(BROWSER))));
+}
+
+/// What makes a body a request's own is never taken from, or left in, the shared renderings:
+/// a request id, or a changed detail or instance.
+#[test]
+fn a_remembered_problem_changed_or_given_an_id_renders_afresh() {
+    let kept = Problem::not_found("/missing.txt", Vec::new()).remembered();
+    let shared = respond(kept.clone(), Some(JSON));
+    let with_id = respond(kept.clone().with_request_id("r-42"), Some(JSON));
+    assert!(body(&with_id).contains("r-42"), "{}", body(&with_id));
+    let detailed = respond(kept.clone().with_detail("Another detail."), Some(JSON));
+    assert!(body(&detailed).contains("Another detail."));
+    let elsewhere = respond(kept.clone().with_instance("/other.txt"), Some(JSON));
+    assert!(body(&elsewhere).contains("/other.txt"));
+    let again = respond(kept, Some(JSON));
+    assert_eq!(body_ptr(&again), body_ptr(&shared));
+    assert!(!body(&again).contains("r-42") && !body(&again).contains("Another detail."));
+}
+
+/// `problem` with its renderings dropped: rendered afresh from its fields.
+fn forgotten(mut problem: Problem) -> Problem {
+    problem.forget();
+    problem
+}

@@ -6,7 +6,8 @@
 //!   (device, inode, length, mtime, ctime, path); or a directory listing (the entries read,
 //!   and up to [`MAX_RENDERS`] renderings by format and sort). A directory's index is cached
 //!   under the directory's path (`/docs/` holds `docs/index.html`).
-//! - **misses**, by decoded request path: a 404 with its suggestions.
+//! - **misses**, by decoded request path: a 404 with its suggestions, and its bodies,
+//!   rendered once per format asked for (`Problem::remembered`).
 //! - **names**, by directory: the names in it, for suggestions and variants, so a flood of
 //!   404s in one directory reads it once.
 //!
@@ -87,10 +88,10 @@ pub(super) const MAX_KEPT_FILES: usize = 1024;
 /// Paths in the answers map, at most (16 384).
 const MAX_ANSWERS: usize = 16 * 1024;
 
-/// Cached 404s, at most (4 096), and their bytes (4 MiB): a flood of random paths only
-/// churns this map, it cannot grow memory.
+/// Cached 404s, at most (4 096), and their bytes with their rendered bodies (12 MiB): a
+/// flood of random paths only churns this map, it cannot grow memory.
 const MAX_MISSES: usize = 4096;
-const MAX_MISS_BYTES: usize = 4 * 1024 * 1024;
+const MAX_MISS_BYTES: usize = 12 * 1024 * 1024;
 
 /// Directory name lists, at most (1 024), and their bytes (8 MiB).
 const MAX_NAME_LISTS: usize = 1024;
@@ -491,13 +492,17 @@ impl Cache {
 
     /// Cache the 404 `problem` for `key`.
     pub(super) fn put_miss(&self, key: &str, problem: &Problem, now: u64) {
-        let weight = ENTRY_OVERHEAD
-            + key.len()
-            + problem.detail.len()
-            + problem.suggestions.iter().map(String::len).sum::<usize>();
+        // Its bodies are rendered once per format asked for and kept (`remembered`): the
+        // HTML page is about 1.6 KiB, the others a few hundred bytes, with the fields.
+        let fields =
+            problem.detail.len() + problem.suggestions.iter().map(String::len).sum::<usize>();
+        let weight = ENTRY_OVERHEAD + key.len() + 2 * 1024 + 4 * fields;
         self.answers.remove(key);
-        self.misses
-            .insert(key.to_owned(), Cached::new(problem.clone(), now), weight);
+        self.misses.insert(
+            key.to_owned(),
+            Cached::new(problem.clone().remembered(), now),
+            weight,
+        );
     }
 
     /// Drop whatever is cached for `key` (its answer is not cacheable now).

@@ -472,3 +472,18 @@ async fn listings_are_cached_and_refreshed() {
     .unwrap();
     assert_eq!(body(page).await.as_ref(), b"readme.txt\nadded.txt\n");
 }
+
+/// A cached 404 renders its body once per format: answers for the same missing path share
+/// the bytes.
+#[tokio::test]
+async fn a_cached_404_body_is_rendered_once() {
+    let site = frozen();
+    let serve = site.serve_dir();
+    let _ = problem(&serve, "/helo.txt", &[]).await;
+    let json = http::HeaderValue::from_static("application/problem+json");
+    let first = problem(&serve, "/helo.txt", &[]).await;
+    let second = problem(&serve, "/helo.txt", &[]).await;
+    let first = first.into_response(Some(&json), false);
+    let second = second.into_response(Some(&json), false);
+    assert_eq!(full_ptr(&first), full_ptr(&second));
+}
