@@ -212,9 +212,10 @@ impl AsFd for Socket {
 /// answered and closed without registering with epoll (see [`Socket`]); accepted before it,
 /// it must register and wait, and the listener is woken once for the handshake and its task
 /// again for the request. Measured on row e of `bench/compare.sh` (a new connection per
-/// request), server CPU per connection: 31.3 µs before, 22.8 µs with this and [`Socket`]'s
-/// late registration together, 31.2 µs with this alone and no change with late
-/// registration alone.
+/// request), server CPU per connection, alternating runs: 31.3 µs with late registration
+/// alone, 22.8 µs with this too (nginx 28.5); in a busier run 31.2 µs with this alone, 26.6
+/// with both (nginx 34.7). Late registration alone changed nothing measurable (README,
+/// "New connections").
 ///
 /// A client that connects and sends nothing is accepted after the first SYN-ACK
 /// retransmission, about a second later, and then treated as before (the head timeout). The
