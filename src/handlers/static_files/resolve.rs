@@ -384,7 +384,7 @@ pub(super) enum Reopened {
 /// A filesystem's own `open` may still wait (FUSE asks its daemon), as it may for io_uring,
 /// which uses the same flag for the same purpose.
 pub(super) fn reopen_cached(identity: &Identity) -> Reopened {
-    use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags, StatxFlags};
+    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
     use rustix::io::Errno;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let opened = rustix::fs::openat2(
@@ -403,8 +403,7 @@ pub(super) fn reopen_cached(identity: &Identity) -> Reopened {
         }
         Err(_) => return Reopened::Changed,
     };
-    let stat_flags = AtFlags::EMPTY_PATH | AtFlags::STATX_DONT_SYNC;
-    match rustix::fs::statx(&fd, "", stat_flags, StatxFlags::BASIC_STATS) {
+    match stat_open(&fd) {
         Ok(stat) if identity.matches(&stat) => Reopened::Same(File::from(fd)),
         Ok(_) => Reopened::Changed,
         Err(_) => Reopened::WouldWait,
@@ -412,13 +411,18 @@ pub(super) fn reopen_cached(identity: &Identity) -> Reopened {
 }
 
 /// Whether the open `file` is still exactly the one `identity` describes (see
-/// [`Identity::matches`]): one `statx` on the descriptor, no path walk. A file renamed over
-/// its name is not seen here (the open file is the old one), only a change to this one.
+/// [`Identity::matches`]): one `statx` on the descriptor, no path walk. A file deleted or
+/// renamed over is seen too (unlinking it moves its ctime); a symlink or directory swapped
+/// on the way to it is not.
 pub(super) fn is_unchanged(file: &File, identity: &Identity) -> bool {
+    stat_open(file).is_ok_and(|stat| identity.matches(&stat))
+}
+
+/// The basic stats of an open file, without asking a network filesystem's server.
+fn stat_open(fd: impl std::os::fd::AsFd) -> rustix::io::Result<rustix::fs::Statx> {
     use rustix::fs::{AtFlags, StatxFlags};
     let stat_flags = AtFlags::EMPTY_PATH | AtFlags::STATX_DONT_SYNC;
-    rustix::fs::statx(file, "", stat_flags, StatxFlags::BASIC_STATS)
-        .is_ok_and(|stat| identity.matches(&stat))
+    rustix::fs::statx(fd, "", stat_flags, StatxFlags::BASIC_STATS)
 }
 
 /// Read exactly `len` bytes from the start of `file` (`UnexpectedEof` if it shrank).
