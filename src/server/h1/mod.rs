@@ -467,6 +467,8 @@ where
         framing,
         keep_alive,
         expect_continue,
+        accept,
+        may_upgrade,
     } = *head;
     writer.reuse();
     let mut exchange = Exchange {
@@ -475,10 +477,8 @@ where
         keep_alive,
     };
     let (body, mut feed) = request_body::channel(framing, expect_continue, timeout);
-    let mut handover =
-        upgrade::offered(parts.version, &parts.headers).then(|| upgrade::offer_http1(&mut parts));
-    // For a problem answer in place of a 101 (see `refuse_switch`).
-    let accept = parts.headers.get(http::header::ACCEPT).cloned();
+    let mut handover = (may_upgrade && upgrade::offered(parts.version, &parts.headers))
+        .then(|| upgrade::offer_http1(&mut parts));
     let Answerer { handler, link } = answerer;
     // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
     let interim_allowed = exchange.version == http::Version::HTTP_11;

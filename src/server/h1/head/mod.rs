@@ -10,7 +10,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Buf as _, Bytes, BytesMut};
-use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
@@ -51,6 +51,12 @@ pub struct Head {
     pub keep_alive: bool,
     /// `Expect: 100-continue`: the client waits for an interim 100 before sending content.
     pub expect_continue: bool,
+    /// The first `Accept` field, taken as the fields were read: what a problem answered in
+    /// place of the handler's (a refused switch) is negotiated with.
+    pub accept: Option<HeaderValue>,
+    /// Whether the head has both `Upgrade` and `Connection`, without which it offers no
+    /// protocol switch (RFC 9110 §7.8): most heads have neither, and need no further look.
+    pub may_upgrade: bool,
 }
 
 /// A head that is refused: the problem to answer with, negotiated by the request's Accept
@@ -140,14 +146,18 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let slice = |(at, len): (usize, usize)| head.slice(at..at + len);
 
     let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut accept = None;
     for (name, span) in spans {
         let value = HeaderValue::from_maybe_shared(slice(span))
             .map_err(|_| bad("a field value holds a control character"))?;
+        if seen.accept && accept.is_none() && name == ACCEPT {
+            accept = Some(value.clone());
+        }
         headers.append(name, value);
     }
     let refuse = |problem| Refusal {
         problem,
-        accept: headers.get(ACCEPT).cloned(),
+        accept: accept.clone(),
     };
     if target.1 > MAX_TARGET_BYTES {
         return Err(refuse(target_too_long(target.1)));
@@ -178,6 +188,8 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
         framing,
         keep_alive,
         expect_continue,
+        accept,
+        may_upgrade: seen.upgrade && seen.connection,
     }))
 }
 
@@ -190,6 +202,10 @@ struct Seen {
     connection: bool,
     /// `Expect`.
     expect: bool,
+    /// `Upgrade`: with `Connection`, maybe a protocol switch.
+    upgrade: bool,
+    /// `Accept`: how an answer is negotiated.
+    accept: bool,
 }
 
 impl Seen {
@@ -197,6 +213,8 @@ impl Seen {
         self.length |= name == TRANSFER_ENCODING || name == CONTENT_LENGTH;
         self.connection |= name == CONNECTION;
         self.expect |= name == EXPECT;
+        self.upgrade |= name == UPGRADE;
+        self.accept |= name == ACCEPT;
     }
 }
 

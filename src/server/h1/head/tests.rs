@@ -309,3 +309,33 @@ fn http_1_2_is_read_as_1_1() {
     assert_eq!(refused("GET / HTTP/1.x\r\n\r\n"), StatusCode::BAD_REQUEST);
     assert_eq!(refused("GET / HTTP/1.10\r\n\r\n"), StatusCode::BAD_REQUEST);
 }
+
+#[test]
+fn the_first_accept_field_is_taken_with_the_head() {
+    let h = head("GET / HTTP/1.1\r\nHost: t\r\nAccept: text/html\r\nAccept: */*\r\n\r\n");
+    assert_eq!(
+        h.accept.as_ref().map(|v| v.as_bytes()),
+        Some(&b"text/html"[..])
+    );
+    assert_eq!(head("GET / HTTP/1.1\r\nHost: t\r\n\r\n").accept, None);
+    // A refused head still carries it, so its problem is negotiated.
+    let refusal = parse(&mut BytesMut::from(
+        "GET * HTTP/1.1\r\nHost: t\r\nAccept: application/problem+json\r\n\r\n",
+    ))
+    .unwrap_err();
+    assert_eq!(
+        refusal.accept.as_ref().map(|v| v.as_bytes()),
+        Some(&b"application/problem+json"[..])
+    );
+}
+
+#[test]
+fn only_a_head_with_upgrade_and_connection_may_upgrade() {
+    let with =
+        |fields: &str| head(&format!("GET / HTTP/1.1\r\nHost: t\r\n{fields}\r\n")).may_upgrade;
+    assert!(with("Upgrade: websocket\r\nConnection: upgrade\r\n"));
+    assert!(with("connection: keep-alive, Upgrade\r\nupgrade: h2c\r\n"));
+    assert!(!with("Upgrade: websocket\r\n"));
+    assert!(!with("Connection: upgrade\r\n"));
+    assert!(!with(""));
+}
