@@ -227,13 +227,19 @@ impl HostTable {
         }
     }
 
+    /// Whether any site has names to tell apart. Without (one site, `usher serve`), the
+    /// choice cannot depend on the host, and the host need not be read.
+    pub fn named(&self) -> bool {
+        !(self.exact.is_empty() && self.wildcard.is_empty())
+    }
+
     /// The site for a request's Host (or `:authority`); `None` when the request has none.
     /// Exact names first, then wildcards, then the default site.
     pub fn select(&self, authority: Option<&str>) -> SiteChoice {
-        // With no names to tell apart (one site, `usher serve`), the answer cannot depend on
-        // the host: skip reading it.
-        let named = !(self.exact.is_empty() && self.wildcard.is_empty());
-        if let Some(host) = authority.filter(|_| named).and_then(normalise_authority) {
+        if let Some(host) = authority
+            .filter(|_| self.named())
+            .and_then(normalise_authority)
+        {
             if let Some(&(site, _)) = self.exact.get(host.as_ref()) {
                 return SiteChoice::Exact(site);
             }

@@ -231,6 +231,12 @@ impl Router {
         self.sites.iter().map(|c| &c.site)
     }
 
+    /// Whether [`decide`](Self::decide) looks at the host: only when some site has names
+    /// (`hosts`). When not, a caller may pass `None` and skip finding it.
+    pub fn reads_host(&self) -> bool {
+        self.hosts.named()
+    }
+
     /// Choose the site and route for a request. `host` is the Host field value or
     /// `:authority` (`None` if the request had neither); `path` is already normalised.
     pub fn decide(&self, host: Option<&str>, method: &Method, path: &NormalPath) -> Decision<'_> {

@@ -293,7 +293,13 @@ where
                 "{e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
             ))
         })?;
-        let matched = match app.router.decide(authority(parts), &parts.method, &path) {
+        // The Host field is looked up only when a site has names to choose by.
+        let host = if app.router.reads_host() {
+            authority(parts)
+        } else {
+            None
+        };
+        let matched = match app.router.decide(host, &parts.method, &path) {
             Decision::Misdirected => {
                 return Err(Problem::misdirected(authority(parts).unwrap_or("")));
             }
@@ -308,9 +314,7 @@ where
                     .get("access-control-request-method")
                     .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
                 if let Some(asked) = asked {
-                    if let Decision::Route(target) =
-                        app.router.decide(authority(parts), &asked, &path)
-                    {
+                    if let Decision::Route(target) = app.router.decide(host, &asked, &path) {
                         *routed = Some(Routed {
                             route: target.route,
                             path: path.clone(),

@@ -125,7 +125,9 @@ impl RoutePolicy {
 
     /// Run on the answer to `req` for `path` (normalised), whoever produced it.
     pub fn after(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
-        let caching = config_caching(res.status(), res.headers());
+        // Only header changes of the config ask whether the config's caching applies.
+        let changes = !self.headers.is_empty() || !self.rules.is_empty();
+        let caching = changes && config_caching(res.status(), res.headers());
         let headers = res.headers_mut();
         if let Some(preset) = self.security {
             preset.apply(headers);

@@ -121,6 +121,7 @@ fn hosts_pick_the_site_and_unknown_hosts_get_421() {
     assert_eq!(label("x.b.test"), "b");
     assert_eq!(label("c.test"), "421");
     assert_eq!(router.sites().count(), 2);
+    assert!(router.reads_host());
     let empty = Router::new(vec![site("empty", &[], vec![])]).unwrap();
     assert!(matches!(
         empty.decide(Some("x"), &Method::GET, &p("/")),
@@ -279,4 +280,18 @@ fn explain_adds_the_chosen_routes_policy() {
          security headers: basic\n\
          header rule \"*.js\" matches \"app.js\"\n"
     );
+}
+
+#[test]
+fn one_site_without_names_answers_whatever_the_host() {
+    let router = Router::new(vec![site("only", &[], vec![route("/", None)])]).unwrap();
+    // A caller may skip finding the host: the decision is the same without it.
+    assert!(!router.reads_host());
+    for host in [None, Some("a.test"), Some("[::1]:8080"), Some("not a host")] {
+        let decision = router.decide(host, &Method::GET, &p("/x"));
+        assert!(
+            matches!(decision, Decision::Route(ref m) if m.site.label == "only"),
+            "{host:?}"
+        );
+    }
 }
