@@ -58,9 +58,9 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// Extra response headers: `Allow`, `Content-Range`, `Retry-After`.
     pub headers: HeaderMap,
-    /// Bodies already rendered, one slot per format, shared by clones (see
+    /// Bodies already rendered, with their fields, one slot per format, shared by clones (see
     /// [`Problem::remembered`]); `None` renders every time.
-    rendered: Option<Arc<[OnceLock<Bytes>; Format::ALL.len()]>>,
+    rendered: Option<Arc<[OnceLock<Rendition>; Format::ALL.len()]>>,
 }
 
 impl Problem {
@@ -306,22 +306,35 @@ impl Problem {
         is_head: bool,
     ) -> Response<ResponseBody> {
         let format = negotiate(accept.map(HeaderValue::as_bytes));
-        let body = match &self.rendered {
+        let Rendition { body, headers } = match &self.rendered {
             // A request id is this request's own: never in a shared body.
             Some(rendered) if self.request_id.is_none() => {
                 let slot = &rendered[format as usize];
-                let body = slot.get_or_init(|| render::render(&self, format)).clone();
-                debug_assert_eq!(
-                    body,
-                    render::render(&self, format),
-                    "changed after remembered"
-                );
-                body
+                let kept = slot.get_or_init(|| self.render(format));
+                if cfg!(debug_assertions) {
+                    let fresh = self.render(format);
+                    assert_eq!(kept.body, fresh.body, "changed after remembered");
+                    assert_eq!(kept.headers, fresh.headers, "changed after remembered");
+                }
+                kept.clone()
             }
-            _ => render::render(&self, format),
+            _ => self.render(format),
         };
+        let body = if is_head {
+            ResponseBody::Empty
+        } else {
+            ResponseBody::full(body)
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = headers;
+        response
+    }
 
-        let mut headers = HeaderMap::with_capacity(8 + self.headers.len());
+    /// The body in `format` and the fields that go with it.
+    fn render(&self, format: Format) -> Rendition {
+        let body = render::render(self, format);
+        let mut headers = HeaderMap::with_capacity(6 + self.headers.len());
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static(format.content_type()),
@@ -356,17 +369,15 @@ impl Problem {
                 headers.append(name.clone(), value.clone());
             }
         }
-
-        let body = if is_head {
-            ResponseBody::Empty
-        } else {
-            ResponseBody::full(body)
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() = self.status;
-        *response.headers_mut() = headers;
-        response
+        Rendition { body, headers }
     }
+}
+
+/// A problem rendered in one format: its body and the response fields that describe it.
+#[derive(Debug, Clone)]
+struct Rendition {
+    body: Bytes,
+    headers: HeaderMap,
 }
 
 /// One `Vary` value: `Accept` (the body is negotiated on it) and the names in `extra`, each

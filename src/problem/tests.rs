@@ -445,3 +445,46 @@ fn forgotten(mut problem: Problem) -> Problem {
     problem.forget();
     problem
 }
+
+/// A remembered problem keeps its fields with each body: they are the ones a fresh rendering
+/// gives, in every format, for a HEAD too, with fields of its own (merged `Vary`, `Allow`)
+/// and for a 5xx (`no-store`).
+#[test]
+fn a_remembered_problems_fields_are_a_fresh_renderings() {
+    let mut negotiated = Problem::not_found("/a.txt", Vec::new());
+    negotiated.headers.insert(
+        http::header::VARY,
+        HeaderValue::from_static("Accept-Language"),
+    );
+    let problems = [
+        negotiated,
+        Problem::method_not_allowed_on("/a.txt", &http::Method::POST, &[http::Method::GET]),
+        Problem::internal(),
+    ];
+    for problem in problems {
+        let kept = problem.remembered();
+        for accept in [Some(JSON), Some(BROWSER), Some("text/plain"), None] {
+            for is_head in [false, true] {
+                // The second answer comes from what the first left.
+                let _ = kept
+                    .clone()
+                    .into_response(accept.map(HeaderValue::from_static).as_ref(), is_head);
+                let accept = accept.map(HeaderValue::from_static);
+                let again = kept.clone().into_response(accept.as_ref(), is_head);
+                let fresh = forgotten(kept.clone()).into_response(accept.as_ref(), is_head);
+                assert_eq!(again.status(), fresh.status());
+                assert_eq!(
+                    again.headers(),
+                    fresh.headers(),
+                    "{accept:?} head {is_head}"
+                );
+            }
+        }
+    }
+    let no_store = Problem::internal().remembered();
+    let _ = respond(no_store.clone(), None);
+    assert_eq!(
+        respond(no_store, None).headers()["cache-control"],
+        "no-store"
+    );
+}
