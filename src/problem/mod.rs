@@ -7,8 +7,9 @@
 //! Rendering: [`Problem::into_response`] picks the format (`negotiate`), `render` fills the
 //! escaped per-request fields into a frame of static strings, and the headers are set here.
 //! A problem answered again and again (the file cache's 404s) is [`Problem::remembered`]:
-//! each format is rendered once and its bytes shared (a 404 with a problem+json body: 16,029
-//! -> 14,667 instructions per request in callgrind).
+//! each format is rendered once, and its bytes and fields shared (a 404 with a problem+json
+//! body: 16,029 -> 14,667 instructions per request in callgrind for the body, -> 13,224 with
+//! the fields too).
 //!
 //! Caching: 5xx answers carry `Cache-Control: no-store` (they are transient and name a
 //! request id). 4xx answers carry none, so the defaults of RFC 9111 apply: 404, 405 and 410
