@@ -216,7 +216,7 @@ fn explain_proxy(
             check.path, check.interval, check.expect
         )?;
     }
-    let prefix: String = path.segments[..consumed.min(path.segments.len())]
+    let prefix: String = path.segments()[..consumed.min(path.segments().len())]
         .iter()
         .map(|s| format!("/{s}"))
         .collect();

@@ -98,11 +98,11 @@ impl PathPattern {
             (false, true) => normal(&format!("/{text}"))?,
             (false, false) => return Err(PathPatternError::NotAbsolute),
         };
-        let mut globs: Vec<GlobSegment> = Vec::with_capacity(path.segments.len() + 1);
+        let mut globs: Vec<GlobSegment> = Vec::with_capacity(path.segments().len() + 1);
         if !anchored {
             globs.push(GlobSegment::AnyDepth);
         }
-        for segment in path.segments {
+        for segment in path.into_segments() {
             let glob = match segment.as_str() {
                 "**" => GlobSegment::AnyDepth,
                 s if s.contains("**") => return Err(PathPatternError::BadWildcard),
@@ -168,10 +168,13 @@ impl PathPattern {
         match self {
             PathPattern::Exact(exact) => (exact == path).then_some(0),
             PathPattern::Prefix(prefix) => {
-                path.segments.starts_with(prefix).then_some(prefix.len())
+                // Compared as borrowed segments: a path answered from the cache is never split.
+                let mut segments = path.segment_strs();
+                let starts = prefix.iter().all(|p| segments.next() == Some(p.as_str()));
+                starts.then_some(prefix.len())
             }
             PathPattern::Glob(globs) => {
-                wildcard_match(globs, &path.segments, is_any_depth, |g, s: &String| {
+                wildcard_match(globs, path.segments(), is_any_depth, |g, s: &String| {
                     segment_matches(g, s)
                 })
                 .then_some(0)

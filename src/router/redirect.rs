@@ -216,13 +216,13 @@ impl fmt::Display for Redirect {
 /// The path after `consumed` segments; see the module docs for its shape.
 fn push_path(out: &mut String, path: &NormalPath, consumed: usize, in_query: bool) {
     let set = if in_query { SEGMENT_IN_QUERY } else { SEGMENT };
-    let rest = path.segments.get(consumed..).unwrap_or_default();
+    let rest = path.segments().get(consumed..).unwrap_or_default();
     for segment in rest {
         out.push('/');
         out.extend(utf8_percent_encode(segment, set));
     }
     // The root (`/`, no segments) is all slash; otherwise the slash the request ended with.
-    if path.trailing_slash || (consumed == 0 && rest.is_empty()) {
+    if path.trailing_slash() || (consumed == 0 && rest.is_empty()) {
         out.push('/');
     }
 }

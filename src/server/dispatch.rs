@@ -422,7 +422,7 @@ where
                     return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
                 }
                 let mut prefix = String::new();
-                for segment in &path.segments[..matched.consumed.min(path.segments.len())] {
+                for segment in &path.segments()[..matched.consumed.min(path.segments().len())] {
                     prefix.push('/');
                     prefix.push_str(segment);
                 }

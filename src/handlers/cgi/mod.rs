@@ -128,14 +128,14 @@ pub fn resolve(
     path: &NormalPath,
     consumed: usize,
 ) -> Result<Script, Box<Problem>> {
-    let segments = &path.segments;
+    let segments = &path.segments();
     let consumed = consumed.min(segments.len());
     let not_found = || Box::new(Problem::not_found(&path.to_decoded_string(), Vec::new()));
     let joined = |segs: &[String]| segs.iter().map(|s| format!("/{s}")).collect::<String>();
     // PATH_INFO: the segments after the script, keeping a trailing slash.
     let info = |rest: &[String]| {
         let mut info = joined(rest);
-        if path.trailing_slash && (!rest.is_empty() || consumed > 0) {
+        if path.trailing_slash() && (!rest.is_empty() || consumed > 0) {
             info.push('/');
         }
         info

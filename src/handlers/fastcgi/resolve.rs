@@ -38,7 +38,7 @@ pub enum NoScript {
 ///
 /// Hidden names (a segment starting with `.`) are never scripts or files.
 pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScript> {
-    let segments = &path.segments;
+    let segments = &path.segments();
     let root = &opts.root;
     let hidden = |segs: &[String]| segs.iter().any(|s| s.starts_with('.'));
     let under = |segs: &[String]| segs.iter().fold(root.clone(), |f, s| f.join(s));
@@ -52,7 +52,7 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
         let file = under(&segments[..=i]);
         if !hidden(&segments[..=i]) && is_file(&file) {
             let mut info = joined(&segments[i + 1..]);
-            if path.trailing_slash && i + 1 < segments.len() {
+            if path.trailing_slash() && i + 1 < segments.len() {
                 info.push('/');
             }
             return Ok(Target::Script(script(file, joined(&segments[..=i]), info)));
@@ -60,7 +60,7 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
     } else if !hidden(segments) {
         let place = under(segments);
         match std::fs::metadata(&place) {
-            Ok(meta) if meta.is_file() && !path.trailing_slash => return Ok(Target::File),
+            Ok(meta) if meta.is_file() && !path.trailing_slash() => return Ok(Target::File),
             Ok(meta) if meta.is_dir() => {
                 let index = place.join(&opts.index);
                 if is_file(&index) && !opts.index.starts_with('.') {
@@ -84,7 +84,7 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
         return Err(NoScript::NotFound);
     }
     let mut info = joined(segments);
-    if path.trailing_slash || segments.is_empty() {
+    if path.trailing_slash() || segments.is_empty() {
         info.push('/');
     }
     Ok(Target::Script(script(file, front.clone(), info)))

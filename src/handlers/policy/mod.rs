@@ -134,7 +134,7 @@ impl RoutePolicy {
         }
         self.headers.apply(headers, caching);
         if !self.rules.is_empty() {
-            let last = path.segments.last().map_or("", String::as_str);
+            let last = path.last_segment().unwrap_or("");
             for rule in self.rules.iter().filter(|r| r.glob.matches(last)) {
                 rule.ops.apply(headers, caching);
             }
@@ -172,7 +172,7 @@ impl RoutePolicy {
         if let Some(preset) = self.security {
             lines.push(format!("security headers: {}", preset.name()));
         }
-        let last = path.segments.last().map_or("", String::as_str);
+        let last = path.last_segment().unwrap_or("");
         for rule in self.rules.iter().filter(|r| r.glob.matches(last)) {
             lines.push(format!(
                 "header rule {:?} matches {last:?}",

@@ -169,7 +169,7 @@ pub(super) fn read_and_render(job: &Job, dir: &Entry) -> Result<Listed, Box<Prob
         truncated,
         dir_modified: dir.meta.modified().unwrap_or(UNIX_EPOCH),
     });
-    let rendered = render(&data, &job.path.segments, view);
+    let rendered = render(&data, job.path.segments(), view);
     Ok(Listed {
         data,
         view,

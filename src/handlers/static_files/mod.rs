@@ -211,20 +211,20 @@ impl ServeDir {
         req: &Parts,
         path: &NormalPath,
     ) -> Result<Response<ResponseBody>, Problem> {
-        let key = path.to_decoded_string();
+        let key = path.as_str();
         // Looked up again after waiting for another request's check of a stale entry: its
         // outcome is then in the cache.
         let mut waited = false;
         loop {
             let now = self.cache.now();
-            let answer = self.cache.answer(&key);
+            let answer = self.cache.answer(key);
             let miss = match &answer {
                 Some(_) => None,
-                None => self.cache.miss(&key),
+                None => self.cache.miss(key),
             };
             let turn = match (&answer, &miss) {
                 (Some(cached), _) if self.cache.is_fresh(cached, now) => {
-                    if let Some(answered) = self.answer_cached(req, path, &key, cached).await {
+                    if let Some(answered) = self.answer_cached(req, path, key, cached).await {
                         return answered.map_err(|problem| *problem);
                     }
                     Turn::Check(None) // the entry no longer describes the file
@@ -245,7 +245,7 @@ impl ServeDir {
                 .filter(|cached| !self.cache.is_fresh(cached, now))
                 .map(Arc::clone);
             return self
-                .resolve(req, path, &key, known, now)
+                .resolve(req, path, key, known, now)
                 .await
                 .map_err(|problem| *problem);
         }
@@ -316,7 +316,7 @@ impl ServeDir {
                     None => {
                         // Rendering is pure but proportional to the entries: off the runtime.
                         let data = Arc::clone(&hot.data);
-                        let segments = path.segments.clone();
+                        let segments = path.segments().to_vec();
                         let rendered = tokio::task::spawn_blocking(move || {
                             listing::render(&data, &segments, view)
                         })

@@ -438,7 +438,7 @@ fn respond(status: StatusCode, headers: HeaderMap, body: ResponseBody) -> Respon
 }
 
 fn decoded(path: &NormalPath) -> String {
-    decoded_path(&path.segments, path.trailing_slash)
+    decoded_path(path.segments(), path.trailing_slash())
 }
 
 /// `bytes a-b/len` (RFC 9110 §14.4).

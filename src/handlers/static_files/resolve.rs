@@ -97,7 +97,7 @@ impl Job {
 
     /// The request path, decoded, as problems show it.
     pub(super) fn decoded(&self) -> String {
-        decoded_path(&self.path.segments, self.path.trailing_slash)
+        decoded_path(self.path.segments(), self.path.trailing_slash())
     }
 }
 
@@ -167,7 +167,7 @@ pub(super) fn resolve(job: &Job) -> Outcome {
 
 fn attempt(job: &Job) -> Result<Outcome, Raced> {
     let opts = &*job.opts;
-    let segments = &job.path.segments;
+    let segments = job.path.segments();
     let entry = match walk(opts, segments) {
         Walk::Found(entry) => entry,
         Walk::Missing { at, parent } => return missing(job, at, parent),
@@ -175,7 +175,7 @@ fn attempt(job: &Job) -> Result<Outcome, Raced> {
         Walk::Failed(err, path) => return Ok(failed(job, &err, &path)),
     };
     if entry.meta.is_dir() {
-        if !job.path.trailing_slash && !segments.is_empty() {
+        if !job.path.trailing_slash() && !segments.is_empty() {
             return Ok(redirect(job));
         }
         return directory(job, entry);
@@ -188,7 +188,7 @@ fn attempt(job: &Job) -> Result<Outcome, Raced> {
             &opts.root,
         ));
     };
-    if job.path.trailing_slash {
+    if job.path.trailing_slash() {
         // `/file.txt/`: a file is not a directory (ENOTDIR); point at the file.
         return Ok(not_found(job, vec![decoded_path(segments, false)]));
     }
@@ -214,7 +214,7 @@ fn directory(job: &Job, dir: Entry) -> Result<Outcome, Raced> {
     }
     // `index.en.html`, `index.fr.html`: negotiate among them like any other variants.
     for name in &opts.index_files {
-        let found = variants::find(job, &dir.path, &job.path.segments, name);
+        let found = variants::find(job, &dir.path, job.path.segments(), name);
         if let Some(outcome) = negotiated(job, found) {
             return outcome;
         }
@@ -253,12 +253,12 @@ fn negotiated(job: &Job, found: Variants) -> Option<Result<Outcome, Raced>> {
 
 /// Nothing at segment `at`: variants of the last name, else 404 with suggestions.
 fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Raced> {
-    let segments = &job.path.segments;
+    let segments = job.path.segments();
     let Some(dir) = parent else {
         // A file where a directory was needed (`/file.txt/x`): point at the file.
         return Ok(not_found(job, vec![decoded_path(&segments[..at], false)]));
     };
-    if at + 1 == segments.len() && !job.path.trailing_slash {
+    if at + 1 == segments.len() && !job.path.trailing_slash() {
         if let Some(outcome) = clean_url(job, &dir, &segments[at]) {
             return outcome;
         }
@@ -582,7 +582,7 @@ pub(super) fn classify(err: io::Error) -> Miss {
 
 /// 301 to the directory form, keeping the query (RFC 9110 §15.4.2).
 fn redirect(job: &Job) -> Outcome {
-    let mut location = encoded_path(&job.path.segments, true);
+    let mut location = encoded_path(job.path.segments(), true);
     if let Some(query) = &job.query {
         location.push('?');
         location.push_str(query);

@@ -35,7 +35,7 @@ pub(super) fn is_navigation(headers: &HeaderMap, path: &NormalPath) -> bool {
         // One field, exactly `navigate` (a structured-field token, lowercase).
         return modes.next().is_none() && mode.as_bytes() == b"navigate";
     }
-    let last = path.segments.last().map_or("", String::as_str);
+    let last = path.last_segment().unwrap_or("");
     let has_extension = last.rfind('.').is_some_and(|i| i > 0);
     !has_extension && prefers_html(headers)
 }
@@ -60,8 +60,5 @@ pub(super) fn fallback_path(file: &Path) -> Option<NormalPath> {
             _ => return None,
         }
     }
-    (!segments.is_empty()).then_some(NormalPath {
-        segments,
-        trailing_slash: false,
-    })
+    (!segments.is_empty()).then(|| NormalPath::from_segments(segments, false))
 }

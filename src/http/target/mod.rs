@@ -9,6 +9,7 @@
 //! makes `%252e%252e` the literal name `%2e%2e`, which the filesystem never interprets.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Why a request target cannot name anything under the root. Each maps to 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,28 +29,97 @@ pub enum TargetError {
 }
 
 /// A decoded, normalised request path: `/`-separated segments, none empty, `.` or `..`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Kept as the one decoded string it renders to (the file cache's key, a problem's
+/// instance); the segments are split from it the first time they are asked for, which a
+/// request answered from the cache never does.
+#[derive(Debug, Clone)]
 pub struct NormalPath {
-    /// The decoded segments, in order. Never empty strings, `.` or `..`, and never containing `/`.
-    pub segments: Vec<String>,
-    /// Whether the target ended in `/` (directory form). Always true for the root, and true when
-    /// the last segment was a dot-segment (`/a/.` and `/a/b/..` both name the directory `/a/`).
-    pub trailing_slash: bool,
+    /// `/a/b` or `/a/b/` (with [`trailing_slash`](Self::trailing_slash)), decoded; the root
+    /// is `/`.
+    decoded: String,
+    /// Whether the target ended in `/` (directory form).
+    trailing_slash: bool,
+    /// The segments, once asked for.
+    segments: OnceLock<Vec<String>>,
 }
 
+impl PartialEq for NormalPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.decoded == other.decoded && self.trailing_slash == other.trailing_slash
+    }
+}
+
+impl Eq for NormalPath {}
+
 impl NormalPath {
+    /// The path made of `segments` (each non-empty, not `.` or `..`, without `/`).
+    pub fn from_segments(segments: Vec<String>, trailing_slash: bool) -> Self {
+        let mut decoded =
+            String::with_capacity(segments.iter().map(|s| s.len() + 1).sum::<usize>() + 1);
+        for segment in &segments {
+            decoded.push('/');
+            decoded.push_str(segment);
+        }
+        if trailing_slash || segments.is_empty() {
+            decoded.push('/');
+        }
+        NormalPath {
+            decoded,
+            trailing_slash,
+            segments: OnceLock::from(segments),
+        }
+    }
+
     /// The path as `/a/b` or `/a/b/`, decoded (not percent-encoded); the root is `/`.
+    pub fn as_str(&self) -> &str {
+        &self.decoded
+    }
+
+    /// [`as_str`](Self::as_str), owned.
     pub fn to_decoded_string(&self) -> String {
-        let len = self.segments.iter().map(|s| s.len() + 1).sum::<usize>() + 1;
-        let mut out = String::with_capacity(len);
-        for segment in &self.segments {
-            out.push('/');
-            out.push_str(segment);
+        self.decoded.clone()
+    }
+
+    /// Whether the target ended in `/` (directory form). Always true for the root from
+    /// [`normalise`], and true when the last segment was a dot-segment (`/a/.` and
+    /// `/a/b/..` both name the directory `/a/`).
+    pub fn trailing_slash(&self) -> bool {
+        self.trailing_slash
+    }
+
+    /// The decoded segments, in order. Never empty strings, `.` or `..`, and never
+    /// containing `/`.
+    pub fn segments(&self) -> &[String] {
+        self.segments
+            .get_or_init(|| self.segment_strs().map(str::to_owned).collect())
+    }
+
+    /// The segments, borrowed from the path, without keeping them.
+    pub fn segment_strs(&self) -> impl DoubleEndedIterator<Item = &str> {
+        let inner = self.decoded[1..]
+            .strip_suffix('/')
+            .unwrap_or(&self.decoded[1..]);
+        // `/` is ASCII and never inside a segment: splitting gives the segments back.
+        inner.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// The last segment, if any.
+    pub fn last_segment(&self) -> Option<&str> {
+        self.segment_strs().next_back()
+    }
+
+    /// The segments, owned.
+    pub fn into_segments(self) -> Vec<String> {
+        match self.segments.into_inner() {
+            Some(segments) => segments,
+            None => self
+                .decoded
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
-        if self.trailing_slash || self.segments.is_empty() {
-            out.push('/');
-        }
-        out
     }
 }
 
@@ -75,36 +145,61 @@ pub fn normalise(path: &str) -> Result<NormalPath, TargetError> {
         Cow::Owned(bytes) => std::str::from_utf8(bytes).map_err(|_| TargetError::InvalidUtf8)?,
     };
 
-    // At most one segment per `/`. `/` is ASCII, so its positions are character boundaries;
-    // a plain loop over the bytes costs less than a `str` pattern search on a short path.
-    let bytes = decoded.as_bytes();
-    let mut segments: Vec<String> =
-        Vec::with_capacity(bytes.iter().filter(|&&b| b == b'/').count());
-    let ends = (1..=bytes.len()).filter(|&at| bytes.get(at).is_none_or(|&b| b == b'/'));
-    let mut start = 1;
+    // Most paths are already normal: they are their own normal form, copied once.
+    if is_normal(decoded.as_bytes()) {
+        return Ok(NormalPath {
+            decoded: decoded.to_owned(),
+            trailing_slash: decoded.ends_with('/'),
+            segments: OnceLock::new(),
+        });
+    }
+    // The result is never longer than the input.
+    let mut out = String::with_capacity(decoded.len());
     // The leading `/` means we start "in" the root directory.
     let mut ends_in_directory = true;
-    for end in ends {
-        let segment = &decoded[start..end];
-        start = end + 1;
+    for segment in decoded[1..].split('/') {
         match segment {
             // `//` and `/./` add nothing (RFC 3986 §5.2.4 rule B for `.`).
             "" | "." => ends_in_directory = true,
             // RFC 3986 §5.2.4 rule C, clamped: a `..` at the root stays at the root.
             ".." => {
-                segments.pop();
+                out.truncate(out.rfind('/').unwrap_or(0));
                 ends_in_directory = true;
             }
             name => {
-                segments.push(name.to_owned());
+                out.push('/');
+                out.push_str(name);
                 ends_in_directory = false;
             }
         }
     }
+    if ends_in_directory || out.is_empty() {
+        out.push('/');
+    }
     Ok(NormalPath {
-        segments,
+        decoded: out,
         trailing_slash: ends_in_directory,
+        segments: OnceLock::new(),
     })
+}
+
+/// Whether `path` (starting with `/`) has no empty segment but a last one (the trailing `/`)
+/// and no `.` or `..` segment: its normal form is itself. A byte loop: a `str` pattern search
+/// costs more on segments this short.
+fn is_normal(path: &[u8]) -> bool {
+    let mut start = 1;
+    for at in 1..=path.len() {
+        if at < path.len() && path[at] != b'/' {
+            continue;
+        }
+        match &path[start..at] {
+            b"" if at < path.len() => return false,
+            b"." | b".." => return false,
+            _ => {}
+        }
+        start = at + 1;
+    }
+    true
 }
 
 /// Decode every `%XX` once (RFC 3986 §2.1); a `%` without two hex digits after it is an error.

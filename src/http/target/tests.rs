@@ -3,7 +3,7 @@
 use super::*;
 
 fn segs(path: &str) -> Vec<String> {
-    normalise(path).expect(path).segments
+    normalise(path).expect(path).segments().to_vec()
 }
 
 fn norm(path: &str) -> String {
@@ -13,7 +13,7 @@ fn norm(path: &str) -> String {
 /// The sandbox invariant: whatever came in, no segment can step out of (or be confused with) a
 /// directory reference.
 fn assert_confined(path: &NormalPath) {
-    for s in &path.segments {
+    for s in path.segments() {
         assert!(!s.is_empty(), "empty segment in {path:?}");
         assert_ne!(s, ".", "dot segment in {path:?}");
         assert_ne!(s, "..", "dot-dot segment in {path:?}");
@@ -33,9 +33,9 @@ fn plain_paths() {
 
 #[test]
 fn trailing_slash() {
-    assert!(normalise("/").unwrap().trailing_slash);
-    assert!(normalise("/a/").unwrap().trailing_slash);
-    assert!(!normalise("/a").unwrap().trailing_slash);
+    assert!(normalise("/").unwrap().trailing_slash());
+    assert!(normalise("/a/").unwrap().trailing_slash());
+    assert!(!normalise("/a").unwrap().trailing_slash());
     // A trailing dot-segment names the directory (RFC 3986 §5.2.4 rules B and C).
     assert_eq!(norm("/a/."), "/a/");
     assert_eq!(norm("/a/.."), "/");
@@ -43,7 +43,7 @@ fn trailing_slash() {
     assert_eq!(norm("/a/%2e"), "/a/");
     assert_eq!(norm("/a//"), "/a/");
     assert_eq!(norm("/a/./b"), "/a/b");
-    assert!(normalise("/..").unwrap().trailing_slash);
+    assert!(normalise("/..").unwrap().trailing_slash());
 }
 
 #[test]
@@ -84,11 +84,11 @@ fn every_encoding_of_dot_dot_is_clamped() {
         let p = normalise(hostile).expect(hostile);
         assert_confined(&p);
         assert!(
-            p.segments.len() <= 2,
+            p.segments().len() <= 2,
             "{hostile} kept too much: {:?}",
-            p.segments
+            p.segments()
         );
-        if let Some(first) = p.segments.first() {
+        if let Some(first) = p.segments().first() {
             assert!(first == "etc" || first == "a", "{hostile} -> {p:?}");
         }
     }
@@ -190,7 +190,7 @@ fn must_be_absolute() {
 fn very_long_paths() {
     let deep = "/a".repeat(50_000);
     let p = normalise(&deep).unwrap();
-    assert_eq!(p.segments.len(), 50_000);
+    assert_eq!(p.segments().len(), 50_000);
     assert_confined(&p);
 
     let climb = format!("{}{}", "/..".repeat(50_000), "/etc/passwd");
@@ -200,7 +200,7 @@ fn very_long_paths() {
     assert_eq!(norm(&encoded_climb), "/etc");
 
     let long_name = format!("/{}", "x".repeat(100_000));
-    assert_eq!(normalise(&long_name).unwrap().segments[0].len(), 100_000);
+    assert_eq!(normalise(&long_name).unwrap().segments()[0].len(), 100_000);
 
     let slashes = "/".repeat(100_000);
     assert_eq!(norm(&slashes), "/");
@@ -244,10 +244,7 @@ fn to_decoded_string_round_trips() {
         assert_eq!(normalise(&p.to_decoded_string()).unwrap(), p);
     }
     // A hand-built root without trailing_slash still renders as `/`.
-    let root = NormalPath {
-        segments: Vec::new(),
-        trailing_slash: false,
-    };
+    let root = NormalPath::from_segments(Vec::new(), false);
     assert_eq!(root.to_decoded_string(), "/");
 }
 
@@ -255,4 +252,68 @@ fn to_decoded_string_round_trips() {
 fn nothing_to_decode_borrows() {
     assert!(matches!(percent_decode(b"/a/b"), Ok(Cow::Borrowed(_))));
     assert!(matches!(percent_decode(b"/a%20b"), Ok(Cow::Owned(_))));
+}
+
+/// The path is kept as one string and split when asked: every way of reading its segments
+/// agrees, and a path built from segments equals the one normalised to them.
+#[test]
+fn the_segments_read_back_from_the_string_in_every_way() {
+    for path in [
+        "/",
+        "/a",
+        "/a/",
+        "/a/b/c",
+        "/a/b/c/",
+        "/a//b///c",
+        "/a/./b/../c/",
+        "/../../a",
+        "/a/b/../../..",
+        "/a/%2F/b",
+        "/%2e%2e/x/%2E/y/..",
+        "/caf%C3%A9/men%C3%BC.txt",
+        "/a%20b/",
+    ] {
+        let normal = normalise(path).expect(path);
+        assert_confined(&normal);
+        let borrowed: Vec<&str> = normal.segment_strs().collect();
+        let last = borrowed.last().copied();
+        // Before and after the segments are kept.
+        assert_eq!(normal.clone().into_segments(), borrowed, "{path}");
+        assert_eq!(normal.last_segment(), last, "{path}");
+        assert_eq!(normal.segments(), borrowed, "{path}");
+        assert_eq!(normal.clone().into_segments(), borrowed, "{path}");
+        let built = NormalPath::from_segments(normal.segments().to_vec(), normal.trailing_slash());
+        assert_eq!(built, normal, "{path}");
+        assert_eq!(built.as_str(), normal.as_str(), "{path}");
+        assert_eq!(normal.as_str(), normal.to_decoded_string());
+    }
+    assert_eq!(norm("/a/b/../../../c"), "/c");
+    assert_eq!(norm("/a/%2F/b"), "/a/b");
+    assert_eq!(normalise("/a/..").unwrap().last_segment(), None);
+}
+
+/// The shortcut for a path already normal takes exactly the paths that are their own normal
+/// form.
+#[test]
+fn only_a_normal_path_is_taken_as_it_is() {
+    for path in [
+        "/",
+        "/a",
+        "/a/",
+        "/a/b.c/",
+        "/.a/..b/...",
+        "/a./b..",
+        "/a b/%",
+    ] {
+        assert!(is_normal(path.as_bytes()), "{path}");
+        if !path.contains('%') {
+            assert_eq!(norm(path), path);
+        }
+    }
+    for path in [
+        "//", "/a//", "//a", "/.", "/..", "/a/.", "/a/../b", "/./a", "/a/./", "/a//b",
+    ] {
+        assert!(!is_normal(path.as_bytes()), "{path}");
+        assert_ne!(norm(path), path);
+    }
 }

@@ -130,14 +130,12 @@ pub(super) fn expire(serve: &ServeDir) {
 
 /// A request target from a decoded path: `/a b/` -> segments `["a b"]`, trailing slash.
 pub(super) fn normal(decoded: &str) -> NormalPath {
-    NormalPath {
-        segments: decoded
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        trailing_slash: decoded.ends_with('/'),
-    }
+    let segments = decoded
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    NormalPath::from_segments(segments, decoded.ends_with('/'))
 }
 
 /// A request for the decoded `path` with an optional `query` and headers.
@@ -147,7 +145,7 @@ pub(super) fn parts(
     query: Option<&str>,
     headers: &[(&str, &str)],
 ) -> http::request::Parts {
-    let mut uri = super::encoded_path(&path.segments, path.trailing_slash);
+    let mut uri = super::encoded_path(path.segments(), path.trailing_slash());
     if let Some(q) = query {
         uri.push('?');
         uri.push_str(q);
