@@ -15,6 +15,7 @@ pub mod chunked;
 pub mod conditional;
 pub mod encode;
 pub mod etag;
+pub mod field_value;
 pub mod mime;
 pub mod persistence;
 pub mod range;

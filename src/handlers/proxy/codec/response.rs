@@ -12,8 +12,9 @@ use std::mem::MaybeUninit;
 use bytes::BytesMut;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http::response::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
+use http::{HeaderMap, HeaderName, Method, Response, StatusCode, Version};
 
+use crate::http::field_value;
 use crate::http::persistence::persistent;
 
 /// Largest response head (status line and fields, with their line ends, and any empty lines
@@ -364,9 +365,8 @@ fn parse_head(
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(spans.len());
     for (name, at, len) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(at..at + len))
-            .map_err(|_| ResponseError::Malformed("a field value holds a control character"))?;
-        headers.append(name, value);
+        // httparse has checked the value's bytes (see `field_value`).
+        headers.append(name, field_value::parsed(head.slice(at..at + len)));
     }
     Ok(Some((status, version, headers)))
 }

@@ -14,6 +14,7 @@ use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
+use crate::http::field_value;
 use crate::http::persistence::persistent;
 use crate::problem::Problem;
 
@@ -148,8 +149,8 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let mut headers = HeaderMap::with_capacity(spans.len());
     let mut accept = None;
     for (name, span) in spans {
-        let value = HeaderValue::from_maybe_shared(slice(span))
-            .map_err(|_| bad("a field value holds a control character"))?;
+        // httparse has checked the value's bytes (see `field_value`).
+        let value = field_value::parsed(slice(span));
         if seen.accept && accept.is_none() && name == ACCEPT {
             accept = Some(value.clone());
         }
