@@ -110,16 +110,9 @@ impl NormalPath {
     }
 
     /// The segments, owned.
-    pub fn into_segments(self) -> Vec<String> {
-        match self.segments.into_inner() {
-            Some(segments) => segments,
-            None => self
-                .decoded
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        }
+    pub fn into_segments(mut self) -> Vec<String> {
+        self.segments();
+        self.segments.take().unwrap_or_default()
     }
 }
 
