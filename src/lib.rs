@@ -13,8 +13,12 @@
 //! - [`problem`]: the one error type a handler returns, with its negotiated body.
 //! - [`body`]: the response body type every handler produces.
 //! - [`tools`]: `usher check` and `usher explain`, the config file run dry.
-//! - [`page_cache`]: whether a file range is in memory; the only module allowed `unsafe`
-//!   (`cachestat` and `mincore`, which no safe crate offers; its notes say why).
+//! - [`page_cache`]: whether a file range is in memory (`cachestat` and `mincore`, which no
+//!   safe crate offers).
+//!
+//! `unsafe` is denied but in four modules of the library, each saying why at its top:
+//! [`page_cache`], `server::in_place`, `server::socket` and `http::field_value` (and the
+//! binary's allocator).
 #![deny(unsafe_code)]
 
 pub mod body;
