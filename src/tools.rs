@@ -216,13 +216,7 @@ fn explain_proxy(
             check.path, check.interval, check.expect
         )?;
     }
-    let prefix: String = path.segments()[..consumed.min(path.segments().len())]
-        .iter()
-        .map(|s| format!("/{s}"))
-        .collect();
-    let strip = opts
-        .strip_prefix
-        .then_some(if prefix.is_empty() { "/" } else { &prefix });
+    let strip = opts.strip_prefix.then_some(path.prefix(consumed));
     let target = proxy::client::upstream_target(parts, strip);
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let cx = proxy::forward::ForwardContext {

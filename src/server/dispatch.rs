@@ -304,7 +304,7 @@ where
                 return Err(Problem::misdirected(authority(parts).unwrap_or("")));
             }
             Decision::NoRoute { .. } => {
-                return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
+                return Err(Problem::not_found(path.as_str(), Vec::new()));
             }
             Decision::MethodNotAllowed { allowed, .. } if parts.method == Method::OPTIONS => {
                 // A CORS preflight asks about the method it names: the route that would
@@ -331,9 +331,8 @@ where
                 if !allowed.contains(&Method::OPTIONS) {
                     allowed.push(Method::OPTIONS); // always answered, with Allow
                 }
-                let shown = path.to_decoded_string();
                 return Err(Problem::method_not_allowed_on(
-                    &shown,
+                    path.as_str(),
                     &parts.method,
                     &allowed,
                 ));
@@ -395,7 +394,7 @@ where
                         return serve_files(files, parts, path).await;
                     }
                     Err(fastcgi::resolve::NoScript::NotFound) => {
-                        return Err(Problem::not_found(&path.to_decoded_string(), Vec::new()));
+                        return Err(Problem::not_found(path.as_str(), Vec::new()));
                     }
                 };
                 let peer = Peer {
@@ -421,18 +420,13 @@ where
                 if proxy::forward::max_forwards_exhausted(parts) {
                     return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
                 }
-                let mut prefix = String::new();
-                for segment in &path.segments()[..matched.consumed.min(path.segments().len())] {
-                    prefix.push('/');
-                    prefix.push_str(segment);
-                }
                 if let Some(link) = &conn.link {
                     link.arm(); // a client gone frees the upstream's connection
                 }
                 let request_id = next_request_id();
                 let origin = proxy::client::Origin {
                     route: &route.pattern,
-                    prefix: if prefix.is_empty() { "/" } else { &prefix },
+                    prefix: path.prefix(matched.consumed),
                     peer: conn.peer,
                     local: conn.local,
                     request_id: &request_id,

@@ -130,7 +130,7 @@ pub fn resolve(
 ) -> Result<Script, Box<Problem>> {
     let segments = &path.segments();
     let consumed = consumed.min(segments.len());
-    let not_found = || Box::new(Problem::not_found(&path.to_decoded_string(), Vec::new()));
+    let not_found = || Box::new(Problem::not_found(path.as_str(), Vec::new()));
     let joined = |segs: &[String]| segs.iter().map(|s| format!("/{s}")).collect::<String>();
     // PATH_INFO: the segments after the script, keeping a trailing slash.
     let info = |rest: &[String]| {

@@ -104,6 +104,25 @@ impl NormalPath {
         inner.split('/').filter(|s| !s.is_empty())
     }
 
+    /// The path of the first `count` segments, `/a/b`, without a trailing `/`; `/` for none
+    /// (a route's prefix, which a proxy strips). Borrowed, never split.
+    pub fn prefix(&self, count: usize) -> &str {
+        if count == 0 {
+            return "/";
+        }
+        let end = (1..self.decoded.len())
+            .filter(|&at| self.decoded.as_bytes()[at] == b'/')
+            .nth(count - 1)
+            .unwrap_or(self.decoded.len());
+        match self.decoded[..end]
+            .strip_suffix('/')
+            .unwrap_or(&self.decoded[..end])
+        {
+            "" => "/",
+            prefix => prefix,
+        }
+    }
+
     /// The last segment, if any.
     pub fn last_segment(&self) -> Option<&str> {
         self.segment_strs().next_back()

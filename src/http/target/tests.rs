@@ -286,6 +286,16 @@ fn the_segments_read_back_from_the_string_in_every_way() {
         assert_eq!(built, normal, "{path}");
         assert_eq!(built.as_str(), normal.as_str(), "{path}");
         assert_eq!(normal.as_str(), normal.to_decoded_string());
+        // A route's prefix: the first segments joined, `/` for none.
+        for count in 0..=borrowed.len() + 1 {
+            let joined: String = borrowed
+                .iter()
+                .take(count)
+                .map(|s| format!("/{s}"))
+                .collect();
+            let expected = if joined.is_empty() { "/" } else { &joined };
+            assert_eq!(normal.prefix(count), expected, "{path} {count}");
+        }
     }
     assert_eq!(norm("/a/b/../../../c"), "/c");
     assert_eq!(norm("/a/%2F/b"), "/a/b");
