@@ -297,11 +297,22 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ResponseError> {
 /// One head (interim or final) from the front of `buf`, removed on success.
 ///
 /// httparse only sees a complete head; until then [`Scan::head_end`] checks the bytes in
-/// order, so the outcome never depends on how the head was split into reads.
+/// order, so the outcome never depends on how the head was split into reads. A head that
+/// arrives whole in the first read, in the strict form every server sends (CRLF line ends,
+/// no obs-fold), is taken by httparse alone ([`whole_strict_head`]): the byte-by-byte
+/// checks cost more than the parse.
 fn parse_head(
     scan: &mut Scan,
     buf: &mut BytesMut,
 ) -> Result<Option<(StatusCode, Version, HeaderMap)>, ResponseError> {
+    if scan.pos == 0 {
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+        let mut res = httparse::Response::new(&mut []);
+        if let Some(len) = whole_strict_head(&mut res, buf, &mut fields) {
+            let (status, version, spans) = read_parsed(&res, buf.as_ptr() as usize)?;
+            return Ok(Some((status, version, take_head(buf, len, spans))));
+        }
+    }
     let Some(end) = scan.head_end(buf)? else {
         if buf.len() > MAX_HEAD_BYTES {
             return Err(ResponseError::HeadTooLarge);
@@ -339,6 +350,40 @@ fn parse_head(
         }
         Err(e) => return Err(syntax_error(e)),
     };
+    let (status, version, spans) = read_parsed(&res, text.as_ptr() as usize)?;
+    Ok(Some((status, version, take_head(buf, len, spans))))
+}
+
+/// The length of the head at the front of `buf`, if httparse finds it complete there and it
+/// passes the one check of [`Scan::head_end`] httparse does not make: every LF follows a CR
+/// (httparse takes a bare LF as a line end, and refuses a bare CR and obs-fold itself). Also
+/// within [`MAX_HEAD_BYTES`]. `None` sends the head the careful way, which also names what
+/// is wrong with it.
+fn whole_strict_head<'h, 'b>(
+    res: &mut httparse::Response<'h, 'b>,
+    buf: &'b [u8],
+    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
+) -> Option<usize> {
+    let parsed =
+        httparse::ParserConfig::default().parse_response_with_uninit_headers(res, buf, fields);
+    let Ok(httparse::Status::Complete(len)) = parsed else {
+        return None;
+    };
+    let head = buf.get(..len).filter(|_| len <= MAX_HEAD_BYTES)?;
+    memchr::memchr_iter(b'\n', head)
+        .all(|lf| lf > 0 && head[lf - 1] == b'\r')
+        .then_some(len)
+}
+
+/// Each field's name, and where its value lies in the head: offset and length.
+type Spans = Vec<(HeaderName, usize, usize)>;
+
+/// Status, version and where each field's value lies (from `base`, the parsed text's start)
+/// in a head httparse parsed.
+fn read_parsed(
+    res: &httparse::Response<'_, '_>,
+    base: usize,
+) -> Result<(StatusCode, Version, Spans), ResponseError> {
     let code = res.code.unwrap_or_default();
     // RFC 9110 §15: "Values outside the range 100..599 are invalid."
     let status = StatusCode::from_u16(code)
@@ -350,8 +395,6 @@ fn parse_head(
         Some(1) => Version::HTTP_11,
         _ => return Err(ResponseError::Version),
     };
-    // Field values are sliced out of the frozen head rather than copied.
-    let base = text.as_ptr() as usize;
     let mut spans = Vec::with_capacity(res.headers.len());
     for field in res.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
@@ -362,13 +405,19 @@ fn parse_head(
             field.value.len(),
         ));
     }
+    Ok((status, version, spans))
+}
+
+/// Remove the head's `len` bytes from `buf`, its field values sliced out of them rather
+/// than copied.
+fn take_head(buf: &mut BytesMut, len: usize, spans: Spans) -> HeaderMap {
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(spans.len());
     for (name, at, len) in spans {
         // httparse has checked the value's bytes (see `field_value`).
         headers.append(name, field_value::parsed(head.slice(at..at + len)));
     }
-    Ok(Some((status, version, headers)))
+    headers
 }
 
 /// How far the bytes of the head being received have been checked, so each byte is looked

@@ -423,6 +423,14 @@ fn heads_larger_than_the_limit_are_refused() {
     );
     line.truncate(MAX_HEAD_BYTES);
     assert_eq!(feed(&Method::GET, false, [&line[..]]), Outcome::NeedMore);
+    // A whole head one byte past the limit, in few fields, arriving in one read.
+    let mut long = b"HTTP/1.1 200 OK\r\nX-Filler: ".to_vec();
+    long.resize(MAX_HEAD_BYTES - 3, b'a');
+    long.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(
+        feed(&Method::GET, false, [&long[..]]),
+        Outcome::Failed(ResponseError::HeadTooLarge)
+    );
 }
 
 #[test]
