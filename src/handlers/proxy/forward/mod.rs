@@ -47,6 +47,7 @@ mod tests;
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
 use http::header::{
     CONNECTION, EXPECT, FORWARDED, HOST, LOCATION, MAX_FORWARDS, REFRESH, UPGRADE, VIA,
 };
@@ -172,7 +173,7 @@ pub struct ResponseContext<'a> {
 /// request it is true for must be answered by usher, not forwarded.
 pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
     let headers = &parts.headers;
-    let options = connection_options(headers);
+    let options = connection_fields(headers);
     let upgrade = cx.tunnel_upgrade && is_upgrade(parts);
     let trusted = any_contains(cx.trusted_proxies, cx.peer.ip());
     let client_host = original_host(parts);
@@ -188,16 +189,16 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
 
     // The lists usher appends to, each combined into one field line so that an application
     // reading only the first line of a field still sees all of it.
-    let via = append(headers, &VIA, via_entry(parts.version).as_bytes());
+    let via = append(headers, &VIA, via_entry(parts.version));
     let peer = forwarded::for_entry(cx.peer);
     let element = forwarded::element(cx.peer, cx.local, client_host.as_ref(), cx.scheme);
     let (xff, fwd) = if trusted {
         (
-            append(headers, &X_FORWARDED_FOR, &peer),
-            append(headers, &FORWARDED, &element),
+            append(headers, &X_FORWARDED_FOR, peer),
+            append(headers, &FORWARDED, element),
         )
     } else {
-        (own(&peer), own(&element))
+        (own(peer), own(element))
     };
     let mut added = Added::default();
 
@@ -226,15 +227,16 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
     added.put(&mut out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
     added.put(&mut out, &FORWARDED, &fwd, |a| &mut a.forwarded);
     // X-Forwarded-Proto and -Host describe the original request: a trusted proxy's value is
-    // kept as the one the first proxy saw; otherwise (or when absent) usher's is set.
-    if !out.contains_key(X_FORWARDED_PROTO) {
+    // kept as the one the first proxy saw; otherwise (or when absent) usher's is set. From
+    // anyone else the fields were left out above, so they need no lookup.
+    if !trusted || !out.contains_key(X_FORWARDED_PROTO) {
         out.insert(
             X_FORWARDED_PROTO,
             HeaderValue::from_static(cx.scheme.as_str()),
         );
     }
     if let Some(host) = client_host {
-        if !out.contains_key(X_FORWARDED_HOST) {
+        if !trusted || !out.contains_key(X_FORWARDED_HOST) {
             out.insert(X_FORWARDED_HOST, host);
         }
     }
@@ -250,8 +252,8 @@ pub fn response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
     // Rebuilt rather than edited: `HeaderMap::remove` moves the last field into the removed
     // one's place, which would reorder the fields.
     let received = std::mem::take(headers);
-    let options = connection_options(&received);
-    let via = append(&received, &VIA, via_entry(cx.version).as_bytes());
+    let options = connection_fields(&received);
+    let via = append(&received, &VIA, via_entry(cx.version));
     let mut added = Added::default();
     headers.reserve(received.len() + 2);
     for (name, value) in &received {
@@ -288,9 +290,7 @@ pub fn response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
 pub fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11
         && parts.headers.contains_key(UPGRADE)
-        && connection_options(&parts.headers)
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case("upgrade"))
+        && connection_options(&parts.headers).any(|o| o.eq_ignore_ascii_case("upgrade"))
 }
 
 /// Whether usher must answer a TRACE or OPTIONS request itself because its `Max-Forwards` is
@@ -326,7 +326,7 @@ fn original_host(parts: &Parts) -> Option<HeaderValue> {
 }
 
 /// The options listed in `Connection` (RFC 9110 §7.6.1: a comma-separated list of tokens).
-fn connection_options(headers: &HeaderMap) -> Vec<&str> {
+fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(CONNECTION)
         .iter()
@@ -334,6 +334,15 @@ fn connection_options(headers: &HeaderMap) -> Vec<&str> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|o| !o.is_empty())
+}
+
+/// The `Connection` options that name fields to remove besides the ones always removed
+/// ([`HOP_BY_HOP`]): those, such as `keep-alive` in nearly every answer, would only repeat
+/// what [`is_hop_by_hop`] says, and leaving them out leaves most lists empty, with nothing
+/// to allocate.
+fn connection_fields(headers: &HeaderMap) -> Vec<&str> {
+    connection_options(headers)
+        .filter(|o| !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(o)))
         .collect()
 }
 
@@ -369,24 +378,36 @@ fn decrement(value: &HeaderValue) -> HeaderValue {
     }
 }
 
-/// The lines of `name` in `headers`, joined with `, ` (RFC 9110 §5.3), then `entry`.
-fn append(headers: &HeaderMap, name: &HeaderName, entry: &[u8]) -> HeaderValue {
-    let mut out = Vec::new();
-    for value in headers.get_all(name) {
-        let value = trim(value.as_bytes());
-        if !value.is_empty() {
-            out.extend_from_slice(value);
-            out.extend_from_slice(b", ");
-        }
+/// The lines of `name` in `headers`, joined with `, ` (RFC 9110 §5.3), then `entry`; just
+/// `entry`, not copied, when there are none.
+fn append(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    entry: impl Into<Bytes> + AsRef<[u8]>,
+) -> HeaderValue {
+    let mut lines = headers
+        .get_all(name)
+        .iter()
+        .map(|value| trim(value.as_bytes()))
+        .filter(|value| !value.is_empty())
+        .peekable();
+    if lines.peek().is_none() {
+        return own(entry);
     }
-    out.extend_from_slice(entry);
-    own(&out)
+    let mut out = Vec::new();
+    for value in lines {
+        out.extend_from_slice(value);
+        out.extend_from_slice(b", ");
+    }
+    out.extend_from_slice(entry.as_ref());
+    own(out)
 }
 
-fn own(bytes: &[u8]) -> HeaderValue {
+/// `bytes` as a field value, without a copy.
+fn own(bytes: impl Into<Bytes>) -> HeaderValue {
     // Received values and usher's own entries hold no CR, LF or NUL, so this cannot fail;
     // if it ever did, an empty value is still a valid field.
-    HeaderValue::from_bytes(bytes).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_maybe_shared(bytes.into()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn trim(mut bytes: &[u8]) -> &[u8] {
