@@ -249,6 +249,57 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
 
 /// Turn the upstream's response fields into those sent to the client, in place.
 pub fn response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
+    let Some(tail) = dropped_tail(headers, cx) else {
+        return rebuild_response_fields(headers, cx);
+    };
+    #[cfg(debug_assertions)]
+    let rebuilt = {
+        let mut copy = headers.clone();
+        rebuild_response_fields(&mut copy, cx);
+        copy
+    };
+    for _ in 0..tail {
+        // The last name: `HeaderMap::remove` moves the last field into the removed one's
+        // place, which moves nothing when it is the last.
+        if let Some(last) = headers.keys().last().cloned() {
+            headers.remove(last);
+        }
+    }
+    headers.append(VIA, own(via_entry(cx.version)));
+    if cx.upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    #[cfg(debug_assertions)]
+    debug_assert!(
+        headers.iter().eq(rebuilt.iter()),
+        "edited in place: {headers:?}, rebuilt: {rebuilt:?}"
+    );
+}
+
+/// How many of the last field names are dropped, when they are all that changes besides
+/// adding `Via`: no field dropped before them, no `Via` to extend, no link to rewrite. Most
+/// answers: servers put `Connection` (and `Keep-Alive`) last, or send none. Then the map is
+/// edited in place, where rebuilding it costs a new map and a clone of every field.
+fn dropped_tail(headers: &HeaderMap, cx: &ResponseContext<'_>) -> Option<usize> {
+    let options = connection_fields(headers);
+    let mut dropped = 0;
+    for name in headers.keys() {
+        let rewritten = cx.rewrite.is_some() && (name == LOCATION || name == REFRESH);
+        if name == VIA || rewritten {
+            return None;
+        }
+        let hop = is_hop_by_hop(name) || named_in(&options, name);
+        if hop && !(cx.upgrade && name == UPGRADE) {
+            dropped += 1;
+        } else if dropped > 0 {
+            return None;
+        }
+    }
+    Some(dropped)
+}
+
+/// [`response_fields`] by building the map again, field by field.
+fn rebuild_response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
     // Rebuilt rather than edited: `HeaderMap::remove` moves the last field into the removed
     // one's place, which would reorder the fields.
     let received = std::mem::take(headers);

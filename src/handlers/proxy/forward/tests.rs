@@ -379,6 +379,51 @@ fn response_hop_by_hop_fields_are_removed_and_order_kept() {
     );
 }
 
+/// The fields servers send most often put `Connection` (and `Keep-Alive`) last: those are
+/// dropped where they are, and the rest keep their order, as when the map is rebuilt.
+#[test]
+fn hop_by_hop_fields_at_the_end_are_dropped_in_place() {
+    let cx = ResponseContext {
+        version: Version::HTTP_11,
+        ..ResponseContext::default()
+    };
+    for (fields, kept) in [
+        // nginx
+        (
+            &[
+                ("server", "nginx"),
+                ("content-type", "text/plain"),
+                ("content-length", "2"),
+                ("connection", "keep-alive"),
+            ][..],
+            &["server", "content-type", "content-length"][..],
+        ),
+        // Node, with a cookie sent twice and a field Connection names.
+        (
+            &[
+                ("set-cookie", "a=1"),
+                ("x-powered-by", "Express"),
+                ("set-cookie", "b=2"),
+                ("x-debug", "1"),
+                ("connection", "keep-alive, x-debug"),
+                ("keep-alive", "timeout=5"),
+            ][..],
+            &["set-cookie", "set-cookie", "x-powered-by"][..],
+        ),
+        // Go: no Connection at all.
+        (
+            &[("content-type", "text/plain"), ("date", "x")][..],
+            &["content-type", "date"][..],
+        ),
+    ] {
+        let mut headers = response(fields);
+        response_fields(&mut headers, &cx);
+        let mut names: Vec<_> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.pop(), Some("via"), "{fields:?}");
+        assert_eq!(names, kept, "{fields:?}");
+    }
+}
+
 #[test]
 fn response_via_is_appended_where_it_was() {
     let mut headers = response(&[("date", "x"), ("via", "1.1 cache"), ("server", "y")]);
