@@ -54,7 +54,7 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 
-use crate::http::parse_decimal;
+use crate::http::{list_elements, parse_decimal};
 
 pub use self::cidr::{Cidr, CidrError, any_contains};
 use self::prefix::{PrefixRewrite, rewrite_location, rewrite_refresh};
@@ -341,7 +341,7 @@ fn rebuild_response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
 pub fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11
         && parts.headers.contains_key(UPGRADE)
-        && connection_options(&parts.headers).any(|o| o.eq_ignore_ascii_case("upgrade"))
+        && connection_options(&parts.headers).any(|o| o.eq_ignore_ascii_case(b"upgrade"))
 }
 
 /// Whether usher must answer a TRACE or OPTIONS request itself because its `Max-Forwards` is
@@ -376,46 +376,35 @@ fn original_host(parts: &Parts) -> Option<HeaderValue> {
     parts.headers.get(HOST).cloned()
 }
 
-/// The options listed in `Connection` (RFC 9110 §7.6.1: a comma-separated list of tokens).
-fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+/// The options listed in `Connection` (RFC 9110 §7.6.1: a comma-separated list of tokens),
+/// read as bytes: checking each value as text first cost several hundred instructions for
+/// the one `keep-alive` of nearly every answer.
+fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
     headers
         .get_all(CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
+        .flat_map(|value| list_elements(value.as_bytes()))
 }
 
 /// The `Connection` options that name fields to remove besides the ones always removed
 /// ([`HOP_BY_HOP`]): those, such as `keep-alive` in nearly every answer, would only repeat
 /// what [`is_hop_by_hop`] says, and leaving them out leaves most lists empty, with nothing
 /// to allocate.
-fn connection_fields(headers: &HeaderMap) -> Vec<&str> {
-    // Read as bytes: checking the whole value as text, and splitting it as a string, cost
-    // several hundred instructions for the one `keep-alive` of nearly every answer.
-    let mut fields = Vec::new();
-    for value in headers.get_all(CONNECTION) {
-        for option in value.as_bytes().split(|&b| b == b',').map(trim) {
-            let always = HOP_BY_HOP
+fn connection_fields(headers: &HeaderMap) -> Vec<&[u8]> {
+    connection_options(headers)
+        .filter(|option| {
+            !HOP_BY_HOP
                 .iter()
-                .any(|name| name.as_bytes().eq_ignore_ascii_case(option));
-            if option.is_empty() || always {
-                continue;
-            }
-            if let Ok(option) = std::str::from_utf8(option) {
-                fields.push(option);
-            }
-        }
-    }
-    fields
+                .any(|name| name.as_bytes().eq_ignore_ascii_case(option))
+        })
+        .collect()
 }
 
 /// Whether `Connection` names `name` (field names are case-insensitive, RFC 9110 §5.1).
-fn named_in(options: &[&str], name: &HeaderName) -> bool {
+fn named_in(options: &[&[u8]], name: &HeaderName) -> bool {
     options
         .iter()
-        .any(|o| o.eq_ignore_ascii_case(name.as_str()))
+        .any(|o| o.eq_ignore_ascii_case(name.as_str().as_bytes()))
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -453,7 +442,7 @@ fn append(
     let mut lines = headers
         .get_all(name)
         .iter()
-        .map(|value| trim(value.as_bytes()))
+        .map(|value| value.as_bytes().trim_ascii())
         .filter(|value| !value.is_empty())
         .peekable();
     if lines.peek().is_none() {
@@ -473,16 +462,6 @@ fn own(bytes: impl Into<Bytes>) -> HeaderValue {
     // Received values and usher's own entries hold no CR, LF or NUL, so this cannot fail;
     // if it ever did, an empty value is still a valid field.
     HeaderValue::from_maybe_shared(bytes.into()).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn trim(mut bytes: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = bytes {
-        bytes = rest;
-    }
-    bytes
 }
 
 /// Which combined list fields were already written, so each is written once: where the
