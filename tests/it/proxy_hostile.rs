@@ -270,6 +270,22 @@ fn a_body_broken_before_the_answer_leaves_is_a_502() {
     assert!(client.closed());
 }
 
+/// A small answer arrives whole with its head: it is passed on as it is, and its connection
+/// goes back to the pool at once, so one upstream connection serves every request in turn.
+#[test]
+fn small_answers_leave_their_connection_for_the_next_request() {
+    let up = answering(|t| format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{t}", t.len()));
+    let (_dir, usher) = usher_for(up.addr, "");
+    let mut client = Client::connect(usher.addrs[0]);
+    for n in 0..5 {
+        let target = format!("/small/{n}");
+        let answer = client.ask("GET", &target).unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.text(), target);
+    }
+    assert_eq!(up.accepted(), 1);
+}
+
 /// An upstream that sends more than one answer: the extra bytes are never taken as the
 /// answer to the next request.
 #[test]

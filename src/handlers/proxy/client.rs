@@ -297,7 +297,7 @@ where
             }
         }
     };
-    let ((mut response_head, rest), upstream) = answered;
+    let ((mut response_head, mut rest), upstream) = answered;
     // Only a stripped prefix needs the authorities (parsed here, not on every request).
     let rewrite_prefix = opts
         .strip_prefix
@@ -374,7 +374,13 @@ where
                 ResponseBody::Empty
             }
         }
-        _ => ResponseBody::stream(rest.into_body(framing, keep_alive)),
+        _ => match rest.take_whole_body(framing) {
+            Some(bytes) => {
+                rest.keep_if(keep_alive);
+                ResponseBody::full(bytes)
+            }
+            None => ResponseBody::stream(rest.into_body(framing, keep_alive)),
+        },
     };
     Ok(response)
 }
@@ -573,6 +579,18 @@ impl Exchange {
         if let (Some(wr), Some(lease)) = (self.wr.take(), self.lease.take()) {
             lease.keep(self.rd.unsplit(wr));
         }
+    }
+
+    /// The whole body, when it came with the head, as a small answer's does: exactly the
+    /// stated length is buffered, and the request's content is all sent. One piece needs no
+    /// stream (about 2,000 instructions of polling for a 1 KiB answer), and the connection
+    /// goes back at once, as it would at the end of the stream.
+    fn take_whole_body(&mut self, framing: ResponseFraming) -> Option<Bytes> {
+        let ResponseFraming::Length(length) = framing else {
+            return None;
+        };
+        let whole = self.writer.is_none() && self.buf.len() as u64 == length;
+        whole.then(|| self.buf.split().freeze())
     }
 
     /// The response body, delimited as `framing` says.
