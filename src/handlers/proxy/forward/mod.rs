@@ -288,14 +288,21 @@ fn dropped_tail(headers: &HeaderMap, cx: &ResponseContext<'_>) -> Option<usize> 
         if name == VIA || rewritten {
             return None;
         }
-        let hop = is_hop_by_hop(name) || named_in(&options, name);
-        if hop && !(cx.upgrade && name == UPGRADE) {
+        if dropped_from_answer(name, &options, cx) {
             dropped += 1;
         } else if dropped > 0 {
             return None;
         }
     }
     Some(dropped)
+}
+
+/// Whether an answer's field is not passed on: hop-by-hop, or named in its `Connection`
+/// (`options`, see [`connection_fields`]); but a tunnelled 101 keeps its `Upgrade`. One rule
+/// for the in-place edit and the rebuild, which must agree.
+fn dropped_from_answer(name: &HeaderName, options: &[&[u8]], cx: &ResponseContext<'_>) -> bool {
+    let hop = is_hop_by_hop(name) || named_in(options, name);
+    hop && !(cx.upgrade && name == UPGRADE)
 }
 
 /// [`response_fields`] by building the map again, field by field.
@@ -308,8 +315,7 @@ fn rebuild_response_fields(headers: &mut HeaderMap, cx: &ResponseContext<'_>) {
     let mut added = Added::default();
     headers.reserve(received.len() + 2);
     for (name, value) in &received {
-        let hop = is_hop_by_hop(name) || named_in(&options, name);
-        if hop && !(cx.upgrade && name == UPGRADE) {
+        if dropped_from_answer(name, &options, cx) {
             continue;
         }
         if name == VIA {
