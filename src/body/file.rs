@@ -37,6 +37,8 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::open_file::OpenFile;
+
 /// Bytes of file chunks one connection may hold at once, read ahead or queued in hyper: 4 MiB.
 /// An HTTP/1.1 connection sends one body at a time and never reaches it (three chunks, 1.5
 /// MiB); on HTTP/2 it bounds what many concurrent downloads on one connection can pin (without
@@ -148,7 +150,7 @@ enum Stage {
 /// A body that sends `parts` in order, reading file parts from `file`.
 pub struct FileBody {
     /// `None` when every part is in memory.
-    file: Option<Arc<File>>,
+    file: Option<Arc<OpenFile>>,
     parts: VecDeque<Part>,
     pending: Option<Pending>,
     remaining: u64,
@@ -161,11 +163,11 @@ pub struct FileBody {
 impl FileBody {
     /// A body sending `parts` of `file`.
     pub(crate) fn new(file: File, parts: Vec<Part>) -> Self {
-        Self::with(Some(Arc::new(file)), parts)
+        Self::with(Some(Arc::new(OpenFile::new(file))), parts)
     }
 
     /// A body sending `parts` of `file`, which others may be reading too.
-    pub(crate) fn shared(file: Arc<File>, parts: Vec<Part>) -> Self {
+    pub(crate) fn shared(file: Arc<OpenFile>, parts: Vec<Part>) -> Self {
         Self::with(Some(file), parts)
     }
 
@@ -177,14 +179,14 @@ impl FileBody {
 
     /// The file and the parts still to send, for a writer that sends file ranges itself
     /// (zero-copy, with `sendfile`); the body back if polling has already begun.
-    pub(crate) fn into_parts(self) -> Result<(Option<Arc<File>>, VecDeque<Part>), Self> {
+    pub(crate) fn into_parts(self) -> Result<(Option<Arc<OpenFile>>, VecDeque<Part>), Self> {
         if self.pending.is_some() {
             return Err(self);
         }
         Ok((self.file, self.parts))
     }
 
-    fn with(file: Option<Arc<File>>, parts: Vec<Part>) -> Self {
+    fn with(file: Option<Arc<OpenFile>>, parts: Vec<Part>) -> Self {
         let remaining = parts.iter().map(Part::len).sum();
         FileBody {
             file,
@@ -230,13 +232,13 @@ impl FileBody {
     /// else on the blocking pool.
     fn read(&self, at: u64, n: u64, permit: Option<OwnedSemaphorePermit>) -> Stage {
         if let Some(file) = &self.file {
-            if crate::page_cache::is_cached(file, at, n) {
-                return Stage::Read(Some(read_chunk(file, at, n, permit)));
+            if file.is_cached(at, n) {
+                return Stage::Read(Some(read_chunk(file.file(), at, n, permit)));
             }
         }
         let file = self.file.clone();
         Stage::Reading(tokio::task::spawn_blocking(move || match file {
-            Some(file) => read_chunk(&file, at, n, permit),
+            Some(file) => read_chunk(file.file(), at, n, permit),
             // Unreachable: `from_bytes` bodies have no file parts.
             None => Err(io::Error::other("a file part in a body without a file")),
         }))

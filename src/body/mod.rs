@@ -6,6 +6,7 @@
 //! reading them into memory; HTTP/2 polls the same ranges as frames.
 
 pub mod file;
+pub mod open_file;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

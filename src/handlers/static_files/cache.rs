@@ -31,7 +31,9 @@
 //! `statx`, so a change in place is seen at once, and so is a file deleted or renamed over
 //! (unlinking it moves its ctime). Only a change of what the path leads to that leaves the
 //! file itself alone (a symlink or directory swapped) waits for the entry's revalidation,
-//! within the bound above, as when the cached bytes are sent.
+//! within the bound above, as when the cached bytes are sent. Whether its pages are in
+//! memory (so `sendfile` cannot wait for the disk) is asked once a second, not per answer
+//! ([`OpenFile`]).
 //! Opening it by its path for every answer had cost a tenth of the server's time in row c of
 //! `bench/compare.sh` (`openat2` 7%, `close` 2.5%, in `perf`).
 //!
@@ -64,6 +66,7 @@ use tokio::sync::Notify;
 use super::clockmap::ClockMap;
 use super::listing::{ListingData, Rendered, View};
 use super::reply::FileMeta;
+use crate::body::open_file::OpenFile;
 use crate::problem::Problem;
 
 /// Longest a request waits for another's check of the entry it wants; past it, it checks
@@ -181,7 +184,7 @@ pub(super) struct HotFile {
 
 /// An open file kept by a cache entry, counted against [`MAX_KEPT_FILES`] while it lives.
 pub(super) struct KeptFile {
-    pub(super) file: Arc<fs::File>,
+    pub(super) file: Arc<OpenFile>,
     count: Arc<AtomicUsize>,
 }
 
@@ -319,8 +322,8 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// `file`, opened for an answer from `hot`, shared with `hot` for its later answers
     /// unless [`MAX_KEPT_FILES`] are kept already (or another answer kept its own first).
-    pub(super) fn keep_open(&self, hot: &HotFile, file: fs::File) -> Arc<fs::File> {
-        let file = Arc::new(file);
+    pub(super) fn keep_open(&self, hot: &HotFile, file: fs::File) -> Arc<OpenFile> {
+        let file = Arc::new(OpenFile::kept(file, hot.meta.len));
         if self.kept.fetch_add(1, Ordering::Relaxed) >= MAX_KEPT_FILES {
             self.kept.fetch_sub(1, Ordering::Relaxed);
             return file;

@@ -283,7 +283,7 @@ impl ServeDir {
                 {
                     Source::Memory(body.clone())
                 } else if let Some(kept) = file.kept.get() {
-                    if !resolve::is_unchanged(&kept.file, &file.identity) {
+                    if !resolve::is_unchanged(kept.file.file(), &file.identity) {
                         return None;
                     }
                     Source::Shared(Arc::clone(&kept.file))

@@ -22,6 +22,7 @@ use super::variants::Negotiated;
 use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
 use crate::body::file::{FileBody, Part};
+use crate::body::open_file::OpenFile;
 use crate::http::conditional::{self, Precondition};
 use crate::http::etag::EntityTag;
 use crate::http::range::{self, ByteRange, RangeOutcome};
@@ -128,7 +129,7 @@ pub(super) enum Source {
     /// The open file.
     File(File),
     /// The open file, kept by the cache for other answers too.
-    Shared(Arc<File>),
+    Shared(Arc<OpenFile>),
     /// Nothing (enough for HEAD, 304 and errors).
     Nothing,
 }

@@ -3,7 +3,9 @@
 //!
 //! `sendfile` reads the file synchronously: on a cold page cache it waits for the disk, and
 //! no runtime worker may wait on file I/O (issue 3). So each turn first asks the kernel
-//! whether its next [`CALLS_PER_TURN`] calls' bytes are all in memory ([`crate::page_cache`]):
+//! whether its next [`CALLS_PER_TURN`] calls' bytes are all in memory ([`crate::page_cache`];
+//! for a file the static cache keeps open, a check of the whole file is trusted for a second,
+//! [`crate::body::open_file`]):
 //! - **cached**: `sendfile` runs right here, on the non-blocking socket, [`CALL`] bytes at a
 //!   time, until the turn is sent or the socket is full (then tokio waits for room);
 //! - **not cached** (or the kernel cannot tell): one blocking-pool call sends until the
@@ -51,7 +53,7 @@ use socket2::SockRef;
 use tokio::io::Interest;
 
 use super::io::{Writer, writable};
-use crate::page_cache;
+use crate::body::open_file::OpenFile;
 
 /// Most bytes one blocking call sends before handing back (it also returns when the socket
 /// is full): bounds how long a blocking thread serves one response at a time.
@@ -71,7 +73,7 @@ const CALL: u64 = 256 * 1024;
 pub async fn send_range(
     stream: &Socket,
     writer: &mut Writer,
-    file: &Arc<File>,
+    file: &Arc<OpenFile>,
     offset: u64,
     len: u64,
 ) -> io::Result<()> {
@@ -99,9 +101,9 @@ pub async fn send_range(
         });
         // Asked once the socket has room, so the answer is fresh when the bytes go.
         writable(stream).await?;
-        if page_cache::is_cached(file, at, turn) {
+        if file.is_cached(at, turn) {
             let sent = stream.try_io(Interest::WRITABLE, || {
-                send_inline(stream, file, &mut at, turn, call)
+                send_inline(stream, file.file(), &mut at, turn, call)
             });
             match sent {
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
@@ -122,7 +124,7 @@ pub async fn send_range(
                 (end - at).min(MAX_PER_CALL)
             };
             let (file, from) = (Arc::clone(file), at);
-            let send = move || send_until_full(&socket, &file, from, count, call);
+            let send = move || send_until_full(&socket, file.file(), from, count, call);
             at += tokio::task::spawn_blocking(send)
                 .await
                 .map_err(io::Error::other)??;
@@ -252,7 +254,7 @@ mod tests {
         let path = dir.path().join("f");
         let data: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let file = Arc::new(File::open(&path).unwrap());
+        let file = Arc::new(OpenFile::new(File::open(&path).unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let reader = std::thread::spawn(move || {
@@ -292,11 +294,11 @@ mod tests {
         let path = dir.path().join("f");
         let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let file = Arc::new(File::open(&path).unwrap());
-        file.sync_all().unwrap();
+        let file = Arc::new(OpenFile::new(File::open(&path).unwrap()));
+        file.file().sync_all().unwrap();
         let half = 3 * 512 * 1024;
         nix::fcntl::posix_fadvise(
-            file.as_fd(),
+            file.file().as_fd(),
             half,
             0,
             nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
@@ -334,7 +336,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, b"0123456789").unwrap();
-        let file = Arc::new(File::open(&path).unwrap());
+        let file = Arc::new(OpenFile::new(File::open(&path).unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let head = b"HTTP/1.1 206 Partial Content\r\n\r\n";
@@ -370,7 +372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, b"short").unwrap();
-        let file = Arc::new(File::open(&path).unwrap());
+        let file = Arc::new(OpenFile::new(File::open(&path).unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let server = Socket::from_tokio(listener.accept().await.unwrap().0).unwrap();
