@@ -18,7 +18,8 @@ mod tests;
 
 pub use self::body::{BodyDecoder, BodyError};
 pub use self::request::{
-    EncodeError, RequestFraming, encode_chunk, encode_last_chunk, encode_request_head,
+    EncodeError, HeadWriter, RequestFraming, encode_chunk, encode_last_chunk,
+    encode_request_fields, encode_request_head,
 };
 pub use self::response::{
     MAX_FIELDS, MAX_HEAD_BYTES, MAX_INTERIM, ResponseError, ResponseFraming, ResponseHead,

@@ -3,8 +3,9 @@
 
 use bytes::{BufMut, BytesMut};
 use http::header::{CONTENT_LENGTH, COOKIE, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use crate::handlers::proxy::forward::FieldSink;
 use crate::http::is_tchar;
 
 /// How the request body goes upstream (RFC 9112 §6.2).
@@ -70,6 +71,9 @@ pub enum EncodeError {
     /// More than one `Host` field line (RFC 9112 §3.2: a server answers that with 400).
     #[error("the request has more than one Host field")]
     DuplicateHost,
+    /// `Host` put after other fields (a bug in the caller: RFC 9110 §7.2 wants it first).
+    #[error("the Host field does not come first")]
+    HostNotFirst,
     /// A field value holding CR, LF or NUL, which would end or split the head (RFC 9110 §5.5).
     #[error("the value of the field {0} holds CR, LF or NUL")]
     FieldValue(String),
@@ -91,40 +95,22 @@ pub fn encode_request_head(
     framing: RequestFraming,
     dst: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    // `http` types already hold these invariants; checked again because a broken one would
-    // let a value end the head early and smuggle a second request (RFC 9112 §11.2).
-    let method = method.as_str();
-    if method.is_empty() || !method.bytes().all(is_tchar) {
-        return Err(EncodeError::Method);
-    }
-    let origin_form = target.starts_with('/');
-    let asterisk = target == "*" && method == "OPTIONS";
-    if !(origin_form || asterisk) || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(EncodeError::Target);
-    }
+    check_request_line(method, target)?;
     let mut hosts = headers.get_all(HOST).iter();
     let host = hosts.next().ok_or(EncodeError::MissingHost)?;
     if hosts.next().is_some() {
         return Err(EncodeError::DuplicateHost);
     }
     for (name, value) in headers {
-        if name.as_str().is_empty() || !name.as_str().bytes().all(is_tchar) {
-            return Err(EncodeError::FieldName);
-        }
-        if breaks_line(value.as_bytes()) {
-            return Err(EncodeError::FieldValue(name.as_str().to_owned()));
-        }
+        check_field(name, value)?;
     }
 
     let fields: usize = headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
-    dst.reserve(method.len() + target.len() + fields + 64);
-    dst.put_slice(method.as_bytes());
-    dst.put_u8(b' ');
-    dst.put_slice(target.as_bytes());
-    dst.put_slice(b" HTTP/1.1\r\n");
+    dst.reserve(method.as_str().len() + target.len() + fields + 64);
+    put_request_line(dst, method, target);
     put_field(dst, "host", host.as_bytes());
     let mut cookies_written = false;
     for (name, value) in headers {
@@ -142,6 +128,136 @@ pub fn encode_request_head(
         }
         put_field(dst, name.as_str(), value.as_bytes());
     }
+    put_framing(dst, framing);
+    Ok(())
+}
+
+/// [`encode_request_head`] for fields put one by one into a [`HeadWriter`] by `fields`
+/// (`forward::forward_fields`), written as they come: no map is built only to be written
+/// out. The same rules: `Host` first and once, every name a token and no value with CR, LF
+/// or NUL, `Cookie` lines in one run joined into one, `Content-Length` and
+/// `Transfer-Encoding` replaced by `framing`'s. Nothing is left in `dst` on error.
+pub fn encode_request_fields(
+    method: &Method,
+    target: &str,
+    framing: RequestFraming,
+    dst: &mut BytesMut,
+    fields: impl FnOnce(&mut HeadWriter<'_>),
+) -> Result<(), EncodeError> {
+    check_request_line(method, target)?;
+    let start = dst.len();
+    dst.reserve(method.as_str().len() + target.len() + 512);
+    put_request_line(dst, method, target);
+    let mut writer = HeadWriter {
+        dst,
+        hosts: 0,
+        in_cookie: false,
+        fields: 0,
+        error: None,
+    };
+    fields(&mut writer);
+    let outcome = match (writer.error.take(), writer.hosts) {
+        (Some(e), _) => Err(e),
+        (None, 0) => Err(EncodeError::MissingHost),
+        (None, _) => Ok(()),
+    };
+    match outcome {
+        Ok(()) => put_framing(writer.dst, framing),
+        Err(_) => writer.dst.truncate(start),
+    }
+    outcome
+}
+
+/// The fields of a request head being written (see [`encode_request_fields`]).
+pub struct HeadWriter<'a> {
+    dst: &'a mut BytesMut,
+    /// `Host` lines put.
+    hosts: usize,
+    /// The last line written is a `Cookie` line, still open for the next cookie.
+    in_cookie: bool,
+    /// Lines put, `Host` among them.
+    fields: usize,
+    /// The first fault: the head is dropped.
+    error: Option<EncodeError>,
+}
+
+impl FieldSink for HeadWriter<'_> {
+    fn put(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = check_field(name, value) {
+            self.error = Some(e);
+            return;
+        }
+        let first = self.fields == 0;
+        self.fields += 1;
+        let was_cookie = std::mem::replace(&mut self.in_cookie, false);
+        if *name == HOST {
+            self.hosts += 1;
+            // RFC 9112 §3.2: once; RFC 9110 §7.2: first.
+            if self.hosts > 1 {
+                self.error = Some(EncodeError::DuplicateHost);
+                return;
+            }
+            if !first {
+                self.error = Some(EncodeError::HostNotFirst);
+                return;
+            }
+        } else if *name == CONTENT_LENGTH || *name == TRANSFER_ENCODING {
+            return;
+        } else if *name == COOKIE {
+            // Joined as in `encode_request_head` (RFC 9113 §8.2.3): the line stays open.
+            self.in_cookie = true;
+            if was_cookie {
+                self.dst.truncate(self.dst.len() - 2);
+                self.dst.put_slice(b"; ");
+                self.dst.put_slice(value.as_bytes());
+                self.dst.put_slice(b"\r\n");
+                return;
+            }
+        }
+        put_field(self.dst, name.as_str(), value.as_bytes());
+    }
+}
+
+/// The method is a token, and the target origin-form or `*` for OPTIONS, with no control
+/// character, space or DEL. `http` types already hold these invariants; checked again
+/// because a broken one would let a value end the head early and smuggle a second request
+/// (RFC 9112 §11.2).
+fn check_request_line(method: &Method, target: &str) -> Result<(), EncodeError> {
+    let method = method.as_str();
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return Err(EncodeError::Method);
+    }
+    let origin_form = target.starts_with('/');
+    let asterisk = target == "*" && method == "OPTIONS";
+    if !(origin_form || asterisk) || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(EncodeError::Target);
+    }
+    Ok(())
+}
+
+/// A name that is a token and a value that cannot end the line (RFC 9110 §5.1, §5.5).
+fn check_field(name: &HeaderName, value: &HeaderValue) -> Result<(), EncodeError> {
+    if name.as_str().is_empty() || !name.as_str().bytes().all(is_tchar) {
+        return Err(EncodeError::FieldName);
+    }
+    if breaks_line(value.as_bytes()) {
+        return Err(EncodeError::FieldValue(name.as_str().to_owned()));
+    }
+    Ok(())
+}
+
+fn put_request_line(dst: &mut BytesMut, method: &Method, target: &str) {
+    dst.put_slice(method.as_str().as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(target.as_bytes());
+    dst.put_slice(b" HTTP/1.1\r\n");
+}
+
+/// The framing field for `framing`, and the empty line that ends the head.
+fn put_framing(dst: &mut BytesMut, framing: RequestFraming) {
     match framing {
         RequestFraming::None => {}
         RequestFraming::Length(n) => {
@@ -154,7 +270,6 @@ pub fn encode_request_head(
         RequestFraming::Chunked => put_field(dst, "transfer-encoding", b"chunked"),
     }
     dst.put_slice(b"\r\n");
-    Ok(())
 }
 
 /// One chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, the data, CRLF. Writes

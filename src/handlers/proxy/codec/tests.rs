@@ -3,7 +3,10 @@
 //! must give the same result as parsing it whole.
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http::header::HOST;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::handlers::proxy::forward::FieldSink as _;
 
 use super::*;
 use crate::http::chunked::Chunk;
@@ -661,7 +664,64 @@ fn encode(
     if result.is_err() {
         assert!(dst.is_empty(), "bytes written on error");
     }
-    result.map(|()| String::from_utf8_lossy(&dst).into_owned())
+    let result = result.map(|()| String::from_utf8_lossy(&dst).into_owned());
+    // Written field by field (Host put first, as `forward_fields` does), after what the
+    // buffer already holds: the same head, or the same error and the buffer as it was.
+    let mut streamed = BytesMut::from(&b"before"[..]);
+    let outcome = encode_request_fields(method, target, framing, &mut streamed, |w| {
+        let hosts = headers.get_all(HOST).iter().map(|v| (&HOST, v));
+        let others = headers.iter().filter(|(name, _)| *name != HOST);
+        for (name, value) in hosts.chain(others) {
+            w.put(name, value);
+        }
+    });
+    match &outcome {
+        Ok(()) => assert_eq!(
+            Ok(String::from_utf8_lossy(&streamed[6..]).into_owned()),
+            result
+        ),
+        Err(e) => {
+            assert_eq!(Err(e.clone()), result, "written field by field");
+            assert_eq!(&streamed[..], b"before", "bytes left on error");
+        }
+    }
+    result
+}
+
+#[test]
+fn request_heads_written_field_by_field_want_host_first() {
+    let put = |pairs: &[(&'static str, &'static str)]| {
+        let mut dst = BytesMut::from(&b"kept"[..]);
+        let outcome =
+            encode_request_fields(&Method::GET, "/", RequestFraming::None, &mut dst, |w| {
+                for (name, value) in pairs {
+                    w.put(
+                        &HeaderName::from_static(name),
+                        &HeaderValue::from_static(value),
+                    );
+                }
+            });
+        (outcome, dst)
+    };
+    let (outcome, dst) = put(&[("accept", "*/*"), ("host", "example.com")]);
+    assert_eq!(outcome, Err(EncodeError::HostNotFirst));
+    assert_eq!(&dst[..], b"kept");
+    let (outcome, dst) = put(&[("host", "a"), ("host", "b")]);
+    assert_eq!(outcome, Err(EncodeError::DuplicateHost));
+    assert_eq!(&dst[..], b"kept");
+    let (outcome, dst) = put(&[
+        ("host", "a"),
+        ("cookie", "a=1"),
+        ("accept", "*/*"),
+        ("cookie", "b=2"),
+    ]);
+    assert_eq!(outcome, Ok(()));
+    // Lines of a name in one run are joined; `forward_fields` never puts them apart, and two
+    // lines are still a valid request if it ever did.
+    assert_eq!(
+        &dst[..],
+        b"keptGET / HTTP/1.1\r\nhost: a\r\ncookie: a=1\r\naccept: */*\r\ncookie: b=2\r\n\r\n"
+    );
 }
 
 fn fields(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

@@ -166,26 +166,42 @@ pub struct ResponseContext<'a> {
     pub rewrite: Option<PrefixRewrite<'a>>,
 }
 
+/// Where [`forward_fields`] puts the fields it sends upstream, in order: a map
+/// ([`request_fields`]), or the request head being written (`codec::encode_request`), which
+/// then needs no map built only to be written out.
+pub trait FieldSink {
+    /// Add a field line after the ones put so far.
+    fn put(&mut self, name: &HeaderName, value: &HeaderValue);
+}
+
+impl FieldSink for HeaderMap {
+    fn put(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.append(name.clone(), value.clone());
+    }
+}
+
 /// The fields to send upstream for the request `parts` (the request line is the codec's).
 ///
 /// `Host` comes first (RFC 9110 §7.2). `Content-Length` is kept as received; the codec
 /// writes the framing it chose in its place. Check [`max_forwards_exhausted`] first: a
 /// request it is true for must be answered by usher, not forwarded.
 pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(parts.headers.len() + 6);
+    forward_fields(parts, cx, &mut out);
+    out
+}
+
+/// [`request_fields`], put into `out` one by one. Each name is put in one run of lines (the
+/// lines of a name are next to each other, as a map keeps them): the client's fields come
+/// from a map, and what usher adds or replaces is put once.
+pub fn forward_fields(parts: &Parts, cx: &ForwardContext<'_>, out: &mut impl FieldSink) {
     let headers = &parts.headers;
     let options = connection_fields(headers);
     let upgrade = cx.tunnel_upgrade && is_upgrade(parts);
     let trusted = any_contains(cx.trusted_proxies, cx.peer.ip());
     let client_host = original_host(parts);
 
-    let mut out = HeaderMap::with_capacity(headers.len() + 6);
-    let host = match &cx.host {
-        UpstreamHost::Client => client_host
-            .clone()
-            .unwrap_or_else(|| HeaderValue::from_static("")),
-        UpstreamHost::Fixed(value) => value.clone(),
-    };
-    out.insert(HOST, host);
+    out.put(&HOST, &sent_host(client_host.as_ref(), cx));
 
     // The lists usher appends to, each combined into one field line so that an application
     // reading only the first line of a field still sees all of it.
@@ -201,6 +217,8 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
         (own(peer), own(element))
     };
     let mut added = Added::default();
+    // Whether a trusted proxy's X-Forwarded-Proto and -Host were passed on.
+    let (mut kept_proto, mut kept_host) = (false, false);
 
     for (name, value) in headers {
         let tunnelled = upgrade && name == UPGRADE;
@@ -212,39 +230,39 @@ pub fn request_fields(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderMap {
             continue;
         }
         if name == VIA {
-            added.put(&mut out, &VIA, &via, |a| &mut a.via);
+            added.put(out, &VIA, &via, |a| &mut a.via);
         } else if name == X_FORWARDED_FOR {
-            added.put(&mut out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
+            added.put(out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
         } else if name == FORWARDED {
-            added.put(&mut out, &FORWARDED, &fwd, |a| &mut a.forwarded);
+            added.put(out, &FORWARDED, &fwd, |a| &mut a.forwarded);
         } else if name == MAX_FORWARDS && counts_forwards(&parts.method) {
-            out.append(MAX_FORWARDS, decrement(value));
+            out.put(&MAX_FORWARDS, &decrement(value));
         } else {
-            out.append(name.clone(), value.clone());
+            kept_proto |= name == X_FORWARDED_PROTO;
+            kept_host |= name == X_FORWARDED_HOST;
+            out.put(name, value);
         }
     }
-    added.put(&mut out, &VIA, &via, |a| &mut a.via);
-    added.put(&mut out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
-    added.put(&mut out, &FORWARDED, &fwd, |a| &mut a.forwarded);
+    added.put(out, &VIA, &via, |a| &mut a.via);
+    added.put(out, &X_FORWARDED_FOR, &xff, |a| &mut a.xff);
+    added.put(out, &FORWARDED, &fwd, |a| &mut a.forwarded);
     // X-Forwarded-Proto and -Host describe the original request: a trusted proxy's value is
     // kept as the one the first proxy saw; otherwise (or when absent) usher's is set. From
-    // anyone else the fields were left out above, so they need no lookup.
-    if !trusted || !out.contains_key(X_FORWARDED_PROTO) {
-        out.insert(
-            X_FORWARDED_PROTO,
-            HeaderValue::from_static(cx.scheme.as_str()),
+    // anyone else the fields were left out above.
+    if !kept_proto {
+        out.put(
+            &X_FORWARDED_PROTO,
+            &HeaderValue::from_static(cx.scheme.as_str()),
         );
     }
-    if let Some(host) = client_host {
-        if !trusted || !out.contains_key(X_FORWARDED_HOST) {
-            out.insert(X_FORWARDED_HOST, host);
-        }
+    if let Some(host) = client_host.filter(|_| !kept_host) {
+        out.put(&X_FORWARDED_HOST, &host);
     }
     if upgrade {
         // RFC 9110 §7.8: a sender of Upgrade also sends the "upgrade" connection option.
-        out.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        // (`Connection` itself is hop-by-hop: the client's was left out above.)
+        out.put(&CONNECTION, &HeaderValue::from_static("upgrade"));
     }
-    out
 }
 
 /// Turn the upstream's response fields into those sent to the client, in place.
@@ -374,6 +392,21 @@ fn via_entry(version: Version) -> &'static str {
     }
 }
 
+/// The `Host` sent upstream for `parts`.
+pub fn upstream_host(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderValue {
+    sent_host(original_host(parts).as_ref(), cx)
+}
+
+/// The `Host` sent upstream, given the client's.
+fn sent_host(client_host: Option<&HeaderValue>, cx: &ForwardContext<'_>) -> HeaderValue {
+    match &cx.host {
+        UpstreamHost::Client => client_host
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("")),
+        UpstreamHost::Fixed(value) => value.clone(),
+    }
+}
+
 /// The client's host: the target's authority, else its `Host` (RFC 9112 §3.2.2).
 fn original_host(parts: &Parts) -> Option<HeaderValue> {
     if let Some(authority) = parts.uri.authority() {
@@ -482,7 +515,7 @@ struct Added {
 impl Added {
     fn put(
         &mut self,
-        out: &mut HeaderMap,
+        out: &mut impl FieldSink,
         name: &HeaderName,
         value: &HeaderValue,
         flag: fn(&mut Added) -> &mut bool,
@@ -490,7 +523,7 @@ impl Added {
         let done = flag(self);
         if !*done {
             *done = true;
-            out.append(name.clone(), value.clone());
+            out.put(name, value);
         }
     }
 }

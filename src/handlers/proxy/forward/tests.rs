@@ -139,11 +139,14 @@ fn trusted_peers_forwarding_fields_are_kept_and_appended_to() {
             .header("x-forwarded-for", "203.0.113.1")
             .header("x-forwarded-for", " 198.51.100.2 ")
             .header("x-forwarded-proto", "http")
+            .header("x-forwarded-host", "shop.example")
             .header("x-forwarded-prefix", "/shop")
             .header("forwarded", "for=203.0.113.1;proto=http")
             .header("x-other", "1"),
     );
     let out = request_fields(&req, &cx);
+    // The first proxy's view of the host wins over usher's, as the scheme's does.
+    assert_eq!(get(&out, "x-forwarded-host"), ["shop.example"]);
     assert_eq!(
         get(&out, "x-forwarded-for"),
         ["203.0.113.1, 198.51.100.2, 192.0.2.7"]
@@ -160,11 +163,12 @@ fn trusted_peers_forwarding_fields_are_kept_and_appended_to() {
     // The combined lists stay where the fields first were.
     let names: Vec<_> = out.keys().map(|n| n.as_str()).collect();
     assert_eq!(
-        names[..5],
+        names[..6],
         [
             "host",
             "x-forwarded-for",
             "x-forwarded-proto",
+            "x-forwarded-host",
             "x-forwarded-prefix",
             "forwarded"
         ]
