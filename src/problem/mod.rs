@@ -17,6 +17,7 @@
 //! `Vary: Accept` keeps the formats apart; 412 and 416 are never stored without explicit
 //! freshness. A handler that knows better sets `Cache-Control` in [`Problem::headers`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
@@ -168,15 +169,22 @@ impl Problem {
 
     /// 421: no site answers `host` (RFC 9110 §15.5.20), and there is no default site.
     pub fn misdirected(host: &str) -> Self {
+        let detail = if host.is_empty() {
+            "The request names no site (it has no Host header or an empty one), and this server \
+             has no default site to answer it. Send the site's name, such as Host: example.com."
+                .to_owned()
+        } else {
+            format!(
+                "This server has no site named {}. Check the address, or ask the operator to add the name to a site's hosts.",
+                printable(host)
+            )
+        };
         Problem::new(
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected-request",
             "Misdirected Request",
         )
-        .with_detail(format!(
-            "This server has no site named {}. Check the address, or ask the operator to add the name to a site's hosts.",
-            printable(host)
-        ))
+        .with_detail(detail)
     }
 
     /// 501 for a method usher does not know.
@@ -186,7 +194,10 @@ impl Problem {
             "not-implemented",
             "Not Implemented",
         )
-        .with_detail(format!("usher does not implement the method {method}."))
+        .with_detail(format!(
+            "usher does not implement the method {}.",
+            shortened(method.as_str())
+        ))
     }
 
     /// 406: `available` lists what exists (paths or media types).
@@ -512,6 +523,20 @@ fn negotiate_afresh(accept: &[u8]) -> Format {
 
 /// Where text/plain is in [`OFFERED`].
 const TEXT: usize = 3;
+
+/// At most [`ECHOED_MAX`] characters of a method, a token (ASCII): an answer does not echo
+/// a request's oversized parts back in full.
+fn shortened(token: &str) -> Cow<'_, str> {
+    match token.get(..ECHOED_MAX) {
+        Some(head) if token.len() > ECHOED_MAX => {
+            Cow::Owned(format!("{head}... ({} bytes)", token.len()))
+        }
+        _ => Cow::Borrowed(token),
+    }
+}
+
+/// Longest method name an answer repeats whole.
+const ECHOED_MAX: usize = 64;
 
 #[cfg(test)]
 mod tests;

@@ -488,3 +488,34 @@ fn a_remembered_problems_fields_are_a_fresh_renderings() {
         "no-store"
     );
 }
+
+/// A method is echoed in a 501 whole up to 64 bytes; a longer one is cut, with its length.
+#[test]
+fn an_unknown_method_is_echoed_at_most_64_bytes() {
+    let long = "X".repeat(5000);
+    let detail =
+        |m: &str| Problem::not_implemented(&Method::from_bytes(m.as_bytes()).unwrap()).detail;
+    let cut = detail(&long);
+    assert!(
+        cut.contains(&format!("{}... (5000 bytes)", "X".repeat(64))),
+        "{cut}"
+    );
+    assert!(!cut.contains(&"X".repeat(65)), "{cut}");
+    let whole = "Y".repeat(64);
+    assert_eq!(
+        detail(&whole),
+        format!("usher does not implement the method {whole}.")
+    );
+}
+
+/// A request without a name gets a 421 that says so, not "no site named ."
+#[test]
+fn a_request_naming_no_site_is_told_to_send_host() {
+    let detail = Problem::misdirected("").detail;
+    assert!(detail.contains("names no site"), "{detail}");
+    assert!(
+        Problem::misdirected("a.example")
+            .detail
+            .contains("no site named a.example")
+    );
+}

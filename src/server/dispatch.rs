@@ -290,7 +290,7 @@ where
         }
         let path = target::normalise(parts.uri.path()).map_err(|e| {
             Problem::bad_request(format!(
-                "{e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
+                "The request cannot be routed: {e}. Send a path made of percent-encoded UTF-8, such as /docs/caf%C3%A9.html."
             ))
         })?;
         // The Host field is looked up only when a site has names to choose by.

@@ -261,3 +261,34 @@ async fn idle_connections_stay_usable() {
     .await
     .unwrap();
 }
+
+/// Targets no client may send are refused with 400 and a reason, over a real connection: a
+/// fragment (RFC 9112 §3.2), user information (RFC 9110 §4.2.4), a scheme other than http(s).
+/// The same file by an absolute-form http target is served.
+#[tokio::test]
+async fn targets_with_fragments_userinfo_or_other_schemes_are_refused() {
+    let s = site().await;
+    let s = std::sync::Arc::new(s);
+    for (target, reason) in [
+        ("/a.txt#top", "fragment"),
+        ("http://t/a.txt#top", "fragment"),
+        ("http://user:pw@t/a.txt", "user information"),
+        ("ftp://t/a.txt", "neither http nor https"),
+    ] {
+        let req = format!(
+            "GET {target} HTTP/1.1\r\nHost: t\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
+        );
+        let server = std::sync::Arc::clone(&s);
+        let out = tokio::task::spawn_blocking(move || server.raw_text(&req))
+            .await
+            .unwrap();
+        assert_eq!(statuses(&out), ["400"], "{target}: {out}");
+        assert!(out.contains(reason), "{target}: {out}");
+    }
+    let req = "GET http://t/a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let out = tokio::task::spawn_blocking(move || s.raw_text(req))
+        .await
+        .unwrap();
+    assert_eq!(statuses(&out), ["200"], "{out}");
+    assert!(out.ends_with("alpha\n"), "{out}");
+}

@@ -223,8 +223,30 @@ impl Seen {
 /// authority-form only for (and always for) CONNECT, otherwise origin- or absolute-form.
 fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
     let asterisk = &target[..] == b"*";
+    // RFC 9112 §3.2: no form of request-target has a fragment; it stays with the client.
+    if target.contains(&b'#') {
+        return Err(bad(
+            "the request-target has a fragment (#...), which a client keeps to itself \
+             (RFC 9112 section 3.2); send the path and query only",
+        ));
+    }
     let uri = Uri::from_maybe_shared(target)
         .map_err(|_| bad("the request-target is not a valid URI reference"))?;
+    if let Some(scheme) = uri.scheme_str() {
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(bad(
+                "the request-target's scheme is neither http nor https; usher serves no other",
+            ));
+        }
+    }
+    // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error; the
+    // authority-form of CONNECT has none either (RFC 9112 §3.2.3).
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad(
+            "the request-target has user information (user@host), which it must not carry \
+             (RFC 9110 section 4.2.4); send credentials in Authorization",
+        ));
+    }
     let authority_form = uri.scheme().is_none() && uri.authority().is_some();
     if *method == Method::CONNECT {
         if !authority_form {

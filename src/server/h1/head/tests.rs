@@ -137,6 +137,13 @@ fn target_forms_are_checked_against_the_method() {
             .path(),
         "/x"
     );
+    assert_eq!(
+        head("GET HTTPS://t.example/x?y HTTP/1.1\r\n\r\n")
+            .parts
+            .uri
+            .query(),
+        Some("y")
+    );
     let h = head("CONNECT t.example:443 HTTP/1.1\r\n\r\n");
     assert_eq!(h.parts.uri.authority().unwrap(), "t.example:443");
     for raw in [
@@ -146,6 +153,13 @@ fn target_forms_are_checked_against_the_method() {
         "GET a/b HTTP/1.1\r\n\r\n",
         "GET /a b HTTP/1.1\r\n\r\n",
         "GET /a\x7f HTTP/1.1\r\n\r\n",
+        "GET /a#b HTTP/1.1\r\n\r\n",
+        "GET /a?q#b HTTP/1.1\r\n\r\n",
+        "GET http://t.example/a#b HTTP/1.1\r\n\r\n",
+        "GET http://u:p@t.example/a HTTP/1.1\r\n\r\n",
+        "GET https://u@t.example/a HTTP/1.1\r\n\r\n",
+        "GET ftp://t.example/a HTTP/1.1\r\n\r\n",
+        "CONNECT u@t.example:443 HTTP/1.1\r\n\r\n",
     ] {
         assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
     }
