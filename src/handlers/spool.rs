@@ -82,9 +82,7 @@ where
         Err(SpoolError::TooLarge(_)) => Err(too_large()),
         Err(SpoolError::Client(e)) => {
             tracing::debug!("request content failed while stored: {e}");
-            Err(Problem::bad_request(
-                "The request's content ended before it was complete.",
-            ))
+            Err(Problem::unreadable_content(&e))
         }
         Err(SpoolError::Io(e)) => {
             tracing::warn!("request content could not be stored: {e}");

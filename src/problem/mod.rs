@@ -126,6 +126,16 @@ impl Problem {
         Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad Request").with_detail(detail)
     }
 
+    /// 400: the request's content could not be read to its end; `reason` is what usher's
+    /// reader found (a malformed chunk, the client gone quiet or away), said to the client
+    /// so it can tell a framing mistake from a cut connection.
+    pub fn unreadable_content(reason: &str) -> Self {
+        Problem::bad_request(format!(
+            "The request's content could not be read to its end: {}.",
+            printable(reason.trim_end_matches('.'))
+        ))
+    }
+
     /// 404 for `path` with up to three nearest existing names.
     pub fn not_found(path: &str, mut suggestions: Vec<String>) -> Self {
         suggestions.truncate(MAX_SUGGESTIONS);

@@ -519,3 +519,19 @@ fn a_request_naming_no_site_is_told_to_send_host() {
             .contains("no site named a.example")
     );
 }
+
+/// Unreadable content is a 400 that passes on the reader's reason, made printable.
+#[test]
+fn unreadable_content_says_what_the_reader_found() {
+    let p = Problem::unreadable_content("bare LF in a chunk size line.");
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        p.detail,
+        "The request's content could not be read to its end: bare LF in a chunk size line."
+    );
+    assert!(
+        Problem::unreadable_content("a\r\nb")
+            .detail
+            .contains("a%0D%0Ab")
+    );
+}

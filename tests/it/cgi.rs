@@ -234,6 +234,23 @@ fn request_content_streams_in_and_the_answer_out_with_the_programs_status() {
     assert_eq!(answer.matches('x').count(), big.len());
 }
 
+/// Chunked content that breaks its framing gets a 400 naming what was wrong, and the program
+/// never runs on a part of it.
+#[test]
+fn malformed_chunked_content_is_a_400_that_says_why() {
+    let (_dir, p) = site(&[("echo.py", ECHO)]);
+    let answer = exchange(
+        p.addrs[0],
+        b"POST /cgi-bin/echo.py HTTP/1.1\r\nHost: h\r\nAccept: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nzz\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        answer.contains("could not be read to its end: ") && answer.contains("chunk size"),
+        "{answer}"
+    );
+    assert!(!answer.contains("hello"), "{answer}");
+}
+
 /// Content without a declared length (chunked) is stored first, so that CONTENT_LENGTH
 /// gives its length, as RFC 3875 §4.1.2 requires ("MUST set ... if and only if the request
 /// is accompanied by a message-body"); php-cgi reads only that much.

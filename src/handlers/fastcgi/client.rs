@@ -154,9 +154,10 @@ impl FastCgiError {
             StatusCode::SERVICE_UNAVAILABLE => {
                 Problem::unavailable(format!("{ROLE} is overloaded."), 1)
             }
-            StatusCode::BAD_REQUEST => {
-                Problem::bad_request("The request's content ended before it was complete.")
-            }
+            StatusCode::BAD_REQUEST => match self {
+                FastCgiError::ClientBody(reason) => Problem::unreadable_content(reason),
+                _ => Problem::bad_request("The request could not be passed on."),
+            },
             StatusCode::BAD_GATEWAY
                 if matches!(self, FastCgiError::Connect(_) | FastCgiError::AllDown) =>
             {

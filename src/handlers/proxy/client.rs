@@ -122,9 +122,7 @@ impl ProxyError {
             ProxyError::Encode(_) => {
                 Problem::bad_request("The request has a header field usher will not forward.")
             }
-            ProxyError::ClientBody(_) => {
-                Problem::bad_request("The request's content ended before it was complete.")
-            }
+            ProxyError::ClientBody(reason) => Problem::unreadable_content(reason),
             ProxyError::Connect(_) => Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream-unreachable",
