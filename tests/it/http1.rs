@@ -292,3 +292,28 @@ async fn targets_with_fragments_userinfo_or_other_schemes_are_refused() {
     assert_eq!(statuses(&out), ["200"], "{out}");
     assert!(out.ends_with("alpha\n"), "{out}");
 }
+
+/// A head refused before its fields could be read (431 for its size, 400 for obs-fold) is
+/// still answered in the format its Accept asks for.
+#[tokio::test]
+async fn refused_heads_are_answered_in_the_format_asked_for() {
+    let s = std::sync::Arc::new(site().await);
+    let big = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nX: {}\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let folded = "GET /a.txt HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nX: a\r\n b\r\n\r\n"
+        .to_owned();
+    for (req, status) in [(big, "431"), (folded, "400")] {
+        let server = std::sync::Arc::clone(&s);
+        let out = tokio::task::spawn_blocking(move || server.raw_text(&req))
+            .await
+            .unwrap();
+        assert_eq!(statuses(&out), [status], "{out}");
+        let head = out.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{out}"
+        );
+    }
+}

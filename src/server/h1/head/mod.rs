@@ -93,7 +93,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
             return Err(target_too_long(buf.len()).into());
         }
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-            return Err(too_large().into());
+            return Err(unparsed(too_large(), buf));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         // 505 or 400 depends on the whole request line (`names_a_version`): wait for its
@@ -114,12 +114,15 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
                 }
                 return Ok(head);
             }
-            return Err(Box::new(syntax_problem(httparse::Error::Version, buf)).into());
+            return Err(unparsed(
+                Box::new(syntax_problem(httparse::Error::Version, buf)),
+                buf,
+            ));
         }
-        Err(e) => return Err(Box::new(syntax_problem(e, buf)).into()),
+        Err(e) => return Err(unparsed(Box::new(syntax_problem(e, buf)), buf)),
     };
     if len > MAX_HEAD_BYTES {
-        return Err(too_large().into());
+        return Err(unparsed(too_large(), buf));
     }
     // Field slices point into `buf`; keep their offsets so that, once the head is split off
     // and frozen, values are cheap slices of it rather than copies.
@@ -441,6 +444,42 @@ fn names_a_version(buf: &[u8]) -> bool {
     matches!(words.as_slice(), [_, _, v] if v.len() == 8
         && v.starts_with(b"HTTP/")
         && v[5].is_ascii_digit() && v[6] == b'.' && v[7].is_ascii_digit())
+}
+
+/// A refusal of a head whose fields could not be parsed (too large, or malformed), still
+/// negotiated by its `Accept` when a whole line of it arrived before the fault: the answer
+/// is then in the format the client asked for, as every other error's is.
+fn unparsed(problem: Box<Problem>, buf: &[u8]) -> Refusal {
+    Refusal {
+        problem,
+        accept: raw_accept(buf),
+    }
+}
+
+/// The value of the first whole `Accept` line among the field lines of a raw head (after
+/// the request line, within [`MAX_HEAD_BYTES`], up to the empty line), if it is a valid
+/// field value. Only what a parser would read as the field: a name exactly `accept` (any
+/// case), a colon, optional whitespace around the value, a line ended by LF.
+fn raw_accept(buf: &[u8]) -> Option<HeaderValue> {
+    let head = &buf[..buf.len().min(MAX_HEAD_BYTES)];
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    lines.next()?; // the request line
+    for line in lines {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return None; // cut off: not a whole line
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None; // the end of the head
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if line[..colon].eq_ignore_ascii_case(b"accept") {
+            return HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok();
+        }
+    }
+    None
 }
 
 fn bad(why: &str) -> Box<Problem> {

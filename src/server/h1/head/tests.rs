@@ -353,3 +353,51 @@ fn only_a_head_with_upgrade_and_connection_may_upgrade() {
     assert!(!with("Connection: upgrade\r\n"));
     assert!(!with(""));
 }
+
+/// The Accept a refused head is answered by: the first whole `Accept` field line, even when
+/// the fields could not be parsed (431, obs-fold, a bad name), so the problem comes in the
+/// format the client asked for.
+#[test]
+fn heads_refused_before_their_fields_are_parsed_still_negotiate() {
+    let accept_of = |raw: &[u8]| match parse(&mut BytesMut::from(raw)) {
+        Err(refusal) => refusal.accept.map(|v| v.to_str().unwrap().to_owned()),
+        Ok(head) => panic!("accepted {:?}: {head:?}", String::from_utf8_lossy(raw)),
+    };
+    let json = Some("application/json".to_owned());
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nAccept:  application/json \r\nX: {}\r\n\r\n",
+        "a".repeat(MAX_HEAD_BYTES)
+    );
+    assert_eq!(accept_of(big.as_bytes()), json, "431");
+    assert_eq!(
+        accept_of(b"GET / HTTP/1.1\r\nACCEPT:application/json\r\nX: a\r\n b\r\n\r\n"),
+        json,
+        "obs-fold"
+    );
+    assert_eq!(
+        accept_of(b"GET / HTTP/1.1\nAccept: application/json\nBad Name: x\n\n"),
+        json,
+        "bare LF lines, a bad name"
+    );
+    assert_eq!(
+        accept_of(b"GET / HTTP/9.9\r\nAccept: application/json\r\n\r\n"),
+        json,
+        "505"
+    );
+    // Not an Accept field: another name, whitespace before the colon, a value a field may
+    // not hold, a line after the head's end, the request line, a line cut off.
+    for raw in [
+        &b"GET / HTTP/1.1\r\nX-Accept: application/json\r\nX: a\r\n b\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nAccept : application/json\r\n\r\n",
+        b"GET / HTTP/1.1\r\nAccept: a\x01b\r\nX: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\nAccept: application/json\r\n",
+        b"GET /Accept:json HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+    ] {
+        assert_eq!(accept_of(raw), None, "{:?}", String::from_utf8_lossy(raw));
+    }
+    let cut = format!(
+        "GET / HTTP/1.1\r\nX: {}\r\nAccept: application/json",
+        "a".repeat(MAX_HEAD_BYTES)
+    );
+    assert_eq!(accept_of(cut.as_bytes()), None, "past the limit");
+}
