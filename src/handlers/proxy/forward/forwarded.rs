@@ -47,8 +47,25 @@ fn node(out: &mut Vec<u8>, addr: SocketAddr) {
         }
     }
     out.push(b':');
-    out.extend_from_slice(itoa::Buffer::new().format(addr.port()).as_bytes());
+    push_decimal(out, u32::from(addr.port()));
     out.push(b'"');
+}
+
+/// `n` in decimal, digit by digit: `itoa` and a copy of its buffer cost more than the few
+/// digits of an octet or a port (a proxied request writes twelve such numbers).
+fn push_decimal(out: &mut Vec<u8>, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The address as `X-Forwarded-For` lists it: no port, IPv6 without brackets, an
@@ -66,13 +83,26 @@ pub(super) fn for_entry(peer: SocketAddr) -> Vec<u8> {
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(ip) => {
-            let mut digits = itoa::Buffer::new();
+            // Built in place and copied once: a push per piece cost a capacity check each.
+            let mut text = [0u8; 15];
+            let mut len = 0;
             for (i, octet) in ip.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    text[len] = b'.';
+                    len += 1;
                 }
-                out.extend_from_slice(digits.format(octet).as_bytes());
+                if octet >= 100 {
+                    text[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    text[len] = b'0' + octet / 10 % 10;
+                    len += 1;
+                }
+                text[len] = b'0' + octet % 10;
+                len += 1;
             }
+            out.extend_from_slice(&text[..len]);
         }
         // Writing to a Vec cannot fail.
         IpAddr::V6(ip) => {
@@ -93,11 +123,16 @@ fn value(out: &mut Vec<u8>, text: &[u8]) {
         return;
     }
     out.push(b'"');
-    for &b in text {
-        if b == b'"' || b == b'\\' {
-            out.push(b'\\');
+    if !text.iter().any(|&b| b == b'"' || b == b'\\') {
+        // A host with a port (`:` is no token character): nothing to escape, one copy.
+        out.extend_from_slice(text);
+    } else {
+        for &b in text {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
         }
-        out.push(b);
     }
     out.push(b'"');
 }
@@ -144,6 +179,15 @@ mod tests {
             let mut out = Vec::new();
             push_ip(&mut out, ip);
             assert_eq!(text(out), text_form);
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_the_standard_formatter_writes_them() {
+        for n in (0..=1_100).chain([9_999, 10_000, 65_535, 65_536, u32::MAX - 1, u32::MAX]) {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(text(out), format!("x{n}"));
         }
     }
 
