@@ -542,26 +542,20 @@ async fn serve_files(
 
 /// A TRACE or OPTIONS request whose `Max-Forwards` is 0 on a proxy route: RFC 9110 §7.6.2
 /// says the intermediary "MUST NOT forward the request; instead, the intermediary MUST
-/// respond as the final recipient". OPTIONS gets 204, with `Allow` when the route names its
-/// methods (otherwise only the upstream knows them). TRACE gets 405: usher does not echo a
-/// request itself, as it would reflect the client's credentials (§9.3.8).
+/// respond as the final recipient". OPTIONS gets 204 with `Allow`; TRACE gets 405 with the
+/// same `Allow` less TRACE: usher does not echo a request itself, as it would reflect the
+/// client's credentials (§9.3.8). `Allow` lists the route's methods, or when it names none,
+/// what usher passes on ([`PASSED_ON`]): the upstream's own methods are its to say.
 fn answer_as_final_recipient(
     parts: &Parts,
     route: &Route,
     path: &NormalPath,
 ) -> Result<Response<ResponseBody>, Box<Problem>> {
-    let named = route.methods.as_deref();
+    let named = route.methods.as_deref().unwrap_or(&PASSED_ON);
     if parts.method == Method::OPTIONS {
-        return Ok(match named {
-            Some(methods) => options(allow_value(methods)),
-            None => {
-                let mut response = Response::new(ResponseBody::Empty);
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                response
-            }
-        });
+        return Ok(options(allow_value(named)));
     }
-    let mut allowed: Vec<Method> = named.unwrap_or_default().to_vec();
+    let mut allowed: Vec<Method> = named.to_vec();
     allowed.retain(|m| m != Method::TRACE);
     if !allowed.contains(&Method::OPTIONS) {
         allowed.push(Method::OPTIONS);
@@ -573,6 +567,19 @@ fn answer_as_final_recipient(
         &allowed,
     )))
 }
+
+/// The methods a proxy route that names none passes on, as `Allow` states them when usher
+/// answers for the upstream: those of RFC 9110 and RFC 5789 (PATCH) but CONNECT, which
+/// opens a tunnel only in its HTTP/2 extended form, and TRACE.
+const PASSED_ON: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::PATCH,
+];
 
 /// `Allow` for a route's methods, with OPTIONS (always answered).
 fn allow_value(allowed: &[Method]) -> HeaderValue {

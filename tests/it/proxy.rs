@@ -129,10 +129,22 @@ fn max_forwards_zero_is_answered_here() {
         )
         .0
     };
+    // Both say the same methods: what the route passes on (it names none), never TRACE.
+    let passed_on = "allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n";
     let head = ask("OPTIONS", "Max-Forwards: 0\r\n");
     assert_eq!(status(&head), 204, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&passed_on.to_ascii_lowercase()),
+        "{head}"
+    );
     let head = ask("TRACE", "Max-Forwards: 0\r\n");
     assert_eq!(status(&head), 405, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&passed_on.to_ascii_lowercase()),
+        "{head}"
+    );
     assert!(app.seen().is_empty(), "forwarded at Max-Forwards 0");
     let head = ask("OPTIONS", "Max-Forwards: 3\r\n");
     assert_eq!(status(&head), 200, "{head}");
