@@ -227,7 +227,7 @@ impl FieldSink for HeadWriter<'_> {
 /// (RFC 9112 §11.2).
 fn check_request_line(method: &Method, target: &str) -> Result<(), EncodeError> {
     let method = method.as_str();
-    if method.is_empty() || !method.bytes().all(is_tchar) {
+    if method.is_empty() || !is_token(method.as_bytes()) {
         return Err(EncodeError::Method);
     }
     let origin_form = target.starts_with('/');
@@ -250,9 +250,9 @@ fn check_field(name: &HeaderName, value: &HeaderValue) -> Result<(), EncodeError
     Ok(())
 }
 
-/// Whether every byte is a `tchar`, in one pass without an early exit (a name is a token by
-/// construction, so the pass always runs to its end; stopping early only added a branch per
-/// byte).
+/// Whether every byte is a `tchar`, in one pass without an early exit (a method or a name is
+/// a token by construction, so the pass always runs to its end; stopping early only added a
+/// branch per byte).
 fn is_token(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |token, &b| token & is_tchar(b))
 }
