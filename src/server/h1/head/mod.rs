@@ -229,8 +229,8 @@ fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
     // RFC 9112 §3.2: no form of request-target has a fragment; it stays with the client.
     if target.contains(&b'#') {
         return Err(bad(
-            "the request-target has a fragment (#...), which a client keeps to itself \
-             (RFC 9112 section 3.2); send the path and query only",
+            "the request-target has a fragment (#...), which a client keeps to itself; send \
+             the path and query only",
         ));
     }
     let uri = Uri::from_maybe_shared(target)
@@ -245,10 +245,11 @@ fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
     // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error; the
     // authority-form of CONNECT has none either (RFC 9112 §3.2.3).
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(bad(
-            "the request-target has user information (user@host), which it must not carry \
-             (RFC 9110 section 4.2.4); send credentials in Authorization",
-        ));
+        // Not `bad`, which cites RFC 9112: the rule is RFC 9110's.
+        return Err(Box::new(Problem::bad_request(
+            "The request is malformed: the request-target has user information (user@host), \
+             which it must not carry; send credentials in Authorization (RFC 9110 section 4.2.4).",
+        )));
     }
     let authority_form = uri.scheme().is_none() && uri.authority().is_some();
     if *method == Method::CONNECT {
