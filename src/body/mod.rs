@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod open_file;
+pub mod prepared;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,6 +29,9 @@ pub enum ResponseBody {
     File(file::FileBody),
     /// A body produced as it is sent.
     Stream(BoxStream),
+    /// A cached file's bytes or ranges, with the answer's fields rendered ahead: they are
+    /// not in the answer's map until [`prepared::thaw`] puts them there.
+    Prepared(prepared::Prepared),
 }
 
 impl ResponseBody {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for ResponseBody {
                 write!(f, "File({} bytes)", http_body::Body::size_hint(b).lower())
             }
             ResponseBody::Stream(_) => f.write_str("Stream"),
+            ResponseBody::Prepared(p) => write!(f, "Prepared({} bytes)", p.size_hint().lower()),
         }
     }
 }
@@ -71,6 +76,7 @@ impl http_body::Body for ResponseBody {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::File(b) => Pin::new(b).poll_frame(cx),
             ResponseBody::Stream(s) => s.as_mut().poll_frame(cx),
+            ResponseBody::Prepared(p) => p.poll_frame(cx),
         }
     }
 
@@ -80,6 +86,7 @@ impl http_body::Body for ResponseBody {
             ResponseBody::Full(b) => b.is_none(),
             ResponseBody::File(b) => b.is_end_stream(),
             ResponseBody::Stream(s) => s.is_end_stream(),
+            ResponseBody::Prepared(p) => p.is_end_stream(),
         }
     }
 
@@ -89,6 +96,7 @@ impl http_body::Body for ResponseBody {
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ResponseBody::File(b) => b.size_hint(),
             ResponseBody::Stream(s) => s.size_hint(),
+            ResponseBody::Prepared(p) => p.size_hint(),
         }
     }
 }

@@ -38,6 +38,17 @@ pub fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|element| !element.is_empty())
 }
 
+/// The field lines of `fields` as HTTP/1.1 writes them (RFC 9112 §5): `name: value` CRLF
+/// each, in the map's order. Names are lowercase, as the map holds them.
+pub fn put_field_lines(fields: &http::HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// `1*DIGIT` as a number (Content-Length, byte positions, status digits): `None` when empty,
 /// not all ASCII digits, or too large for 64 bits. Leading zeros are allowed, as the grammar
 /// allows them.

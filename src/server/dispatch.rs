@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, VARY};
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 
 use super::in_place::boxed;
 use super::service::{Conn, next_request_id};
@@ -23,7 +23,7 @@ use crate::handlers::cgi::{self, Cgi};
 use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::proxy::{self, Proxy};
-use crate::handlers::static_files::{ServeDir, StaticOptions};
+use crate::handlers::static_files::{FieldForm, ServeDir, StaticOptions};
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
 use crate::problem::Problem;
@@ -530,7 +530,15 @@ async fn serve_files(
     path: &NormalPath,
 ) -> Result<Response<ResponseBody>, Problem> {
     match parts.method {
-        Method::GET | Method::HEAD => files.serve(parts, path).await,
+        Method::GET | Method::HEAD => {
+            // An HTTP/1.x connection writes a cached file's fields rendered ahead; the route's
+            // policy puts them into the map first if it changes fields (`RoutePolicy::after`).
+            let form = match parts.version {
+                Version::HTTP_10 | Version::HTTP_11 => FieldForm::Prepared,
+                _ => FieldForm::Map,
+            };
+            files.serve(parts, path, form).await
+        }
         Method::OPTIONS => Ok(options(ALLOW_STATIC)),
         ref m if KNOWN_METHODS.contains(&m.as_str()) => {
             let shown = path.to_decoded_string();

@@ -33,6 +33,8 @@ pub struct Conn {
 /// `response` naming usher in `Server` (RFC 9110 §10.2.4), for a connection that does not
 /// write the field itself (HTTP/1.x writes it into the head without touching the map).
 pub(super) fn with_server(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    // Such a connection writes the map alone (only HTTP/1.x asks for prepared answers).
+    crate::body::prepared::thaw(&mut response);
     response.headers_mut().insert(SERVER, SERVER_NAME);
     response
 }

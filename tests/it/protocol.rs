@@ -121,6 +121,39 @@ async fn h2c_prior_knowledge_with_reqwest() {
     assert_eq!(head.bytes().await.unwrap().len(), 0);
 }
 
+/// A file's answer from the cache (whose fields HTTP/1.x writes as rendered when the file was
+/// cached) carries the same fields as the first, read from the disk, over either protocol.
+#[tokio::test]
+async fn a_cached_answer_has_the_fields_of_the_first() {
+    let s = site().await;
+    let fields = |r: &reqwest::Response| {
+        let mut all: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != "date")
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        all.sort();
+        all
+    };
+    for (protocol, client, path) in [
+        ("HTTP/1.1", client(), "/a.txt"),
+        ("HTTP/2", h2_client(), "/b.txt"),
+    ] {
+        let first = client.get(s.url(path)).send().await.unwrap();
+        let second = client.get(s.url(path)).send().await.unwrap();
+        let names: Vec<String> = fields(&first).into_iter().map(|(n, _)| n).collect();
+        for name in ["etag", "last-modified", "content-type", "content-length"] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{protocol}: {name} in {names:?}"
+            );
+        }
+        assert_eq!(fields(&first), fields(&second), "{protocol}");
+        assert_eq!(first.text().await.unwrap(), second.text().await.unwrap());
+    }
+}
+
 #[tokio::test]
 async fn h2c_prior_knowledge_with_curl() {
     let s = site().await;

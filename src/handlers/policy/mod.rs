@@ -125,6 +125,15 @@ impl RoutePolicy {
 
     /// Run on the answer to `req` for `path` (normalised), whoever produced it.
     pub fn after(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
+        if self.security.is_none()
+            && self.headers.is_empty()
+            && self.rules.is_empty()
+            && self.cors.is_none()
+        {
+            return;
+        }
+        // What follows reads and changes the answer's fields: all of them in the map.
+        crate::body::prepared::thaw(res);
         // Only header changes of the config ask whether the config's caching applies.
         let changes = !self.headers.is_empty() || !self.rules.is_empty();
         let caching = changes && config_caching(res.status(), res.headers());

@@ -68,6 +68,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 
 use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile, Turn};
 use self::listing::Listed;
+pub use self::reply::FieldForm;
 use self::reply::{FileMeta, Source};
 use self::resolve::{Outcome, Reopened};
 use crate::body::ResponseBody;
@@ -148,8 +149,9 @@ impl ServeDir {
         &self,
         req: &Parts,
         path: &NormalPath,
+        form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
-        let answer = self.serve_path(req, path).await;
+        let answer = self.serve_path(req, path, form).await;
         match (answer, &self.opts.spa_fallback) {
             (Err(problem), Some(fallback)) if problem.status == StatusCode::NOT_FOUND => {
                 // Boxed: only a single-page app's misses come here, and its state would
@@ -178,7 +180,8 @@ impl ServeDir {
         let Some(target) = spa::fallback_path(fallback) else {
             return Err(missing);
         };
-        match self.serve_path(req, &target).await {
+        // In the map: the fields are changed below.
+        match self.serve_path(req, &target, FieldForm::Map).await {
             // The fallback is a file: a directory's redirect or listing would send the
             // navigation somewhere else entirely.
             Ok(mut res) if is_file_answer(&res) => {
@@ -210,6 +213,7 @@ impl ServeDir {
         &self,
         req: &Parts,
         path: &NormalPath,
+        form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
         let key = path.as_str();
         // Looked up again after waiting for another request's check of a stale entry: its
@@ -224,7 +228,7 @@ impl ServeDir {
             };
             let turn = match (&answer, &miss) {
                 (Some(cached), _) if self.cache.is_fresh(cached, now) => {
-                    if let Some(answered) = self.answer_cached(req, path, key, cached).await {
+                    if let Some(answered) = self.answer_cached(req, path, key, cached, form).await {
                         return answered.map_err(|problem| *problem);
                     }
                     Turn::Check(None) // the entry no longer describes the file
@@ -259,6 +263,7 @@ impl ServeDir {
         path: &NormalPath,
         key: &str,
         cached: &Cached<Answer>,
+        form: FieldForm,
     ) -> Option<Answered> {
         let accept = header_list(&req.headers, &header::ACCEPT);
         let accept = accept.as_ref().map(HeaderValue::as_bytes);
@@ -270,7 +275,7 @@ impl ServeDir {
                         vec![file.media_type.to_owned()],
                     ))));
                 }
-                let planned = match reply::plan(req, path, &file.meta) {
+                let planned = match reply::plan(req, path, &file.meta, form) {
                     Ok(planned) => planned,
                     Err(problem) => return Some(Err(problem)),
                 };
@@ -429,7 +434,8 @@ fn reply_file(
     body: Option<Bytes>,
     file: Option<File>,
 ) -> Answered {
-    let planned = reply::plan(req, path, meta)?;
+    // In the map: answers made on a miss are rare enough not to need the prepared form.
+    let planned = reply::plan(req, path, meta, FieldForm::Map)?;
     let source = match (planned.needs_bytes(), body, file) {
         (false, _, _) => Source::Nothing,
         (true, Some(_), Some(file)) if !planned.sends_from_memory(req) => Source::File(file),

@@ -23,6 +23,7 @@ use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
 use crate::body::file::{FileBody, Part};
 use crate::body::open_file::OpenFile;
+use crate::body::prepared::{Prepared, RenderedFields};
 use crate::http::conditional::{self, Precondition};
 use crate::http::etag::EntityTag;
 use crate::http::range::{self, ByteRange, RangeOutcome};
@@ -69,6 +70,20 @@ pub(super) struct FileMeta {
     /// The fields of a 200 with the whole file, made once: an answer clones them, which
     /// costs less than inserting each field into a new map (a hash and a probe each).
     whole: HeaderMap,
+    /// The same fields but `Content-Length` (which the connection writes from the body's
+    /// length), rendered for an HTTP/1.x answer ([`FieldForm::Prepared`]).
+    prepared: Arc<RenderedFields>,
+}
+
+/// How a whole file's 200 carries its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldForm {
+    /// In the answer's map, for any caller.
+    Map,
+    /// Rendered ahead, in the body ([`crate::body::prepared`]): only for an HTTP/1.x
+    /// connection, and only when nothing reads the fields before the connection writes them
+    /// without first calling [`crate::body::prepared::thaw`].
+    Prepared,
 }
 
 impl FileMeta {
@@ -86,6 +101,7 @@ impl FileMeta {
             content_type: rep.content_type.clone(),
             negotiated: rep.negotiated.take(),
             whole: HeaderMap::new(),
+            prepared: Arc::new(RenderedFields::new(HeaderMap::new())),
         };
         let mut whole = meta.validators();
         whole.insert(header::ACCEPT_RANGES, BYTES);
@@ -96,8 +112,9 @@ impl FileMeta {
         {
             whole.insert(header::CONTENT_LANGUAGE, language);
         }
-        whole.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len));
         whole.insert(header::CONTENT_TYPE, meta.content_type.clone());
+        meta.prepared = Arc::new(RenderedFields::new(whole.clone()));
+        whole.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len));
         meta.whole = whole;
         meta
     }
@@ -105,7 +122,7 @@ impl FileMeta {
     /// What the 200 fields kept here take in memory, about: each is an entry of the map
     /// (name, value, hash, links) and a slot of its index; the values' bytes are shared.
     pub(super) fn fields_weight(&self) -> usize {
-        self.whole.len() * 128
+        self.whole.len() * 128 * 2 + self.prepared.lines().len()
     }
 
     /// The fields a 304 repeats (RFC 9110 §15.4.5): the validators, and for a negotiated
@@ -138,6 +155,8 @@ pub(super) enum Source {
 pub(super) struct Planned {
     status: StatusCode,
     headers: HeaderMap,
+    /// Fields rendered ahead, which `headers` then leaves out (see [`FieldForm`]).
+    prepared: Option<Arc<RenderedFields>>,
     /// Empty when no body is sent (HEAD, 304).
     parts: Vec<Part>,
 }
@@ -172,6 +191,7 @@ impl Planned {
         let Planned {
             status,
             headers,
+            prepared,
             parts,
         } = self;
         let body = if parts.is_empty() {
@@ -192,6 +212,13 @@ impl Planned {
                     return Err(Box::new(Problem::internal()));
                 }
             }
+        };
+        let body = match prepared {
+            Some(fields) => match Prepared::new(fields, body) {
+                Ok(prepared) => ResponseBody::Prepared(prepared),
+                Err(body) => body,
+            },
+            None => body,
         };
         Ok(respond(status, headers, body))
     }
@@ -228,6 +255,7 @@ pub(super) fn plan(
     req: &Parts,
     path: &NormalPath,
     meta: &FileMeta,
+    form: FieldForm,
 ) -> Result<Planned, Box<Problem>> {
     let etag = &meta.etag;
     let modified = meta.modified;
@@ -238,6 +266,7 @@ pub(super) fn plan(
             return Ok(Planned {
                 status: StatusCode::NOT_MODIFIED,
                 headers: meta.validators(),
+                prepared: None,
                 parts: Vec::new(),
             });
         }
@@ -273,18 +302,27 @@ pub(super) fn plan(
         }
     }
 
-    let parts = if wants_body(&req.method) {
-        vec![Part::File {
-            offset: 0,
-            len: meta.len,
-        }]
-    } else {
-        Vec::new()
+    if !wants_body(&req.method) {
+        // HEAD: the length stays in the map, as there is no body to take it from.
+        return Ok(Planned {
+            status: StatusCode::OK,
+            headers: meta.whole.clone(),
+            prepared: None,
+            parts: Vec::new(),
+        });
+    }
+    let (headers, prepared) = match form {
+        FieldForm::Map => (meta.whole.clone(), None),
+        FieldForm::Prepared => (HeaderMap::new(), Some(Arc::clone(&meta.prepared))),
     };
     Ok(Planned {
         status: StatusCode::OK,
-        headers: meta.whole.clone(),
-        parts,
+        headers,
+        prepared,
+        parts: vec![Part::File {
+            offset: 0,
+            len: meta.len,
+        }],
     })
 }
 
@@ -353,6 +391,7 @@ fn partial(
         return Planned {
             status: StatusCode::PARTIAL_CONTENT,
             headers,
+            prepared: None,
             parts: vec![Part::File {
                 offset: r.start,
                 len: r.len(),
@@ -387,6 +426,7 @@ fn partial(
     Planned {
         status: StatusCode::PARTIAL_CONTENT,
         headers,
+        prepared: None,
         parts,
     }
 }

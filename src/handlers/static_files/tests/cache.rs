@@ -10,6 +10,7 @@ use http::StatusCode;
 
 use super::{Site, body, expire, get, header, normal, parts, problem, request};
 use crate::body::ResponseBody;
+use crate::handlers::static_files::FieldForm;
 
 /// A site whose cache never expires by itself: only `expire` ages it.
 fn frozen() -> Site {
@@ -124,7 +125,10 @@ async fn a_large_cached_body_goes_out_from_the_file_over_http1() {
     let path = normal("/big.bin");
     let mut req = parts("GET", &path, None, &[]);
     req.version = http::Version::HTTP_2;
-    let res = serve.serve(&req, &path).await.expect("a response");
+    let res = serve
+        .serve(&req, &path, FieldForm::Map)
+        .await
+        .expect("a response");
     assert!(
         matches!(res.body(), ResponseBody::Full(Some(_))),
         "{:?}",

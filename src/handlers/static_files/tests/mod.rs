@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use percent_encoding::percent_decode_str;
 use tempfile::TempDir;
 
-use super::{ServeDir, StaticOptions};
+use super::{FieldForm, ServeDir, StaticOptions};
 use crate::body::ResponseBody;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
@@ -167,7 +167,7 @@ pub(super) async fn request(
 ) -> Result<Response<ResponseBody>, Problem> {
     let path = normal(path);
     let req = parts(method, &path, query, headers);
-    serve.serve(&req, &path).await
+    serve.serve(&req, &path, FieldForm::Map).await
 }
 
 /// GET `path` with `headers`, expecting a response (not a problem).

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::server::socket::Socket;
@@ -17,6 +18,7 @@ use super::io::{WRITE_BATCH, Writer};
 use super::zero_copy;
 use crate::body::ResponseBody;
 use crate::body::file::Part;
+use crate::body::prepared::RenderedFields;
 use crate::http::persistence::names_close;
 use crate::problem::Problem;
 
@@ -59,7 +61,7 @@ pub async fn write(
     exchange: &mut Exchange,
     may_defer: bool,
 ) -> io::Result<()> {
-    let (mut parts, body) = response.into_parts();
+    let (mut parts, prepared, body) = take_prepared(response);
     let (delimit, added) = frame(&mut parts, &body, exchange);
     // Room for a body that is copied next to its head, so the buffer is allocated once.
     let copied = match (&body, delimit) {
@@ -69,7 +71,8 @@ pub async fn write(
         _ => 0,
     };
     let head_start = writer.buf.len();
-    serialize_head(&parts, added, copied, &mut writer.buf);
+    let lines = prepared.as_ref().map_or(&[][..], |fields| fields.lines());
+    serialize_head(&parts, lines, added, copied, &mut writer.buf);
     if delimit == Delimit::Nothing {
         return finish(stream, writer, may_defer).await;
     }
@@ -107,8 +110,9 @@ pub async fn write(
                     .map_err(|(Streamed::FailedFirst(e) | Streamed::Failed(e))| e)
             }
         },
-        // Boxed, as files are: a stream's state is only needed by streamed answers.
-        body @ ResponseBody::Stream(_) => {
+        // Boxed, as files are: a stream's state is only needed by streamed answers. (A
+        // prepared body was taken apart above; were one here, it would stream as any body.)
+        body @ (ResponseBody::Stream(_) | ResponseBody::Prepared(_)) => {
             match Box::pin(stream_body(stream, writer, body, delimit)).await {
                 Err(Streamed::FailedFirst(e)) => {
                     // Nothing of this answer has left: take its head back and say what
@@ -150,7 +154,7 @@ pub async fn write_switch(
         server: true,
         ..Added::default()
     };
-    serialize_head(&parts, added, 0, &mut writer.buf);
+    serialize_head(&parts, &[], added, 0, &mut writer.buf);
     writer.flush(stream).await
 }
 
@@ -163,7 +167,7 @@ pub fn write_interim(writer: &mut Writer, interim: super::Interim) {
     for framing in [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION] {
         parts.headers.remove(framing);
     }
-    serialize_head(&parts, Added::default(), 0, &mut writer.buf);
+    serialize_head(&parts, &[], Added::default(), 0, &mut writer.buf);
 }
 
 /// Fields the connection adds after the handler's own. They are written straight into the
@@ -233,6 +237,28 @@ fn plain_decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     crate::http::parse_decimal(digits)
+}
+
+/// The answer's parts, the field lines of a prepared one, and its body as a plain one. The
+/// lines are copied whole when the map holds nothing else; a field set there since may
+/// replace one of them, so then they are put into the map instead.
+fn take_prepared(
+    response: Response<ResponseBody>,
+) -> (Parts, Option<Arc<RenderedFields>>, ResponseBody) {
+    let (parts, body) = response.into_parts();
+    match body {
+        ResponseBody::Prepared(prepared) if parts.headers.is_empty() => {
+            let (fields, body) = prepared.into_parts();
+            (parts, Some(fields), body)
+        }
+        body @ ResponseBody::Prepared(_) => {
+            let mut response = Response::from_parts(parts, body);
+            crate::body::prepared::thaw(&mut response);
+            let (parts, body) = response.into_parts();
+            (parts, None, body)
+        }
+        body => (parts, None, body),
+    }
 }
 
 /// Choose the delimitation, make the handler's fields agree with it and with whether the
@@ -324,10 +350,11 @@ fn delimit(
     }
 }
 
-/// The status line, the fields in the order the handler set them, then the connection's
-/// own. The buffer grows once, by what the head takes plus `then` bytes (a body copied after
-/// it), not step by step as it is written.
-fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
+/// The status line, the field lines rendered ahead (`lines`, a prepared answer's), the
+/// fields in the order the handler set them, then the connection's own. The buffer grows
+/// once, by what the head takes plus `then` bytes (a body copied after it), not step by step
+/// as it is written.
+fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &mut Vec<u8>) {
     let reason = reason_phrase(parts.status);
     let fields: usize = parts
         .headers
@@ -338,19 +365,15 @@ fn serialize_head(parts: &Parts, added: Added, then: usize, out: &mut Vec<u8>) {
     // chunked" CRLF, "connection: keep-alive" CRLF, "date: " date CRLF, "server: usher"
     // CRLF, CRLF.
     let added_len = 16 + 20 + 2 + 28 + 24 + 6 + HTTP_DATE_LEN + 2 + 15;
-    out.reserve(13 + reason.len() + 2 + fields + added_len + 2 + then);
+    out.reserve(13 + reason.len() + 2 + lines.len() + fields + added_len + 2 + then);
     // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(parts.status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    out.extend_from_slice(lines);
+    crate::http::put_field_lines(&parts.headers, out);
     if let Some(length) = added.length {
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());

@@ -15,7 +15,7 @@ fn exchange(version: Version, head_only: bool) -> Exchange {
 /// The delimitation, the head as written (without its date), and whether the connection
 /// stays open.
 fn written(response: Response<ResponseBody>, mut ex: Exchange) -> (Delimit, String, bool) {
-    let (mut parts, body) = response.into_parts();
+    let (mut parts, prepared, body) = take_prepared(response);
     let (d, added) = frame(&mut parts, &body, &mut ex);
     let mut head = Vec::new();
     let added = Added {
@@ -23,7 +23,8 @@ fn written(response: Response<ResponseBody>, mut ex: Exchange) -> (Delimit, Stri
         server: false,
         ..added
     };
-    serialize_head(&parts, added, 0, &mut head);
+    let lines = prepared.as_ref().map_or(&[][..], |fields| fields.lines());
+    serialize_head(&parts, lines, added, 0, &mut head);
     (d, String::from_utf8(head).unwrap(), ex.keep_alive)
 }
 
@@ -51,6 +52,39 @@ fn a_known_length_is_sent_as_content_length() {
     assert_eq!(d, Delimit::Length(5));
     assert_eq!(h, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
     assert!(keep);
+}
+
+/// A prepared answer: its lines after the status line and before the connection's fields;
+/// with a field set in its map since, the map's field replaces the prepared one.
+#[test]
+fn prepared_fields_are_written_as_rendered_or_through_the_map() {
+    use crate::body::prepared::{Prepared, RenderedFields};
+    use http::header::{CONTENT_TYPE, ETAG};
+    let fields = {
+        let mut map = http::HeaderMap::new();
+        map.insert(ETAG, HeaderValue::from_static("\"e\""));
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        Arc::new(RenderedFields::new(map))
+    };
+    let prepared = || {
+        let body = Prepared::new(Arc::clone(&fields), ResponseBody::full("hello"));
+        Response::new(ResponseBody::Prepared(body.unwrap()))
+    };
+    let (d, h, _) = written(prepared(), exchange(Version::HTTP_11, false));
+    assert_eq!(d, Delimit::Length(5));
+    assert_eq!(
+        h,
+        "HTTP/1.1 200 OK\r\netag: \"e\"\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n"
+    );
+    let mut changed = prepared();
+    changed
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    let (_, h, _) = written(changed, exchange(Version::HTTP_11, false));
+    assert_eq!(
+        h,
+        "HTTP/1.1 200 OK\r\netag: \"e\"\r\ncontent-type: text/html\r\ncontent-length: 5\r\n\r\n"
+    );
 }
 
 #[test]
@@ -152,7 +186,7 @@ fn the_server_is_named_once() {
         let (mut parts, body) = response.into_parts();
         let (_, added) = frame(&mut parts, &body, &mut exchange(Version::HTTP_11, false));
         let mut head = Vec::new();
-        serialize_head(&parts, added, 0, &mut head);
+        serialize_head(&parts, &[], added, 0, &mut head);
         let head = String::from_utf8(head).unwrap();
         let lines: Vec<String> = head
             .lines()
@@ -264,7 +298,7 @@ fn the_head_is_a_status_line_then_fields() {
         length: Some(12),
         ..Added::default()
     };
-    serialize_head(&parts, added, 0, &mut out);
+    serialize_head(&parts, &[], added, 0, &mut out);
     assert_eq!(
         out,
         b"HTTP/1.1 404 Not Found\r\nx-a: 1\r\ncontent-length: 12\r\n\r\n"
@@ -282,7 +316,7 @@ fn the_date_is_an_http_date_of_now() {
         date: true,
         ..Added::default()
     };
-    serialize_head(&Response::new(()).into_parts().0, added, 0, &mut head);
+    serialize_head(&Response::new(()).into_parts().0, &[], added, 0, &mut head);
     let head = String::from_utf8(head).unwrap();
     let written = head
         .strip_prefix("HTTP/1.1 200 OK\r\ndate: ")

@@ -1,0 +1,217 @@
+//! An answer whose fields were rendered ahead: a cached file's 200 goes to HTTP/1.x as the
+//! field lines made when the file was cached, copied into the head in one piece.
+//!
+//! Cloning the cached fields into the answer's map, dropping that map, and writing it field
+//! by field cost about 1,300 instructions of the 11,400 usher spent on a keep-alive request
+//! for a 1 KiB file (callgrind, `bench/instructions.sh` row a). A prepared answer's map holds
+//! none of those fields: its body ([`ResponseBody::Prepared`]) carries them. So whatever may
+//! read or change an answer's fields after its handler must first call [`thaw`], which puts
+//! them into the map; the route's header policy does, and so does every connection but
+//! HTTP/1.x (whose writer copies the rendered lines when the map is otherwise empty, and
+//! thaws when it is not). Only the static responder makes prepared answers, and only when its
+//! caller asks for them.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Response};
+use http_body::{Frame, SizeHint};
+
+use super::ResponseBody;
+use super::file::FileBody;
+
+/// Fields made once, kept both as a map and as the field lines HTTP/1.1 writes for them.
+#[derive(Debug)]
+pub struct RenderedFields {
+    map: HeaderMap,
+    lines: Bytes,
+}
+
+impl RenderedFields {
+    /// `map` and its field lines. It must not hold the fields a connection writes itself
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Date`, `Server`): the writer
+    /// adds those after the lines without looking into them.
+    pub fn new(map: HeaderMap) -> Self {
+        let mut lines = Vec::new();
+        crate::http::put_field_lines(&map, &mut lines);
+        RenderedFields {
+            map,
+            lines: Bytes::from(lines),
+        }
+    }
+
+    /// The fields as a map.
+    pub fn map(&self) -> &HeaderMap {
+        &self.map
+    }
+
+    /// `name: value` CRLF for each field, in the map's order.
+    pub fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+}
+
+/// The body of a prepared answer, and its fields (see the module notes).
+pub struct Prepared {
+    fields: Arc<RenderedFields>,
+    content: Content,
+}
+
+/// What a prepared answer sends: bytes in memory (`None` once sent), or a file's ranges
+/// (boxed: inline, they would make every `ResponseBody` larger).
+enum Content {
+    Memory(Option<Bytes>),
+    File(Box<FileBody>),
+}
+
+impl Prepared {
+    /// `body` with `fields`; `body` itself back when it is neither bytes in memory nor a file
+    /// body (the only ones a cached file's answer has).
+    pub fn new(fields: Arc<RenderedFields>, body: ResponseBody) -> Result<Self, ResponseBody> {
+        let content = match body {
+            ResponseBody::Full(bytes) => Content::Memory(bytes),
+            ResponseBody::File(file) => Content::File(Box::new(file)),
+            other => return Err(other),
+        };
+        Ok(Prepared { fields, content })
+    }
+
+    /// The fields, and the body as a plain one.
+    pub fn into_parts(self) -> (Arc<RenderedFields>, ResponseBody) {
+        let body = match self.content {
+            Content::Memory(bytes) => ResponseBody::Full(bytes),
+            Content::File(file) => ResponseBody::File(*file),
+        };
+        (self.fields, body)
+    }
+
+    pub(super) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match &mut self.content {
+            Content::Memory(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Content::File(file) => http_body::Body::poll_frame(Pin::new(&mut **file), cx),
+        }
+    }
+
+    pub(super) fn is_end_stream(&self) -> bool {
+        match &self.content {
+            Content::Memory(bytes) => bytes.is_none(),
+            Content::File(file) => http_body::Body::is_end_stream(&**file),
+        }
+    }
+
+    pub(super) fn size_hint(&self) -> SizeHint {
+        match &self.content {
+            Content::Memory(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Content::File(file) => http_body::Body::size_hint(&**file),
+        }
+    }
+}
+
+/// Put a prepared answer's fields into its map, ahead of any set there since (a field of
+/// the same name set since replaces the prepared one, as `insert` would have), and make its
+/// body a plain one. Any other answer is left as it is.
+pub fn thaw(response: &mut Response<ResponseBody>) {
+    if !matches!(response.body(), ResponseBody::Prepared(_)) {
+        return;
+    }
+    let ResponseBody::Prepared(prepared) =
+        std::mem::replace(response.body_mut(), ResponseBody::Empty)
+    else {
+        return;
+    };
+    let (fields, body) = prepared.into_parts();
+    let mut map = fields.map().clone();
+    map.extend(std::mem::take(response.headers_mut()));
+    *response.headers_mut() = map;
+    *response.body_mut() = body;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, VARY};
+    use http::{HeaderValue, StatusCode};
+    use http_body_util::BodyExt as _;
+
+    fn fields() -> Arc<RenderedFields> {
+        let mut map = HeaderMap::new();
+        map.insert(ETAG, HeaderValue::from_static("\"x\""));
+        map.append(VARY, HeaderValue::from_static("Accept-Language"));
+        map.append(VARY, HeaderValue::from_static("Accept-Encoding"));
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        Arc::new(RenderedFields::new(map))
+    }
+
+    #[test]
+    fn lines_are_the_maps_fields_in_order() {
+        assert_eq!(
+            fields().lines(),
+            b"etag: \"x\"\r\nvary: Accept-Language\r\nvary: Accept-Encoding\r\n\
+              content-type: text/plain\r\n"
+        );
+        assert!(RenderedFields::new(HeaderMap::new()).lines().is_empty());
+    }
+
+    #[tokio::test]
+    async fn thaw_puts_the_fields_first_and_keeps_the_body() {
+        let body = Prepared::new(fields(), ResponseBody::full("hello")).unwrap();
+        let mut response = Response::new(ResponseBody::Prepared(body));
+        *response.status_mut() = StatusCode::OK;
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        thaw(&mut response);
+        let names: Vec<_> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("etag", "\"x\""),
+                ("vary", "Accept-Language"),
+                ("vary", "Accept-Encoding"),
+                // Set since: replaces the prepared type, as `insert` does.
+                ("content-type", "text/html"),
+                ("cache-control", "no-cache"),
+            ]
+        );
+        assert!(matches!(response.body(), ResponseBody::Full(Some(_))));
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"hello");
+    }
+
+    #[test]
+    fn thaw_leaves_other_answers_alone() {
+        let mut response = Response::new(ResponseBody::full("x"));
+        response
+            .headers_mut()
+            .insert(ETAG, HeaderValue::from_static("\"y\""));
+        thaw(&mut response);
+        assert_eq!(response.headers().len(), 1);
+        assert!(matches!(response.body(), ResponseBody::Full(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_prepared_body_reads_as_its_content() {
+        let mut body =
+            ResponseBody::Prepared(Prepared::new(fields(), ResponseBody::full("abc")).unwrap());
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(3));
+        assert!(!http_body::Body::is_end_stream(&body));
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "abc");
+        assert!(http_body::Body::is_end_stream(&body));
+        assert!(Prepared::new(fields(), ResponseBody::Empty).is_err());
+    }
+}
