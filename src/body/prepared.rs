@@ -16,11 +16,33 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderMap, Response};
 use http_body::{Frame, SizeHint};
 
 use super::ResponseBody;
 use super::file::FileBody;
+
+/// How an answer that can carry its fields rendered ahead carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldForm {
+    /// In the answer's map, for any caller.
+    Map,
+    /// Rendered ahead, in the body: only for an HTTP/1.x connection, and only when nothing
+    /// reads the fields before the connection writes them without first calling [`thaw`].
+    Prepared,
+}
+
+impl FieldForm {
+    /// The form for an answer to a request of `version`: prepared for HTTP/1.x, whose
+    /// writer copies the lines.
+    pub fn for_version(version: http::Version) -> Self {
+        match version {
+            http::Version::HTTP_10 | http::Version::HTTP_11 => FieldForm::Prepared,
+            _ => FieldForm::Map,
+        }
+    }
+}
 
 /// Fields made once, kept both as a map and as the field lines HTTP/1.1 writes for them.
 #[derive(Debug)]
@@ -30,16 +52,20 @@ pub struct RenderedFields {
 }
 
 impl RenderedFields {
-    /// `map` and its field lines. It must not hold the fields a connection writes itself
+    /// `map` and its field lines; `None` if it holds a field the connection decides itself
     /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Date`, `Server`): the writer
     /// adds those after the lines without looking into them.
-    pub fn new(map: HeaderMap) -> Self {
+    pub fn new(map: HeaderMap) -> Option<Self> {
+        let managed = [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, SERVER];
+        if managed.iter().any(|name| map.contains_key(name)) {
+            return None;
+        }
         let mut lines = Vec::new();
         crate::http::put_field_lines(&map, &mut lines);
-        RenderedFields {
+        Some(RenderedFields {
             map,
             lines: Bytes::from(lines),
-        }
+        })
     }
 
     /// The fields as a map.
@@ -146,7 +172,7 @@ mod tests {
         map.append(VARY, HeaderValue::from_static("Accept-Language"));
         map.append(VARY, HeaderValue::from_static("Accept-Encoding"));
         map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        Arc::new(RenderedFields::new(map))
+        Arc::new(RenderedFields::new(map).unwrap())
     }
 
     #[test]
@@ -156,7 +182,22 @@ mod tests {
             b"etag: \"x\"\r\nvary: Accept-Language\r\nvary: Accept-Encoding\r\n\
               content-type: text/plain\r\n"
         );
-        assert!(RenderedFields::new(HeaderMap::new()).lines().is_empty());
+        assert!(
+            RenderedFields::new(HeaderMap::new())
+                .unwrap()
+                .lines()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn fields_the_connection_writes_are_never_rendered_ahead() {
+        for name in [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, SERVER] {
+            let mut map = HeaderMap::new();
+            map.insert(ETAG, HeaderValue::from_static("\"x\""));
+            map.insert(name.clone(), HeaderValue::from_static("1"));
+            assert!(RenderedFields::new(map).is_none(), "{name}");
+        }
     }
 
     #[tokio::test]

@@ -9,7 +9,8 @@
 //! A problem answered again and again (the file cache's 404s) is [`Problem::remembered`]:
 //! each format is rendered once, and its bytes and fields shared (a 404 with a problem+json
 //! body: 16,029 -> 14,667 instructions per request in callgrind for the body, -> 13,224 with
-//! the fields too).
+//! the fields too). Its fields are also rendered as HTTP/1.1 writes them, for a connection
+//! that copies them whole ([`Problem::into_response_as`], [`crate::body::prepared`]).
 //!
 //! Caching: 5xx answers carry `Cache-Control: no-store` (they are transient and name a
 //! request id). 4xx answers carry none, so the defaults of RFC 9111 apply: 404, 405 and 410
@@ -30,6 +31,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::body::ResponseBody;
+use crate::body::prepared::{FieldForm, Prepared, RenderedFields};
 use crate::http::accept::{LastVerdict, Specificity, best_of, media_type_matches};
 use crate::http::encode::printable;
 
@@ -327,21 +329,46 @@ impl Problem {
         accept: Option<&HeaderValue>,
         is_head: bool,
     ) -> Response<ResponseBody> {
+        self.into_response_as(accept, is_head, FieldForm::Map)
+    }
+
+    /// [`into_response`](Self::into_response), with the fields of a remembered problem's
+    /// body rendered ahead when `form` asks for it (see [`crate::body::prepared`]).
+    pub fn into_response_as(
+        self,
+        accept: Option<&HeaderValue>,
+        is_head: bool,
+        form: FieldForm,
+    ) -> Response<ResponseBody> {
         let format = negotiate(accept.map(HeaderValue::as_bytes));
-        let Rendition { body, headers } = match &self.rendered {
+        let Rendition {
+            body,
+            headers,
+            prepared,
+        } = match &self.rendered {
             // A request id is this request's own: never in a shared body.
             Some(rendered) if self.request_id.is_none() => {
                 let slot = &rendered[format as usize];
-                let kept = slot.get_or_init(|| self.render(format));
+                let kept = slot.get_or_init(|| self.render(format).with_lines());
                 if cfg!(debug_assertions) {
                     let fresh = self.render(format);
                     assert_eq!(kept.body, fresh.body, "changed after remembered");
                     assert_eq!(kept.headers, fresh.headers, "changed after remembered");
                 }
+                if let (FieldForm::Prepared, Some(fields), false) = (form, &kept.prepared, is_head)
+                {
+                    let body = ResponseBody::full(kept.body.clone());
+                    let body = Prepared::new(Arc::clone(fields), body)
+                        .map_or_else(|body| body, ResponseBody::Prepared);
+                    let mut response = Response::new(body);
+                    *response.status_mut() = self.status;
+                    return response;
+                }
                 kept.clone()
             }
             _ => self.render(format),
         };
+        debug_assert!(prepared.is_none() || form == FieldForm::Map || is_head);
         let body = if is_head {
             ResponseBody::Empty
         } else {
@@ -391,7 +418,11 @@ impl Problem {
                 headers.append(name.clone(), value.clone());
             }
         }
-        Rendition { body, headers }
+        Rendition {
+            body,
+            headers,
+            prepared: None,
+        }
     }
 }
 
@@ -400,6 +431,18 @@ impl Problem {
 struct Rendition {
     body: Bytes,
     headers: HeaderMap,
+    /// The fields but `Content-Length`, rendered (for a remembered problem only).
+    prepared: Option<Arc<RenderedFields>>,
+}
+
+impl Rendition {
+    /// This rendition with its fields rendered too.
+    fn with_lines(mut self) -> Self {
+        let mut fields = self.headers.clone();
+        fields.remove(CONTENT_LENGTH);
+        self.prepared = RenderedFields::new(fields).map(Arc::new);
+        self
+    }
 }
 
 /// One `Vary` value: `Accept` (the body is negotiated on it) and the names in `extra`, each

@@ -535,3 +535,35 @@ fn unreadable_content_says_what_the_reader_found() {
             .contains("a%0D%0Ab")
     );
 }
+
+/// Asked for prepared fields, a remembered problem's body carries them rendered; thawed, they
+/// are the fields of the plain answer but `Content-Length` (the connection writes it from
+/// the body). HEAD, and a problem not remembered, get the plain answer.
+#[test]
+fn a_remembered_problem_can_carry_its_fields_rendered() {
+    use crate::body::prepared::{FieldForm, thaw};
+    let kept = Problem::not_found("/missing.txt", Vec::new()).remembered();
+    let accept = HeaderValue::from_static(JSON);
+    for form in [FieldForm::Map, FieldForm::Prepared] {
+        let mut prepared = kept.clone().into_response_as(Some(&accept), false, form);
+        assert_eq!(
+            matches!(prepared.body(), ResponseBody::Prepared(_)),
+            form == FieldForm::Prepared
+        );
+        let mut plain = respond(kept.clone(), Some(JSON));
+        thaw(&mut prepared);
+        if form == FieldForm::Prepared {
+            assert!(prepared.headers().get(CONTENT_LENGTH).is_none());
+            plain.headers_mut().remove(CONTENT_LENGTH);
+        }
+        assert_eq!(prepared.headers(), plain.headers());
+        assert_eq!(prepared.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body(&prepared), body(&plain));
+    }
+    let head = kept.into_response_as(Some(&accept), true, FieldForm::Prepared);
+    assert!(matches!(head.body(), ResponseBody::Empty));
+    assert!(head.headers().get(CONTENT_LENGTH).is_some());
+    let fresh = Problem::not_found("/missing.txt", Vec::new());
+    let fresh = fresh.into_response_as(Some(&accept), false, FieldForm::Prepared);
+    assert!(matches!(fresh.body(), ResponseBody::Full(_)));
+}

@@ -12,18 +12,19 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, VARY};
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::in_place::boxed;
 use super::service::{Conn, next_request_id};
 use crate::body::ResponseBody;
+use crate::body::prepared::FieldForm;
 use crate::config::{Config, ConfigError, canonical_root};
 use crate::handlers::cgi::run::{Answer, Peer};
 use crate::handlers::cgi::{self, Cgi};
 use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::proxy::{self, Proxy};
-use crate::handlers::static_files::{FieldForm, ServeDir, StaticOptions};
+use crate::handlers::static_files::{ServeDir, StaticOptions};
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
 use crate::problem::Problem;
@@ -533,10 +534,7 @@ async fn serve_files(
         Method::GET | Method::HEAD => {
             // An HTTP/1.x connection writes a cached file's fields rendered ahead; the route's
             // policy puts them into the map first if it changes fields (`RoutePolicy::after`).
-            let form = match parts.version {
-                Version::HTTP_10 | Version::HTTP_11 => FieldForm::Prepared,
-                _ => FieldForm::Map,
-            };
+            let form = FieldForm::for_version(parts.version);
             files.serve(parts, path, form).await
         }
         Method::OPTIONS => Ok(options(ALLOW_STATIC)),
@@ -618,6 +616,8 @@ pub(super) async fn custom_page(
     parts: &Parts,
     is_head: bool,
 ) -> Response<ResponseBody> {
+    // The fields are changed below, and the body replaced.
+    crate::body::prepared::thaw(&mut fallback);
     let accept = parts.headers.get(http::header::ACCEPT);
     // HTML last: it wins only where the client prefers it, not on a tie such as `*/*`.
     let offered = [
@@ -658,6 +658,35 @@ pub(super) async fn custom_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::prepared::FieldForm;
+
+    /// A custom page for a 404 whose fields were rendered ahead keeps them, and states its
+    /// own type and length.
+    #[tokio::test]
+    async fn a_custom_page_keeps_the_fields_of_a_prepared_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("404.html");
+        std::fs::write(&page, "<p>gone</p>").unwrap();
+        let problem = Problem::not_found("/x", Vec::new()).remembered();
+        let html = HeaderValue::from_static("text/html");
+        let prepared = problem
+            .clone()
+            .into_response_as(Some(&html), false, FieldForm::Prepared);
+        assert!(matches!(prepared.body(), ResponseBody::Prepared(_)));
+        let parts = Request::get("/x")
+            .header(http::header::ACCEPT, "text/html")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let r = custom_page(&page, prepared, &parts, false).await;
+        let h = r.headers();
+        assert_eq!(h[CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(h[CONTENT_LENGTH], "11");
+        assert_eq!(h[VARY], "Accept");
+        assert_eq!(h[http::header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(matches!(r.body(), ResponseBody::Full(Some(_))));
+    }
 
     #[test]
     fn options_is_204_with_allow_and_no_content_length() {

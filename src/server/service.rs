@@ -94,7 +94,8 @@ where
                 tracing::warn!(request_id = %id, status = problem.status.as_u16(), method = %parts.method, uri = %parts.uri, "answered with a server error");
                 problem.request_id = Some(id);
             }
-            problem.into_response(parts.headers.get(ACCEPT), is_head)
+            let form = crate::body::prepared::FieldForm::for_version(parts.version);
+            problem.into_response_as(parts.headers.get(ACCEPT), is_head, form)
         }
     };
     // The route's custom page, for an error usher made (a problem, or the policy's own 401

@@ -68,10 +68,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 
 use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile, Turn};
 use self::listing::Listed;
-pub use self::reply::FieldForm;
 use self::reply::{FileMeta, Source};
 use self::resolve::{Outcome, Reopened};
 use crate::body::ResponseBody;
+use crate::body::prepared::FieldForm;
 use crate::http::encode;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;

@@ -23,7 +23,7 @@ use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
 use crate::body::file::{FileBody, Part};
 use crate::body::open_file::OpenFile;
-use crate::body::prepared::{Prepared, RenderedFields};
+use crate::body::prepared::{FieldForm, Prepared, RenderedFields};
 use crate::http::conditional::{self, Precondition};
 use crate::http::etag::EntityTag;
 use crate::http::range::{self, ByteRange, RangeOutcome};
@@ -72,18 +72,7 @@ pub(super) struct FileMeta {
     whole: HeaderMap,
     /// The same fields but `Content-Length` (which the connection writes from the body's
     /// length), rendered for an HTTP/1.x answer ([`FieldForm::Prepared`]).
-    prepared: Arc<RenderedFields>,
-}
-
-/// How a whole file's 200 carries its fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldForm {
-    /// In the answer's map, for any caller.
-    Map,
-    /// Rendered ahead, in the body ([`crate::body::prepared`]): only for an HTTP/1.x
-    /// connection, and only when nothing reads the fields before the connection writes them
-    /// without first calling [`crate::body::prepared::thaw`].
-    Prepared,
+    prepared: Option<Arc<RenderedFields>>,
 }
 
 impl FileMeta {
@@ -101,7 +90,7 @@ impl FileMeta {
             content_type: rep.content_type.clone(),
             negotiated: rep.negotiated.take(),
             whole: HeaderMap::new(),
-            prepared: Arc::new(RenderedFields::new(HeaderMap::new())),
+            prepared: None,
         };
         let mut whole = meta.validators();
         whole.insert(header::ACCEPT_RANGES, BYTES);
@@ -113,7 +102,7 @@ impl FileMeta {
             whole.insert(header::CONTENT_LANGUAGE, language);
         }
         whole.insert(header::CONTENT_TYPE, meta.content_type.clone());
-        meta.prepared = Arc::new(RenderedFields::new(whole.clone()));
+        meta.prepared = RenderedFields::new(whole.clone()).map(Arc::new);
         whole.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len));
         meta.whole = whole;
         meta
@@ -122,7 +111,8 @@ impl FileMeta {
     /// What the 200 fields kept here take in memory, about: each is an entry of the map
     /// (name, value, hash, links) and a slot of its index; the values' bytes are shared.
     pub(super) fn fields_weight(&self) -> usize {
-        self.whole.len() * 128 * 2 + self.prepared.lines().len()
+        let lines = self.prepared.as_ref().map_or(0, |p| p.lines().len());
+        self.whole.len() * 128 * 2 + lines
     }
 
     /// The fields a 304 repeats (RFC 9110 §15.4.5): the validators, and for a negotiated
@@ -311,9 +301,9 @@ pub(super) fn plan(
             parts: Vec::new(),
         });
     }
-    let (headers, prepared) = match form {
-        FieldForm::Map => (meta.whole.clone(), None),
-        FieldForm::Prepared => (HeaderMap::new(), Some(Arc::clone(&meta.prepared))),
+    let (headers, prepared) = match (form, &meta.prepared) {
+        (FieldForm::Prepared, Some(fields)) => (HeaderMap::new(), Some(Arc::clone(fields))),
+        _ => (meta.whole.clone(), None),
     };
     Ok(Planned {
         status: StatusCode::OK,

@@ -10,7 +10,7 @@ use http::StatusCode;
 
 use super::{Site, body, expire, get, header, normal, parts, problem, request};
 use crate::body::ResponseBody;
-use crate::handlers::static_files::FieldForm;
+use crate::body::prepared::FieldForm;
 
 /// A site whose cache never expires by itself: only `expire` ages it.
 fn frozen() -> Site {

@@ -20,8 +20,9 @@ use http_body_util::BodyExt;
 use percent_encoding::percent_decode_str;
 use tempfile::TempDir;
 
-use super::{FieldForm, ServeDir, StaticOptions};
+use super::{ServeDir, StaticOptions};
 use crate::body::ResponseBody;
+use crate::body::prepared::FieldForm;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
 

@@ -64,7 +64,7 @@ fn prepared_fields_are_written_as_rendered_or_through_the_map() {
         let mut map = http::HeaderMap::new();
         map.insert(ETAG, HeaderValue::from_static("\"e\""));
         map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        Arc::new(RenderedFields::new(map))
+        Arc::new(RenderedFields::new(map).unwrap())
     };
     let prepared = || {
         let body = Prepared::new(Arc::clone(&fields), ResponseBody::full("hello"));
