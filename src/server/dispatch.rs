@@ -645,6 +645,9 @@ pub(super) async fn custom_page(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    // The problem page's policy allows its inline style and nothing else; the site's own
+    // page may load its stylesheets and images (a route's own policy is added after this).
+    headers.remove(http::header::CONTENT_SECURITY_POLICY);
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     if !headers.get_all(VARY).iter().any(|v| {
         v.to_str()
@@ -685,6 +688,8 @@ mod tests {
         assert_eq!(h[CONTENT_LENGTH], "11");
         assert_eq!(h[VARY], "Accept");
         assert_eq!(h[http::header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // The problem page's own policy, for its own markup, is not the site page's.
+        assert!(!h.contains_key(http::header::CONTENT_SECURITY_POLICY));
         assert!(matches!(r.body(), ResponseBody::Full(Some(_))));
     }
 

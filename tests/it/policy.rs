@@ -500,6 +500,8 @@ async fn a_custom_404_page_for_browsers_and_problem_json_for_api_clients() {
             Some(CUSTOM_404.len().to_string().as_str()),
             "{answer}"
         );
+        // The problem page's own policy would block the site's page from loading anything.
+        assert_eq!(field(&r, "content-security-policy"), None, "{answer}");
         assert_eq!(r.text().await.unwrap(), CUSTOM_404, "{answer}");
     }
     assert_eq!(seen[0], seen[1]);
