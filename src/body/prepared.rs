@@ -87,18 +87,20 @@ pub struct Prepared {
     content: Content,
 }
 
-/// What a prepared answer sends: bytes in memory (`None` once sent), or a file's ranges
-/// (boxed: inline, they would make every `ResponseBody` larger).
+/// What a prepared answer sends: nothing (a 304), bytes in memory (`None` once sent), or a
+/// file's ranges (boxed: inline, they would make every `ResponseBody` larger).
 enum Content {
+    Empty,
     Memory(Option<Bytes>),
     File(Box<FileBody>),
 }
 
 impl Prepared {
-    /// `body` with `fields`; `body` itself back when it is neither bytes in memory nor a file
-    /// body (the only ones a cached file's answer has).
+    /// `body` with `fields`; `body` itself back when it is a stream or prepared already (a
+    /// cached answer has none but empty, in-memory and file bodies).
     pub fn new(fields: Arc<RenderedFields>, body: ResponseBody) -> Result<Self, ResponseBody> {
         let content = match body {
+            ResponseBody::Empty => Content::Empty,
             ResponseBody::Full(bytes) => Content::Memory(bytes),
             ResponseBody::File(file) => Content::File(Box::new(file)),
             other => return Err(other),
@@ -109,6 +111,7 @@ impl Prepared {
     /// The fields, and the body as a plain one.
     pub fn into_parts(self) -> (Arc<RenderedFields>, ResponseBody) {
         let body = match self.content {
+            Content::Empty => ResponseBody::Empty,
             Content::Memory(bytes) => ResponseBody::Full(bytes),
             Content::File(file) => ResponseBody::File(*file),
         };
@@ -120,6 +123,7 @@ impl Prepared {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match &mut self.content {
+            Content::Empty => Poll::Ready(None),
             Content::Memory(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Content::File(file) => http_body::Body::poll_frame(Pin::new(&mut **file), cx),
         }
@@ -127,6 +131,7 @@ impl Prepared {
 
     pub(super) fn is_end_stream(&self) -> bool {
         match &self.content {
+            Content::Empty => true,
             Content::Memory(bytes) => bytes.is_none(),
             Content::File(file) => http_body::Body::is_end_stream(&**file),
         }
@@ -134,6 +139,7 @@ impl Prepared {
 
     pub(super) fn size_hint(&self) -> SizeHint {
         match &self.content {
+            Content::Empty => SizeHint::with_exact(0),
             Content::Memory(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
@@ -255,6 +261,11 @@ mod tests {
         let frame = body.frame().await.unwrap().unwrap();
         assert_eq!(frame.into_data().unwrap(), "abc");
         assert!(http_body::Body::is_end_stream(&body));
-        assert!(Prepared::new(fields(), ResponseBody::Empty).is_err());
+        let empty = ResponseBody::Prepared(Prepared::new(fields(), ResponseBody::Empty).unwrap());
+        assert_eq!(http_body::Body::size_hint(&empty).exact(), Some(0));
+        assert!(http_body::Body::is_end_stream(&empty));
+        let stream =
+            ResponseBody::stream(http_body_util::Empty::<Bytes>::new().map_err(|e| match e {}));
+        assert!(Prepared::new(fields(), stream).is_err());
     }
 }

@@ -122,7 +122,8 @@ async fn h2c_prior_knowledge_with_reqwest() {
 }
 
 /// A file's answer from the cache (whose fields HTTP/1.x writes as rendered when the file was
-/// cached) carries the same fields as the first, read from the disk, over either protocol.
+/// cached) carries the same fields as the first, read from the disk, over either protocol;
+/// so does a 304 the validators of the first.
 #[tokio::test]
 async fn a_cached_answer_has_the_fields_of_the_first() {
     let s = site().await;
@@ -150,6 +151,20 @@ async fn a_cached_answer_has_the_fields_of_the_first() {
             );
         }
         assert_eq!(fields(&first), fields(&second), "{protocol}");
+        // Revalidated: a 304 from the cache repeats the validators, and only them.
+        let etag = first.headers()["etag"].clone();
+        let revalidated = client
+            .get(s.url(path))
+            .header("if-none-match", etag.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304, "{protocol}");
+        let expected: Vec<(String, String)> = fields(&first)
+            .into_iter()
+            .filter(|(name, _)| ["etag", "last-modified", "server"].contains(&name.as_str()))
+            .collect();
+        assert_eq!(fields(&revalidated), expected, "{protocol}");
         assert_eq!(first.text().await.unwrap(), second.text().await.unwrap());
     }
 }

@@ -73,6 +73,9 @@ pub(super) struct FileMeta {
     /// The same fields but `Content-Length` (which the connection writes from the body's
     /// length), rendered for an HTTP/1.x answer ([`FieldForm::Prepared`]).
     prepared: Option<Arc<RenderedFields>>,
+    /// The fields of a 304 (the validators), rendered likewise: revalidating browsers ask
+    /// for them again and again.
+    not_modified: Option<Arc<RenderedFields>>,
 }
 
 impl FileMeta {
@@ -91,6 +94,7 @@ impl FileMeta {
             negotiated: rep.negotiated.take(),
             whole: HeaderMap::new(),
             prepared: None,
+            not_modified: None,
         };
         let mut whole = meta.validators();
         whole.insert(header::ACCEPT_RANGES, BYTES);
@@ -103,6 +107,7 @@ impl FileMeta {
         }
         whole.insert(header::CONTENT_TYPE, meta.content_type.clone());
         meta.prepared = RenderedFields::new(whole.clone()).map(Arc::new);
+        meta.not_modified = RenderedFields::new(meta.validators()).map(Arc::new);
         whole.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len));
         meta.whole = whole;
         meta
@@ -111,8 +116,9 @@ impl FileMeta {
     /// What the 200 fields kept here take in memory, about: each is an entry of the map
     /// (name, value, hash, links) and a slot of its index; the values' bytes are shared.
     pub(super) fn fields_weight(&self) -> usize {
-        let lines = self.prepared.as_ref().map_or(0, |p| p.lines().len());
-        self.whole.len() * 128 * 2 + lines
+        let lines =
+            |fields: &Option<Arc<RenderedFields>>| fields.as_ref().map_or(0, |f| f.lines().len());
+        self.whole.len() * 128 * 2 + lines(&self.prepared) + lines(&self.not_modified)
     }
 
     /// The fields a 304 repeats (RFC 9110 §15.4.5): the validators, and for a negotiated
@@ -253,10 +259,14 @@ pub(super) fn plan(
         Precondition::Proceed => {}
         // RFC 9110 §15.4.5: a 304 repeats ETag, Vary and Content-Location, sends no body.
         Precondition::NotModified => {
+            let (headers, prepared) = match (form, &meta.not_modified) {
+                (FieldForm::Prepared, Some(fields)) => (HeaderMap::new(), Some(Arc::clone(fields))),
+                _ => (meta.validators(), None),
+            };
             return Ok(Planned {
                 status: StatusCode::NOT_MODIFIED,
-                headers: meta.validators(),
-                prepared: None,
+                headers,
+                prepared,
                 parts: Vec::new(),
             });
         }
