@@ -18,6 +18,8 @@ use crate::http::field_value;
 use crate::http::persistence::persistent;
 use crate::problem::Problem;
 
+mod names;
+
 /// Largest request head (request line and fields, with their line ends) accepted; one byte
 /// more gets 431 (RFC 6585 §5). 64 KiB: eight times nginx's 8 KiB buffers, so heavy cookie
 /// and token headers pass, while a connection cannot make the server hold more.
@@ -141,7 +143,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     // none, and then their rules need not look them up.
     let mut seen = Seen::default();
     for field in req.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
+        let name = names::field_name(field.name.as_bytes())
             .map_err(|_| bad("a field name is not a valid token"))?;
         seen.note(&name);
         spans.push((name, offset(field.value)));
