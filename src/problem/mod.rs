@@ -341,11 +341,7 @@ impl Problem {
         form: FieldForm,
     ) -> Response<ResponseBody> {
         let format = negotiate(accept.map(HeaderValue::as_bytes));
-        let Rendition {
-            body,
-            headers,
-            prepared,
-        } = match &self.rendered {
+        let Rendition { body, headers, .. } = match &self.rendered {
             // A request id is this request's own: never in a shared body.
             Some(rendered) if self.request_id.is_none() => {
                 let slot = &rendered[format as usize];
@@ -368,7 +364,6 @@ impl Problem {
             }
             _ => self.render(format),
         };
-        debug_assert!(prepared.is_none() || form == FieldForm::Map || is_head);
         let body = if is_head {
             ResponseBody::Empty
         } else {
