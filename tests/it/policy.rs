@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use crate::support::{
-    Process, check, client, explain, head_value, raw_exchange, readme_toml_blocks, split_head,
-    start, usher, write,
+    Process, check, client, explain, fields_but_date, head_value, raw_exchange, readme_toml_blocks,
+    split_head, start, usher, write,
 };
 
 /// Two sites: `spa.test` is a single-page app; the default site has one route per policy.
@@ -470,14 +470,7 @@ async fn a_custom_404_page_for_browsers_and_problem_json_for_api_clients() {
     let mut seen = Vec::new();
     for answer in ["first", "from the cache"] {
         let r = get(&p, "/no/such/page", &[("Accept", BROWSER_ACCEPT)]).await;
-        let mut all: Vec<String> = r
-            .headers()
-            .iter()
-            .filter(|(name, _)| *name != "date")
-            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
-            .collect();
-        all.sort();
-        seen.push(all);
+        seen.push(fields_but_date(&r));
         assert_eq!(r.status(), 404, "{answer}");
         assert_eq!(
             field(&r, "content-type"),

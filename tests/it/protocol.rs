@@ -1,7 +1,9 @@
 //! HTTP/1.0, HTTP/1.1 keep-alive and pipelining, h2c with prior knowledge, methods, HEAD,
 //! and malformed requests, spoken with raw bytes, reqwest and curl.
 
-use crate::support::{TestServer, client, curl, h2_client, head_value, header, split_head, write};
+use crate::support::{
+    TestServer, client, curl, fields_but_date, h2_client, head_value, header, split_head, write,
+};
 
 async fn site() -> TestServer {
     TestServer::start(|root| {
@@ -127,16 +129,7 @@ async fn h2c_prior_knowledge_with_reqwest() {
 #[tokio::test]
 async fn a_cached_answer_has_the_fields_of_the_first() {
     let s = site().await;
-    let fields = |r: &reqwest::Response| {
-        let mut all: Vec<(String, String)> = r
-            .headers()
-            .iter()
-            .filter(|(name, _)| *name != "date")
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-            .collect();
-        all.sort();
-        all
-    };
+    let fields = fields_but_date;
     for (protocol, client, path) in [
         ("HTTP/1.1", client(), "/a.txt"),
         ("HTTP/2", h2_client(), "/b.txt"),

@@ -132,6 +132,19 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Every field of `response` but `Date` (which moves with the clock), as (name, value),
+/// sorted: two answers that should carry the same fields compare equal.
+pub fn fields_but_date(response: &reqwest::Response) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    all.sort();
+    all
+}
+
 /// A reqwest client speaking HTTP/2 with prior knowledge (h2c).
 pub fn h2_client() -> reqwest::Client {
     reqwest::Client::builder()
