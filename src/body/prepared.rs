@@ -108,6 +108,12 @@ impl Prepared {
         Ok(Prepared { fields, content })
     }
 
+    /// `body` carrying `fields` when it can ([`new`](Self::new)), else `body` as it is (its
+    /// fields then belong in the map).
+    pub fn wrap(fields: Arc<RenderedFields>, body: ResponseBody) -> ResponseBody {
+        Self::new(fields, body).map_or_else(|body| body, ResponseBody::Prepared)
+    }
+
     /// The fields, and the body as a plain one.
     pub fn into_parts(self) -> (Arc<RenderedFields>, ResponseBody) {
         let body = match self.content {

@@ -354,9 +354,7 @@ impl Problem {
                 if let (FieldForm::Prepared, Some(fields), false) = (form, &kept.prepared, is_head)
                 {
                     let body = ResponseBody::full(kept.body.clone());
-                    let body = Prepared::new(Arc::clone(fields), body)
-                        .map_or_else(|body| body, ResponseBody::Prepared);
-                    let mut response = Response::new(body);
+                    let mut response = Response::new(Prepared::wrap(Arc::clone(fields), body));
                     *response.status_mut() = self.status;
                     return response;
                 }

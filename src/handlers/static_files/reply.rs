@@ -210,10 +210,7 @@ impl Planned {
             }
         };
         let body = match prepared {
-            Some(fields) => match Prepared::new(fields, body) {
-                Ok(prepared) => ResponseBody::Prepared(prepared),
-                Err(body) => body,
-            },
+            Some(fields) => Prepared::wrap(fields, body),
             None => body,
         };
         Ok(respond(status, headers, body))
