@@ -1,10 +1,13 @@
 //! Fuzz `server::h1::head::parse`: it never panics; a head it returns was a prefix of the
 //! input, the rest left in the buffer untouched (and all of it while incomplete); and the outcome does not depend on where
-//! the input was split into reads, once the first read alone was not enough.
+//! the input was split into reads, once the first read alone was not enough. With the express
+//! lane open, a head parses the same; and once an answer is remembered under its key, the
+//! same bytes are answered from the lane, consuming the same head.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use usher::server::h1::head::{Head, Refusal, parse};
+use usher::server::h1::express::{Answer, remember};
+use usher::server::h1::head::{Head, Lane, Parsed, Refusal, parse, parse_or_repeat};
 
 /// An empty buffer of the type `parse` reads from, named by inference so that this crate
 /// needs no `bytes` dependency of its own.
@@ -55,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => {}
     }
     let whole = outcome(result, &buf);
+    express(input, &whole);
 
     let at = usize::from(u16::from_le_bytes(*split)) % (input.len() + 1);
     let mut buf = empty_buffer(parse);
@@ -66,3 +70,56 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(outcome(result, &buf), whole, "split at {at}");
     }
 });
+
+/// The express lane's part: parsing with the lane open gives `whole` too (the head's key
+/// aside), and a head with a key is answered from the lane once an answer is remembered.
+fn express(input: &[u8], whole: &Outcome) {
+    let mut buf = empty_buffer(parse);
+    buf.extend_from_slice(input);
+    let mut out = Vec::new();
+    let lane = Lane {
+        epoch: 1,
+        out: &mut out,
+    };
+    let (laned, key) = match parse_or_repeat(&mut buf, Some(lane)) {
+        Ok(Some(Parsed::Head(mut head))) => {
+            let key = head.express_key.take();
+            (Ok(Some(*head)), key)
+        }
+        Ok(Some(Parsed::Repeated)) => panic!("repeated with nothing remembered"),
+        Ok(None) => (Ok(None), None),
+        Err(refusal) => (Err(refusal), None),
+    };
+    assert!(out.is_empty(), "the lane wrote without an answer");
+    let left = buf.len();
+    assert_eq!(&outcome(laned, &buf), whole, "the lane changed the parse");
+    let Some(key) = key else {
+        return;
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let body: &'static [u8] = b"remembered";
+    remember(key, Answer::new(http::StatusCode::OK, b"", body, until));
+    let mut again = empty_buffer(parse);
+    again.extend_from_slice(input);
+    let lane = Lane {
+        epoch: 1,
+        out: &mut out,
+    };
+    assert!(matches!(
+        parse_or_repeat(&mut again, Some(lane)),
+        Ok(Some(Parsed::Repeated))
+    ));
+    assert_eq!(again.len(), left, "the lane took another length of head");
+    assert!(out.ends_with(b"remembered"));
+    // Under another epoch (a reload), it is not.
+    let lane = Lane {
+        epoch: 2,
+        out: &mut Vec::new(),
+    };
+    let mut other = empty_buffer(parse);
+    other.extend_from_slice(input);
+    assert!(matches!(
+        parse_or_repeat(&mut other, Some(lane)),
+        Ok(Some(Parsed::Head(_)))
+    ));
+}

@@ -16,6 +16,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
@@ -85,6 +86,11 @@ impl RenderedFields {
 pub struct Prepared {
     fields: Arc<RenderedFields>,
     content: Content,
+    /// Until when the same request would get this same answer: set by the file cache for an
+    /// answer from an entry it validated (the entry's revalidation time), and kept only while
+    /// nothing but the request decides the answer. The HTTP/1.1 connection may then answer a
+    /// repeat of the request with it (`server::h1::express`).
+    fresh_until: Option<Instant>,
 }
 
 /// What a prepared answer sends: nothing (a 304), bytes in memory (`None` once sent), or a
@@ -105,13 +111,47 @@ impl Prepared {
             ResponseBody::File(file) => Content::File(Box::new(file)),
             other => return Err(other),
         };
-        Ok(Prepared { fields, content })
+        Ok(Prepared {
+            fields,
+            content,
+            fresh_until: None,
+        })
     }
 
     /// `body` carrying `fields` when it can ([`new`](Self::new)), else `body` as it is (its
     /// fields then belong in the map).
     pub fn wrap(fields: Arc<RenderedFields>, body: ResponseBody) -> ResponseBody {
         Self::new(fields, body).map_or_else(|body| body, ResponseBody::Prepared)
+    }
+
+    /// `body` carrying `fields`, as [`wrap`](Self::wrap), answering the same request alike
+    /// until `fresh_until`.
+    pub fn wrap_until(
+        fields: Arc<RenderedFields>,
+        body: ResponseBody,
+        fresh_until: Option<Instant>,
+    ) -> ResponseBody {
+        match Self::new(fields, body) {
+            Ok(prepared) => ResponseBody::Prepared(Prepared {
+                fresh_until,
+                ..prepared
+            }),
+            Err(body) => body,
+        }
+    }
+
+    /// What a repeat of the request would get, while it would get it: the fields, the
+    /// bytes (a body in memory; `None` for any other), and until when.
+    pub fn repeatable(&self) -> Option<(&RenderedFields, &Bytes, Instant)> {
+        match (&self.content, self.fresh_until) {
+            (Content::Memory(Some(bytes)), Some(until)) => Some((&self.fields, bytes, until)),
+            _ => None,
+        }
+    }
+
+    /// Forget until when the answer holds: something besides the request decided it.
+    pub fn forget_freshness(&mut self) {
+        self.fresh_until = None;
     }
 
     /// The fields, and the body as a plain one.
@@ -151,6 +191,14 @@ impl Prepared {
             }
             Content::File(file) => http_body::Body::size_hint(&**file),
         }
+    }
+}
+
+/// Forget until when a prepared answer holds, if `response` is one (see
+/// [`Prepared::forget_freshness`]).
+pub fn forget_freshness(response: &mut Response<ResponseBody>) {
+    if let ResponseBody::Prepared(prepared) = response.body_mut() {
+        prepared.forget_freshness();
     }
 }
 

@@ -21,6 +21,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -65,6 +66,9 @@ pub struct Problem {
     /// Bodies already rendered, with their fields, one slot per format, shared by clones (see
     /// [`Problem::remembered`]); `None` renders every time.
     rendered: Option<Arc<[OnceLock<Rendition>; Format::ALL.len()]>>,
+    /// Until when a remembered problem answers the same request alike (its cache entry's
+    /// revalidation; see `Prepared::wrap_until`).
+    fresh_until: Option<Instant>,
 }
 
 impl Problem {
@@ -81,6 +85,16 @@ impl Problem {
             request_id: None,
             headers: HeaderMap::new(),
             rendered: None,
+            fresh_until: None,
+        }
+    }
+
+    /// This problem, answering the same request alike until `until` when it is remembered
+    /// and its answer prepared (see [`into_response_as`](Self::into_response_as)).
+    pub fn fresh_until(self, until: Option<Instant>) -> Self {
+        Problem {
+            fresh_until: until,
+            ..self
         }
     }
 
@@ -354,7 +368,9 @@ impl Problem {
                 if let (FieldForm::Prepared, Some(fields), false) = (form, &kept.prepared, is_head)
                 {
                     let body = ResponseBody::full(kept.body.clone());
-                    let mut response = Response::new(Prepared::wrap(Arc::clone(fields), body));
+                    let fresh_until = self.fresh_until;
+                    let prepared = Prepared::wrap_until(Arc::clone(fields), body, fresh_until);
+                    let mut response = Response::new(prepared);
                     *response.status_mut() = self.status;
                     return response;
                 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -66,6 +67,17 @@ const MAX_LOCAL_REDIRECTS: usize = 5;
 #[derive(Debug)]
 pub struct App {
     current: ArcSwap<Routes>,
+    /// Which configuration answers, unique across every `App` of the process and every
+    /// reload: an answer remembered under one is never repeated under another
+    /// (`h1::express`).
+    epoch: AtomicU64,
+}
+
+/// The next [`App::epoch`].
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+fn next_epoch() -> u64 {
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// One configuration's router, and the responders that keep state (file caches, counts of
@@ -92,6 +104,7 @@ impl App {
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
         Ok(App {
             current: ArcSwap::from_pointee(Routes::new(config)?),
+            epoch: AtomicU64::new(next_epoch()),
         })
     }
 
@@ -99,7 +112,14 @@ impl App {
     /// Requests already started finish with the configuration they started with.
     pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
         self.current.store(Arc::new(Routes::new(config)?));
+        // After the store: a request that reads the new epoch routes with the new routes.
+        self.epoch.store(next_epoch(), Ordering::Release);
         Ok(())
+    }
+
+    /// Which configuration answers now (see the field).
+    pub(super) fn epoch(&self) -> &AtomicU64 {
+        &self.epoch
     }
 
     /// The current router, for `usher explain` and `usher check`.

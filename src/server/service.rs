@@ -118,9 +118,20 @@ where
             .route
             .policy
             .after(&parts, &routed.path, &mut response);
+        if !answers_alike(routed.route) {
+            crate::body::prepared::forget_freshness(&mut response);
+        }
     }
     tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
     Ok(response)
+}
+
+/// Whether the route answers a request the same way each time its file cache does: it
+/// serves files, and checks no credentials (a password may change, where a repeated
+/// request would not). Other policies change fields, which takes a prepared answer's
+/// freshness along with its rendered fields (`prepared::thaw`).
+fn answers_alike(route: &crate::router::Route) -> bool {
+    matches!(route.responder, crate::router::Responder::Files(_)) && route.policy.auth.is_none()
 }
 
 /// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dirs;
 mod errors;
+mod express;
 mod fastcgi;
 mod fastcgi_site;
 mod files;

@@ -377,6 +377,15 @@ impl Cache {
         u128::from(age) < self.interval.as_nanos()
     }
 
+    /// Until when `cached`, fresh now, stays fresh unless validated again: the instant its
+    /// answers may be repeated until (see `Prepared::wrap_until`). `None` when stale.
+    pub(super) fn fresh_until<T>(&self, cached: &Cached<T>) -> Option<Instant> {
+        let now = self.now();
+        let age = now.saturating_sub(cached.validated.load(Ordering::Relaxed));
+        let left = self.interval.checked_sub(Duration::from_nanos(age))?;
+        (!left.is_zero()).then(|| Instant::now() + left)
+    }
+
     /// Count one resolution (a walk of the filesystem for a request).
     pub(super) fn count_walk(&self) {
         self.walks.fetch_add(1, Ordering::Relaxed);

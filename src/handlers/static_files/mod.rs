@@ -171,6 +171,8 @@ impl ServeDir {
         mut missing: Problem,
         fallback: &std::path::Path,
     ) -> Result<Response<ResponseBody>, Problem> {
+        // What the answer depends on grew past the cache entry: no repeating it as it is.
+        missing = missing.fresh_until(None);
         if !spa::is_navigation(&req.headers, path) {
             missing
                 .headers
@@ -235,7 +237,11 @@ impl ServeDir {
                 }
                 (Some(cached), _) => self.cache.turn(cached, &mut waited).await,
                 (None, Some(miss)) if self.cache.is_fresh(miss, now) => {
-                    return Err(miss.value.clone());
+                    let fresh_until = match form {
+                        FieldForm::Prepared => self.cache.fresh_until(miss),
+                        FieldForm::Map => None,
+                    };
+                    return Err(miss.value.clone().fresh_until(fresh_until));
                 }
                 (None, Some(miss)) => self.cache.turn(miss, &mut waited).await,
                 (None, None) => Turn::Check(None),
@@ -308,7 +314,13 @@ impl ServeDir {
                         }
                     }
                 };
-                Some(planned.respond(path, source))
+                // In memory, the answer is the same for the same request while the entry is
+                // fresh: the connection may repeat it (a file sent from disk is checked first).
+                let fresh_until = match (&source, form) {
+                    (Source::Memory(_), FieldForm::Prepared) => self.cache.fresh_until(cached),
+                    _ => None,
+                };
+                Some(planned.respond(path, source, fresh_until))
             }
             Answer::Listing(hot) => {
                 let lenient = self.opts.lenient_accept;
@@ -443,7 +455,7 @@ fn reply_file(
         (true, None, Some(file)) => Source::File(file),
         (true, None, None) => Source::Nothing,
     };
-    planned.respond(path, source)
+    planned.respond(path, source, None)
 }
 
 /// Whether `res` serves a file (200, 206 or 304). The fallback path never ends in `/`, so a

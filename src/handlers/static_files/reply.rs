@@ -9,7 +9,7 @@ use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -178,11 +178,13 @@ impl Planned {
         req.version == http::Version::HTTP_2 || len <= SEND_FROM_MEMORY_MAX
     }
 
-    /// The response, with its body from `source`.
+    /// The response, with its body from `source`; a prepared one in memory answers the same
+    /// request alike until `fresh_until` (its cache entry's revalidation).
     pub(super) fn respond(
         self,
         path: &NormalPath,
         source: Source,
+        fresh_until: Option<Instant>,
     ) -> Result<Response<ResponseBody>, Box<Problem>> {
         let Planned {
             status,
@@ -210,7 +212,7 @@ impl Planned {
             }
         };
         let body = match prepared {
-            Some(fields) => Prepared::wrap(fields, body),
+            Some(fields) => Prepared::wrap_until(fields, body, fresh_until),
             None => body,
         };
         Ok(respond(status, headers, body))

@@ -12,8 +12,11 @@
 //! (`response`), then read the rest of any content the handler left, or close. Pipelined
 //! requests are answered in order, their answers batched into one write. A 101 answer to a
 //! request that offered an upgrade ends this loop: the socket, with any bytes read past the
-//! request, goes to the handler waiting for it ([`upgrade`]).
+//! request, goes to the handler waiting for it ([`upgrade`]). A request that repeats one
+//! answered moments ago from the file cache gets that answer again straight from the head's
+//! bytes ([`express`]).
 
+pub mod express;
 pub mod head;
 mod io;
 mod request_body;
@@ -23,7 +26,7 @@ mod zero_copy;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -34,7 +37,7 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use self::head::Head;
+use self::head::{Head, Parsed};
 use self::io::{Reader, Writer};
 use self::request_body::{BodyFeed, FeedEvent};
 use self::response::Exchange;
@@ -172,20 +175,24 @@ pub async fn serve(
     };
     // The service's own future, not one wrapped in another async block: each layer is one
     // more copy of the whole state when the request starts.
+    let configuration = Arc::clone(&app);
     let handler = move |request| {
         service::handle(app.clone(), conn.clone(), None, request)
             .map(|answer| answer.unwrap_or_else(|never| match never {}))
     };
-    serve_with(stream, head_timeout, stop, link, handler).await
+    let express = Some(configuration.epoch());
+    serve_with(stream, head_timeout, stop, link, express, handler).await
 }
 
 /// [`serve`] with any handler: the connection logic, apart from what answers requests.
-/// `link` is the one given to the handler's responders.
+/// `link` is the one given to the handler's responders. `express`, the configuration's
+/// epoch, opens the express lane (see [`express`]).
 async fn serve_with<H, F>(
     stream: Socket,
     head_timeout: Duration,
     stop: watch::Receiver<bool>,
     link: ConnLink,
+    express: Option<&AtomicU64>,
     handler: H,
 ) -> std::io::Result<Outcome>
 where
@@ -210,10 +217,15 @@ where
             &stop,
             &mut waits,
             first,
+            express,
         )
         .await?
         {
             HeadRead::Head(head) => head,
+            HeadRead::Repeated => {
+                first = false;
+                continue;
+            }
             HeadRead::H2 => return Ok(Outcome::H2(stream.into_tokio()?, reader.buf.freeze())),
             HeadRead::Closed => {
                 writer.flush(&stream).await?;
@@ -297,6 +309,8 @@ enum Closing {
 enum HeadRead {
     /// Boxed: held in the connection's own future, which an idle connection keeps.
     Head(Box<Head>),
+    /// The express lane answered it; the answer waits in the writer.
+    Repeated,
     /// The client spoke HTTP/2 with prior knowledge.
     H2,
     /// The client closed, idled past the timeout, or the server is stopping.
@@ -317,7 +331,9 @@ struct Waits<I, S> {
 }
 
 /// Read until a whole head is buffered. Before waiting on the client, pending answers are
-/// written and both buffers released, so a connection that idles holds none.
+/// written and both buffers released, so a connection that idles holds none. With
+/// `express`, a head the express lane has the answer to is answered from it.
+#[allow(clippy::too_many_arguments)] // the connection's state, each borrowed as it must be
 async fn read_head<I, S>(
     stream: &Socket,
     reader: &mut Reader,
@@ -326,6 +342,7 @@ async fn read_head<I, S>(
     stop: &watch::Receiver<bool>,
     waits: &mut Waits<I, S>,
     first: bool,
+    express: Option<&AtomicU64>,
 ) -> std::io::Result<HeadRead>
 where
     I: std::ops::DerefMut<Target = tokio::time::Sleep>,
@@ -341,8 +358,22 @@ where
             }
         } else if (seen == 0 && !reader.buf.is_empty()) || may_progress(&reader.buf, seen) {
             seen = reader.buf.len();
-            match head::parse(&mut reader.buf) {
-                Ok(Some(head)) => return Ok(HeadRead::Head(Box::new(head))),
+            // Closed while a batch of answers waits: the slow way writes it out (see
+            // `response::finish`), so pipelined requests cannot pile answers up unsent.
+            let batched = writer.buf.len() >= io::WRITE_BATCH;
+            let lane = express
+                .filter(|_| !batched && lane_open(stop))
+                .map(|epoch| {
+                    writer.reuse();
+                    head::Lane {
+                        epoch: epoch.load(Ordering::Acquire),
+                        out: &mut writer.buf,
+                    }
+                });
+            match head::parse_or_repeat(&mut reader.buf, lane) {
+                Ok(Some(Parsed::Head(head))) => return Ok(HeadRead::Head(head)),
+                // Buffered as a pipelined answer: it goes with the next, or before waiting.
+                Ok(Some(Parsed::Repeated)) => return Ok(HeadRead::Repeated),
                 Ok(None) => {}
                 Err(refusal) => return Ok(HeadRead::Refused(refusal.problem, refusal.accept)),
             }
@@ -394,6 +425,13 @@ where
             }
         }
     }
+}
+
+/// Whether the express lane may answer now: not while the server stops (an answer then
+/// closes the connection, which the lane's do not), nor while each request is logged (the
+/// lane's are not).
+fn lane_open(stop: &watch::Receiver<bool>) -> bool {
+    !*stop.borrow() && !tracing::enabled!(target: "usher::access", tracing::Level::DEBUG)
 }
 
 /// Completes when the server starts stopping (or is gone), as `stop.changed()` does, but
@@ -469,6 +507,7 @@ where
         expect_continue,
         accept,
         may_upgrade,
+        express_key,
     } = *head;
     writer.reuse();
     let mut exchange = Exchange {
@@ -585,6 +624,11 @@ where
             exchange.keep_alive = false;
         }
     }
+    if let Some(key) = express_key.filter(|_| exchange.keep_alive && feed.is_none()) {
+        if let Some(answer) = repeatable(&response) {
+            express::remember(key, answer);
+        }
+    }
     // Only when no content is left can what is buffered be the next request, whose answer
     // this one may wait for; otherwise the client may be waiting for this answer.
     let may_defer = !reader.buf.is_empty() && feed.as_ref().is_none_or(BodyFeed::is_done);
@@ -628,6 +672,23 @@ where
             Next::Close(Closing::Linger)
         },
     )
+}
+
+/// The answer to repeat to the same request, if `response` may be repeated (see
+/// [`express`]): prepared, with its freshness, its body in memory and copied next to its
+/// head, and nothing set since in its map or extensions.
+fn repeatable(response: &Response<ResponseBody>) -> Option<express::Answer> {
+    let ResponseBody::Prepared(prepared) = response.body() else {
+        return None;
+    };
+    let (fields, bytes, until) = prepared.repeatable()?;
+    let status = response.status();
+    let plain = response.headers().is_empty() && response.extensions().is_empty();
+    let framed = !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED;
+    (plain && framed && bytes.len() <= response::COPY_BODY_LIMIT)
+        .then(|| express::Answer::new(status, fields.lines(), bytes.clone(), until))
 }
 
 /// Get the request's content off the connection before it switches protocols: the new

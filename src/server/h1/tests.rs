@@ -44,7 +44,7 @@ where
         let served = runtime.block_on(async move {
             let server = Socket::new(server);
             let (_stop_tx, stop) = watch::channel(false);
-            match serve_with(server, timeout, stop, ConnLink::default(), handler).await? {
+            match serve_with(server, timeout, stop, ConnLink::default(), None, handler).await? {
                 Outcome::Switched(tunnel) => tunnel.await,
                 Outcome::Closed | Outcome::H2(..) => {}
             }

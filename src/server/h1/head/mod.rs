@@ -60,6 +60,27 @@ pub struct Head {
     /// Whether the head has both `Upgrade` and `Connection`, without which it offers no
     /// protocol switch (RFC 9110 §7.8): most heads have neither, and need no further look.
     pub may_upgrade: bool,
+    /// The request's key in the express lane, when it may take it and its answer was not
+    /// there: under it the answer may be remembered (see [`super::express`]).
+    pub express_key: Option<Box<[u8]>>,
+}
+
+/// What parsing a head with the express lane open gave.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A head to answer (boxed: the connection keeps it while answering).
+    Head(Box<Head>),
+    /// The lane had the answer: it was put after what the writer held, the head consumed.
+    Repeated,
+}
+
+/// The express lane, open for one parse: the configuration's epoch, and where a repeated
+/// answer goes.
+pub struct Lane<'a> {
+    /// See `App::epoch`.
+    pub epoch: u64,
+    /// The connection's write buffer.
+    pub out: &'a mut Vec<u8>,
 }
 
 /// A head that is refused: the problem to answer with, negotiated by the request's Accept
@@ -84,6 +105,18 @@ impl From<Box<Problem>> for Refusal {
 /// Parse the head at the front of `buf`, removing it on success. `Ok(None)` when the head is
 /// not complete yet (and `buf` is still within [`MAX_HEAD_BYTES`]).
 pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
+    match parse_or_repeat(buf, None)? {
+        Some(Parsed::Head(head)) => Ok(Some(*head)),
+        // Only a lane repeats answers.
+        Some(Parsed::Repeated) | None => Ok(None),
+    }
+}
+
+/// [`parse`], but a head the express `lane` has the answer to is answered from it.
+pub fn parse_or_repeat(
+    buf: &mut BytesMut,
+    lane: Option<Lane<'_>>,
+) -> Result<Option<Parsed>, Refusal> {
     // Left uninitialised: the parser writes only the entries it fills, where clearing all
     // of them (3 KiB) cost more than parsing a short head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -114,7 +147,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
                 if head.is_some() {
                     buf.advance(before - copy.len());
                 }
-                return Ok(head);
+                return Ok(head.map(|head| Parsed::Head(Box::new(head))));
             }
             return Err(unparsed(
                 Box::new(syntax_problem(httparse::Error::Version, buf)),
@@ -126,6 +159,17 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     if len > MAX_HEAD_BYTES {
         return Err(unparsed(too_large(), buf));
     }
+    let express_key = match lane {
+        Some(lane) => match super::express::lookup(&req, lane.epoch, lane.out) {
+            super::express::Lookup::Put => {
+                buf.advance(len);
+                return Ok(Some(Parsed::Repeated));
+            }
+            super::express::Lookup::Missed(key) => Some(key),
+            super::express::Lookup::Refused => None,
+        },
+        None => None,
+    };
     // Field slices point into `buf`; keep their offsets so that, once the head is split off
     // and frozen, values are cheap slices of it rather than copies.
     let base = buf.as_ptr() as usize;
@@ -189,14 +233,15 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     parts.uri = uri;
     parts.version = version;
     parts.headers = headers;
-    Ok(Some(Head {
+    Ok(Some(Parsed::Head(Box::new(Head {
         parts,
         framing,
         keep_alive,
         expect_continue,
         accept,
         may_upgrade: seen.upgrade && seen.connection,
-    }))
+        express_key,
+    }))))
 }
 
 /// Which fields with rules of their own a head has.

@@ -24,7 +24,7 @@ use crate::problem::Problem;
 
 /// Bodies up to this size are copied next to their head and written with it; larger ones
 /// are written from where they are, in one vectored write with the head.
-const COPY_BODY_LIMIT: usize = 16 * 1024;
+pub(super) const COPY_BODY_LIMIT: usize = 16 * 1024;
 
 /// What the request says about how to answer it.
 #[derive(Debug, Clone, Copy)]
@@ -366,18 +366,11 @@ fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &
     // CRLF, CRLF.
     let added_len = 16 + 20 + 2 + 28 + 24 + 6 + HTTP_DATE_LEN + 2 + 15;
     out.reserve(13 + reason.len() + 2 + lines.len() + fields + added_len + 2 + then);
-    // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(reason.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    put_status_line(parts.status, out);
     out.extend_from_slice(lines);
     crate::http::put_field_lines(&parts.headers, out);
     if let Some(length) = added.length {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
-        out.extend_from_slice(b"\r\n");
+        put_content_length(length, out);
     }
     if added.chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -388,13 +381,52 @@ fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &
         out.extend_from_slice(b"\r\n");
     }
     if added.date {
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(&http_date());
-        out.extend_from_slice(b"\r\n");
+        put_date(out);
     }
     if added.server {
-        out.extend_from_slice(b"server: usher\r\n");
+        out.extend_from_slice(SERVER_LINE);
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The head [`serialize_head`] writes for a prepared answer of `length` bytes on a
+/// keep-alive HTTP/1.1 connection, up to its `Date`: status line, `lines`, `Content-Length`.
+/// [`put_tail`] ends it. (The express lane repeats answers this way.)
+pub(super) fn put_head_start(status: StatusCode, lines: &[u8], length: u64, out: &mut Vec<u8>) {
+    put_status_line(status, out);
+    out.extend_from_slice(lines);
+    put_content_length(length, out);
+}
+
+/// What [`serialize_head`] ends the head of [`put_head_start`] with: `Date`, `Server`, and
+/// the empty line.
+pub(super) fn put_tail(out: &mut Vec<u8>) {
+    put_date(out);
+    out.extend_from_slice(SERVER_LINE);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `Server: usher` (RFC 9110 §10.2.4).
+const SERVER_LINE: &[u8] = b"server: usher\r\n";
+
+fn put_status_line(status: StatusCode, out: &mut Vec<u8>) {
+    // RFC 9110 §6.2: answer with our highest version at or below the request's major: 1.1.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_content_length(length: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_date(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"date: ");
+    out.extend_from_slice(&http_date());
     out.extend_from_slice(b"\r\n");
 }
 

@@ -344,3 +344,46 @@ fn reason_phrases_are_rfc_9110s() {
         assert!(head.starts_with(line), "{head}");
     }
 }
+
+/// The express lane repeats a prepared answer as this writer writes it: the same head, field
+/// for field, then the body.
+#[test]
+fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
+    use crate::body::prepared::{Prepared, RenderedFields};
+    use http::header::{CONTENT_TYPE, ETAG};
+    let fields = {
+        let mut map = http::HeaderMap::new();
+        map.insert(ETAG, HeaderValue::from_static("\"e\""));
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        Arc::new(RenderedFields::new(map).unwrap())
+    };
+    let without_date = |bytes: &[u8]| {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(lines.iter().filter(|l| l.starts_with("date: ")).count(), 1);
+        lines
+            .into_iter()
+            .filter(|l| !l.starts_with("date: "))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
+        let body = Bytes::from_static(b"hello");
+        let prepared = Prepared::new(Arc::clone(&fields), ResponseBody::full(body.clone()));
+        let mut response = Response::new(ResponseBody::Prepared(prepared.unwrap()));
+        *response.status_mut() = status;
+        let (mut parts, lines, plain) = take_prepared(response);
+        let mut ex = exchange(Version::HTTP_11, false);
+        let (_, added) = frame(&mut parts, &plain, &mut ex);
+        let mut by_writer = Vec::new();
+        let lines = lines.as_ref().map_or(&[][..], |fields| fields.lines());
+        serialize_head(&parts, lines, added, 0, &mut by_writer);
+        by_writer.extend_from_slice(&body);
+
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let answer = super::super::express::Answer::new(status, lines, body, until);
+        let mut by_lane = Vec::new();
+        answer.put(&mut by_lane);
+        assert_eq!(without_date(&by_lane), without_date(&by_writer), "{status}");
+    }
+}

@@ -1,0 +1,243 @@
+//! The express lane: a request that repeats one answered moments ago from the file cache, in
+//! everything that can change its answer, gets that answer's bytes again, without being built
+//! into a request, routed, or looked up in the cache.
+//!
+//! Why: of the ~10,300 instructions usher spent on a keep-alive GET of a cached 1 KiB file
+//! (callgrind, `bench/instructions.sh` row a), parsing the head into the `http` crate's types,
+//! routing, the cache lookup, planning the answer and writing it took about two thirds; the
+//! bytes sent were the same each time but for `Date`. Browsers repeat requests as much as
+//! benchmarks do: every page view asks again for the same stylesheets, scripts and icons.
+//!
+//! What makes it safe:
+//! - **The key** is the request's target and every field line that could change the answer,
+//!   byte for byte, plus the configuration's epoch ([`key`]). A field is left out of it only
+//!   when no part of a files route reads it (`User-Agent`, `Cookie`, `Referer`, ...:
+//!   [`IGNORED`]); any field that changes how the connection reads or answers
+//!   (`Content-Length`, `Transfer-Encoding`, `Expect`, `Upgrade`, a `Connection` other than
+//!   `keep-alive`) keeps the request out of the lane. Only `GET` in HTTP/1.1 in origin-form.
+//! - **An answer is remembered** only when the request was keyed, the answer kept its fields
+//!   rendered (no policy changed them), came from a files route without credentials to check,
+//!   has its body in memory, and says until when its cache entry is fresh
+//!   (`Prepared::repeatable`, set by the file cache only).
+//! - **It is repeated** only until then: the cache's own staleness bound (1 s by default), so
+//!   a changed file is seen exactly as late as without the lane. A reload changes the epoch.
+//! - What is sent is the remembered head up to its `Content-Length` line, then the same
+//!   `Date` and `Server` lines and body the connection's writer puts there
+//!   (`response::put_tail`), so the two ways give the same bytes.
+//!
+//! Each runtime thread has its own table of [`SLOTS`] answers (no locks), a slot chosen by
+//! the key's hash and holding the whole key, compared in full.
+
+use std::cell::RefCell;
+use std::hash::BuildHasher as _;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+/// Answers remembered per thread (256).
+pub const SLOTS: usize = 256;
+
+/// Longest key remembered (4 KiB): target and fields; a request with more goes the slow way.
+pub const MAX_KEY: usize = 4096;
+
+/// Field names no part of a files route reads, left out of the key (matched ignoring case):
+/// what browsers send that differs between pages or visits without changing a file's answer.
+/// (`Accept`, `Accept-Language`, `Sec-Fetch-Mode`, `Range`, `If-*`, `Host` and any field not
+/// listed stay in the key.)
+pub const IGNORED: [&str; 15] = [
+    "user-agent",
+    "referer",
+    "cookie",
+    "cache-control",
+    "pragma",
+    "dnt",
+    "priority",
+    "accept-encoding",
+    "upgrade-insecure-requests",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "sec-fetch-dest",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+];
+
+/// Fields that change how the connection reads the request or answers it: a request with
+/// one goes the slow way (but for `Connection: keep-alive`, HTTP/1.1's default).
+const REFUSED: [&str; 6] = [
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "expect",
+    "upgrade",
+    "http2-settings",
+];
+
+/// An answer to repeat.
+#[derive(Debug)]
+pub struct Answer {
+    /// The head up to and with its `Content-Length` line.
+    head: Bytes,
+    /// The content.
+    body: Bytes,
+    /// Repeated until then.
+    fresh_until: Instant,
+}
+
+impl Answer {
+    /// The answer a prepared response with `status`, rendered field `lines` and `body` is
+    /// written as, repeated until `fresh_until`.
+    pub fn new(
+        status: StatusCode,
+        lines: &[u8],
+        body: impl Into<Bytes>,
+        fresh_until: Instant,
+    ) -> Self {
+        let body = body.into();
+        let mut head = Vec::with_capacity(32 + lines.len() + 40);
+        super::response::put_head_start(status, lines, body.len() as u64, &mut head);
+        Answer {
+            head: Bytes::from(head),
+            body,
+            fresh_until,
+        }
+    }
+
+    /// Put the whole answer, with this moment's `Date`, at the end of `out`.
+    pub fn put(&self, out: &mut Vec<u8>) {
+        out.reserve(self.head.len() + 64 + self.body.len());
+        out.extend_from_slice(&self.head);
+        super::response::put_tail(out);
+        out.extend_from_slice(&self.body);
+    }
+}
+
+/// What the lane did with a request.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Its answer was remembered, and is now at the end of the write buffer.
+    Put,
+    /// It may take the lane, but no answer is remembered for it: its key, to remember the
+    /// answer under.
+    Missed(Box<[u8]>),
+    /// It cannot take the lane.
+    Refused,
+}
+
+/// Answer `req` from this thread's table into `out` if it can be; else say why not.
+pub fn lookup(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> Lookup {
+    thread_local! {
+        /// Where keys are made: most are looked up and found, and need no allocation.
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        if !key(req, epoch, scratch) {
+            Lookup::Refused
+        } else if put(scratch, out) {
+            Lookup::Put
+        } else {
+            Lookup::Missed(scratch.as_slice().into())
+        }
+    })
+}
+
+/// The key of a request (see the module notes) into `out`, or `false` when the request
+/// cannot take the lane.
+pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> bool {
+    let (Some("GET"), Some(1), Some(target)) = (req.method, req.version, req.path) else {
+        return false;
+    };
+    if !target.starts_with('/') {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(target.as_bytes());
+    // A target has no space, a name no colon, and no value a line end: the key reads back
+    // one way only.
+    out.push(b' ');
+    for field in req.headers.iter() {
+        let name = field.name.as_bytes();
+        if is_one_of(name, &IGNORED) {
+            continue;
+        }
+        if is_one_of(name, &REFUSED) {
+            if name.eq_ignore_ascii_case(b"connection")
+                && field.value.eq_ignore_ascii_case(b"keep-alive")
+            {
+                continue;
+            }
+            return false;
+        }
+        out.extend_from_slice(name);
+        out.push(b':');
+        out.extend_from_slice(field.value);
+        out.push(b'\n');
+        if out.len() > MAX_KEY {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `name` is one of `names` (lowercase), ignoring case.
+fn is_one_of(name: &[u8], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// One remembered answer and its key.
+struct Slot {
+    key: Box<[u8]>,
+    answer: Answer,
+}
+
+thread_local! {
+    /// This thread's remembered answers, by the key's hash.
+    static TABLE: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The slot for `key`.
+fn slot_of(key: &[u8]) -> usize {
+    // A fixed seed: the table is per thread and its keys are compared whole, so a chosen
+    // collision only costs its sender the slow way.
+    let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key);
+    (hash as usize) % SLOTS
+}
+
+/// Put the answer remembered for `key` at the end of `out`, if there is one and it is still
+/// fresh; whether it was put.
+pub fn put(key: &[u8], out: &mut Vec<u8>) -> bool {
+    let at = slot_of(key);
+    TABLE.with_borrow_mut(|table| {
+        let Some(slot) = table.get_mut(at) else {
+            return false;
+        };
+        let Some(found) = slot.as_ref().filter(|s| *s.key == *key) else {
+            return false;
+        };
+        if found.answer.fresh_until <= Instant::now() {
+            // Its entry may have been checked again since; the slow way will tell.
+            *slot = None;
+            return false;
+        }
+        found.answer.put(out);
+        true
+    })
+}
+
+/// Remember `answer` for `key`, in place of what its slot held.
+pub fn remember(key: Box<[u8]>, answer: Answer) {
+    let at = slot_of(&key);
+    TABLE.with_borrow_mut(|table| {
+        if table.is_empty() {
+            table.resize_with(SLOTS, || None);
+        }
+        table[at] = Some(Slot { key, answer });
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! The express lane's key and table: which requests may take it, what tells two apart, and
+//! how long an answer is repeated.
+
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+use super::*;
+
+/// The key of `raw` (a whole head) under `epoch`, or `None` when it may not take the lane.
+fn key_of(raw: &str, epoch: u64) -> Option<Vec<u8>> {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = req.parse_with_uninit_headers(raw.as_bytes(), &mut fields);
+    assert!(
+        matches!(parsed, Ok(httparse::Status::Complete(_))),
+        "{raw:?}"
+    );
+    let mut out = Vec::new();
+    key(&req, epoch, &mut out).then_some(out)
+}
+
+/// `GET /a` with `fields` (each a whole line without its CRLF).
+fn get(fields: &[&str]) -> String {
+    let mut raw = String::from("GET /a HTTP/1.1\r\n");
+    for field in fields {
+        raw.push_str(field);
+        raw.push_str("\r\n");
+    }
+    raw + "\r\n"
+}
+
+#[test]
+fn only_a_get_in_http_11_in_origin_form_takes_the_lane() {
+    assert!(key_of("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1).is_some());
+    for raw in [
+        "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "get /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a HTTP/1.0\r\nHost: x\r\n\r\n",
+        "GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        assert_eq!(key_of(raw, 1), None, "{raw:?}");
+    }
+}
+
+/// Fields that change how the connection reads or answers keep a request out of the lane,
+/// in any case; `Connection: keep-alive` is HTTP/1.1's default and changes nothing.
+#[test]
+fn framing_and_connection_fields_keep_a_request_out() {
+    for field in [
+        "Content-Length: 0",
+        "content-length: 5",
+        "Transfer-Encoding: chunked",
+        "Expect: 100-continue",
+        "Upgrade: websocket",
+        "HTTP2-Settings: AAMAAABkAAQAAP__",
+        "Connection: close",
+        "CONNECTION: Upgrade",
+        "Connection: keep-alive, Upgrade",
+    ] {
+        assert_eq!(key_of(&get(&["Host: x", field]), 1), None, "{field}");
+    }
+    let plain = key_of(&get(&["Host: x"]), 1);
+    assert!(plain.is_some());
+    for field in ["Connection: keep-alive", "connection: Keep-Alive"] {
+        assert_eq!(key_of(&get(&["Host: x", field]), 1), plain, "{field}");
+    }
+}
+
+/// What browsers send that no part of a files route reads does not change the key; every
+/// other field does, by name, value, case and order, and so does the epoch and the target.
+#[test]
+fn the_key_holds_every_field_a_files_route_may_read() {
+    let base = key_of(&get(&["Host: x", "Accept: */*"]), 1).unwrap();
+    for field in [
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "Referer: http://x/other.html",
+        "Cookie: session=abc",
+        "Cache-Control: no-cache",
+        "Pragma: no-cache",
+        "DNT: 1",
+        "Priority: u=2",
+        "Accept-Encoding: gzip, deflate, br, zstd",
+        "Upgrade-Insecure-Requests: 1",
+        "Sec-Fetch-Site: same-origin",
+        "Sec-Fetch-User: ?1",
+        "Sec-Fetch-Dest: script",
+        "sec-ch-ua: \"Chromium\";v=\"128\"",
+        "Sec-CH-UA-Mobile: ?0",
+        "sec-ch-ua-platform: \"Linux\"",
+    ] {
+        let with = key_of(&get(&["Host: x", field, "Accept: */*"]), 1);
+        assert_eq!(with.as_deref(), Some(&base[..]), "{field}");
+    }
+    let differ = |fields: &[&str], epoch: u64| {
+        let other = key_of(&get(fields), epoch).unwrap();
+        assert_ne!(other, base, "{fields:?} under {epoch}");
+    };
+    differ(&["Host: x", "Accept: */*"], 2);
+    differ(&["Host: y", "Accept: */*"], 1);
+    differ(&["host: x", "Accept: */*"], 1);
+    differ(&["Accept: */*", "Host: x"], 1);
+    differ(&["Host: x", "Accept: text/html"], 1);
+    differ(&["Host: x", "Accept: */*", "Accept: */*"], 1);
+    differ(&["Host: x"], 1);
+    for field in [
+        "Range: bytes=0-1",
+        "If-None-Match: \"e\"",
+        "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT",
+        "If-Range: \"e\"",
+        "Authorization: Basic dTpw",
+        "Origin: http://y",
+        "Accept-Language: fr",
+        "Sec-Fetch-Mode: navigate",
+        "X-Anything: 1",
+        "TE: trailers",
+    ] {
+        differ(&["Host: x", "Accept: */*", field], 1);
+    }
+    let other_target = key_of("GET /b HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", 1);
+    assert_ne!(other_target.unwrap(), base);
+    let query = key_of("GET /a?v=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", 1);
+    assert_ne!(query.unwrap(), base);
+}
+
+/// Heads that a naive joining of target, names and values would make alike get different
+/// keys: each piece is closed by a byte it cannot hold.
+#[test]
+fn pieces_cannot_run_into_each_other() {
+    let pairs = [
+        (get(&["A: b", "C: d"]), get(&["A: bC: d"])),
+        (get(&["Ab: c"]), get(&["A: bc"])),
+        (get(&["A: b", "C: d"]), get(&["A: b\tC: d"])),
+        (
+            "GET /a:b HTTP/1.1\r\n\r\n".to_owned(),
+            "GET /a HTTP/1.1\r\nb:\r\n\r\n".to_owned(),
+        ),
+    ];
+    for (one, other) in pairs {
+        let (one_key, other_key) = (key_of(&one, 1), key_of(&other, 1));
+        assert!(
+            one_key.is_some() && other_key.is_some(),
+            "{one:?} {other:?}"
+        );
+        assert_ne!(one_key, other_key, "{one:?} and {other:?}");
+    }
+}
+
+#[test]
+fn a_key_too_long_keeps_the_request_out() {
+    let fits = "x".repeat(MAX_KEY - 100);
+    assert!(key_of(&get(&["Host: x", &format!("X-Big: {fits}")]), 1).is_some());
+    let over = "x".repeat(MAX_KEY);
+    assert_eq!(
+        key_of(&get(&["Host: x", &format!("X-Big: {over}")]), 1),
+        None
+    );
+    // Ignored fields do not count: they are left out of the key.
+    assert!(key_of(&get(&["Host: x", &format!("Cookie: {over}")]), 1).is_some());
+}
+
+fn answer(body: &'static str, for_ms: u64) -> Answer {
+    let fresh_until = Instant::now() + Duration::from_millis(for_ms);
+    let lines = b"content-type: text/plain\r\n";
+    Answer::new(
+        StatusCode::OK,
+        lines,
+        Bytes::from_static(body.as_bytes()),
+        fresh_until,
+    )
+}
+
+/// The answer's bytes: head, `Date` and `Server`, empty line, body.
+#[test]
+fn an_answer_is_its_head_then_date_server_and_body() {
+    let mut out = b"earlier".to_vec();
+    answer("hello", 1000).put(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert_eq!(body, "hello");
+    let lines: Vec<&str> = head.split("\r\n").collect();
+    assert_eq!(lines[0], "earlierHTTP/1.1 200 OK");
+    assert_eq!(
+        lines[1..3],
+        ["content-type: text/plain", "content-length: 5"]
+    );
+    assert!(
+        lines[3].starts_with("date: ") && lines[3].ends_with(" GMT"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[4..], ["server: usher"]);
+}
+
+/// Keys that share a slot, found by trying: the table must tell them apart by the whole key.
+fn two_keys_in_one_slot() -> (Vec<u8>, Vec<u8>) {
+    let first = b"k0".to_vec();
+    let slot = slot_of(&first);
+    let other = (1..100_000)
+        .map(|i| format!("k{i}").into_bytes())
+        .find(|k| slot_of(k) == slot)
+        .expect("a key in the same slot among 100 000");
+    (first, other)
+}
+
+#[test]
+fn an_answer_is_put_only_for_its_whole_key_while_fresh() {
+    let (one, other) = two_keys_in_one_slot();
+    remember(one.clone().into_boxed_slice(), answer("one", 60_000));
+    let mut out = Vec::new();
+    assert!(
+        !put(&other, &mut out),
+        "a key sharing the slot took its answer"
+    );
+    assert!(out.is_empty());
+    assert!(put(&one, &mut out));
+    assert!(out.ends_with(b"one"));
+    // The other key's answer takes the slot.
+    remember(other.clone().into_boxed_slice(), answer("other", 60_000));
+    assert!(!put(&one, &mut Vec::new()));
+    let mut out = Vec::new();
+    assert!(put(&other, &mut out) && out.ends_with(b"other"));
+
+    // Past its freshness, an answer is not put, and is dropped.
+    remember(one.clone().into_boxed_slice(), answer("stale", 0));
+    assert!(!put(&one, &mut Vec::new()));
+    let dropped = TABLE.with_borrow(|table| table[slot_of(&one)].is_none());
+    assert!(dropped);
+}
+
+/// `lookup` answers a keyed request it has the answer to, gives the key of one it has not,
+/// and refuses one that cannot take the lane.
+#[test]
+fn lookup_puts_misses_or_refuses() {
+    let raw = get(&["Host: lookup.example"]);
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 4];
+    let mut req = httparse::Request::new(&mut []);
+    req.parse_with_uninit_headers(raw.as_bytes(), &mut fields)
+        .unwrap();
+    let mut out = Vec::new();
+    let Lookup::Missed(key) = lookup(&req, 7, &mut out) else {
+        panic!("not a miss");
+    };
+    assert!(out.is_empty());
+    remember(key, answer("found", 60_000));
+    assert!(matches!(lookup(&req, 7, &mut out), Lookup::Put));
+    assert!(out.ends_with(b"found"));
+    assert!(matches!(
+        lookup(&req, 8, &mut Vec::new()),
+        Lookup::Missed(_)
+    ));
+    req.version = Some(0);
+    assert!(matches!(lookup(&req, 7, &mut Vec::new()), Lookup::Refused));
+}
