@@ -86,7 +86,9 @@ fn express(input: &[u8], whole: &Outcome) {
             let key = head.express_key.take();
             (Ok(Some(*head)), key)
         }
-        Ok(Some(Parsed::Repeated)) => panic!("repeated with nothing remembered"),
+        Ok(Some(Parsed::Repeated | Parsed::RepeatedFile(..))) => {
+            panic!("repeated with nothing remembered")
+        }
         Ok(None) => (Ok(None), None),
         Err(refusal) => (Err(refusal), None),
     };

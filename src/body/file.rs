@@ -186,6 +186,20 @@ impl FileBody {
         Ok((self.file, self.parts))
     }
 
+    /// The length, when this body is one file from its start, not yet polled: a whole
+    /// file's answer.
+    pub(crate) fn whole_file_len(&self) -> Option<u64> {
+        match (
+            &self.file,
+            self.parts.front(),
+            self.parts.len(),
+            &self.pending,
+        ) {
+            (Some(_), Some(Part::File { offset: 0, len }), 1, None) => Some(*len),
+            _ => None,
+        }
+    }
+
     fn with(file: Option<Arc<OpenFile>>, parts: Vec<Part>) -> Self {
         let remaining = parts.iter().map(Part::len).sum();
         FileBody {

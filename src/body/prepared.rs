@@ -25,6 +25,7 @@ use http_body::{Frame, SizeHint};
 
 use super::ResponseBody;
 use super::file::FileBody;
+use super::open_file::OpenFile;
 
 /// How an answer that can carry its fields rendered ahead carries them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,24 @@ pub struct Prepared {
     /// nothing but the request decides the answer. The HTTP/1.1 connection may then answer a
     /// repeat of the request with it (`server::h1::express`).
     fresh_until: Option<Instant>,
+    /// For an answer sent from an open file, what can tell whether the file still is the
+    /// one the answer was made from: a repeat must ask it first.
+    same_file: Option<Arc<dyn SameFile>>,
+}
+
+/// An open file a cached answer is sent from, which can tell whether it still is the file
+/// the answer describes (its identity: device, inode, length, times).
+pub trait SameFile: Send + Sync {
+    /// The open file, if it is unchanged (one `statx`).
+    fn if_unchanged(&self) -> Option<&Arc<OpenFile>>;
+}
+
+/// What a repeat of a prepared answer's request would be sent.
+pub enum Repeat<'a> {
+    /// These bytes.
+    Memory(&'a Bytes),
+    /// This many bytes of the whole file, once it is checked unchanged.
+    File(&'a Arc<dyn SameFile>, u64),
 }
 
 /// What a prepared answer sends: nothing (a 304), bytes in memory (`None` once sent), or a
@@ -115,6 +134,7 @@ impl Prepared {
             fields,
             content,
             fresh_until: None,
+            same_file: None,
         })
     }
 
@@ -125,33 +145,39 @@ impl Prepared {
     }
 
     /// `body` carrying `fields`, as [`wrap`](Self::wrap), answering the same request alike
-    /// until `fresh_until`.
+    /// until `fresh_until`, and, sent from a file, while `same_file` says it is unchanged.
     pub fn wrap_until(
         fields: Arc<RenderedFields>,
         body: ResponseBody,
         fresh_until: Option<Instant>,
+        same_file: Option<Arc<dyn SameFile>>,
     ) -> ResponseBody {
         match Self::new(fields, body) {
             Ok(prepared) => ResponseBody::Prepared(Prepared {
                 fresh_until,
+                same_file,
                 ..prepared
             }),
             Err(body) => body,
         }
     }
 
-    /// What a repeat of the request would get, while it would get it: the fields, the
-    /// bytes (a body in memory; `None` for any other), and until when.
-    pub fn repeatable(&self) -> Option<(&RenderedFields, &Bytes, Instant)> {
-        match (&self.content, self.fresh_until) {
-            (Content::Memory(Some(bytes)), Some(until)) => Some((&self.fields, bytes, until)),
-            _ => None,
-        }
+    /// What a repeat of the request would get, while it would get it: the fields, the body
+    /// (in memory, or a whole file that can be checked), and until when.
+    pub fn repeatable(&self) -> Option<(&RenderedFields, Repeat<'_>, Instant)> {
+        let until = self.fresh_until?;
+        let body = match (&self.content, &self.same_file) {
+            (Content::Memory(Some(bytes)), None) => Repeat::Memory(bytes),
+            (Content::File(file), Some(same)) => Repeat::File(same, file.whole_file_len()?),
+            _ => return None,
+        };
+        Some((&self.fields, body, until))
     }
 
     /// Forget until when the answer holds: something besides the request decided it.
     pub fn forget_freshness(&mut self) {
         self.fresh_until = None;
+        self.same_file = None;
     }
 
     /// The fields, and the body as a plain one.

@@ -369,7 +369,8 @@ impl Problem {
                 {
                     let body = ResponseBody::full(kept.body.clone());
                     let fresh_until = self.fresh_until;
-                    let prepared = Prepared::wrap_until(Arc::clone(fields), body, fresh_until);
+                    let prepared =
+                        Prepared::wrap_until(Arc::clone(fields), body, fresh_until, None);
                     let mut response = Response::new(prepared);
                     *response.status_mut() = self.status;
                     return response;

@@ -333,3 +333,35 @@ fn a_reload_and_route_policies_apply_to_repeats() {
     let _ = c.stream.read_to_end(&mut rest);
     assert!(rest.is_empty(), "answers no request asked for: {rest:?}");
 }
+
+/// A file sent with `sendfile` (over 32 KiB) is repeated from the file kept open, checked
+/// each time: a change in place, or a file cut short, is seen by the next request at once,
+/// as without the lane.
+#[tokio::test]
+async fn a_file_sent_from_disk_is_checked_at_every_repeat() {
+    let first: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
+    let content = first.clone();
+    let s = TestServer::start(move |root| write(root, "big.bin", &content)).await;
+    let (addr, root) = (s.addr, s.root.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut c = Conn::open(addr);
+        let request = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+        let answers: Vec<Answer> = (0..5).map(|_| c.ask(request, false)).collect();
+        assert_eq!(answers[0].body, first);
+        for answer in &answers[2..] {
+            assert_eq!(answer, &answers[1]);
+        }
+        let second: Vec<u8> = first.iter().map(|b| b.wrapping_add(1)).collect();
+        write(&root, "big.bin", &second);
+        assert_eq!(c.ask(request, false).body, second, "a change in place");
+        assert_eq!(c.ask(request, false).body, second);
+        write(&root, "big.bin", &second[..40 * 1024]);
+        assert_eq!(
+            c.ask(request, false).body,
+            &second[..40 * 1024],
+            "cut short"
+        );
+    })
+    .await
+    .unwrap();
+}

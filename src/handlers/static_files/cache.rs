@@ -194,6 +194,19 @@ impl Drop for KeptFile {
     }
 }
 
+/// A cached file's entry can tell whether the file it keeps open is still the one it
+/// describes: the check each answer sent from it makes (see the module notes), made again
+/// by each repeat of such an answer (`Prepared::wrap_until`).
+impl crate::body::prepared::SameFile for Cached<Answer> {
+    fn if_unchanged(&self) -> Option<&Arc<OpenFile>> {
+        let Answer::File(file) = &self.value else {
+            return None;
+        };
+        let kept = file.kept.get()?;
+        super::resolve::is_unchanged(kept.file.file(), &file.identity).then_some(&kept.file)
+    }
+}
+
 /// A cached listing: the entries read, and renderings by view.
 pub(super) struct HotListing {
     pub(super) data: Arc<ListingData>,

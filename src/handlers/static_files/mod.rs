@@ -71,7 +71,7 @@ use self::listing::Listed;
 use self::reply::{FileMeta, Source};
 use self::resolve::{Outcome, Reopened};
 use crate::body::ResponseBody;
-use crate::body::prepared::FieldForm;
+use crate::body::prepared::{FieldForm, SameFile};
 use crate::http::encode;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
@@ -268,7 +268,7 @@ impl ServeDir {
         req: &Parts,
         path: &NormalPath,
         key: &str,
-        cached: &Cached<Answer>,
+        cached: &Arc<Cached<Answer>>,
         form: FieldForm,
     ) -> Option<Answered> {
         let accept = header_list(&req.headers, &header::ACCEPT);
@@ -314,13 +314,20 @@ impl ServeDir {
                         }
                     }
                 };
-                // In memory, the answer is the same for the same request while the entry is
-                // fresh: the connection may repeat it (a file sent from disk is checked first).
-                let fresh_until = match (&source, form) {
-                    (Source::Memory(_), FieldForm::Prepared) => self.cache.fresh_until(cached),
-                    _ => None,
+                // The answer is the same for the same request while the entry is fresh (and,
+                // sent from the kept file, while that is unchanged): the connection may repeat
+                // it.
+                let (fresh_until, same_file) = match (&source, form) {
+                    (Source::Memory(_), FieldForm::Prepared) => {
+                        (self.cache.fresh_until(cached), None)
+                    }
+                    (Source::Shared(_), FieldForm::Prepared) => {
+                        let same: Arc<dyn SameFile> = Arc::clone(cached) as _;
+                        (self.cache.fresh_until(cached), Some(same))
+                    }
+                    _ => (None, None),
                 };
-                Some(planned.respond(path, source, fresh_until))
+                Some(planned.respond(path, source, fresh_until, same_file))
             }
             Answer::Listing(hot) => {
                 let lenient = self.opts.lenient_accept;
@@ -455,7 +462,7 @@ fn reply_file(
         (true, None, Some(file)) => Source::File(file),
         (true, None, None) => Source::Nothing,
     };
-    planned.respond(path, source, None)
+    planned.respond(path, source, None, None)
 }
 
 /// Whether `res` serves a file (200, 206 or 304). The fallback path never ends in `/`, so a

@@ -23,7 +23,7 @@ use super::{VARY_ACCEPT, decoded_path, wants_body};
 use crate::body::ResponseBody;
 use crate::body::file::{FileBody, Part};
 use crate::body::open_file::OpenFile;
-use crate::body::prepared::{FieldForm, Prepared, RenderedFields};
+use crate::body::prepared::{FieldForm, Prepared, RenderedFields, SameFile};
 use crate::http::conditional::{self, Precondition};
 use crate::http::etag::EntityTag;
 use crate::http::range::{self, ByteRange, RangeOutcome};
@@ -178,13 +178,15 @@ impl Planned {
         req.version == http::Version::HTTP_2 || len <= SEND_FROM_MEMORY_MAX
     }
 
-    /// The response, with its body from `source`; a prepared one in memory answers the same
-    /// request alike until `fresh_until` (its cache entry's revalidation).
+    /// The response, with its body from `source`; a prepared one answers the same request
+    /// alike until `fresh_until` (its cache entry's revalidation), sent from a file while
+    /// `same_file` finds it unchanged (see `Prepared::wrap_until`).
     pub(super) fn respond(
         self,
         path: &NormalPath,
         source: Source,
         fresh_until: Option<Instant>,
+        same_file: Option<Arc<dyn SameFile>>,
     ) -> Result<Response<ResponseBody>, Box<Problem>> {
         let Planned {
             status,
@@ -212,7 +214,7 @@ impl Planned {
             }
         };
         let body = match prepared {
-            Some(fields) => Prepared::wrap_until(fields, body, fresh_until),
+            Some(fields) => Prepared::wrap_until(fields, body, fresh_until, same_file),
             None => body,
         };
         Ok(respond(status, headers, body))

@@ -46,6 +46,7 @@ use super::in_place::boxed;
 use super::service;
 use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
+use crate::body::prepared::Repeat;
 use crate::handlers::upstream::{Peeked, peek};
 use crate::problem::Problem;
 pub use request_body::RequestBody;
@@ -226,6 +227,12 @@ where
                 first = false;
                 continue;
             }
+            HeadRead::RepeatedFile(file, len) => {
+                first = false;
+                // Boxed, as in `response::write`: a file's state stays out of the connection's.
+                Box::pin(zero_copy::send_range(&stream, &mut writer, &file, 0, len)).await?;
+                continue;
+            }
             HeadRead::H2 => return Ok(Outcome::H2(stream.into_tokio()?, reader.buf.freeze())),
             HeadRead::Closed => {
                 writer.flush(&stream).await?;
@@ -311,6 +318,9 @@ enum HeadRead {
     Head(Box<Head>),
     /// The express lane answered it; the answer waits in the writer.
     Repeated,
+    /// The express lane answered it; its head waits in the writer, this many bytes of this
+    /// file, from its start, are to follow.
+    RepeatedFile(Arc<crate::body::open_file::OpenFile>, u64),
     /// The client spoke HTTP/2 with prior knowledge.
     H2,
     /// The client closed, idled past the timeout, or the server is stopping.
@@ -374,6 +384,9 @@ where
                 Ok(Some(Parsed::Head(head))) => return Ok(HeadRead::Head(head)),
                 // Buffered as a pipelined answer: it goes with the next, or before waiting.
                 Ok(Some(Parsed::Repeated)) => return Ok(HeadRead::Repeated),
+                Ok(Some(Parsed::RepeatedFile(file, len))) => {
+                    return Ok(HeadRead::RepeatedFile(file, len));
+                }
                 Ok(None) => {}
                 Err(refusal) => return Ok(HeadRead::Refused(refusal.problem, refusal.accept)),
             }
@@ -676,19 +689,34 @@ where
 
 /// The answer to repeat to the same request, if `response` may be repeated (see
 /// [`express`]): prepared, with its freshness, its body in memory and copied next to its
-/// head, and nothing set since in its map or extensions.
+/// head or a whole file that can be checked, and nothing set since in its map or extensions.
 fn repeatable(response: &Response<ResponseBody>) -> Option<express::Answer> {
     let ResponseBody::Prepared(prepared) = response.body() else {
         return None;
     };
-    let (fields, bytes, until) = prepared.repeatable()?;
+    let (fields, body, until) = prepared.repeatable()?;
     let status = response.status();
     let plain = response.headers().is_empty() && response.extensions().is_empty();
     let framed = !status.is_informational()
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED;
-    (plain && framed && bytes.len() <= response::COPY_BODY_LIMIT)
-        .then(|| express::Answer::new(status, fields.lines(), bytes.clone(), until))
+    if !plain || !framed {
+        return None;
+    }
+    let lines = fields.lines();
+    match body {
+        Repeat::Memory(bytes) if bytes.len() <= response::COPY_BODY_LIMIT => {
+            Some(express::Answer::new(status, lines, bytes.clone(), until))
+        }
+        Repeat::Memory(_) => None,
+        Repeat::File(same, len) => Some(express::Answer::from_file(
+            status,
+            lines,
+            Arc::clone(same),
+            len,
+            until,
+        )),
+    }
 }
 
 /// Get the request's content off the connection before it switches protocols: the new

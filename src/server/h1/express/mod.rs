@@ -17,23 +17,30 @@
 //!   `keep-alive`) keeps the request out of the lane. Only `GET` in HTTP/1.1 in origin-form.
 //! - **An answer is remembered** only when the request was keyed, the answer kept its fields
 //!   rendered (no policy changed them), came from a files route without credentials to check,
-//!   has its body in memory, and says until when its cache entry is fresh
-//!   (`Prepared::repeatable`, set by the file cache only).
+//!   has its body in memory (up to 16 KiB) or is a whole file the cache keeps open, and says
+//!   until when its cache entry is fresh (`Prepared::repeatable`, set by the file cache only).
 //! - **It is repeated** only until then: the cache's own staleness bound (1 s by default), so
-//!   a changed file is seen exactly as late as without the lane. A reload changes the epoch.
+//!   a changed file is seen exactly as late as without the lane; a file sent from disk is
+//!   also checked unchanged (one `statx`) before each repeat, as the cache checks it before
+//!   each answer, so a change in place is seen at once. A reload changes the epoch.
 //! - What is sent is the remembered head up to its `Content-Length` line, then the same
-//!   `Date` and `Server` lines and body the connection's writer puts there
-//!   (`response::put_tail`), so the two ways give the same bytes.
+//!   `Date` and `Server` lines the connection's writer puts there (`response::put_tail`),
+//!   then the body: copied after the head, or sent from the file as the writer sends it
+//!   (`zero_copy::send_range`). The two ways give the same bytes.
 //!
 //! Each runtime thread has its own table of [`SLOTS`] answers (no locks), a slot chosen by
 //! the key's hash and holding the whole key, compared in full.
 
 use std::cell::RefCell;
 use std::hash::BuildHasher as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::StatusCode;
+
+use crate::body::open_file::OpenFile;
+use crate::body::prepared::SameFile;
 
 /// Answers remembered per thread (256).
 pub const SLOTS: usize = 256;
@@ -75,14 +82,30 @@ const REFUSED: [&str; 6] = [
 ];
 
 /// An answer to repeat.
-#[derive(Debug)]
 pub struct Answer {
     /// The head up to and with its `Content-Length` line.
     head: Bytes,
     /// The content.
-    body: Bytes,
+    body: Body,
     /// Repeated until then.
     fresh_until: Instant,
+}
+
+/// What an answer sends after its head.
+enum Body {
+    /// These bytes, copied next to the head.
+    Memory(Bytes),
+    /// The whole of a file kept open, sent with `sendfile` once checked unchanged.
+    File(Arc<dyn SameFile>, u64),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("head", &self.head)
+            .field("fresh_until", &self.fresh_until)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Answer {
@@ -95,21 +118,60 @@ impl Answer {
         fresh_until: Instant,
     ) -> Self {
         let body = body.into();
+        Self::with(
+            status,
+            lines,
+            body.len() as u64,
+            Body::Memory(body),
+            fresh_until,
+        )
+    }
+
+    /// The answer a prepared response with `status` and rendered field `lines` is written
+    /// as when its body is the whole of the file `same` keeps open, `len` bytes: repeated
+    /// until `fresh_until`, each time once `same` finds the file unchanged.
+    pub fn from_file(
+        status: StatusCode,
+        lines: &[u8],
+        same: Arc<dyn SameFile>,
+        len: u64,
+        fresh_until: Instant,
+    ) -> Self {
+        Self::with(status, lines, len, Body::File(same, len), fresh_until)
+    }
+
+    fn with(status: StatusCode, lines: &[u8], len: u64, body: Body, until: Instant) -> Self {
         let mut head = Vec::with_capacity(32 + lines.len() + 40);
-        super::response::put_head_start(status, lines, body.len() as u64, &mut head);
+        super::response::put_head_start(status, lines, len, &mut head);
         Answer {
             head: Bytes::from(head),
             body,
-            fresh_until,
+            fresh_until: until,
         }
     }
 
-    /// Put the whole answer, with this moment's `Date`, at the end of `out`.
-    pub fn put(&self, out: &mut Vec<u8>) {
-        out.reserve(self.head.len() + 64 + self.body.len());
+    /// Put the answer, with this moment's `Date`, at the end of `out`: the whole of it, or
+    /// for a file its head and the file to send after it; `None` (nothing put) when the
+    /// file has changed.
+    pub(in crate::server::h1) fn put(
+        &self,
+        out: &mut Vec<u8>,
+    ) -> Option<Option<(Arc<OpenFile>, u64)>> {
+        let file = match &self.body {
+            Body::Memory(_) => None,
+            Body::File(same, len) => Some((Arc::clone(same.if_unchanged()?), *len)),
+        };
+        let copied = match &self.body {
+            Body::Memory(bytes) => bytes.len(),
+            Body::File(..) => 0,
+        };
+        out.reserve(self.head.len() + 64 + copied);
         out.extend_from_slice(&self.head);
         super::response::put_tail(out);
-        out.extend_from_slice(&self.body);
+        if let Body::Memory(bytes) = &self.body {
+            out.extend_from_slice(bytes);
+        }
+        Some(file)
     }
 }
 
@@ -118,6 +180,9 @@ impl Answer {
 pub enum Lookup {
     /// Its answer was remembered, and is now at the end of the write buffer.
     Put,
+    /// Its answer was remembered, and its head is now at the end of the write buffer: this
+    /// many bytes of this file, from its start, are to follow.
+    PutFile(Arc<OpenFile>, u64),
     /// It may take the lane, but no answer is remembered for it: its key, to remember the
     /// answer under.
     Missed(Box<[u8]>),
@@ -133,11 +198,12 @@ pub fn lookup(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) ->
     }
     SCRATCH.with_borrow_mut(|scratch| {
         if !key(req, epoch, scratch) {
-            Lookup::Refused
-        } else if put(scratch, out) {
-            Lookup::Put
-        } else {
-            Lookup::Missed(scratch.as_slice().into())
+            return Lookup::Refused;
+        }
+        match put(scratch, out) {
+            Some(None) => Lookup::Put,
+            Some(Some((file, len))) => Lookup::PutFile(file, len),
+            None => Lookup::Missed(scratch.as_slice().into()),
         }
     })
 }
@@ -207,24 +273,23 @@ fn slot_of(key: &[u8]) -> usize {
     (hash as usize) % SLOTS
 }
 
-/// Put the answer remembered for `key` at the end of `out`, if there is one and it is still
-/// fresh; whether it was put.
-pub fn put(key: &[u8], out: &mut Vec<u8>) -> bool {
+/// Put the answer remembered for `key` at the end of `out`, if there is one and it still
+/// holds (see [`Answer::put`]); `None` when nothing was put.
+pub fn put(key: &[u8], out: &mut Vec<u8>) -> Option<Option<(Arc<OpenFile>, u64)>> {
     let at = slot_of(key);
     TABLE.with_borrow_mut(|table| {
-        let Some(slot) = table.get_mut(at) else {
-            return false;
+        let slot = table.get_mut(at)?;
+        let found = slot.as_ref().filter(|s| *s.key == *key)?;
+        let put = if found.answer.fresh_until > Instant::now() {
+            found.answer.put(out)
+        } else {
+            None
         };
-        let Some(found) = slot.as_ref().filter(|s| *s.key == *key) else {
-            return false;
-        };
-        if found.answer.fresh_until <= Instant::now() {
-            // Its entry may have been checked again since; the slow way will tell.
+        if put.is_none() {
+            // Stale or changed: the slow way checks the entry and may remember it anew.
             *slot = None;
-            return false;
         }
-        found.answer.put(out);
-        true
+        put
     })
 }
 

@@ -175,7 +175,7 @@ fn answer(body: &'static str, for_ms: u64) -> Answer {
 #[test]
 fn an_answer_is_its_head_then_date_server_and_body() {
     let mut out = b"earlier".to_vec();
-    answer("hello", 1000).put(&mut out);
+    assert!(matches!(answer("hello", 1000).put(&mut out), Some(None)));
     let text = String::from_utf8(out).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert_eq!(body, "hello");
@@ -209,21 +209,21 @@ fn an_answer_is_put_only_for_its_whole_key_while_fresh() {
     remember(one.clone().into_boxed_slice(), answer("one", 60_000));
     let mut out = Vec::new();
     assert!(
-        !put(&other, &mut out),
+        put(&other, &mut out).is_none(),
         "a key sharing the slot took its answer"
     );
     assert!(out.is_empty());
-    assert!(put(&one, &mut out));
+    assert!(put(&one, &mut out).is_some());
     assert!(out.ends_with(b"one"));
     // The other key's answer takes the slot.
     remember(other.clone().into_boxed_slice(), answer("other", 60_000));
-    assert!(!put(&one, &mut Vec::new()));
+    assert!(put(&one, &mut Vec::new()).is_none());
     let mut out = Vec::new();
-    assert!(put(&other, &mut out) && out.ends_with(b"other"));
+    assert!(put(&other, &mut out).is_some() && out.ends_with(b"other"));
 
     // Past its freshness, an answer is not put, and is dropped.
     remember(one.clone().into_boxed_slice(), answer("stale", 0));
-    assert!(!put(&one, &mut Vec::new()));
+    assert!(put(&one, &mut Vec::new()).is_none());
     let dropped = TABLE.with_borrow(|table| table[slot_of(&one)].is_none());
     assert!(dropped);
 }

@@ -8,12 +8,14 @@
 //! runs. Field values are sliced out of the received bytes, not copied.
 
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
+use crate::body::open_file::OpenFile;
 use crate::http::field_value;
 use crate::http::persistence::persistent;
 use crate::problem::Problem;
@@ -72,6 +74,9 @@ pub enum Parsed {
     Head(Box<Head>),
     /// The lane had the answer: it was put after what the writer held, the head consumed.
     Repeated,
+    /// The lane had the answer: its head was put after what the writer held, and this many
+    /// bytes of this file, from its start, are to follow; the head consumed.
+    RepeatedFile(Arc<OpenFile>, u64),
 }
 
 /// The express lane, open for one parse: the configuration's epoch, and where a repeated
@@ -108,7 +113,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     match parse_or_repeat(buf, None)? {
         Some(Parsed::Head(head)) => Ok(Some(*head)),
         // Only a lane repeats answers.
-        Some(Parsed::Repeated) | None => Ok(None),
+        Some(Parsed::Repeated | Parsed::RepeatedFile(..)) | None => Ok(None),
     }
 }
 
@@ -164,6 +169,10 @@ pub fn parse_or_repeat(
             super::express::Lookup::Put => {
                 buf.advance(len);
                 return Ok(Some(Parsed::Repeated));
+            }
+            super::express::Lookup::PutFile(file, length) => {
+                buf.advance(len);
+                return Ok(Some(Parsed::RepeatedFile(file, length)));
             }
             super::express::Lookup::Missed(key) => Some(key),
             super::express::Lookup::Refused => None,
