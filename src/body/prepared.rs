@@ -106,6 +106,8 @@ pub trait SameFile: Send + Sync {
 
 /// What a repeat of a prepared answer's request would be sent.
 pub enum Repeat<'a> {
+    /// Nothing (a 304).
+    Nothing,
     /// These bytes.
     Memory(&'a Bytes),
     /// This many bytes of the whole file, once it is checked unchanged.
@@ -167,6 +169,7 @@ impl Prepared {
     pub fn repeatable(&self) -> Option<(&RenderedFields, Repeat<'_>, Instant)> {
         let until = self.fresh_until?;
         let body = match (&self.content, &self.same_file) {
+            (Content::Empty, None) => Repeat::Nothing,
             (Content::Memory(Some(bytes)), None) => Repeat::Memory(bytes),
             (Content::File(file), Some(same)) => Repeat::File(same, file.whole_file_len()?),
             _ => return None,

@@ -148,11 +148,23 @@ async fn a_repeat_gets_the_first_answers_bytes_and_a_different_request_its_own()
         );
         assert_eq!((range.status(), &range.body[..]), ("206", &b"plain"[..]));
         let etag = head_value(&first[1].head, "etag").unwrap().to_owned();
-        let revalidated = c.ask(
-            &format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n"),
-            false,
+        let revalidate = format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n");
+        let revalidated: Vec<Answer> = (0..4).map(|_| c.ask(&revalidate, false)).collect();
+        assert_eq!(revalidated[0].status(), "304", "{revalidated:?}");
+        assert!(
+            !revalidated[0].head.contains("content-length"),
+            "{revalidated:?}"
         );
-        assert_eq!(revalidated.status(), "304", "{revalidated:?}");
+        assert!(
+            revalidated.iter().all(|a| *a == revalidated[1]),
+            "{revalidated:?}"
+        );
+        let other_tag = revalidate.replace(&etag, "\"other\"");
+        assert_eq!(
+            c.ask(&other_tag, false),
+            second[1],
+            "a tag that does not match"
+        );
         let refused = c.ask(
             "GET /a.txt HTTP/1.1\r\nHost: x\r\nAccept: image/png\r\n\r\n",
             false,

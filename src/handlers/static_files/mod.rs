@@ -318,7 +318,8 @@ impl ServeDir {
                 // sent from the kept file, while that is unchanged): the connection may repeat
                 // it.
                 let (fresh_until, same_file) = match (&source, form) {
-                    (Source::Memory(_), FieldForm::Prepared) => {
+                    // Bytes in memory, or none at all (a 304: GET, as HEAD takes no lane).
+                    (Source::Memory(_) | Source::Nothing, FieldForm::Prepared) => {
                         (self.cache.fresh_until(cached), None)
                     }
                     (Source::Shared(_), FieldForm::Prepared) => {

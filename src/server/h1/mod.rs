@@ -688,34 +688,37 @@ where
 }
 
 /// The answer to repeat to the same request, if `response` may be repeated (see
-/// [`express`]): prepared, with its freshness, its body in memory and copied next to its
-/// head or a whole file that can be checked, and nothing set since in its map or extensions.
+/// [`express`]): prepared, with its freshness, and nothing set since in its map or
+/// extensions; a 304, or its body in memory and copied next to its head, or a whole file that
+/// can be checked.
 fn repeatable(response: &Response<ResponseBody>) -> Option<express::Answer> {
     let ResponseBody::Prepared(prepared) = response.body() else {
         return None;
     };
     let (fields, body, until) = prepared.repeatable()?;
     let status = response.status();
-    let plain = response.headers().is_empty() && response.extensions().is_empty();
-    let framed = !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED;
-    if !plain || !framed {
+    if !response.headers().is_empty() || !response.extensions().is_empty() {
         return None;
     }
     let lines = fields.lines();
+    let framed = !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED;
     match body {
-        Repeat::Memory(bytes) if bytes.len() <= response::COPY_BODY_LIMIT => {
+        Repeat::Nothing if status == StatusCode::NOT_MODIFIED => {
+            Some(express::Answer::not_modified(lines, until))
+        }
+        Repeat::Memory(bytes) if framed && bytes.len() <= response::COPY_BODY_LIMIT => {
             Some(express::Answer::new(status, lines, bytes.clone(), until))
         }
-        Repeat::Memory(_) => None,
-        Repeat::File(same, len) => Some(express::Answer::from_file(
+        Repeat::File(same, len) if framed => Some(express::Answer::from_file(
             status,
             lines,
             Arc::clone(same),
             len,
             until,
         )),
+        _ => None,
     }
 }
 

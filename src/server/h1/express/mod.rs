@@ -118,13 +118,16 @@ impl Answer {
         fresh_until: Instant,
     ) -> Self {
         let body = body.into();
-        Self::with(
-            status,
-            lines,
-            body.len() as u64,
-            Body::Memory(body),
-            fresh_until,
-        )
+        let length = Some(body.len() as u64);
+        Self::with(status, lines, length, Body::Memory(body), fresh_until)
+    }
+
+    /// The answer a prepared 304 with rendered field `lines` is written as: its head alone,
+    /// with no `Content-Length` (RFC 9110 §15.4.5 leaves it out; usher's writer does),
+    /// repeated until `fresh_until`.
+    pub fn not_modified(lines: &[u8], fresh_until: Instant) -> Self {
+        let nothing = Body::Memory(Bytes::new());
+        Self::with(StatusCode::NOT_MODIFIED, lines, None, nothing, fresh_until)
     }
 
     /// The answer a prepared response with `status` and rendered field `lines` is written
@@ -137,12 +140,18 @@ impl Answer {
         len: u64,
         fresh_until: Instant,
     ) -> Self {
-        Self::with(status, lines, len, Body::File(same, len), fresh_until)
+        Self::with(status, lines, Some(len), Body::File(same, len), fresh_until)
     }
 
-    fn with(status: StatusCode, lines: &[u8], len: u64, body: Body, until: Instant) -> Self {
+    fn with(
+        status: StatusCode,
+        lines: &[u8],
+        length: Option<u64>,
+        body: Body,
+        until: Instant,
+    ) -> Self {
         let mut head = Vec::with_capacity(32 + lines.len() + 40);
-        super::response::put_head_start(status, lines, len, &mut head);
+        super::response::put_head_start(status, lines, length, &mut head);
         Answer {
             head: Bytes::from(head),
             body,

@@ -389,13 +389,21 @@ fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &
     out.extend_from_slice(b"\r\n");
 }
 
-/// The head [`serialize_head`] writes for a prepared answer of `length` bytes on a
-/// keep-alive HTTP/1.1 connection, up to its `Date`: status line, `lines`, `Content-Length`.
-/// [`put_tail`] ends it. (The express lane repeats answers this way.)
-pub(super) fn put_head_start(status: StatusCode, lines: &[u8], length: u64, out: &mut Vec<u8>) {
+/// The head [`serialize_head`] writes for a prepared answer of `length` bytes (`None`: a
+/// 304's, which states none) on a keep-alive HTTP/1.1 connection, up to its `Date`: status
+/// line, `lines`, `Content-Length`. [`put_tail`] ends it. (The express lane repeats answers
+/// this way.)
+pub(super) fn put_head_start(
+    status: StatusCode,
+    lines: &[u8],
+    length: Option<u64>,
+    out: &mut Vec<u8>,
+) {
     put_status_line(status, out);
     out.extend_from_slice(lines);
-    put_content_length(length, out);
+    if let Some(length) = length {
+        put_content_length(length, out);
+    }
 }
 
 /// What [`serialize_head`] ends the head of [`put_head_start`] with: `Date`, `Server`, and

@@ -386,4 +386,19 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
         answer.put(&mut by_lane);
         assert_eq!(without_date(&by_lane), without_date(&by_writer), "{status}");
     }
+
+    // A 304: no body, and no Content-Length.
+    let prepared = Prepared::new(Arc::clone(&fields), ResponseBody::Empty);
+    let mut response = Response::new(ResponseBody::Prepared(prepared.unwrap()));
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    let (mut parts, lines, plain) = take_prepared(response);
+    let (_, added) = frame(&mut parts, &plain, &mut exchange(Version::HTTP_11, false));
+    let mut by_writer = Vec::new();
+    let lines = lines.as_ref().map_or(&[][..], |fields| fields.lines());
+    serialize_head(&parts, lines, added, 0, &mut by_writer);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut by_lane = Vec::new();
+    super::super::express::Answer::not_modified(lines, until).put(&mut by_lane);
+    assert!(!without_date(&by_lane).contains("content-length"));
+    assert_eq!(without_date(&by_lane), without_date(&by_writer));
 }
