@@ -252,3 +252,28 @@ fn lookup_puts_misses_or_refuses() {
     req.version = Some(0);
     assert!(matches!(lookup(&req, 7, &mut Vec::new()), Lookup::Refused));
 }
+
+/// Every listed name is classed as listed, in any case; the lowercasing buffer holds the
+/// longest.
+#[test]
+fn names_are_classed_ignoring_case() {
+    for name in IGNORED {
+        assert_eq!(class(name.as_bytes()), Class::Ignored, "{name}");
+        assert_eq!(class(name.to_ascii_uppercase().as_bytes()), Class::Ignored);
+    }
+    for name in REFUSED.iter().filter(|n| **n != "connection") {
+        assert_eq!(class(name.as_bytes()), Class::Refused, "{name}");
+        assert_eq!(class(name.to_ascii_uppercase().as_bytes()), Class::Refused);
+    }
+    assert_eq!(class(b"Connection"), Class::Connection);
+    for name in [
+        "accept",
+        "host",
+        "user-agentx",
+        "x-user-agent",
+        "",
+        &"a".repeat(40),
+    ] {
+        assert_eq!(class(name.as_bytes()), Class::Keyed, "{name}");
+    }
+}
