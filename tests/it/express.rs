@@ -377,3 +377,38 @@ async fn a_file_sent_from_disk_is_checked_at_every_repeat() {
     .await
     .unwrap();
 }
+
+/// With each request logged (`RUST_LOG=usher::access=debug`), the lane stays closed: every
+/// repeat is logged too.
+#[test]
+fn with_access_logs_every_repeat_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "page.txt", "logged");
+    let mut cmd = crate::support::usher();
+    cmd.env("RUST_LOG", "usher::access=debug").args([
+        "serve",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let p = crate::support::start_command(cmd);
+    let mut c = Conn::open(p.addrs[0]);
+    const REPEATS: usize = 5;
+    for _ in 0..REPEATS {
+        assert_eq!(
+            c.ask("GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n", false)
+                .body,
+            b"logged"
+        );
+    }
+    let mut logged = 0;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while logged < REPEATS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = p
+            .log
+            .recv_timeout(left)
+            .expect("an access line for each request");
+        logged += usize::from(line.contains("usher::access") && line.contains("/page.txt"));
+    }
+}
