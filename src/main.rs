@@ -16,6 +16,12 @@ mod allocator;
 static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
 fn main() {
+    // Transparent huge pages off for this process (and the programs it runs): mimalloc asks
+    // for them on its heap, which then grows by whole 2 MiB pages. 1000 idle keep-alive
+    // connections (row g of bench/compare.sh) took 2.0 or 4.0 MiB by where the heap's last
+    // page boundary fell; they hold 2.4 MiB page by page. Small heaps gain nothing from them.
+    // If the kernel refuses, usher runs as before.
+    let _ = nix::sys::prctl::set_thp_disable(true);
     if let Err(e) = run() {
         // One line a person can act on, not a panic or a backtrace.
         eprintln!("usher: {}", message(&e));

@@ -40,3 +40,17 @@ fn a_10_gib_file_streams_in_bounded_memory() {
         "peak RSS {peak} KiB while serving 10 GiB"
     );
 }
+
+/// usher runs with transparent huge pages off: with them its heap (mimalloc asks for them)
+/// grew by whole 2 MiB pages, so a few idle connections more could cost 2 MiB (row g of
+/// `bench/compare.sh`). The kernel says so in the process's status (Linux 6.x); an older
+/// kernel without the line is not asked.
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+}
