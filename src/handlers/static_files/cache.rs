@@ -390,13 +390,17 @@ impl Cache {
         u128::from(age) < self.interval.as_nanos()
     }
 
-    /// Until when `cached`, fresh now, stays fresh unless validated again: the instant its
-    /// answers may be repeated until (see `Prepared::wrap_until`). `None` when stale.
+    /// Until when `cached` stays fresh unless validated again: the instant its answers may be
+    /// repeated until (see `Prepared::wrap_until`); `None` with no interval. From the clock's
+    /// own terms ([`now`](Self::now) is `epoch.elapsed()` plus the skew), without reading it.
     pub(super) fn fresh_until<T>(&self, cached: &Cached<T>) -> Option<Instant> {
-        let now = self.now();
-        let age = now.saturating_sub(cached.validated.load(Ordering::Relaxed));
-        let left = self.interval.checked_sub(Duration::from_nanos(age))?;
-        (!left.is_zero()).then(|| Instant::now() + left)
+        if self.interval.is_zero() {
+            return None;
+        }
+        let interval = u64::try_from(self.interval.as_nanos()).ok()?;
+        let until = cached.validated.load(Ordering::Relaxed).checked_add(interval)?;
+        let since_epoch = until.checked_sub(self.skew.load(Ordering::Relaxed))?;
+        self.epoch.checked_add(Duration::from_nanos(since_epoch))
     }
 
     /// Count one resolution (a walk of the filesystem for a request).
