@@ -398,7 +398,10 @@ impl Cache {
             return None;
         }
         let interval = u64::try_from(self.interval.as_nanos()).ok()?;
-        let until = cached.validated.load(Ordering::Relaxed).checked_add(interval)?;
+        let until = cached
+            .validated
+            .load(Ordering::Relaxed)
+            .checked_add(interval)?;
         let since_epoch = until.checked_sub(self.skew.load(Ordering::Relaxed))?;
         self.epoch.checked_add(Duration::from_nanos(since_epoch))
     }
