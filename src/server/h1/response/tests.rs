@@ -54,18 +54,21 @@ fn a_known_length_is_sent_as_content_length() {
     assert!(keep);
 }
 
+/// Rendered fields for prepared answers: an entity tag and a media type.
+fn etag_and_type() -> Arc<crate::body::prepared::RenderedFields> {
+    use http::header::{CONTENT_TYPE, ETAG};
+    let mut map = http::HeaderMap::new();
+    map.insert(ETAG, HeaderValue::from_static("\"e\""));
+    map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Arc::new(crate::body::prepared::RenderedFields::new(map).unwrap())
+}
+
 /// A prepared answer: its lines after the status line and before the connection's fields;
 /// with a field set in its map since, the map's field replaces the prepared one.
 #[test]
 fn prepared_fields_are_written_as_rendered_or_through_the_map() {
-    use crate::body::prepared::{Prepared, RenderedFields};
-    use http::header::{CONTENT_TYPE, ETAG};
-    let fields = {
-        let mut map = http::HeaderMap::new();
-        map.insert(ETAG, HeaderValue::from_static("\"e\""));
-        map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        Arc::new(RenderedFields::new(map).unwrap())
-    };
+    use crate::body::prepared::Prepared;
+    let fields = etag_and_type();
     let prepared = || {
         let body = Prepared::new(Arc::clone(&fields), ResponseBody::full("hello"));
         Response::new(ResponseBody::Prepared(body.unwrap()))
@@ -77,9 +80,10 @@ fn prepared_fields_are_written_as_rendered_or_through_the_map() {
         "HTTP/1.1 200 OK\r\netag: \"e\"\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n"
     );
     let mut changed = prepared();
-    changed
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    changed.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
     let (_, h, _) = written(changed, exchange(Version::HTTP_11, false));
     assert_eq!(
         h,
@@ -349,14 +353,8 @@ fn reason_phrases_are_rfc_9110s() {
 /// for field, then the body.
 #[test]
 fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
-    use crate::body::prepared::{Prepared, RenderedFields};
-    use http::header::{CONTENT_TYPE, ETAG};
-    let fields = {
-        let mut map = http::HeaderMap::new();
-        map.insert(ETAG, HeaderValue::from_static("\"e\""));
-        map.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        Arc::new(RenderedFields::new(map).unwrap())
-    };
+    use crate::body::prepared::Prepared;
+    let fields = etag_and_type();
     let without_date = |bytes: &[u8]| {
         let text = String::from_utf8(bytes.to_vec()).unwrap();
         let lines: Vec<&str> = text.split("\r\n").collect();
@@ -367,38 +365,44 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
             .collect::<Vec<_>>()
             .join("\r\n")
     };
-    for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
-        let body = Bytes::from_static(b"hello");
-        let prepared = Prepared::new(Arc::clone(&fields), ResponseBody::full(body.clone()));
-        let mut response = Response::new(ResponseBody::Prepared(prepared.unwrap()));
+    // What the writer writes for a prepared answer of `status` with `body`: head, then body.
+    let by_writer = |status, body: ResponseBody| {
+        let prepared = Prepared::new(Arc::clone(&fields), body).unwrap();
+        let mut response = Response::new(ResponseBody::Prepared(prepared));
         *response.status_mut() = status;
         let (mut parts, lines, plain) = take_prepared(response);
-        let mut ex = exchange(Version::HTTP_11, false);
-        let (_, added) = frame(&mut parts, &plain, &mut ex);
-        let mut by_writer = Vec::new();
+        let (_, added) = frame(&mut parts, &plain, &mut exchange(Version::HTTP_11, false));
+        let mut out = Vec::new();
         let lines = lines.as_ref().map_or(&[][..], |fields| fields.lines());
-        serialize_head(&parts, lines, added, 0, &mut by_writer);
-        by_writer.extend_from_slice(&body);
-
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        let answer = super::super::express::Answer::new(status, lines, body, until);
-        let mut by_lane = Vec::new();
-        answer.put(&mut by_lane);
-        assert_eq!(without_date(&by_lane), without_date(&by_writer), "{status}");
-    }
-
-    // A 304: no body, and no Content-Length.
-    let prepared = Prepared::new(Arc::clone(&fields), ResponseBody::Empty);
-    let mut response = Response::new(ResponseBody::Prepared(prepared.unwrap()));
-    *response.status_mut() = StatusCode::NOT_MODIFIED;
-    let (mut parts, lines, plain) = take_prepared(response);
-    let (_, added) = frame(&mut parts, &plain, &mut exchange(Version::HTTP_11, false));
-    let mut by_writer = Vec::new();
-    let lines = lines.as_ref().map_or(&[][..], |fields| fields.lines());
-    serialize_head(&parts, lines, added, 0, &mut by_writer);
+        serialize_head(&parts, lines, added, 0, &mut out);
+        if let ResponseBody::Full(Some(bytes)) = plain {
+            out.extend_from_slice(&bytes);
+        }
+        out
+    };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    let mut by_lane = Vec::new();
-    super::super::express::Answer::not_modified(lines, until).put(&mut by_lane);
-    assert!(!without_date(&by_lane).contains("content-length"));
-    assert_eq!(without_date(&by_lane), without_date(&by_writer));
+    let by_lane = |answer: super::super::express::Answer| {
+        let mut out = Vec::new();
+        answer.put(&mut out);
+        out
+    };
+    for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
+        let body = Bytes::from_static(b"hello");
+        let writer = by_writer(status, ResponseBody::full(body.clone()));
+        let lane = by_lane(super::super::express::Answer::new(
+            status,
+            fields.lines(),
+            body,
+            until,
+        ));
+        assert_eq!(without_date(&lane), without_date(&writer), "{status}");
+    }
+    // A 304: no body, and no Content-Length.
+    let writer = by_writer(StatusCode::NOT_MODIFIED, ResponseBody::Empty);
+    let lane = by_lane(super::super::express::Answer::not_modified(
+        fields.lines(),
+        until,
+    ));
+    assert!(!without_date(&lane).contains("content-length"));
+    assert_eq!(without_date(&lane), without_date(&writer));
 }
