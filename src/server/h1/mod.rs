@@ -701,9 +701,7 @@ fn repeatable(response: &Response<ResponseBody>) -> Option<express::Answer> {
         return None;
     }
     let lines = fields.lines();
-    let framed = !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED;
+    let framed = !response::never_has_content(status);
     match body {
         Repeat::Nothing if status == StatusCode::NOT_MODIFIED => {
             Some(express::Answer::not_modified(lines, until))

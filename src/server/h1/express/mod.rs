@@ -166,20 +166,17 @@ impl Answer {
         &self,
         out: &mut Vec<u8>,
     ) -> Option<Option<(Arc<OpenFile>, u64)>> {
-        let file = match &self.body {
-            Body::Memory(_) => None,
-            Body::File(same, len) => Some((Arc::clone(same.if_unchanged()?), *len)),
+        let (file, copied) = match &self.body {
+            Body::Memory(bytes) => (None, &bytes[..]),
+            Body::File(same, len) => {
+                let file = Arc::clone(same.if_unchanged()?);
+                (Some((file, *len)), &[][..])
+            }
         };
-        let copied = match &self.body {
-            Body::Memory(bytes) => bytes.len(),
-            Body::File(..) => 0,
-        };
-        out.reserve(self.head.len() + 64 + copied);
+        out.reserve(self.head.len() + 64 + copied.len());
         out.extend_from_slice(&self.head);
         super::response::put_tail(out);
-        if let Body::Memory(bytes) = &self.body {
-            out.extend_from_slice(bytes);
-        }
+        out.extend_from_slice(copied);
         Some(file)
     }
 }

@@ -316,11 +316,8 @@ fn delimit(
             parts.headers.remove(CONTENT_LENGTH);
         }
     };
-    if status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        // §6.3: these never have content; 304 may keep the selected representation's length.
+    if never_has_content(status) {
+        // 304 may keep the selected representation's length.
         if status != StatusCode::NOT_MODIFIED {
             drop_lengths();
         }
@@ -348,6 +345,14 @@ fn delimit(
             (Delimit::Close, None)
         }
     }
+}
+
+/// Whether an answer of `status` never has content (RFC 9112 §6.3: 1xx, 204, 304): its
+/// head ends it.
+pub(super) fn never_has_content(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 /// The status line, the field lines rendered ahead (`lines`, a prepared answer's), the
