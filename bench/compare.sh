@@ -610,6 +610,30 @@ server_ticks() {
   echo "$total"
 }
 
+# The load generator's CPU time so far, in µs: user+system of every child this shell (or
+# subshell) has waited for, and their children (bash's `times`, getrusage(RUSAGE_CHILDREN)).
+# Over loopback the sender's kernel also does the receiver's TCP work, and which core sends a
+# segment (the server's, in its own write, or the client's, when its ACK releases queued data)
+# depends on timing; so a row also records the load generator's CPU, and the report adds the
+# two: the whole cost of a request, however it was split.
+# `times` must run in this shell, not in a pipe's or a $(...)'s subshell (whose children are
+# its own, none yet); so it writes to a file, and callers read the variable CHILDREN_US.
+children_us() {
+  times >"$WORK/run/times.out"
+  CHILDREN_US=$(awk 'NR == 2 {
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+    printf "%.0f", t * 1e6
+  }' "$WORK/run/times.out")
+}
+
+# Record the load generator's CPU per unit of work for run_row: client_cost START_US END_US
+# UNITS. The two readings bracket the load generator alone: `server_ticks` runs `ps` in a
+# subshell, whose CPU would count as the client's too.
+client_cost() {
+  awk -v d=$(($2 - $1)) -v n="$3" 'BEGIN{printf "%.2f\n", d / n}' >"$WORK/run/client.cpu"
+}
+
 # A backend's CPU time in nanoseconds (php-fpm in row l, the upstream nginx in row m): the
 # process and every child, from /proc/PID/schedstat (the scheduler's own sum, exact; children
 # are single-threaded). Clock ticks would not do for php-fpm: each of the many children runs a
@@ -680,17 +704,21 @@ precheck() {
 run_wrk() {
   local s="$1" conns="$2" path="$3" expect="$4" out="$WORK/run/wrk.out"
   shift 4
-  local t0 t1 reqs rate non2xx errs
+  local t0 t1 c0 c1 reqs rate non2xx errs
   local -a script_args=()
   if [ -n "${PIPELINE:-}" ]; then
     script_args=(-- "$PIPELINE_DEPTH")
   fi
   t0=$(server_ticks "${PID[$s]}")
+  children_us
+  c0=$CHILDREN_US
   if ! client wrk -t1 -c "$conns" -d "${DURATION}s" "$@" "http://127.0.0.1:${PORT[$s]}$path" \
       "${script_args[@]}" >"$out" 2>&1; then
     echo "wrk failed: $(tail -n 1 "$out")"
     return 1
   fi
+  children_us
+  c1=$CHILDREN_US
   t1=$(server_ticks "${PID[$s]}")
   reqs=$(awk '/ requests in /{print $1}' "$out")
   rate=$(awk '/^Requests\/sec:/{print $2}' "$out")
@@ -714,6 +742,7 @@ run_wrk() {
     echo "$errs socket errors for $reqs requests: $(grep 'Socket errors' "$out")"
     return 1
   fi
+  client_cost "$c0" "$c1" "$reqs"
   echo "$rate $(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", d * 1e6 / hz / n}')"
 }
 
@@ -807,9 +836,12 @@ row_m() {
 }
 
 row_d() {
-  local s="$1" k t0 t1 out code size secs bytes=0 total_secs=0
+  local s="$1" k t0 t1 c0 c1 out code size secs bytes=0
+  local -a times=()
   precheck "$s" /1k.bin 200 1024 || return 1
   t0=$(server_ticks "${PID[$s]}")
+  children_us
+  c0=$CHILDREN_US
   for ((k = 0; k < DOWNLOADS; k++)); do
     out=$(client curl -s -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' \
       "http://127.0.0.1:${PORT[$s]}/100m.bin") || { echo "curl failed on download $((k + 1))"; return 1; }
@@ -819,15 +851,19 @@ row_d() {
       return 1
     fi
     bytes=$((bytes + size))
-    total_secs=$(awk -v a="$total_secs" -v b="$secs" 'BEGIN{print a + b}')
+    times+=("$secs")
   done
+  children_us
+  c1=$CHILDREN_US
   t1=$(server_ticks "${PID[$s]}")
-  awk -v b="$bytes" -v t="$total_secs" -v d=$((t1 - t0)) -v hz="$CLK_TCK" \
-    'BEGIN{printf "%.3f %.2f\n", b / t / 1e9, d * 1e6 / hz / (b / 1048576)}'
+  client_cost "$c0" "$c1" $((bytes / 1048576))
+  awk -v b="$bytes" -v times="${times[*]}" -v d=$((t1 - t0)) -v hz="$CLK_TCK" \
+    'BEGIN{n = split(times, t, " "); for (i = 1; i <= n; i++) secs += t[i]
+      printf "%.3f %.2f\n", b / secs / 1e9, d * 1e6 / hz / (b / 1048576)}'
 }
 
 row_f() {
-  local s="$1" t0 t1 out="$WORK/run/h2load.out" rate ok total twoxx bad bad_status code
+  local s="$1" t0 t1 c0 c1 out="$WORK/run/h2load.out" rate ok total twoxx bad bad_status code
   code=$(curl -sS -o /dev/null --http2-prior-knowledge --max-time 10 \
     -w '%{http_version} %{http_code}' "http://127.0.0.1:${H2_PORT[$s]}/1k.bin" 2>&1) \
     || { echo "h2c GET /1k.bin: $code"; return 1; }
@@ -836,11 +872,15 @@ row_f() {
     return 1
   fi
   t0=$(server_ticks "${PID[$s]}")
+  children_us
+  c0=$CHILDREN_US
   if ! client h2load -t1 -c64 -m10 -D "$DURATION" "http://127.0.0.1:${H2_PORT[$s]}/1k.bin" \
       >"$out" 2>&1; then
     echo "h2load failed: $(tail -n 1 "$out")"
     return 1
   fi
+  children_us
+  c1=$CHILDREN_US
   t1=$(server_ticks "${PID[$s]}")
   rate=$(awk '/^finished in/{print $4}' "$out")
   read -r total ok bad <<<"$(awk '/^requests:/{print $2, $8, $10 + $12 + $14}' "$out")"
@@ -859,6 +899,7 @@ row_f() {
     echo "$bad of $total h2 requests failed, errored or timed out"
     return 1
   fi
+  client_cost "$c0" "$c1" "$ok"
   echo "$rate $(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", d * 1e6 / hz / n}')"
 }
 
@@ -878,24 +919,26 @@ row_g() {
 # ---------------------------------------------------------------------------------------------
 # Main loop.
 
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
 # Run one row against one server and record it: section, row, server, round, value, CPU,
-# backend CPU, ok or FAIL, note.
+# backend CPU, load generator CPU, ok or FAIL, note.
 run_row() {
-  local row="$1" s="$2" round="$3" out value cpu backend note
+  local row="$1" s="$2" round="$3" out value cpu backend note client_cpu
   if [ "${UP[$s]}" != 1 ]; then
-    record "$SECTION" "$row" "$s" "$round" - - - FAIL "server not running"
+    record "$SECTION" "$row" "$s" "$round" - - - - FAIL "server not running"
     return
   fi
+  rm -f "$WORK/run/client.cpu"
   if out=$("row_$row" "$s" 2>&1); then
     read -r value cpu backend note <<<"$out"
-    record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" "${backend:--}" ok "${note:-}"
+    client_cpu=$(cat "$WORK/run/client.cpu" 2>/dev/null || echo -)
+    record "$SECTION" "$row" "$s" "$round" "$value" "$cpu" "${backend:--}" "$client_cpu" ok "${note:-}"
     log "   $row $s: $value (cpu $cpu${backend:+, backend cpu $backend})${note:+; $note}"
   else
     FAILED=1
     out=$(tr '\n' ' ' <<<"$out")
-    record "$SECTION" "$row" "$s" "$round" - - - FAIL "$out"
+    record "$SECTION" "$row" "$s" "$round" - - - - FAIL "$out"
     log "   $row $s: FAIL $out"
   fi
   if ! kill -0 "${PID[$s]}" 2>/dev/null; then
@@ -903,7 +946,7 @@ run_row() {
     UP[$s]=0
     log "   $s exited during row $row"
     show_logs
-    record "$SECTION" "$row" "$s" "$round" - - - FAIL "server exited during this row"
+    record "$SECTION" "$row" "$s" "$round" - - - - FAIL "server exited during this row"
   fi
 }
 
@@ -944,7 +987,7 @@ run_section() {
         FAILED=1
         show_logs
         for s in "${order[@]}"; do
-          record "$SECTION" l "$s" "$round" - - - FAIL "php-fpm did not start"
+          record "$SECTION" l "$s" "$round" - - - - FAIL "php-fpm did not start"
         done
       fi
       stop_fpm
@@ -965,7 +1008,7 @@ run_section() {
         else
           FAILED=1
           show_logs
-          record "$SECTION" m "$s" "$round" - - - FAIL "the upstream nginx did not start"
+          record "$SECTION" m "$s" "$round" - - - - FAIL "the upstream nginx did not start"
         fi
         stop_upstream
       done

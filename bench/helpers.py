@@ -9,9 +9,9 @@
         of VmRSS summed over PID and its descendants, and OPEN the connections still open
     helpers.py report RESULTS_TSV ROWS_TSV
         print the markdown tables (medians, spread, ratios) for the results compare.sh wrote:
-        the rate or size, the server's CPU per request and, for rows l and m, the backend's
-        (php-fpm's, the upstream nginx's); then the notes (failures, and row m's upstream
-        connections per request)
+        the rate or size, the server's CPU per request, for rows l and m the backend's
+        (php-fpm's, the upstream nginx's), and the server's and load generator's together;
+        then the notes (failures, and row m's upstream connections per request)
 
 Only the standard library; traffic goes to 127.0.0.1 only.
 """
@@ -190,13 +190,14 @@ def cmd_report(args):
             letter, desc, unit, better, cpu_unit = line.rstrip("\n").split("\t")
             rows[letter] = (desc, unit, better, cpu_unit)
             order.append(letter)
-    # (section, row, server) -> lists of values, the server's CPU costs and the backend's (row
-    # l: php-fpm; row m: the upstream nginx); failures and row m keep their notes.
-    vals, cpus, backend, sections, servers, notes = {}, {}, {}, [], [], []
+    # (section, row, server) -> lists of values, the server's CPU costs, the backend's (row
+    # l: php-fpm; row m: the upstream nginx) and the server's and load generator's together;
+    # failures and row m keep their notes.
+    vals, cpus, backend, together, sections, servers, notes = {}, {}, {}, {}, [], [], []
     with open(args.results) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
-            section, row, server, rnd, value, cpu, bcpu, status, note = fields
+            section, row, server, rnd, value, cpu, bcpu, ccpu, status, note = fields
             if section not in sections:
                 sections.append(section)
             if server not in servers:
@@ -210,6 +211,8 @@ def cmd_report(args):
                     cpus[key].append(float(cpu))
                 if bcpu != "-":
                     backend.setdefault(key, []).append(float(bcpu))
+                if cpu != "-" and ccpu != "-":
+                    together.setdefault(key, []).append(float(cpu) + float(ccpu))
             if note:
                 said = note if status == "ok" else f"{status} {note}"
                 notes.append(f"{section} row {row} {server} round {rnd}: {said}")
@@ -230,13 +233,19 @@ def cmd_report(args):
                 backend,
                 lambda r: rows[r][3],
             ),
+            (
+                "server and load generator together, CPU per request (core-µs; lower is"
+                " better; over loopback, the whole cost of a request however the kernel split it)",
+                together,
+                lambda r: rows[r][3],
+            ),
         ):
             lines = []
             for r in present:
                 is_cpu = "CPU" in what
                 if is_cpu and rows[r][3] == "-":
                     continue
-                if table is backend and not any((section, r, s) in backend for s in servers):
+                if table is not cpus and not any((section, r, s) in table for s in servers):
                     continue
                 desc, _, better, _ = rows[r]
                 better = "lower" if is_cpu else better
