@@ -6,9 +6,11 @@
 #   bench/instructions.sh [--usher PATH] [--seconds S]
 #
 # Rows: a (1 KiB file, keep-alive), a+ (the same with the eleven fields a browser sends),
-# e (the same, a new connection per request), j (a 404 with a problem+json body), and, when
-# nginx is installed, m (reverse proxy to an upstream nginx answering 1 KiB, as in row m of
-# compare.sh; the upstream runs outside valgrind and is not counted). Each server runs under
+# e (the same, a new connection per request), j (a 404 with a problem+json body), when
+# php-fpm is installed l (a PHP page through php-fpm over FastCGI, as in row l of
+# compare.sh), and when nginx is installed m (reverse proxy to an upstream nginx answering
+# 1 KiB, as in row m); php-fpm and the upstream run outside valgrind and are not counted.
+# Each server runs under
 # valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8 connections while
 # callgrind counts, and the count is divided by the requests wrk completed. Installs
 # valgrind and wrk when missing (as root, Debian).
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --seconds) SECONDS_PER_ROW="${2:?--seconds needs a number}"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -55,12 +57,21 @@ cleanup() {
     kill "$UPSTREAM_PID" 2>/dev/null || true
     wait "$UPSTREAM_PID" 2>/dev/null || true
   fi
+  if [ -n "${FPM_PID:-}" ]; then
+    kill "$FPM_PID" 2>/dev/null || true
+    wait "$FPM_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 mkdir -p "$WORK/root" "$WORK/run"
 head -c 1024 /dev/urandom >"$WORK/root/1k.bin"
 echo hello >"$WORK/root/index.html"
+# Row l's page, as in compare.sh.
+cat >"$WORK/root/hello.php" <<'EOF'
+<?php echo "hello ", $_SERVER['REQUEST_URI'];
+EOF
+chmod -R a+rX "$WORK/root"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -69,7 +80,7 @@ free_port() {
 # count NAME PORT PATH [wrk args]: the server (PID) is running under callgrind on PORT.
 count() {
   local name=$1 port=$2 path=$3; shift 3
-  local out="$WORK/run/$name.$RANDOM.cg" requests total
+  local requests total
   wrk -t1 -c8 -d1s "$@" "http://127.0.0.1:$port$path" >/dev/null
   callgrind_control -i on "$PID" >/dev/null 2>&1
   requests=$(wrk -t1 -c8 -d"${SECONDS_PER_ROW}s" "$@" "http://127.0.0.1:$port$path" |
@@ -132,6 +143,28 @@ start_upstream() {
   wait_ready "the upstream nginx" "$UPSTREAM_PORT" "$WORK/run/nginx-upstream.log"
 }
 
+# Row l's php-fpm (bench/php-fpm.conf.in, 8 children: one per wrk connection), outside
+# valgrind. Sets FPM_SOCK and FPM_PID.
+FPM_PID=""
+start_fpm() {
+  local fpm=$1
+  local -a root_flag=()
+  FPM_SOCK="$WORK/run/php-fpm.sock"
+  sed -e "s#@RUN@#$WORK/run#g; s#@SOCKET@#$FPM_SOCK#; s#@CHILDREN@#8#" \
+    "$BENCH_DIR/php-fpm.conf.in" >"$WORK/run/php-fpm.conf"
+  # As root php-fpm wants a user for its children, or -R to run them as root.
+  [ "$(id -u)" != 0 ] || root_flag=(-R)
+  "$fpm" -F -y "$WORK/run/php-fpm.conf" "${root_flag[@]}" >"$WORK/run/php-fpm.out" 2>&1 &
+  FPM_PID=$!
+  for _ in $(seq 150); do
+    [ -S "$FPM_SOCK" ] && return 0
+    sleep 0.2
+  done
+  echo "php-fpm made no socket (see its log below)" >&2
+  cat "$WORK/run/php-fpm.out" >&2
+  exit 1
+}
+
 declare -A RESULT
 # What Firefox 128 sends for a page, besides Host.
 BROWSER_FIELDS=(
@@ -173,6 +206,30 @@ if command -v lighttpd >/dev/null; then
 fi
 
 ROWS=(a a+ e j)
+FPM=$(command -v php-fpm || find /usr/sbin -maxdepth 1 -name 'php-fpm[0-9]*' | sort | head -n 1)
+if [ -n "$FPM" ]; then
+  start_fpm "$FPM"
+  PORT=$(free_port)
+  sed -e "s#@ROOT@#$WORK/root#; s#@SOCKET@#$FPM_SOCK#; s#@CONNS@#8#" \
+    "$BENCH_DIR/usher-fastcgi.toml.in" >"$WORK/run/usher-fastcgi.toml"
+  RUST_LOG=usher=warn start usher-l "$PORT" "$USHER_BIN" run -c "$WORK/run/usher-fastcgi.toml" \
+    --listen "127.0.0.1:$PORT" --workers 1
+  RESULT[usher,l]=$(count usher-l "$PORT" /hello.php)
+  stop
+  if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
+    PORT=$(free_port)
+    sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
+      -e "s#@SOCKET@#$FPM_SOCK#" \
+      "$BENCH_DIR/lighttpd-fastcgi.conf.in" >"$WORK/run/lighttpd-fastcgi.conf"
+    start lighttpd-l "$PORT" lighttpd -D -f "$WORK/run/lighttpd-fastcgi.conf"
+    RESULT[lighttpd,l]=$(count lighttpd-l "$PORT" /hello.php)
+    stop
+  fi
+  kill "$FPM_PID" 2>/dev/null || true
+  wait "$FPM_PID" 2>/dev/null || true
+  FPM_PID=""
+  ROWS+=(l)
+fi
 if command -v nginx >/dev/null; then
   start_upstream
   PORT=$(free_port)
@@ -208,6 +265,7 @@ for row in "${ROWS[@]}"; do
     a+) what="the same, with a browser's eleven request fields" ;;
     e) what="1 KiB file, a new connection per request" ;;
     j) what="404 with a problem+json body" ;;
+    l) what="PHP page through php-fpm (FastCGI)" ;;
     m) what="reverse proxy to an upstream nginx, 1 KiB" ;;
   esac
   line="| $row | $what |"
