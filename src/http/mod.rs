@@ -9,8 +9,10 @@
 //! - [`mime`]: Content-Type from a file extension.
 //! - [`encode`]: percent-encoding of paths for links and HTML escaping.
 //! - [`persistence`]: whether an HTTP/1.x connection stays open after a message (RFC 9112 §9.3).
+//! - [`addr_text`]: addresses and numbers as text, without the formatter's machinery.
 
 pub mod accept;
+pub mod addr_text;
 pub mod chunked;
 pub mod conditional;
 pub mod encode;

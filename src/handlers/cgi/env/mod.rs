@@ -8,7 +8,7 @@
 //! whose name has an underscore (it would collide with the dash form, as nginx also refuses).
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use http::Version;
@@ -16,6 +16,7 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::request::Parts;
 
 use super::Script;
+use crate::http::addr_text::{push_decimal, push_ip};
 
 /// `PATH` given to programs when the configuration does not pass usher's own.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -55,55 +56,55 @@ pub fn with_length(
 
 /// Every variable for running `script` for the request `parts`.
 pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = Vec::with_capacity(32 + parts.headers.len());
-    let mut set = |name: &str, value: OsString| env.push((name.into(), value));
+    let mut env = Env(Vec::with_capacity(32 + parts.headers.len()));
     let text = |s: &str| OsString::from(s);
 
-    set("GATEWAY_INTERFACE", text("CGI/1.1"));
-    set(
+    env.set("GATEWAY_INTERFACE", text("CGI/1.1"));
+    env.set(
         "SERVER_SOFTWARE",
         text(concat!("usher/", env!("CARGO_PKG_VERSION"))),
     );
-    set("SERVER_PROTOCOL", text(protocol(parts.version)));
-    set("REQUEST_METHOD", text(parts.method.as_str()));
-    set(
+    env.set("SERVER_PROTOCOL", text(protocol(parts.version)));
+    env.set("REQUEST_METHOD", text(parts.method.as_str()));
+    env.set(
         "REQUEST_URI",
         text(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
     );
-    set("QUERY_STRING", text(parts.uri.query().unwrap_or("")));
-    set("SCRIPT_NAME", text(&script.name));
-    set("SCRIPT_FILENAME", script.file.clone().into_os_string());
-    set("PATH_INFO", text(&script.path_info));
+    env.set("QUERY_STRING", text(parts.uri.query().unwrap_or("")));
+    env.set("SCRIPT_NAME", text(&script.name));
+    env.set("SCRIPT_FILENAME", script.file.clone().into_os_string());
+    env.set("PATH_INFO", text(&script.path_info));
     if !script.path_info.is_empty() {
         // §4.1.6: PATH_INFO mapped onto the document root.
         let translated = cx
             .document_root
             .join(script.path_info.trim_start_matches('/'));
-        set("PATH_TRANSLATED", translated.into_os_string());
+        env.set("PATH_TRANSLATED", translated.into_os_string());
     }
-    set("DOCUMENT_ROOT", cx.document_root.as_os_str().to_owned());
-    set("REMOTE_ADDR", text(&cx.peer.ip().to_string()));
-    set("REMOTE_HOST", text(&cx.peer.ip().to_string())); // §4.1.9: the address when not resolved
-    set("REMOTE_PORT", text(&cx.peer.port().to_string()));
-    let (name, port) = server_name_and_port(parts, cx.local);
-    set("SERVER_NAME", text(&name));
-    set("SERVER_PORT", text(&port));
-    set("SERVER_ADDR", text(&cx.local.ip().to_string()));
+    env.set("DOCUMENT_ROOT", cx.document_root.as_os_str().to_owned());
+    let remote = ip_text(cx.peer.ip());
+    env.set("REMOTE_ADDR", remote.clone());
+    env.set("REMOTE_HOST", remote); // §4.1.9: the address when not resolved
+    env.set("REMOTE_PORT", decimal_text(cx.peer.port()));
+    env.set("SERVER_NAME", server_name(parts, cx.local));
+    // §4.1.15: always the port the request arrived on.
+    env.set("SERVER_PORT", decimal_text(cx.local.port()));
+    env.set("SERVER_ADDR", ip_text(cx.local.ip()));
     if let Some(user) = cx.user {
-        set("AUTH_TYPE", text("Basic"));
-        set("REMOTE_USER", text(user));
+        env.set("AUTH_TYPE", text("Basic"));
+        env.set("REMOTE_USER", text(user));
     }
     // php-cgi refuses to run without it (its force-cgi-redirect guard).
-    set("REDIRECT_STATUS", text("200"));
+    env.set("REDIRECT_STATUS", text("200"));
     if let Some(length) = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
     {
-        set("CONTENT_LENGTH", text(length));
+        env.set("CONTENT_LENGTH", text(length));
     }
     if let Some(kind) = parts.headers.get(CONTENT_TYPE) {
-        set("CONTENT_TYPE", bytes(kind.as_bytes()));
+        env.set("CONTENT_TYPE", bytes(kind.as_bytes()));
     }
     for name in parts.headers.keys() {
         if name == CONTENT_LENGTH
@@ -126,26 +127,22 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsStri
             }
             value.extend_from_slice(v.as_bytes());
         }
-        let var = format!(
-            "HTTP_{}",
-            name.as_str().to_ascii_uppercase().replace('-', "_")
-        );
-        set(&var, bytes(&value));
+        env.set_named(http_variable(name.as_str()), bytes(&value));
     }
     let mut has_path = false;
     for name in cx.inherit {
         if let Some(value) = std::env::var_os(name) {
             has_path |= name == "PATH";
-            set(name, value);
+            env.set(name, value);
         }
     }
     if !has_path {
-        set("PATH", text(DEFAULT_PATH));
+        env.set("PATH", text(DEFAULT_PATH));
     }
     for (name, value) in cx.extra {
-        set(name, text(value));
+        env.set(name, text(value));
     }
-    env
+    env.0
 }
 
 /// `SERVER_PROTOCOL` (§4.1.16).
@@ -157,9 +154,50 @@ fn protocol(version: Version) -> &'static str {
     }
 }
 
-/// `SERVER_NAME` from the request's host (§4.1.14), else the local address; `SERVER_PORT`
-/// is always the port the request arrived on (§4.1.15).
-fn server_name_and_port(parts: &Parts, local: SocketAddr) -> (String, String) {
+/// The variables as they are set, in order.
+struct Env(Vec<(OsString, OsString)>);
+
+impl Env {
+    fn set(&mut self, name: &str, value: OsString) {
+        self.0.push((name.into(), value));
+    }
+
+    fn set_named(&mut self, name: OsString, value: OsString) {
+        self.0.push((name, value));
+    }
+}
+
+/// `HTTP_` and the field's name upper-cased with `-` as `_` (§4.1.18), in one allocation:
+/// browsers send a dozen fields, and a `format!` of an upper-cased, replaced copy made three.
+fn http_variable(field: &str) -> OsString {
+    use std::os::unix::ffi::OsStringExt as _;
+    let mut name = Vec::with_capacity(5 + field.len());
+    name.extend_from_slice(b"HTTP_");
+    name.extend(field.bytes().map(|b| match b {
+        b'-' => b'_',
+        _ => b.to_ascii_uppercase(),
+    }));
+    OsString::from_vec(name)
+}
+
+/// An address as text (`REMOTE_ADDR`, `SERVER_ADDR`), written without the formatter.
+fn ip_text(ip: IpAddr) -> OsString {
+    use std::os::unix::ffi::OsStringExt as _;
+    let mut text = Vec::with_capacity(15);
+    push_ip(&mut text, ip);
+    OsString::from_vec(text)
+}
+
+/// A port as text (`REMOTE_PORT`, `SERVER_PORT`).
+fn decimal_text(n: u16) -> OsString {
+    use std::os::unix::ffi::OsStringExt as _;
+    let mut text = Vec::with_capacity(5);
+    push_decimal(&mut text, u32::from(n));
+    OsString::from_vec(text)
+}
+
+/// `SERVER_NAME` from the request's host (§4.1.14), else the local address.
+fn server_name(parts: &Parts, local: SocketAddr) -> OsString {
     let authority = parts
         .uri
         .authority()
@@ -172,8 +210,21 @@ fn server_name_and_port(parts: &Parts, local: SocketAddr) -> (String, String) {
             };
             (!host.is_empty()).then(|| host.to_owned())
         });
-    let name = authority.unwrap_or_else(|| local.ip().to_string());
-    (name, local.port().to_string())
+    authority.map_or_else(|| local_name(local.ip()), OsString::from)
+}
+
+/// `SERVER_NAME` from the local address: §4.1.14 writes an IPv6 address in brackets
+/// (`server-name = hostname | ipv4-address | ( "[" ipv6-address "]" )`).
+fn local_name(ip: IpAddr) -> OsString {
+    match ip {
+        IpAddr::V4(_) => ip_text(ip),
+        IpAddr::V6(_) => {
+            let mut name = OsString::from("[");
+            name.push(ip_text(ip));
+            name.push("]");
+            name
+        }
+    }
 }
 
 fn bytes(value: &[u8]) -> OsString {

@@ -61,6 +61,7 @@ fn every_meta_variable_is_set_from_the_request() {
         ("REMOTE_PORT", "50000"),
         ("SERVER_NAME", "example.test"),
         ("SERVER_PORT", "8080"),
+        ("SERVER_ADDR", "127.0.0.1"),
         ("CONTENT_TYPE", "text/plain"),
         ("CONTENT_LENGTH", "5"),
         ("REDIRECT_STATUS", "200"),
@@ -75,6 +76,39 @@ fn every_meta_variable_is_set_from_the_request() {
     }
     assert!(env["SERVER_SOFTWARE"].starts_with("usher/"));
     assert!(!env.contains_key("HTTP_CONTENT_TYPE") && !env.contains_key("HTTP_CONTENT_LENGTH"));
+}
+
+/// IPv6 addresses are written as the standard formatter writes them (RFC 5952's zero
+/// compression), bracketed only as `SERVER_NAME`; a field with dashes and capitals becomes
+/// its `HTTP_` name.
+#[test]
+fn ipv6_addresses_and_field_names_are_written_plainly() {
+    let (parts, ()) = Request::get("/x")
+        .header("X-Request-Start-Time", "t=1")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let cx = EnvContext {
+        peer: "[2001:db8:0:0::7]:443".parse().unwrap(),
+        local: "[::1]:8443".parse().unwrap(),
+        document_root: Path::new("/srv/site"),
+        pass_authorization: false,
+        extra: &[],
+        inherit: &[],
+        user: None,
+    };
+    let env: HashMap<String, String> = build(&parts, &script(), &cx)
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .collect();
+    assert_eq!(env["REMOTE_ADDR"], "2001:db8::7");
+    assert_eq!(env["REMOTE_HOST"], "2001:db8::7");
+    assert_eq!(env["REMOTE_PORT"], "443");
+    assert_eq!(env["SERVER_ADDR"], "::1");
+    assert_eq!(env["SERVER_PORT"], "8443");
+    // §4.1.14: an IPv6 server name is bracketed.
+    assert_eq!(env["SERVER_NAME"], "[::1]");
+    assert_eq!(env["HTTP_X_REQUEST_START_TIME"], "t=1");
 }
 
 #[test]
