@@ -165,6 +165,27 @@ start_fpm() {
   exit 1
 }
 
+# count_both ROW PATH USHER_CONFIG LIGHTTPD_TEMPLATE NAME=VALUE: row ROW (requests for
+# PATH) for usher run with USHER_CONFIG, then, when installed, for lighttpd with its
+# LIGHTTPD_TEMPLATE filled in (the usual placeholders, and @NAME@ by VALUE).
+count_both() {
+  local row=$1 path=$2 usher_config=$3 template=$4 fill=$5
+  PORT=$(free_port)
+  RUST_LOG=usher=warn start "usher-$row" "$PORT" "$USHER_BIN" run -c "$usher_config" \
+    --listen "127.0.0.1:$PORT" --workers 1
+  RESULT[usher,$row]=$(count "usher-$row" "$PORT" "$path")
+  stop
+  if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
+    PORT=$(free_port)
+    sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
+      -e "s#@${fill%%=*}@#${fill#*=}#" \
+      "$BENCH_DIR/$template" >"$WORK/run/lighttpd-$row.conf"
+    start "lighttpd-$row" "$PORT" lighttpd -D -f "$WORK/run/lighttpd-$row.conf"
+    RESULT[lighttpd,$row]=$(count "lighttpd-$row" "$PORT" "$path")
+    stop
+  fi
+}
+
 declare -A RESULT
 # What Firefox 128 sends for a page, besides Host.
 BROWSER_FIELDS=(
@@ -209,22 +230,10 @@ ROWS=(a a+ e j)
 FPM=$(command -v php-fpm || find /usr/sbin -maxdepth 1 -name 'php-fpm[0-9]*' | sort | head -n 1)
 if [ -n "$FPM" ]; then
   start_fpm "$FPM"
-  PORT=$(free_port)
   sed -e "s#@ROOT@#$WORK/root#; s#@SOCKET@#$FPM_SOCK#; s#@CONNS@#8#" \
     "$BENCH_DIR/usher-fastcgi.toml.in" >"$WORK/run/usher-fastcgi.toml"
-  RUST_LOG=usher=warn start usher-l "$PORT" "$USHER_BIN" run -c "$WORK/run/usher-fastcgi.toml" \
-    --listen "127.0.0.1:$PORT" --workers 1
-  RESULT[usher,l]=$(count usher-l "$PORT" /hello.php)
-  stop
-  if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
-    PORT=$(free_port)
-    sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
-      -e "s#@SOCKET@#$FPM_SOCK#" \
-      "$BENCH_DIR/lighttpd-fastcgi.conf.in" >"$WORK/run/lighttpd-fastcgi.conf"
-    start lighttpd-l "$PORT" lighttpd -D -f "$WORK/run/lighttpd-fastcgi.conf"
-    RESULT[lighttpd,l]=$(count lighttpd-l "$PORT" /hello.php)
-    stop
-  fi
+  count_both l /hello.php "$WORK/run/usher-fastcgi.toml" lighttpd-fastcgi.conf.in \
+    "SOCKET=$FPM_SOCK"
   kill "$FPM_PID" 2>/dev/null || true
   wait "$FPM_PID" 2>/dev/null || true
   FPM_PID=""
@@ -232,22 +241,10 @@ if [ -n "$FPM" ]; then
 fi
 if command -v nginx >/dev/null; then
   start_upstream
-  PORT=$(free_port)
   sed -e "s#@UPSTREAM_PORT@#$UPSTREAM_PORT#" "$BENCH_DIR/usher-proxy.toml.in" \
     >"$WORK/run/usher-proxy.toml"
-  RUST_LOG=usher=warn start usher-m "$PORT" "$USHER_BIN" run -c "$WORK/run/usher-proxy.toml" \
-    --listen "127.0.0.1:$PORT" --workers 1
-  RESULT[usher,m]=$(count usher-m "$PORT" /)
-  stop
-  if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
-    PORT=$(free_port)
-    sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
-      -e "s#@UPSTREAM_PORT@#$UPSTREAM_PORT#" \
-      "$BENCH_DIR/lighttpd-proxy.conf.in" >"$WORK/run/lighttpd-proxy.conf"
-    start lighttpd-m "$PORT" lighttpd -D -f "$WORK/run/lighttpd-proxy.conf"
-    RESULT[lighttpd,m]=$(count lighttpd-m "$PORT" /)
-    stop
-  fi
+  count_both m / "$WORK/run/usher-proxy.toml" lighttpd-proxy.conf.in \
+    "UPSTREAM_PORT=$UPSTREAM_PORT"
   kill "$UPSTREAM_PID" 2>/dev/null || true
   wait "$UPSTREAM_PID" 2>/dev/null || true
   UPSTREAM_PID=""
