@@ -7,7 +7,8 @@
 //! server's to check), `Content-Length`/`Content-Type` (their own variables), and any field
 //! whose name has an underscore (it would collide with the dash form, as nginx also refuses).
 
-use std::ffi::OsString;
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
@@ -17,6 +18,10 @@ use http::request::Parts;
 
 use super::Script;
 use crate::http::addr_text::{push_decimal, push_ip};
+
+/// The variables, name and value, in the order they were set. Most names are fixed (RFC
+/// 3875's meta-variables): borrowed, not copied for every request.
+pub type Vars = Vec<(Cow<'static, OsStr>, OsString)>;
 
 /// `PATH` given to programs when the configuration does not pass usher's own.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -43,19 +48,16 @@ pub struct EnvContext<'a> {
 /// `env` with CONTENT_LENGTH set to `stored`, the length of content that had to be stored
 /// to be known (RFC 3875 §4.1.2: set if and only if there is content); `env` unchanged
 /// without it.
-pub fn with_length(
-    mut env: Vec<(OsString, OsString)>,
-    stored: Option<u64>,
-) -> Vec<(OsString, OsString)> {
+pub fn with_length(mut env: Vars, stored: Option<u64>) -> Vars {
     if let Some(length) = stored {
-        env.retain(|(name, _)| name != "CONTENT_LENGTH");
-        env.push(("CONTENT_LENGTH".into(), length.to_string().into()));
+        env.retain(|(name, _)| **name != *"CONTENT_LENGTH");
+        env.push((fixed("CONTENT_LENGTH"), length.to_string().into()));
     }
     env
 }
 
 /// Every variable for running `script` for the request `parts`.
-pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsString, OsString)> {
+pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
     let mut env = Env(Vec::with_capacity(32 + parts.headers.len()));
     let text = |s: &str| OsString::from(s);
 
@@ -133,14 +135,14 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vec<(OsStri
     for name in cx.inherit {
         if let Some(value) = std::env::var_os(name) {
             has_path |= name == "PATH";
-            env.set(name, value);
+            env.set_named(name.into(), value);
         }
     }
     if !has_path {
         env.set("PATH", text(DEFAULT_PATH));
     }
     for (name, value) in cx.extra {
-        env.set(name, text(value));
+        env.set_named(name.into(), text(value));
     }
     env.0
 }
@@ -155,16 +157,22 @@ fn protocol(version: Version) -> &'static str {
 }
 
 /// The variables as they are set, in order.
-struct Env(Vec<(OsString, OsString)>);
+struct Env(Vars);
 
 impl Env {
-    fn set(&mut self, name: &str, value: OsString) {
-        self.0.push((name.into(), value));
+    /// A meta-variable of RFC 3875, by its fixed name.
+    fn set(&mut self, name: &'static str, value: OsString) {
+        self.0.push((fixed(name), value));
     }
 
+    /// A variable whose name is made per request or comes from the configuration.
     fn set_named(&mut self, name: OsString, value: OsString) {
-        self.0.push((name, value));
+        self.0.push((Cow::Owned(name), value));
     }
+}
+
+fn fixed(name: &'static str) -> Cow<'static, OsStr> {
+    Cow::Borrowed(OsStr::new(name))
 }
 
 /// `HTTP_` and the field's name upper-cased with `-` as `_` (§4.1.18), in one allocation:

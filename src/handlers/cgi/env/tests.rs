@@ -20,7 +20,12 @@ fn env_of(req: Request<()>, script: &Script, pass_authorization: bool) -> HashMa
     };
     build(&parts, script, &cx)
         .into_iter()
-        .map(|(k, v)| (k.into_string().unwrap(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.into_owned().into_string().unwrap(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -99,7 +104,12 @@ fn ipv6_addresses_and_field_names_are_written_plainly() {
     };
     let env: HashMap<String, String> = build(&parts, &script(), &cx)
         .into_iter()
-        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .map(|(k, v)| {
+            (
+                k.into_owned().into_string().unwrap(),
+                v.into_string().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(env["REMOTE_ADDR"], "2001:db8::7");
     assert_eq!(env["REMOTE_HOST"], "2001:db8::7");
@@ -161,4 +171,38 @@ fn server_name_falls_back_to_the_local_address_and_ipv6_hosts_keep_brackets() {
     let env = env_of(req, &empty, false);
     assert_eq!(env["PATH_INFO"], "");
     assert!(!env.contains_key("PATH_TRANSLATED"));
+}
+
+/// Content whose length had to be stored to be known replaces any CONTENT_LENGTH the request
+/// stated, once (RFC 3875 §4.1.2); without it the environment is unchanged.
+#[test]
+fn a_stored_length_replaces_the_stated_one() {
+    let (parts, ()) = Request::post("/x")
+        .header("content-length", "5")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let cx = EnvContext {
+        peer: "192.0.2.7:50000".parse().unwrap(),
+        local: "127.0.0.1:8080".parse().unwrap(),
+        document_root: Path::new("/srv/site"),
+        pass_authorization: false,
+        extra: &[],
+        inherit: &[],
+        user: None,
+    };
+    let lengths = |env: Vars| -> Vec<String> {
+        env.into_iter()
+            .filter(|(name, _)| **name == *"CONTENT_LENGTH")
+            .map(|(_, value)| value.into_string().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        lengths(with_length(build(&parts, &script(), &cx), None)),
+        ["5"]
+    );
+    assert_eq!(
+        lengths(with_length(build(&parts, &script(), &cx), Some(12))),
+        ["12"]
+    );
 }
