@@ -7,16 +7,26 @@ use http::Request;
 
 use super::*;
 
-fn env_of(req: Request<()>, script: &Script, pass_authorization: bool) -> HashMap<String, String> {
-    let (parts, ()) = req.into_parts();
-    let cx = EnvContext {
-        peer: "192.0.2.7:50000".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
+/// A request from `peer` to `local` on a route rooted at /srv/site, passing nothing extra.
+fn context(peer: &str, local: &str) -> EnvContext<'static> {
+    EnvContext {
+        peer: peer.parse().unwrap(),
+        local: local.parse().unwrap(),
         document_root: Path::new("/srv/site"),
-        pass_authorization,
-        extra: &[("GIT_PROJECT_ROOT".to_owned(), "/srv/git".to_owned())],
+        pass_authorization: false,
+        extra: &[],
         inherit: &[],
         user: None,
+    }
+}
+
+fn env_of(req: Request<()>, script: &Script, pass_authorization: bool) -> HashMap<String, String> {
+    let (parts, ()) = req.into_parts();
+    let extra = [("GIT_PROJECT_ROOT".to_owned(), "/srv/git".to_owned())];
+    let cx = EnvContext {
+        pass_authorization,
+        extra: &extra,
+        ..context("192.0.2.7:50000", "127.0.0.1:8080")
     };
     build(&parts, script, &cx)
         .into_iter()
@@ -93,15 +103,7 @@ fn ipv6_addresses_and_field_names_are_written_plainly() {
         .body(())
         .unwrap()
         .into_parts();
-    let cx = EnvContext {
-        peer: "[2001:db8:0:0::7]:443".parse().unwrap(),
-        local: "[::1]:8443".parse().unwrap(),
-        document_root: Path::new("/srv/site"),
-        pass_authorization: false,
-        extra: &[],
-        inherit: &[],
-        user: None,
-    };
+    let cx = context("[2001:db8:0:0::7]:443", "[::1]:8443");
     let env: HashMap<String, String> = build(&parts, &script(), &cx)
         .into_iter()
         .map(|(k, v)| {
@@ -182,15 +184,7 @@ fn a_stored_length_replaces_the_stated_one() {
         .body(())
         .unwrap()
         .into_parts();
-    let cx = EnvContext {
-        peer: "192.0.2.7:50000".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
-        document_root: Path::new("/srv/site"),
-        pass_authorization: false,
-        extra: &[],
-        inherit: &[],
-        user: None,
-    };
+    let cx = context("192.0.2.7:50000", "127.0.0.1:8080");
     let lengths = |env: Vars| -> Vec<String> {
         env.into_iter()
             .filter(|(name, _)| **name == *"CONTENT_LENGTH")
