@@ -6,14 +6,15 @@
 #   bench/instructions.sh [--usher PATH] [--seconds S]
 #
 # Rows: a (1 KiB file, keep-alive), a+ (the same with the eleven fields a browser sends),
-# e (the same, a new connection per request), j (a 404 with a problem+json body), when
-# php-fpm is installed l (a PHP page through php-fpm over FastCGI, as in row l of
+# c (100 KiB file, keep-alive: sent with sendfile, whose copy is the kernel's and not
+# counted), e (1 KiB, a new connection per request), j (a 404 with a problem+json body),
+# when php-fpm is installed l (a PHP page through php-fpm over FastCGI, as in row l of
 # compare.sh), and when nginx is installed m (reverse proxy to an upstream nginx answering
 # 1 KiB, as in row m); php-fpm and the upstream run outside valgrind and are not counted.
-# Each server runs under
-# valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8 connections while
-# callgrind counts, and the count is divided by the requests wrk completed. Installs
-# valgrind and wrk when missing (as root, Debian).
+# Each server runs under valgrind on 127.0.0.1, wrk sends for S seconds (default 4) over 8
+# connections while callgrind counts, and the count is divided by the requests wrk
+# completed. Installs valgrind and wrk when missing (as root, Debian). Valgrind 3.19
+# (Debian 12) refuses `openat2`, so usher opens files as on a kernel before Linux 5.12.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --seconds) SECONDS_PER_ROW="${2:?--seconds needs a number}"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -66,6 +67,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$WORK/root" "$WORK/run"
 head -c 1024 /dev/urandom >"$WORK/root/1k.bin"
+head -c 102400 /dev/urandom >"$WORK/root/100k.bin"
 echo hello >"$WORK/root/index.html"
 # Row l's page, as in compare.sh.
 cat >"$WORK/root/hello.php" <<'EOF'
@@ -205,6 +207,7 @@ run_server() {
   local name=$1
   RESULT[$name,a]=$(count "$name" "$PORT" /1k.bin)
   RESULT[$name,a+]=$(count "$name" "$PORT" /1k.bin "${BROWSER_FIELDS[@]}")
+  RESULT[$name,c]=$(count "$name" "$PORT" /100k.bin)
   RESULT[$name,e]=$(count "$name" "$PORT" /1k.bin -H 'Connection: close')
   RESULT[$name,j]=$(count "$name" "$PORT" /no/such/file.txt -H 'Accept: application/problem+json')
 }
@@ -226,7 +229,7 @@ if command -v lighttpd >/dev/null; then
   SERVERS+=(lighttpd)
 fi
 
-ROWS=(a a+ e j)
+ROWS=(a a+ c e j)
 FPM=$(command -v php-fpm || find /usr/sbin -maxdepth 1 -name 'php-fpm[0-9]*' | sort | head -n 1)
 if [ -n "$FPM" ]; then
   start_fpm "$FPM"
@@ -260,6 +263,7 @@ for row in "${ROWS[@]}"; do
   case $row in
     a) what="1 KiB file, keep-alive" ;;
     a+) what="the same, with a browser's eleven request fields" ;;
+    c) what="100 KiB file, keep-alive (sent with sendfile)" ;;
     e) what="1 KiB file, a new connection per request" ;;
     j) what="404 with a problem+json body" ;;
     l) what="PHP page through php-fpm (FastCGI)" ;;

@@ -310,7 +310,15 @@ impl ServeDir {
                             let identity = file.identity.clone();
                             let opened =
                                 tokio::task::spawn_blocking(move || resolve::reopen(&identity));
-                            Source::File(opened.await.ok()??)
+                            let opened = opened.await.ok()??;
+                            // Kept as well: where the kernel cannot tell without waiting (no
+                            // `RESOLVE_CACHED` before Linux 5.12, or a sandbox refusing
+                            // `openat2`), every answer would otherwise hop to the pool.
+                            if file.body.is_some() {
+                                Source::Shared(self.cache.keep_open(file, opened))
+                            } else {
+                                Source::File(opened)
+                            }
                         }
                     }
                 };

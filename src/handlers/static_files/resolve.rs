@@ -375,6 +375,14 @@ pub(super) enum Reopened {
     WouldWait,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: [`reopen_cached`] answers as on a kernel without `RESOLVE_CACHED` (before
+    /// Linux 5.12, or under a sandbox or valgrind refusing `openat2`), on this thread.
+    pub(super) static WITHOUT_RESOLVE_CACHED: std::cell::Cell<bool> =
+        const { std::cell::Cell::new(false) };
+}
+
 /// [`reopen`] on a runtime thread, when it cannot wait on I/O: `openat2` with
 /// `RESOLVE_CACHED` (Linux 5.12) fails with `EAGAIN` instead of looking a name up on disk,
 /// and the identity is read with `AT_STATX_DONT_SYNC`, the attributes the kernel holds (a
@@ -386,6 +394,10 @@ pub(super) enum Reopened {
 pub(super) fn reopen_cached(identity: &Identity) -> Reopened {
     use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
     use rustix::io::Errno;
+    #[cfg(test)]
+    if WITHOUT_RESOLVE_CACHED.get() {
+        return Reopened::WouldWait;
+    }
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let opened = rustix::fs::openat2(
         CWD,

@@ -142,6 +142,19 @@ async fn a_large_cached_body_goes_out_from_the_file_over_http1() {
 /// once all the same (unlinking the old file moves its ctime), and the old one is closed.
 #[tokio::test]
 async fn a_cached_file_sent_from_the_file_is_kept_open() {
+    kept_open_then_replaced().await;
+}
+
+/// The same where the kernel cannot open the file without possibly waiting (no
+/// `RESOLVE_CACHED`): the first hit opens it on the blocking pool, and keeps it all the same,
+/// rather than send every later answer through the pool.
+#[tokio::test]
+async fn a_cached_file_opened_on_the_blocking_pool_is_kept_open_too() {
+    crate::handlers::static_files::resolve::WITHOUT_RESOLVE_CACHED.set(true);
+    kept_open_then_replaced().await;
+}
+
+async fn kept_open_then_replaced() {
     let site = frozen();
     fs::write(site.path("big.bin"), vec![1u8; 100 * 1024]).unwrap();
     let serve = site.serve_dir();
