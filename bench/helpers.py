@@ -194,6 +194,8 @@ def cmd_report(args):
     # l: php-fpm; row m: the upstream nginx) and the server's and load generator's together;
     # failures and row m keep their notes.
     vals, cpus, backend, together, sections, servers, notes = {}, {}, {}, {}, [], [], []
+    # (measure, section, row, server) -> {round: value}, for the round-by-round ratios.
+    by_round = {}
     with open(args.results) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
@@ -207,12 +209,15 @@ def cmd_report(args):
             cpus.setdefault(key, [])
             if status == "ok":
                 vals[key].append(float(value))
+                by_round.setdefault(("rate",) + key, {})[rnd] = float(value)
                 if cpu != "-":
                     cpus[key].append(float(cpu))
+                    by_round.setdefault(("cpu",) + key, {})[rnd] = float(cpu)
                 if bcpu != "-":
                     backend.setdefault(key, []).append(float(bcpu))
                 if cpu != "-" and ccpu != "-":
                     together.setdefault(key, []).append(float(cpu) + float(ccpu))
+                    by_round.setdefault(("sum",) + key, {})[rnd] = float(cpu) + float(ccpu)
             if note:
                 said = note if status == "ok" else f"{status} {note}"
                 notes.append(f"{section} row {row} {server} round {rnd}: {said}")
@@ -269,10 +274,54 @@ def cmd_report(args):
             print("|" + "---|" * len(head))
             print("\n".join(lines))
     print("\nCells: median over rounds (min–max). Ratios are of medians, usher over the other server.")
+    for section in sections:
+        present = [r for r in order if any((section, r, s) in vals for s in servers)]
+        paired_table(section, present, rows, others, by_round, titles)
     if notes:
         print("\nNotes and failures:")
         for n in notes:
             print(f"- {n}")
+
+
+def spread(ratios):
+    """Two decimals: median (min–max), or the one value."""
+    med = statistics.median(ratios)
+    if len(ratios) == 1:
+        return f"{med:.2f}"
+    return f"{med:.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def paired_table(section, present, rows, others, by_round, titles):
+    """usher over each other server within each round, median (min–max) over rounds.
+
+    The servers of one round run minutes apart at most, in an order that rotates; on a
+    machine whose load drifts, the ratio of two servers' figures from the same round
+    moves less than the ratio of their medians over the whole run."""
+    if not others:
+        return
+    measures = (("rate", "rate or size"), ("cpu", "server CPU"), ("sum", "server and client CPU"))
+    lines = []
+    for r in present:
+        for measure, label in measures:
+            cells, any_pair = [], False
+            for o in others:
+                mine = by_round.get((measure, section, r, "usher"), {})
+                theirs = by_round.get((measure, section, r, o), {})
+                pairs = [mine[k] / theirs[k] for k in mine if theirs.get(k)]
+                any_pair |= bool(pairs)
+                cells.append(spread(pairs) if pairs else "—")
+            if any_pair:
+                lines.append(f"| {r} | {rows[r][0]} | {label} | " + " | ".join(cells) + " |")
+    if not lines:
+        return
+    print(f"\n### {titles.get(section, section)}: usher over each server, round by round\n")
+    print("| row | workload | measure | " + " | ".join(f"usher/{o}" for o in others) + " |")
+    print("|" + "---|" * (3 + len(others)))
+    print("\n".join(lines))
+    print(
+        "\nCells: the ratio within each round, median over rounds (min–max); steadier than"
+        " the ratio of medians when the machine's load drifts during the run."
+    )
 
 
 def main():
