@@ -277,6 +277,72 @@ async fn pipelined_repeats_are_answered_in_order() {
     .unwrap();
 }
 
+/// A client that closes after each request (`Connection: close`, or HTTP/1.0 without
+/// `keep-alive`) gets repeats as well, and its connection closes after each answer, cleanly,
+/// a small file's and a large one's (sent with `sendfile`) alike; a request pipelined after
+/// one that closes is not answered (RFC 9112 §9.6). HTTP/1.0 asking for `keep-alive` keeps
+/// its connection, and is told so.
+#[tokio::test]
+async fn requests_that_close_get_repeats_and_their_connection_closes() {
+    let s = TestServer::start(|root| {
+        write(root, "a.txt", "plain a\n");
+        write(root, "big.bin", "b".repeat(100 * 1024));
+    })
+    .await;
+    let addr = s.addr;
+    tokio::task::spawn_blocking(move || {
+        // All the server sends on a new connection given `request`, up to its close; without
+        // the `Date` line.
+        let until_closed = |request: &str| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut all = Vec::new();
+            stream.read_to_end(&mut all).expect("a clean close");
+            String::from_utf8(all)
+                .unwrap()
+                .split("\r\n")
+                .filter(|line| !line.starts_with("date: "))
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        for (path, length) in [("/a.txt", 8), ("/big.bin", 100 * 1024)] {
+            for request in [
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n"),
+            ] {
+                let answers: Vec<String> = (0..4).map(|_| until_closed(&request)).collect();
+                for answer in &answers {
+                    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+                    assert!(head.starts_with("HTTP/1.1 200 OK"), "{request}: {head}");
+                    assert!(head.contains("\r\nconnection: close"), "{request}: {head}");
+                    assert_eq!(body.len(), length, "{request}: {head}");
+                }
+                // The first is the walk's; the others, from the cache and then the lane,
+                // are one answer's bytes.
+                assert!(answers[2..].iter().all(|a| *a == answers[1]), "{request}");
+            }
+        }
+        let close = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let all = until_closed(&format!("{close}GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert_eq!(all.matches("HTTP/1.1 ").count(), 1, "{all}");
+
+        let mut c = Conn::open(addr);
+        let keep = "GET /a.txt HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+        let answers: Vec<Answer> = (0..4).map(|_| c.ask(keep, false)).collect();
+        for answer in &answers {
+            assert!(
+                answer.head.contains("\r\nconnection: keep-alive"),
+                "{answer:?}"
+            );
+            assert_eq!(answer.body, b"plain a\n");
+        }
+        assert!(answers[2..].iter().all(|a| *a == answers[1]));
+    })
+    .await
+    .unwrap();
+}
+
 const SITE: &str = r#"
 [server]
 listen = ["127.0.0.1:0"]

@@ -16,6 +16,7 @@
 //! answered moments ago from the file cache gets that answer again straight from the head's
 //! bytes ([`express`]).
 
+mod closing;
 pub mod express;
 pub mod head;
 mod io;
@@ -37,6 +38,7 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use self::closing::{Closing, close, refuse};
 use self::head::{Head, Parsed};
 use self::io::{Reader, Writer};
 use self::request_body::{BodyFeed, FeedEvent};
@@ -47,7 +49,6 @@ use super::service;
 use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
 use crate::body::prepared::Repeat;
-use crate::handlers::upstream::{Peeked, peek};
 use crate::problem::Problem;
 pub use request_body::RequestBody;
 
@@ -223,14 +224,20 @@ where
         .await?
         {
             HeadRead::Head(head) => head,
-            HeadRead::Repeated => {
+            HeadRead::Repeated(persist) => {
                 first = false;
+                if persist.closes() {
+                    return close(&stream, &mut reader, &mut writer, Closing::Now).await;
+                }
                 continue;
             }
-            HeadRead::RepeatedFile(file, len) => {
+            HeadRead::RepeatedFile(file, len, persist) => {
                 first = false;
                 // Boxed, as in `response::write`: a file's state stays out of the connection's.
                 Box::pin(zero_copy::send_range(&stream, &mut writer, &file, 0, len)).await?;
+                if persist.closes() {
+                    return close(&stream, &mut reader, &mut writer, Closing::Now).await;
+                }
                 continue;
             }
             HeadRead::H2 => return Ok(Outcome::H2(stream.into_tokio()?, reader.buf.freeze())),
@@ -260,7 +267,7 @@ where
                 &stop,
             )
         });
-        let close = match next.await? {
+        let closing = match next.await? {
             Next::Another => None,
             Next::Close(closing) => Some(closing),
             Next::Switch(handover) => {
@@ -272,20 +279,8 @@ where
                 )));
             }
         };
-        if let Some(closing) = close {
-            writer.flush(&stream).await?;
-            // Bytes past the request, read or waiting in the kernel, mean a client that still
-            // sends: closing with them unread would reset the connection. Ask the kernel
-            // itself (the runtime's readiness may not have seen them yet). A client that has
-            // closed already needs no lingering.
-            let sent_more = || {
-                let waiting = || peek(socket2::SockRef::from(&stream)) == Peeked::Data;
-                !reader.buf.is_empty() || waiting()
-            };
-            if closing == Closing::Linger || sent_more() {
-                linger(&stream, &mut reader).await;
-            }
-            return Ok(Outcome::Closed);
+        if let Some(closing) = closing {
+            return close(&stream, &mut reader, &mut writer, closing).await;
         }
     }
 }
@@ -300,27 +295,16 @@ enum Next {
     Switch(upgrade::Handover),
 }
 
-/// How a connection closes after its last answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closing {
-    /// Stop sending, then read what the client still sends for a moment, so its data does not
-    /// make the kernel reset the connection before the answer is read (see [`linger`]).
-    Linger,
-    /// Close at once: the client asked to close and everything it sent has been read, so
-    /// it sends nothing more (RFC 9112 §9.6: a client that sends `close` MUST NOT send
-    /// further requests). nginx closes such connections at once too.
-    Now,
-}
-
 /// What waiting for a request head gave.
 enum HeadRead {
     /// Boxed: held in the connection's own future, which an idle connection keeps.
     Head(Box<Head>),
-    /// The express lane answered it; the answer waits in the writer.
-    Repeated,
+    /// The express lane answered it; the answer waits in the writer; then as `Persist`
+    /// says.
+    Repeated(express::Persist),
     /// The express lane answered it; its head waits in the writer, this many bytes of this
-    /// file, from its start, are to follow.
-    RepeatedFile(Arc<crate::body::open_file::OpenFile>, u64),
+    /// file, from its start, are to follow; then as `Persist` says.
+    RepeatedFile(Arc<crate::body::open_file::OpenFile>, u64, express::Persist),
     /// The client spoke HTTP/2 with prior knowledge.
     H2,
     /// The client closed, idled past the timeout, or the server is stopping.
@@ -383,9 +367,9 @@ where
             match head::parse_or_repeat(&mut reader.buf, lane) {
                 Ok(Some(Parsed::Head(head))) => return Ok(HeadRead::Head(head)),
                 // Buffered as a pipelined answer: it goes with the next, or before waiting.
-                Ok(Some(Parsed::Repeated)) => return Ok(HeadRead::Repeated),
-                Ok(Some(Parsed::RepeatedFile(file, len))) => {
-                    return Ok(HeadRead::RepeatedFile(file, len));
+                Ok(Some(Parsed::Repeated(persist))) => return Ok(HeadRead::Repeated(persist)),
+                Ok(Some(Parsed::RepeatedFile(file, len, persist))) => {
+                    return Ok(HeadRead::RepeatedFile(file, len, persist));
                 }
                 Ok(None) => {}
                 Err(refusal) => return Ok(HeadRead::Refused(refusal.problem, refusal.accept)),
@@ -637,7 +621,9 @@ where
             exchange.keep_alive = false;
         }
     }
-    if let Some(key) = express_key.filter(|_| exchange.keep_alive && feed.is_none()) {
+    // Also when the connection closes after this answer (the client asked, or the server is
+    // stopping): the answer is the same, and only the lane's `Persist` tells what follows.
+    if let Some(key) = express_key.filter(|_| feed.is_none()) {
         if let Some(answer) = repeatable(&response) {
             express::remember(key, answer);
         }
@@ -816,46 +802,6 @@ async fn finish_content(
         tokio::time::timeout(timeout, feed.discard(stream, reader, DISCARD_LIMIT)).await,
         Ok(Ok(true))
     )
-}
-
-/// Answer a request that cannot be read and close.
-async fn refuse(
-    stream: &Socket,
-    reader: &mut Reader,
-    writer: &mut Writer,
-    response: Response<ResponseBody>,
-) -> std::io::Result<Outcome> {
-    let mut exchange = Exchange {
-        version: http::Version::HTTP_11,
-        head_only: false,
-        keep_alive: false,
-    };
-    response::write(stream, writer, response, &mut exchange, false).await?;
-    linger(stream, reader).await;
-    Ok(Outcome::Closed)
-}
-
-/// Close gracefully after an answer: stop sending, then read (and drop) what the client
-/// still sends for a moment, so the kernel does not reset the connection and destroy the
-/// answer before the client has read it (RFC 9112 §9.6).
-async fn linger(stream: &Socket, reader: &mut Reader) {
-    const LINGER: Duration = Duration::from_secs(2);
-    const LINGER_BYTES: usize = 64 * 1024;
-    let fd = socket2::SockRef::from(stream);
-    if fd.shutdown(std::net::Shutdown::Write).is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(LINGER, async {
-        let mut drained = 0;
-        loop {
-            reader.buf.clear();
-            match reader.fill(stream).await {
-                Ok(n @ 1..) if drained + n <= LINGER_BYTES => drained += n,
-                _ => return,
-            }
-        }
-    })
-    .await;
 }
 
 #[cfg(test)]

@@ -549,3 +549,79 @@ async fn the_idle_limit_counts_from_the_latest_request() {
     let served = tokio::time::timeout(LIMIT, done).await;
     assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
 }
+
+/// Connections accepted one after another and served on one runtime thread, whose express
+/// lane they share (the lane's table is per thread), with the lane open; the address. The
+/// head timeout is far past [`LIMIT`]: a connection left open fails [`read_to_close`].
+fn serve_in_turn<H, F>(handler: H, connections: usize) -> std::net::SocketAddr
+where
+    H: Fn(Request<RequestBody>) -> F + Send + 'static,
+    F: Future<Output = Response<ResponseBody>>,
+{
+    static EPOCH: AtomicU64 = AtomicU64::new(1);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            for _ in 0..connections {
+                let (server, _) = listener.accept().unwrap();
+                server.set_nonblocking(true).unwrap();
+                let (_stop_tx, stop) = watch::channel(false);
+                let link = ConnLink::default();
+                let server = Socket::new(server);
+                let timeout = 10 * LIMIT;
+                let _ = serve_with(server, timeout, stop, link, Some(&EPOCH), &handler).await;
+            }
+        });
+    });
+    addr
+}
+
+/// A request that closes (HTTP/1.1 `Connection: close`, HTTP/1.0 without `keep-alive`) takes
+/// the express lane: the handler answers the first, the lane the repeats, each connection is
+/// closed after its answer (RFC 9112 §9.6), and the repeats are the first answer's bytes.
+#[tokio::test]
+async fn requests_that_close_are_repeated_by_the_express_lane() {
+    use crate::body::prepared::{Prepared, RenderedFields};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler = move |_request: Request<RequestBody>| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        let mut fields = http::HeaderMap::new();
+        fields.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        let fields = Arc::new(RenderedFields::new(fields).unwrap());
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        let body = Prepared::wrap_until(fields, ResponseBody::full("hello"), Some(until), None);
+        async move { Response::new(body) }
+    };
+    let requests = [
+        "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: x\r\n\r\n",
+    ];
+    let addr = serve_in_turn(handler, 3 * requests.len());
+    for (i, request) in requests.iter().enumerate() {
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            client.write_all(request.as_bytes()).await.unwrap();
+            let answer = read_to_close(&mut client).await;
+            let lines: Vec<&str> = answer.split("\r\n").collect();
+            let without_date: Vec<&str> = lines
+                .into_iter()
+                .filter(|line| !line.starts_with("date: "))
+                .collect();
+            answers.push(without_date.join("\r\n"));
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), i + 1, "{request:?}");
+        assert!(
+            answers[0].contains("\r\nconnection: close\r\n"),
+            "{answers:?}"
+        );
+        assert!(answers[0].ends_with("\r\n\r\nhello"), "{answers:?}");
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    }
+}

@@ -14,7 +14,8 @@
 //!   when no part of a files route reads it (`User-Agent`, `Cookie`, `Referer`, ...:
 //!   [`IGNORED`]); any field that changes how the connection reads or answers
 //!   (`Content-Length`, `Transfer-Encoding`, `Expect`, `Upgrade`, a `Connection` other than
-//!   `keep-alive`) keeps the request out of the lane. Only `GET` in HTTP/1.1 in origin-form.
+//!   one `keep-alive` or one `close`) keeps the request out of the lane. Only `GET` in
+//!   origin-form, in HTTP/1.1 or 1.0 (the version is in the key).
 //! - **An answer is remembered** only when the request was keyed, the answer kept its fields
 //!   rendered (no policy changed them), came from a files route without credentials to check,
 //!   has its body in memory (up to 16 KiB) or is a whole file the cache keeps open, and says
@@ -24,9 +25,15 @@
 //!   also checked unchanged (one `statx`) before each repeat, as the cache checks it before
 //!   each answer, so a change in place is seen at once. A reload changes the epoch.
 //! - What is sent is the remembered head up to its `Content-Length` line, then the same
-//!   `Date` and `Server` lines the connection's writer puts there (`response::put_tail`),
-//!   then the body: copied after the head, or sent from the file as the writer sends it
-//!   (`zero_copy::send_range`). The two ways give the same bytes.
+//!   `Connection`, `Date` and `Server` lines the connection's writer puts there
+//!   (`response::put_tail`), then the body: copied after the head, or sent from the file as
+//!   the writer sends it (`zero_copy::send_range`). The two ways give the same bytes.
+//! - **A request that closes** (`Connection: close`, or HTTP/1.0 without `keep-alive`: RFC
+//!   9112 §9.3) takes the lane too, and the connection closes after its answer as after the
+//!   slow way's ([`Persist`]). Without it every request of a client that opens a connection
+//!   per request (`ab` without `-k`, health checks, scripts) went the slow way: 14,500
+//!   instructions in user space against 3,200 for a repeat (`bench/instructions.sh` rows e
+//!   and a).
 //!
 //! Each runtime thread has its own table of [`SLOTS`] answers (no locks), a slot chosen by
 //! the key's hash and holding the whole key, compared in full.
@@ -71,7 +78,7 @@ pub const IGNORED: [&str; 15] = [
 ];
 
 /// Fields that change how the connection reads the request or answers it: a request with
-/// one goes the slow way (but for `Connection: keep-alive`, HTTP/1.1's default).
+/// one goes the slow way (but for one `Connection` naming only `keep-alive` or `close`).
 const REFUSED: [&str; 6] = [
     "connection",
     "content-length",
@@ -80,6 +87,35 @@ const REFUSED: [&str; 6] = [
     "upgrade",
     "http2-settings",
 ];
+
+/// Whether the connection stays open after a repeated answer, from the request's version
+/// and `Connection` (RFC 9112 §9.3), and what the answer says of it, as the writer would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// Open, nothing said: HTTP/1.1's default.
+    Open,
+    /// Open, `connection: keep-alive` said: HTTP/1.0 that asked for it.
+    OpenSaid,
+    /// Closed after the answer, `connection: close` said (RFC 9112 §9.6): HTTP/1.1 that
+    /// asked for it, or HTTP/1.0 that did not ask for `keep-alive`.
+    Close,
+}
+
+impl Persist {
+    /// The `Connection` option the answer states, if any.
+    fn option(self) -> Option<&'static str> {
+        match self {
+            Persist::Open => None,
+            Persist::OpenSaid => Some("keep-alive"),
+            Persist::Close => Some("close"),
+        }
+    }
+
+    /// Whether the connection closes after the answer.
+    pub fn closes(self) -> bool {
+        self == Persist::Close
+    }
+}
 
 /// An answer to repeat.
 pub struct Answer {
@@ -159,11 +195,12 @@ impl Answer {
         }
     }
 
-    /// Put the answer, with this moment's `Date`, at the end of `out`: the whole of it, or
-    /// for a file its head and the file to send after it; `None` (nothing put) when the
-    /// file has changed.
+    /// Put the answer, saying `persist` and with this moment's `Date`, at the end of `out`:
+    /// the whole of it, or for a file its head and the file to send after it; `None`
+    /// (nothing put) when the file has changed.
     pub(in crate::server::h1) fn put(
         &self,
+        persist: Persist,
         out: &mut Vec<u8>,
     ) -> Option<Option<(Arc<OpenFile>, u64)>> {
         let (file, copied) = match &self.body {
@@ -175,7 +212,7 @@ impl Answer {
         };
         out.reserve(self.head.len() + 64 + copied.len());
         out.extend_from_slice(&self.head);
-        super::response::put_tail(out);
+        super::response::put_tail(persist.option(), out);
         out.extend_from_slice(copied);
         Some(file)
     }
@@ -184,11 +221,12 @@ impl Answer {
 /// What the lane did with a request.
 #[derive(Debug)]
 pub enum Lookup {
-    /// Its answer was remembered, and is now at the end of the write buffer.
-    Put,
+    /// Its answer was remembered, and is now at the end of the write buffer; the connection
+    /// then goes on as `Persist` says.
+    Put(Persist),
     /// Its answer was remembered, and its head is now at the end of the write buffer: this
-    /// many bytes of this file, from its start, are to follow.
-    PutFile(Arc<OpenFile>, u64),
+    /// many bytes of this file, from its start, are to follow; then as `Persist` says.
+    PutFile(Arc<OpenFile>, u64, Persist),
     /// It may take the lane, but no answer is remembered for it: its key, to remember the
     /// answer under.
     Missed(Box<[u8]>),
@@ -203,38 +241,51 @@ pub fn lookup(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) ->
         static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
     SCRATCH.with_borrow_mut(|scratch| {
-        if !key(req, epoch, scratch) {
+        let Some(persist) = key(req, epoch, scratch) else {
             return Lookup::Refused;
-        }
-        match put(scratch, out) {
-            Some(None) => Lookup::Put,
-            Some(Some((file, len))) => Lookup::PutFile(file, len),
+        };
+        match put(scratch, persist, out) {
+            Some(None) => Lookup::Put(persist),
+            Some(Some((file, len))) => Lookup::PutFile(file, len, persist),
             None => Lookup::Missed(scratch.as_slice().into()),
         }
     })
 }
 
-/// The key of a request (see the module notes) into `out`, or `false` when the request
-/// cannot take the lane.
-pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> bool {
-    let (Some("GET"), Some(1), Some(target)) = (req.method, req.version, req.path) else {
-        return false;
+/// The key of a request (see the module notes) into `out`, and whether the connection
+/// stays open after its answer; `None` when the request cannot take the lane.
+pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> Option<Persist> {
+    let (Some("GET"), Some(minor @ (0 | 1)), Some(target)) = (req.method, req.version, req.path)
+    else {
+        return None;
     };
     if !target.starts_with('/') {
-        return false;
+        return None;
     }
     out.clear();
     out.extend_from_slice(&epoch.to_le_bytes());
+    out.push(minor);
     out.extend_from_slice(target.as_bytes());
     // A target has no space, a name no colon, and no value a line end: the key reads back
     // one way only.
     out.push(b' ');
+    // The one `Connection` option, if any: a list, or a second line, goes the slow way.
+    let mut option: Option<&[u8]> = None;
     for field in req.headers.iter() {
         let name = field.name.as_bytes();
         match class(name) {
             Class::Ignored => continue,
-            Class::Connection if field.value.eq_ignore_ascii_case(b"keep-alive") => continue,
-            Class::Connection | Class::Refused => return false,
+            Class::Connection if option.is_none() => {
+                let value = field.value;
+                if !(value.eq_ignore_ascii_case(b"keep-alive")
+                    || value.eq_ignore_ascii_case(b"close"))
+                {
+                    return None;
+                }
+                option = Some(value);
+                continue;
+            }
+            Class::Connection | Class::Refused => return None,
             Class::Keyed => {}
         }
         out.extend_from_slice(name);
@@ -242,10 +293,17 @@ pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> bo
         out.extend_from_slice(field.value);
         out.push(b'\n');
         if out.len() > MAX_KEY {
-            return false;
+            return None;
         }
     }
-    true
+    // As `http::persistence::persistent` reads the same field (RFC 9112 §9.3).
+    let asked = |o: &[u8]| option.is_some_and(|v| v.eq_ignore_ascii_case(o));
+    Some(match minor {
+        1 if asked(b"close") => Persist::Close,
+        1 => Persist::Open,
+        _ if asked(b"keep-alive") => Persist::OpenSaid,
+        _ => Persist::Close,
+    })
 }
 
 /// What the lane makes of a field, by its name.
@@ -304,15 +362,19 @@ fn slot_of(key: &[u8]) -> usize {
     (hash as usize) % SLOTS
 }
 
-/// Put the answer remembered for `key` at the end of `out`, if there is one and it still
-/// holds (see [`Answer::put`]); `None` when nothing was put.
-pub fn put(key: &[u8], out: &mut Vec<u8>) -> Option<Option<(Arc<OpenFile>, u64)>> {
+/// Put the answer remembered for `key` at the end of `out`, saying `persist`, if there is
+/// one and it still holds (see [`Answer::put`]); `None` when nothing was put.
+pub fn put(
+    key: &[u8],
+    persist: Persist,
+    out: &mut Vec<u8>,
+) -> Option<Option<(Arc<OpenFile>, u64)>> {
     let at = slot_of(key);
     TABLE.with_borrow_mut(|table| {
         let slot = table.get_mut(at)?;
         let found = slot.as_ref().filter(|s| *s.key == *key)?;
         let put = if found.answer.fresh_until > Instant::now() {
-            found.answer.put(out)
+            found.answer.put(persist, out)
         } else {
             None
         };

@@ -8,6 +8,11 @@ use super::*;
 
 /// The key of `raw` (a whole head) under `epoch`, or `None` when it may not take the lane.
 fn key_of(raw: &str, epoch: u64) -> Option<Vec<u8>> {
+    key_and_persist(raw, epoch).map(|(key, _)| key)
+}
+
+/// [`key_of`], and what the connection does after the answer.
+fn key_and_persist(raw: &str, epoch: u64) -> Option<(Vec<u8>, Persist)> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
     let mut req = httparse::Request::new(&mut []);
     let parsed = req.parse_with_uninit_headers(raw.as_bytes(), &mut fields);
@@ -16,7 +21,7 @@ fn key_of(raw: &str, epoch: u64) -> Option<Vec<u8>> {
         "{raw:?}"
     );
     let mut out = Vec::new();
-    key(&req, epoch, &mut out).then_some(out)
+    key(&req, epoch, &mut out).map(|persist| (out, persist))
 }
 
 /// `GET /a` with `fields` (each a whole line without its CRLF).
@@ -30,13 +35,16 @@ fn get(fields: &[&str]) -> String {
 }
 
 #[test]
-fn only_a_get_in_http_11_in_origin_form_takes_the_lane() {
-    assert!(key_of("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1).is_some());
+fn only_a_get_in_http_1_in_origin_form_takes_the_lane() {
+    let one_one = key_of("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1);
+    let one_zero = key_of("GET /a HTTP/1.0\r\nHost: x\r\n\r\n", 1);
+    assert!(one_one.is_some() && one_zero.is_some());
+    assert_ne!(one_one, one_zero, "the version is in the key");
     for raw in [
         "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
         "POST /a HTTP/1.1\r\nHost: x\r\n\r\n",
         "get /a HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET /a HTTP/1.0\r\nHost: x\r\n\r\n",
+        "HEAD /a HTTP/1.0\r\nHost: x\r\n\r\n",
         "GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET * HTTP/1.1\r\nHost: x\r\n\r\n",
     ] {
@@ -45,7 +53,8 @@ fn only_a_get_in_http_11_in_origin_form_takes_the_lane() {
 }
 
 /// Fields that change how the connection reads or answers keep a request out of the lane,
-/// in any case; `Connection: keep-alive` is HTTP/1.1's default and changes nothing.
+/// in any case; one `Connection` naming `keep-alive` or `close` alone does not change the
+/// key (only what the connection does after the answer).
 #[test]
 fn framing_and_connection_fields_keep_a_request_out() {
     for field in [
@@ -55,16 +64,44 @@ fn framing_and_connection_fields_keep_a_request_out() {
         "Expect: 100-continue",
         "Upgrade: websocket",
         "HTTP2-Settings: AAMAAABkAAQAAP__",
-        "Connection: close",
         "CONNECTION: Upgrade",
         "Connection: keep-alive, Upgrade",
+        "Connection: close, keep-alive",
+        "Connection: TE",
+        "Connection: keep-alive\r\nConnection: close",
+        "Connection: close\r\nConnection: close",
     ] {
         assert_eq!(key_of(&get(&["Host: x", field]), 1), None, "{field}");
     }
     let plain = key_of(&get(&["Host: x"]), 1);
     assert!(plain.is_some());
-    for field in ["Connection: keep-alive", "connection: Keep-Alive"] {
+    for field in [
+        "Connection: keep-alive",
+        "connection: Keep-Alive",
+        "Connection: close",
+        "Connection: CLOSE",
+    ] {
         assert_eq!(key_of(&get(&["Host: x", field]), 1), plain, "{field}");
+    }
+}
+
+/// Whether the connection stays open after a repeat, and what the answer says of it, as
+/// `http::persistence::persistent` and the writer decide for the slow way (RFC 9112 §9.3).
+#[test]
+fn the_version_and_connection_decide_what_follows_a_repeat() {
+    let cases = [
+        ("1.1", "", Persist::Open),
+        ("1.1", "Connection: keep-alive\r\n", Persist::Open),
+        ("1.1", "Connection: close\r\n", Persist::Close),
+        ("1.1", "connection: Close\r\n", Persist::Close),
+        ("1.0", "", Persist::Close),
+        ("1.0", "Connection: Keep-Alive\r\n", Persist::OpenSaid),
+        ("1.0", "Connection: close\r\n", Persist::Close),
+    ];
+    for (version, field, expected) in cases {
+        let raw = format!("GET /a HTTP/{version}\r\nHost: x\r\n{field}\r\n");
+        let (_, persist) = key_and_persist(&raw, 1).unwrap();
+        assert_eq!(persist, expected, "{raw:?}");
     }
 }
 
@@ -175,7 +212,10 @@ fn answer(body: &'static str, for_ms: u64) -> Answer {
 #[test]
 fn an_answer_is_its_head_then_date_server_and_body() {
     let mut out = b"earlier".to_vec();
-    assert!(matches!(answer("hello", 1000).put(&mut out), Some(None)));
+    assert!(matches!(
+        answer("hello", 1000).put(Persist::Open, &mut out),
+        Some(None)
+    ));
     let text = String::from_utf8(out).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert_eq!(body, "hello");
@@ -190,6 +230,26 @@ fn an_answer_is_its_head_then_date_server_and_body() {
         "{lines:?}"
     );
     assert_eq!(lines[4..], ["server: usher"]);
+}
+
+/// A repeat that states its connection option says it where the writer would: after the
+/// content's length, before `Date`.
+#[test]
+fn a_repeat_states_close_or_keep_alive_before_its_date() {
+    for (persist, line) in [
+        (Persist::Close, "connection: close"),
+        (Persist::OpenSaid, "connection: keep-alive"),
+    ] {
+        let mut out = Vec::new();
+        assert!(answer("hello", 1000).put(persist, &mut out).is_some());
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "hello");
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[2..4], ["content-length: 5", line], "{lines:?}");
+        assert!(lines[4].starts_with("date: "), "{lines:?}");
+        assert_eq!(lines[5..], ["server: usher"]);
+    }
 }
 
 /// Keys that share a slot, found by trying: the table must tell them apart by the whole key.
@@ -209,21 +269,21 @@ fn an_answer_is_put_only_for_its_whole_key_while_fresh() {
     remember(one.clone().into_boxed_slice(), answer("one", 60_000));
     let mut out = Vec::new();
     assert!(
-        put(&other, &mut out).is_none(),
+        put(&other, Persist::Open, &mut out).is_none(),
         "a key sharing the slot took its answer"
     );
     assert!(out.is_empty());
-    assert!(put(&one, &mut out).is_some());
+    assert!(put(&one, Persist::Open, &mut out).is_some());
     assert!(out.ends_with(b"one"));
     // The other key's answer takes the slot.
     remember(other.clone().into_boxed_slice(), answer("other", 60_000));
-    assert!(put(&one, &mut Vec::new()).is_none());
+    assert!(put(&one, Persist::Open, &mut Vec::new()).is_none());
     let mut out = Vec::new();
-    assert!(put(&other, &mut out).is_some() && out.ends_with(b"other"));
+    assert!(put(&other, Persist::Open, &mut out).is_some() && out.ends_with(b"other"));
 
     // Past its freshness, an answer is not put, and is dropped.
     remember(one.clone().into_boxed_slice(), answer("stale", 0));
-    assert!(put(&one, &mut Vec::new()).is_none());
+    assert!(put(&one, Persist::Open, &mut Vec::new()).is_none());
     let dropped = TABLE.with_borrow(|table| table[slot_of(&one)].is_none());
     assert!(dropped);
 }
@@ -243,13 +303,21 @@ fn lookup_puts_misses_or_refuses() {
     };
     assert!(out.is_empty());
     remember(key, answer("found", 60_000));
-    assert!(matches!(lookup(&req, 7, &mut out), Lookup::Put));
+    assert!(matches!(
+        lookup(&req, 7, &mut out),
+        Lookup::Put(Persist::Open)
+    ));
     assert!(out.ends_with(b"found"));
     assert!(matches!(
         lookup(&req, 8, &mut Vec::new()),
         Lookup::Missed(_)
     ));
     req.version = Some(0);
+    assert!(matches!(
+        lookup(&req, 7, &mut Vec::new()),
+        Lookup::Missed(_)
+    ));
+    req.method = Some("HEAD");
     assert!(matches!(lookup(&req, 7, &mut Vec::new()), Lookup::Refused));
 }
 

@@ -15,6 +15,7 @@ use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
+use super::express::Persist;
 use crate::body::open_file::OpenFile;
 use crate::http::field_value;
 use crate::http::persistence::persistent;
@@ -72,11 +73,13 @@ pub struct Head {
 pub enum Parsed {
     /// A head to answer (boxed: the connection keeps it while answering).
     Head(Box<Head>),
-    /// The lane had the answer: it was put after what the writer held, the head consumed.
-    Repeated,
+    /// The lane had the answer: it was put after what the writer held, the head consumed;
+    /// the connection then goes on as `Persist` says.
+    Repeated(Persist),
     /// The lane had the answer: its head was put after what the writer held, and this many
-    /// bytes of this file, from its start, are to follow; the head consumed.
-    RepeatedFile(Arc<OpenFile>, u64),
+    /// bytes of this file, from its start, are to follow; the head consumed; then as
+    /// `Persist` says.
+    RepeatedFile(Arc<OpenFile>, u64, Persist),
 }
 
 /// The express lane, open for one parse: the configuration's epoch, and where a repeated
@@ -113,7 +116,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     match parse_or_repeat(buf, None)? {
         Some(Parsed::Head(head)) => Ok(Some(*head)),
         // Only a lane repeats answers.
-        Some(Parsed::Repeated | Parsed::RepeatedFile(..)) | None => Ok(None),
+        Some(Parsed::Repeated(_) | Parsed::RepeatedFile(..)) | None => Ok(None),
     }
 }
 
@@ -166,13 +169,13 @@ pub fn parse_or_repeat(
     }
     let express_key = match lane {
         Some(lane) => match super::express::lookup(&req, lane.epoch, lane.out) {
-            super::express::Lookup::Put => {
+            super::express::Lookup::Put(persist) => {
                 buf.advance(len);
-                return Ok(Some(Parsed::Repeated));
+                return Ok(Some(Parsed::Repeated(persist)));
             }
-            super::express::Lookup::PutFile(file, length) => {
+            super::express::Lookup::PutFile(file, length, persist) => {
                 buf.advance(len);
-                return Ok(Some(Parsed::RepeatedFile(file, length)));
+                return Ok(Some(Parsed::RepeatedFile(file, length, persist)));
             }
             super::express::Lookup::Missed(key) => Some(key),
             super::express::Lookup::Refused => None,

@@ -381,9 +381,7 @@ fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     if let Some(option) = added.connection {
-        out.extend_from_slice(b"connection: ");
-        out.extend_from_slice(option.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        put_connection(option, out);
     }
     if added.date {
         put_date(out);
@@ -395,7 +393,7 @@ fn serialize_head(parts: &Parts, lines: &[u8], added: Added, then: usize, out: &
 }
 
 /// The head [`serialize_head`] writes for a prepared answer of `length` bytes (`None`: a
-/// 304's, which states none) on a keep-alive HTTP/1.1 connection, up to its `Date`: status
+/// 304's, which states none), up to its `Connection` or `Date`: status
 /// line, `lines`, `Content-Length`. [`put_tail`] ends it. (The express lane repeats answers
 /// this way.)
 pub(super) fn put_head_start(
@@ -411,9 +409,13 @@ pub(super) fn put_head_start(
     }
 }
 
-/// What [`serialize_head`] ends the head of [`put_head_start`] with: `Date`, `Server`, and
-/// the empty line.
-pub(super) fn put_tail(out: &mut Vec<u8>) {
+/// What [`serialize_head`] ends the head of [`put_head_start`] with: the `Connection`
+/// option the connection states (`close`, or `keep-alive` to HTTP/1.0), `Date`, `Server`,
+/// and the empty line.
+pub(super) fn put_tail(connection: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(option) = connection {
+        put_connection(option, out);
+    }
     put_date(out);
     out.extend_from_slice(SERVER_LINE);
     out.extend_from_slice(b"\r\n");
@@ -428,6 +430,12 @@ fn put_status_line(status: StatusCode, out: &mut Vec<u8>) {
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_connection(option: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"connection: ");
+    out.extend_from_slice(option.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

@@ -350,9 +350,10 @@ fn reason_phrases_are_rfc_9110s() {
 }
 
 /// The express lane repeats a prepared answer as this writer writes it: the same head, field
-/// for field, then the body.
+/// for field, then the body; on HTTP/1.1 and 1.0, kept open or closing after it.
 #[test]
 fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
+    use super::super::express::{Answer, Persist};
     use crate::body::prepared::Prepared;
     let fields = etag_and_type();
     let without_date = |bytes: &[u8]| {
@@ -365,13 +366,14 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
             .collect::<Vec<_>>()
             .join("\r\n")
     };
-    // What the writer writes for a prepared answer of `status` with `body`: head, then body.
-    let by_writer = |status, body: ResponseBody| {
+    // What the writer writes for a prepared answer of `status` with `body` in `exchange`:
+    // head, then body.
+    let by_writer = |status, body: ResponseBody, mut exchange: Exchange| {
         let prepared = Prepared::new(Arc::clone(&fields), body).unwrap();
         let mut response = Response::new(ResponseBody::Prepared(prepared));
         *response.status_mut() = status;
         let (mut parts, lines, plain) = take_prepared(response);
-        let (_, added) = frame(&mut parts, &plain, &mut exchange(Version::HTTP_11, false));
+        let (_, added) = frame(&mut parts, &plain, &mut exchange);
         let mut out = Vec::new();
         let lines = lines.as_ref().map_or(&[][..], |fields| fields.lines());
         serialize_head(&parts, lines, added, 0, &mut out);
@@ -381,28 +383,37 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
         out
     };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    let by_lane = |answer: super::super::express::Answer| {
+    let by_lane = |answer: Answer, persist| {
         let mut out = Vec::new();
-        answer.put(&mut out);
+        answer.put(persist, &mut out);
         out
     };
-    for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
-        let body = Bytes::from_static(b"hello");
-        let writer = by_writer(status, ResponseBody::full(body.clone()));
-        let lane = by_lane(super::super::express::Answer::new(
-            status,
-            fields.lines(),
-            body,
-            until,
-        ));
-        assert_eq!(without_date(&lane), without_date(&writer), "{status}");
+    let cases = [
+        (Version::HTTP_11, true, Persist::Open),
+        (Version::HTTP_11, false, Persist::Close),
+        (Version::HTTP_10, true, Persist::OpenSaid),
+        (Version::HTTP_10, false, Persist::Close),
+    ];
+    for (version, keep_alive, persist) in cases {
+        let exchange = || Exchange {
+            version,
+            head_only: false,
+            keep_alive,
+        };
+        for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
+            let body = Bytes::from_static(b"hello");
+            let writer = by_writer(status, ResponseBody::full(body.clone()), exchange());
+            let lane = by_lane(Answer::new(status, fields.lines(), body, until), persist);
+            assert_eq!(
+                without_date(&lane),
+                without_date(&writer),
+                "{status} {persist:?}"
+            );
+        }
+        // A 304: no body, and no Content-Length.
+        let writer = by_writer(StatusCode::NOT_MODIFIED, ResponseBody::Empty, exchange());
+        let lane = by_lane(Answer::not_modified(fields.lines(), until), persist);
+        assert!(!without_date(&lane).contains("content-length"));
+        assert_eq!(without_date(&lane), without_date(&writer), "{persist:?}");
     }
-    // A 304: no body, and no Content-Length.
-    let writer = by_writer(StatusCode::NOT_MODIFIED, ResponseBody::Empty);
-    let lane = by_lane(super::super::express::Answer::not_modified(
-        fields.lines(),
-        until,
-    ));
-    assert!(!without_date(&lane).contains("content-length"));
-    assert_eq!(without_date(&lane), without_date(&writer));
 }
