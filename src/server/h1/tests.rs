@@ -36,12 +36,8 @@ where
     let (server, _) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let (done_tx, done) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let served = runtime.block_on(async move {
+    on_own_runtime(move || async move {
+        let served = async {
             let server = Socket::new(server);
             let (_stop_tx, stop) = watch::channel(false);
             match serve_with(server, timeout, stop, ConnLink::default(), None, handler).await? {
@@ -53,11 +49,23 @@ where
             for _ in 0..4 {
                 tokio::task::yield_now().await;
             }
-            Ok(())
-        });
-        let _ = done_tx.send(served);
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = done_tx.send(served.await);
     });
     (client, done)
+}
+
+/// Run the future `make` makes on a thread and current-thread runtime of its own (the
+/// handlers' futures need not be `Send`).
+fn on_own_runtime<F: Future<Output = ()>>(make: impl FnOnce() -> F + Send + 'static) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(make());
+    });
 }
 
 /// Read until the server closes, failing the test past [`LIMIT`].
@@ -561,22 +569,16 @@ where
     static EPOCH: AtomicU64 = AtomicU64::new(1);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            for _ in 0..connections {
-                let (server, _) = listener.accept().unwrap();
-                server.set_nonblocking(true).unwrap();
-                let (_stop_tx, stop) = watch::channel(false);
-                let link = ConnLink::default();
-                let server = Socket::new(server);
-                let timeout = 10 * LIMIT;
-                let _ = serve_with(server, timeout, stop, link, Some(&EPOCH), &handler).await;
-            }
-        });
+    on_own_runtime(move || async move {
+        for _ in 0..connections {
+            let (server, _) = listener.accept().unwrap();
+            server.set_nonblocking(true).unwrap();
+            let (_stop_tx, stop) = watch::channel(false);
+            let link = ConnLink::default();
+            let server = Socket::new(server);
+            let timeout = 10 * LIMIT;
+            let _ = serve_with(server, timeout, stop, link, Some(&EPOCH), &handler).await;
+        }
     });
     addr
 }
