@@ -2,8 +2,11 @@
 //! input, the rest left in the buffer untouched (and all of it while incomplete); and the outcome does not depend on where
 //! the input was split into reads, once the first read alone was not enough. With the express
 //! lane open, a head parses the same; and once an answer is remembered under its key, the
-//! same bytes are answered from the lane, consuming the same head.
+//! same bytes are answered from the lane, consuming the same head, and the connection goes
+//! on (or closes) after it as after the slow way's answer.
 #![no_main]
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use libfuzzer_sys::fuzz_target;
 use usher::server::h1::express::{Answer, remember};
@@ -74,23 +77,28 @@ fuzz_target!(|data: &[u8]| {
 /// The express lane's part: parsing with the lane open gives `whole` too (the head's key
 /// aside), and a head with a key is answered from the lane once an answer is remembered.
 fn express(input: &[u8], whole: &Outcome) {
+    // An epoch of this run's own: the lane's table outlives a run (it is the thread's), and
+    // an input run again must not find what an earlier run remembered.
+    static EPOCHS: AtomicU64 = AtomicU64::new(1);
+    let epoch = EPOCHS.fetch_add(2, Ordering::Relaxed);
     let mut buf = empty_buffer(parse);
     buf.extend_from_slice(input);
     let mut out = Vec::new();
     let lane = Lane {
-        epoch: 1,
+        epoch,
         out: &mut out,
     };
-    let (laned, key) = match parse_or_repeat(&mut buf, Some(lane)) {
+    let (laned, key, keep_alive) = match parse_or_repeat(&mut buf, Some(lane)) {
         Ok(Some(Parsed::Head(mut head))) => {
             let key = head.express_key.take();
-            (Ok(Some(*head)), key)
+            let keep_alive = head.keep_alive;
+            (Ok(Some(*head)), key, keep_alive)
         }
-        Ok(Some(Parsed::Repeated | Parsed::RepeatedFile(..))) => {
+        Ok(Some(Parsed::Repeated(_) | Parsed::RepeatedFile(..))) => {
             panic!("repeated with nothing remembered")
         }
-        Ok(None) => (Ok(None), None),
-        Err(refusal) => (Err(refusal), None),
+        Ok(None) => (Ok(None), None, false),
+        Err(refusal) => (Err(refusal), None, false),
     };
     assert!(out.is_empty(), "the lane wrote without an answer");
     let left = buf.len();
@@ -104,18 +112,22 @@ fn express(input: &[u8], whole: &Outcome) {
     let mut again = empty_buffer(parse);
     again.extend_from_slice(input);
     let lane = Lane {
-        epoch: 1,
+        epoch,
         out: &mut out,
     };
-    assert!(matches!(
-        parse_or_repeat(&mut again, Some(lane)),
-        Ok(Some(Parsed::Repeated))
-    ));
+    let Ok(Some(Parsed::Repeated(persist))) = parse_or_repeat(&mut again, Some(lane)) else {
+        panic!("not repeated once remembered");
+    };
+    assert_eq!(
+        persist.closes(),
+        !keep_alive,
+        "the lane and the slow way disagree on closing"
+    );
     assert_eq!(again.len(), left, "the lane took another length of head");
     assert!(out.ends_with(b"remembered"));
     // Under another epoch (a reload), it is not.
     let lane = Lane {
-        epoch: 2,
+        epoch: epoch + 1,
         out: &mut Vec::new(),
     };
     let mut other = empty_buffer(parse);
