@@ -227,8 +227,12 @@ def cmd_report(args):
         "one": "one core: server pinned to one core, load generator to another",
         "all": "k (scaling): all cores given to the server",
     }
+    present_in = {
+        section: [r for r in order if any((section, r, s) in vals for s in servers)]
+        for section in sections
+    }
     for section in sections:
-        present = [r for r in order if any((section, r, s) in vals for s in servers)]
+        present = present_in[section]
         for what, table, unit_of in (
             ("rate or size", vals, lambda r: rows[r][1]),
             ("server CPU per request (core-µs; lower is better)", cpus, lambda r: rows[r][3]),
@@ -275,8 +279,7 @@ def cmd_report(args):
             print("\n".join(lines))
     print("\nCells: median over rounds (min–max). Ratios are of medians, usher over the other server.")
     for section in sections:
-        present = [r for r in order if any((section, r, s) in vals for s in servers)]
-        paired_table(section, present, rows, others, by_round, titles)
+        paired_table(section, present_in[section], rows, others, by_round, titles)
     if notes:
         print("\nNotes and failures:")
         for n in notes:

@@ -269,20 +269,22 @@ pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> Op
     // A target has no space, a name no colon, and no value a line end: the key reads back
     // one way only.
     out.push(b' ');
-    // The one `Connection` option, if any: a list, or a second line, goes the slow way.
-    let mut option: Option<&[u8]> = None;
+    // The one `Connection` option, if any (`Some(true)` for `close`): a list, or a second
+    // line, goes the slow way.
+    let mut closes: Option<bool> = None;
     for field in req.headers.iter() {
         let name = field.name.as_bytes();
         match class(name) {
             Class::Ignored => continue,
-            Class::Connection if option.is_none() => {
+            Class::Connection if closes.is_none() => {
                 let value = field.value;
-                if !(value.eq_ignore_ascii_case(b"keep-alive")
-                    || value.eq_ignore_ascii_case(b"close"))
-                {
+                closes = if value.eq_ignore_ascii_case(b"close") {
+                    Some(true)
+                } else if value.eq_ignore_ascii_case(b"keep-alive") {
+                    Some(false)
+                } else {
                     return None;
-                }
-                option = Some(value);
+                };
                 continue;
             }
             Class::Connection | Class::Refused => return None,
@@ -297,11 +299,10 @@ pub fn key(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> Op
         }
     }
     // As `http::persistence::persistent` reads the same field (RFC 9112 §9.3).
-    let asked = |o: &[u8]| option.is_some_and(|v| v.eq_ignore_ascii_case(o));
-    Some(match minor {
-        1 if asked(b"close") => Persist::Close,
-        1 => Persist::Open,
-        _ if asked(b"keep-alive") => Persist::OpenSaid,
+    Some(match (minor, closes) {
+        (1, Some(true)) => Persist::Close,
+        (1, _) => Persist::Open,
+        (_, Some(false)) => Persist::OpenSaid,
         _ => Persist::Close,
     })
 }
