@@ -142,7 +142,7 @@ fn pages_spanned(offset: u64, len: u64, page: u64) -> Option<u64> {
 }
 
 /// The system's page size, asked once.
-fn page_size() -> u64 {
+pub fn page_size() -> u64 {
     static PAGE: OnceLock<u64> = OnceLock::new();
     *PAGE.get_or_init(|| {
         nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)

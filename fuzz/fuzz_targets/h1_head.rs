@@ -87,6 +87,7 @@ fn express(input: &[u8], whole: &Outcome) {
     let lane = Lane {
         epoch,
         out: &mut out,
+        mss: &|| None,
     };
     let (laned, key, keep_alive) = match parse_or_repeat(&mut buf, Some(lane)) {
         Ok(Some(Parsed::Head(mut head))) => {
@@ -114,6 +115,7 @@ fn express(input: &[u8], whole: &Outcome) {
     let lane = Lane {
         epoch,
         out: &mut out,
+        mss: &|| None,
     };
     let Ok(Some(Parsed::Repeated(persist))) = parse_or_repeat(&mut again, Some(lane)) else {
         panic!("not repeated once remembered");
@@ -129,6 +131,7 @@ fn express(input: &[u8], whole: &Outcome) {
     let lane = Lane {
         epoch: epoch + 1,
         out: &mut Vec::new(),
+        mss: &|| None,
     };
     let mut other = empty_buffer(parse);
     other.extend_from_slice(input);

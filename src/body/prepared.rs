@@ -102,6 +102,9 @@ pub struct Prepared {
 pub trait SameFile: Send + Sync {
     /// The open file, if it is unchanged (one `statx`).
     fn if_unchanged(&self) -> Option<&Arc<OpenFile>>;
+
+    /// The file's bytes as the cache read them with its identity, if it holds them.
+    fn bytes(&self) -> Option<&Bytes>;
 }
 
 /// What a repeat of a prepared answer's request would be sent.

@@ -205,6 +205,13 @@ impl crate::body::prepared::SameFile for Cached<Answer> {
         let kept = file.kept.get()?;
         super::resolve::is_unchanged(kept.file.file(), &file.identity).then_some(&kept.file)
     }
+
+    fn bytes(&self) -> Option<&Bytes> {
+        match &self.value {
+            Answer::File(file) => file.body.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A cached listing: the entries read, and renderings by view.

@@ -231,10 +231,11 @@ where
                 }
                 continue;
             }
-            HeadRead::RepeatedFile(file, len, persist) => {
+            HeadRead::RepeatedFile(range, persist) => {
                 first = false;
                 // Boxed, as in `response::write`: a file's state stays out of the connection's.
-                Box::pin(zero_copy::send_range(&stream, &mut writer, &file, 0, len)).await?;
+                let (file, from, len) = (&range.file, range.from, range.len);
+                Box::pin(zero_copy::send_range(&stream, &mut writer, file, from, len)).await?;
                 if persist.closes() {
                     return close(&stream, &mut reader, &mut writer, Closing::Now).await;
                 }
@@ -302,9 +303,9 @@ enum HeadRead {
     /// The express lane answered it; the answer waits in the writer; then as `Persist`
     /// says.
     Repeated(express::Persist),
-    /// The express lane answered it; its head waits in the writer, this many bytes of this
-    /// file, from its start, are to follow; then as `Persist` says.
-    RepeatedFile(Arc<crate::body::open_file::OpenFile>, u64, express::Persist),
+    /// The express lane answered it; it waits in the writer up to these bytes of a file,
+    /// which are to follow; then as `Persist` says.
+    RepeatedFile(express::FileRange, express::Persist),
     /// The client spoke HTTP/2 with prior knowledge.
     H2,
     /// The client closed, idled past the timeout, or the server is stopping.
@@ -355,6 +356,8 @@ where
             // Closed while a batch of answers waits: the slow way writes it out (see
             // `response::finish`), so pipelined requests cannot pile answers up unsent.
             let batched = writer.buf.len() >= io::WRITE_BATCH;
+            let mss =
+                || crate::server::socket::advertised_mss(std::os::fd::AsFd::as_fd(stream)).ok();
             let lane = express
                 .filter(|_| !batched && lane_open(stop))
                 .map(|epoch| {
@@ -362,14 +365,15 @@ where
                     head::Lane {
                         epoch: epoch.load(Ordering::Acquire),
                         out: &mut writer.buf,
+                        mss: &mss,
                     }
                 });
             match head::parse_or_repeat(&mut reader.buf, lane) {
                 Ok(Some(Parsed::Head(head))) => return Ok(HeadRead::Head(head)),
                 // Buffered as a pipelined answer: it goes with the next, or before waiting.
                 Ok(Some(Parsed::Repeated(persist))) => return Ok(HeadRead::Repeated(persist)),
-                Ok(Some(Parsed::RepeatedFile(file, len, persist))) => {
-                    return Ok(HeadRead::RepeatedFile(file, len, persist));
+                Ok(Some(Parsed::RepeatedFile(range, persist))) => {
+                    return Ok(HeadRead::RepeatedFile(range, persist));
                 }
                 Ok(None) => {}
                 Err(refusal) => return Ok(HeadRead::Refused(refusal.problem, refusal.accept)),

@@ -41,6 +41,8 @@
 //!   lighttpd's 2.04). CPU did not move: 8 interleaved runs each, server plus wrk 63–66 µs
 //!   per answer either way in the quiet runs (lighttpd's the same); so no cork. Over a real
 //!   network the window is the same microsecond, but an ACK arrives in it far more rarely.
+//!   A repeat the express lane answers has no such window: it sends head and file as one
+//!   image, laid out for whole segments (`express::image`).
 //!
 //! Readiness on the pool path: the blocking call sees the socket full, but tokio does not
 //! (its readiness is cached and edge-triggered). So the runtime side asks the kernel

@@ -26,8 +26,10 @@
 //!   each answer, so a change in place is seen at once. A reload changes the epoch.
 //! - What is sent is the remembered head up to its `Content-Length` line, then the same
 //!   `Connection`, `Date` and `Server` lines the connection's writer puts there
-//!   (`response::put_tail`), then the body: copied after the head, or sent from the file as
-//!   the writer sends it (`zero_copy::send_range`). The two ways give the same bytes.
+//!   (`response::put_tail`), then the body: copied after the head, or, for a file sent with
+//!   `sendfile`, head and bytes together from an image of the whole answer made once a
+//!   second ([`image`]: one `sendfile` and whole segments, where the writer needs a write and
+//!   a `sendfile`). The two ways give the same bytes.
 //! - **A request that closes** (`Connection: close`, or HTTP/1.0 without `keep-alive`: RFC
 //!   9112 §9.3) takes the lane too, and the connection closes after its answer as after the
 //!   slow way's ([`Persist`]). Without it every request of a client that opens a connection
@@ -48,6 +50,9 @@ use http::StatusCode;
 
 use crate::body::open_file::OpenFile;
 use crate::body::prepared::SameFile;
+use image::Image;
+
+mod image;
 
 /// Answers remembered per thread (256).
 pub const SLOTS: usize = 256;
@@ -93,7 +98,7 @@ const REFUSED: [&str; 6] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persist {
     /// Open, nothing said: HTTP/1.1's default.
-    Open,
+    Open = 0,
     /// Open, `connection: keep-alive` said: HTTP/1.0 that asked for it.
     OpenSaid,
     /// Closed after the answer, `connection: close` said (RFC 9112 §9.6): HTTP/1.1 that
@@ -132,7 +137,43 @@ enum Body {
     /// These bytes, copied next to the head.
     Memory(Bytes),
     /// The whole of a file kept open, sent with `sendfile` once checked unchanged.
-    File(Arc<dyn SameFile>, u64),
+    File(FileBody),
+}
+
+/// The whole of a file kept open, `len` bytes, and the images of the answer sending it.
+struct FileBody {
+    same: Arc<dyn SameFile>,
+    len: u64,
+    /// An image of the whole answer ([`image`]) for each way it may say the connection goes
+    /// on, once a repeat has made it.
+    images: [Option<Image>; 3],
+    /// Whether making an image failed: this answer then goes out as head and file.
+    no_image: bool,
+}
+
+impl FileBody {
+    /// The whole answer, `head` then the file's bytes, as an image to send: the one made
+    /// for `persist` if it begins with `head`, else a new one (replacing it); `None` when
+    /// none can be made.
+    fn image(&mut self, persist: Persist, head: &[u8], mss: SegmentSize<'_>) -> Option<FileRange> {
+        let made = &mut self.images[persist as usize];
+        if let Some(image) = made.as_ref().filter(|image| image.begins_with(head)) {
+            return Some(image.to_send());
+        }
+        // Dropped first, so its bytes leave the budget before the new one's are counted.
+        *made = None;
+        let bytes = self.same.bytes().filter(|b| b.len() as u64 == self.len);
+        if self.no_image || bytes.is_none() {
+            return None;
+        }
+        match Image::make(head, bytes?, mss()) {
+            Ok(image) => Some(made.insert(image).to_send()),
+            Err(_) => {
+                self.no_image = true;
+                None
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Answer {
@@ -176,7 +217,13 @@ impl Answer {
         len: u64,
         fresh_until: Instant,
     ) -> Self {
-        Self::with(status, lines, Some(len), Body::File(same, len), fresh_until)
+        let body = Body::File(FileBody {
+            same,
+            len,
+            images: [None, None, None],
+            no_image: false,
+        });
+        Self::with(status, lines, Some(len), body, fresh_until)
     }
 
     fn with(
@@ -199,23 +246,48 @@ impl Answer {
     /// the whole of it, or for a file its head and the file to send after it; `None`
     /// (nothing put) when the file has changed.
     pub(in crate::server::h1) fn put(
-        &self,
+        &mut self,
         persist: Persist,
+        mss: SegmentSize<'_>,
         out: &mut Vec<u8>,
-    ) -> Option<Option<(Arc<OpenFile>, u64)>> {
+    ) -> Option<Option<FileRange>> {
         let (file, copied) = match &self.body {
             Body::Memory(bytes) => (None, &bytes[..]),
-            Body::File(same, len) => {
-                let file = Arc::clone(same.if_unchanged()?);
-                (Some((file, *len)), &[][..])
+            Body::File(body) => {
+                let file = Arc::clone(body.same.if_unchanged()?);
+                let range = FileRange {
+                    file,
+                    from: 0,
+                    len: body.len,
+                };
+                (Some(range), &[][..])
             }
         };
+        let at = out.len();
         out.reserve(self.head.len() + 64 + copied.len());
         out.extend_from_slice(&self.head);
         super::response::put_tail(persist.option(), out);
         out.extend_from_slice(copied);
+        if let Body::File(body) = &mut self.body {
+            // The head just put, and the file after it, go out as one image if they can.
+            if let Some(image) = body.image(persist, &out[at..], mss) {
+                out.truncate(at);
+                return Some(Some(image));
+            }
+        }
         Some(file)
     }
+}
+
+/// Bytes of an open file to send after what the write buffer holds.
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    /// The file.
+    pub file: Arc<OpenFile>,
+    /// Where the bytes start in it.
+    pub from: u64,
+    /// How many bytes.
+    pub len: u64,
 }
 
 /// What the lane did with a request.
@@ -224,9 +296,9 @@ pub enum Lookup {
     /// Its answer was remembered, and is now at the end of the write buffer; the connection
     /// then goes on as `Persist` says.
     Put(Persist),
-    /// Its answer was remembered, and its head is now at the end of the write buffer: this
-    /// many bytes of this file, from its start, are to follow; then as `Persist` says.
-    PutFile(Arc<OpenFile>, u64, Persist),
+    /// Its answer was remembered, and is now at the end of the write buffer up to these
+    /// bytes of a file, which are to follow; then as `Persist` says.
+    PutFile(FileRange, Persist),
     /// It may take the lane, but no answer is remembered for it: its key, to remember the
     /// answer under.
     Missed(Box<[u8]>),
@@ -234,8 +306,16 @@ pub enum Lookup {
     Refused,
 }
 
+/// The connection's maximum segment size, asked only when an image is made ([`image`]).
+pub type SegmentSize<'a> = &'a dyn Fn() -> Option<u32>;
+
 /// Answer `req` from this thread's table into `out` if it can be; else say why not.
-pub fn lookup(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) -> Lookup {
+pub fn lookup(
+    req: &httparse::Request<'_, '_>,
+    epoch: u64,
+    mss: SegmentSize<'_>,
+    out: &mut Vec<u8>,
+) -> Lookup {
     thread_local! {
         /// Where keys are made: most are looked up and found, and need no allocation.
         static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -244,9 +324,9 @@ pub fn lookup(req: &httparse::Request<'_, '_>, epoch: u64, out: &mut Vec<u8>) ->
         let Some(persist) = key(req, epoch, scratch) else {
             return Lookup::Refused;
         };
-        match put(scratch, persist, out) {
+        match put(scratch, persist, mss, out) {
             Some(None) => Lookup::Put(persist),
-            Some(Some((file, len))) => Lookup::PutFile(file, len, persist),
+            Some(Some(range)) => Lookup::PutFile(range, persist),
             None => Lookup::Missed(scratch.as_slice().into()),
         }
     })
@@ -368,14 +448,15 @@ fn slot_of(key: &[u8]) -> usize {
 pub fn put(
     key: &[u8],
     persist: Persist,
+    mss: SegmentSize<'_>,
     out: &mut Vec<u8>,
-) -> Option<Option<(Arc<OpenFile>, u64)>> {
+) -> Option<Option<FileRange>> {
     let at = slot_of(key);
     TABLE.with_borrow_mut(|table| {
         let slot = table.get_mut(at)?;
-        let found = slot.as_ref().filter(|s| *s.key == *key)?;
+        let found = slot.as_mut().filter(|s| *s.key == *key)?;
         let put = if found.answer.fresh_until > Instant::now() {
-            found.answer.put(persist, out)
+            found.answer.put(persist, mss, out)
         } else {
             None
         };
@@ -399,4 +480,4 @@ pub fn remember(key: Box<[u8]>, answer: Answer) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(in crate::server::h1) mod tests;

@@ -4,6 +4,8 @@
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
+use crate::body::open_file::OpenFile;
+
 use super::*;
 
 /// The key of `raw` (a whole head) under `epoch`, or `None` when it may not take the lane.
@@ -213,7 +215,7 @@ fn answer(body: &'static str, for_ms: u64) -> Answer {
 fn an_answer_is_its_head_then_date_server_and_body() {
     let mut out = b"earlier".to_vec();
     assert!(matches!(
-        answer("hello", 1000).put(Persist::Open, &mut out),
+        answer("hello", 1000).put(Persist::Open, &|| None, &mut out),
         Some(None)
     ));
     let text = String::from_utf8(out).unwrap();
@@ -241,7 +243,11 @@ fn a_repeat_states_close_or_keep_alive_before_its_date() {
         (Persist::OpenSaid, "connection: keep-alive"),
     ] {
         let mut out = Vec::new();
-        assert!(answer("hello", 1000).put(persist, &mut out).is_some());
+        assert!(
+            answer("hello", 1000)
+                .put(persist, &|| None, &mut out)
+                .is_some()
+        );
         let text = String::from_utf8(out).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "hello");
@@ -269,21 +275,21 @@ fn an_answer_is_put_only_for_its_whole_key_while_fresh() {
     remember(one.clone().into_boxed_slice(), answer("one", 60_000));
     let mut out = Vec::new();
     assert!(
-        put(&other, Persist::Open, &mut out).is_none(),
+        put(&other, Persist::Open, &|| None, &mut out).is_none(),
         "a key sharing the slot took its answer"
     );
     assert!(out.is_empty());
-    assert!(put(&one, Persist::Open, &mut out).is_some());
+    assert!(put(&one, Persist::Open, &|| None, &mut out).is_some());
     assert!(out.ends_with(b"one"));
     // The other key's answer takes the slot.
     remember(other.clone().into_boxed_slice(), answer("other", 60_000));
-    assert!(put(&one, Persist::Open, &mut Vec::new()).is_none());
+    assert!(put(&one, Persist::Open, &|| None, &mut Vec::new()).is_none());
     let mut out = Vec::new();
-    assert!(put(&other, Persist::Open, &mut out).is_some() && out.ends_with(b"other"));
+    assert!(put(&other, Persist::Open, &|| None, &mut out).is_some() && out.ends_with(b"other"));
 
     // Past its freshness, an answer is not put, and is dropped.
     remember(one.clone().into_boxed_slice(), answer("stale", 0));
-    assert!(put(&one, Persist::Open, &mut Vec::new()).is_none());
+    assert!(put(&one, Persist::Open, &|| None, &mut Vec::new()).is_none());
     let dropped = TABLE.with_borrow(|table| table[slot_of(&one)].is_none());
     assert!(dropped);
 }
@@ -298,27 +304,30 @@ fn lookup_puts_misses_or_refuses() {
     req.parse_with_uninit_headers(raw.as_bytes(), &mut fields)
         .unwrap();
     let mut out = Vec::new();
-    let Lookup::Missed(key) = lookup(&req, 7, &mut out) else {
+    let Lookup::Missed(key) = lookup(&req, 7, &|| None, &mut out) else {
         panic!("not a miss");
     };
     assert!(out.is_empty());
     remember(key, answer("found", 60_000));
     assert!(matches!(
-        lookup(&req, 7, &mut out),
+        lookup(&req, 7, &|| None, &mut out),
         Lookup::Put(Persist::Open)
     ));
     assert!(out.ends_with(b"found"));
     assert!(matches!(
-        lookup(&req, 8, &mut Vec::new()),
+        lookup(&req, 8, &|| None, &mut Vec::new()),
         Lookup::Missed(_)
     ));
     req.version = Some(0);
     assert!(matches!(
-        lookup(&req, 7, &mut Vec::new()),
+        lookup(&req, 7, &|| None, &mut Vec::new()),
         Lookup::Missed(_)
     ));
     req.method = Some("HEAD");
-    assert!(matches!(lookup(&req, 7, &mut Vec::new()), Lookup::Refused));
+    assert!(matches!(
+        lookup(&req, 7, &|| None, &mut Vec::new()),
+        Lookup::Refused
+    ));
 }
 
 /// Every listed name is classed as listed, in any case; the lowercasing buffer holds the
@@ -344,4 +353,239 @@ fn names_are_classed_ignoring_case() {
     ] {
         assert_eq!(class(name.as_bytes()), Class::Keyed, "{name}");
     }
+}
+
+/// A file the cache keeps open and holds the bytes of, as a test sees it: unchanged until
+/// told otherwise, its bytes held unless told otherwise.
+pub(in crate::server::h1) struct Kept {
+    open: Arc<OpenFile>,
+    bytes: Option<Bytes>,
+    changed: std::sync::atomic::AtomicBool,
+    _dir: tempfile::TempDir,
+}
+
+impl Kept {
+    /// A kept file of `bytes`, its bytes held.
+    pub(in crate::server::h1) fn new(bytes: &[u8]) -> Arc<Kept> {
+        Arc::new(Self::with(bytes, true))
+    }
+
+    fn with(bytes: &[u8], held: bool) -> Kept {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        Kept {
+            open: Arc::new(OpenFile::kept(file, bytes.len() as u64)),
+            bytes: held.then(|| Bytes::copy_from_slice(bytes)),
+            changed: std::sync::atomic::AtomicBool::new(false),
+            _dir: dir,
+        }
+    }
+}
+
+impl SameFile for Kept {
+    fn if_unchanged(&self) -> Option<&Arc<OpenFile>> {
+        (!self.changed.load(std::sync::atomic::Ordering::Relaxed)).then_some(&self.open)
+    }
+
+    fn bytes(&self) -> Option<&Bytes> {
+        self.bytes.as_ref()
+    }
+}
+
+/// What a repeat of `answer` saying `persist` sends: the image's bytes read back, and the
+/// length to send; it must put nothing in the write buffer.
+pub(in crate::server::h1) fn image_of(answer: &mut Answer, persist: Persist) -> (Vec<u8>, u64) {
+    let mut out = Vec::new();
+    let Some(Some(range)) = answer.put(persist, &|| None, &mut out) else {
+        panic!("no file to send");
+    };
+    assert!(out.is_empty(), "an image's head went to the buffer too");
+    (sent(&range), range.len)
+}
+
+/// The bytes of `range`, read by offset as `sendfile` reads them.
+fn sent(range: &FileRange) -> Vec<u8> {
+    let mut bytes = vec![0; range.len as usize];
+    std::os::unix::fs::FileExt::read_exact_at(range.file.file(), &mut bytes, range.from).unwrap();
+    bytes
+}
+
+fn file_answer(kept: Arc<Kept>, len: u64) -> Answer {
+    let until = Instant::now() + Duration::from_secs(60);
+    let lines = b"content-type: application/octet-stream\r\n";
+    Answer::from_file(StatusCode::OK, lines, kept, len, until)
+}
+
+fn body_of(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 253) as u8).collect()
+}
+
+/// A file's answer goes out as one image: its head (with this second's `Date`) and the bytes,
+/// made once and sent again while the head is the same; each way of closing has its own.
+#[test]
+fn a_file_answer_is_sent_as_one_image_made_once() {
+    let body = body_of(100 * 1024);
+    let mut answer = file_answer(Kept::new(&body), body.len() as u64);
+    let (image, len) = image_of(&mut answer, Persist::Open);
+    assert_eq!(image.len() as u64, len);
+    let (head, rest) = image.split_at(image.len() - body.len());
+    assert_eq!(rest, body);
+    let head = String::from_utf8(head.to_vec()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-length: 102400\r\ndate: "),
+        "{head}"
+    );
+    assert!(head.ends_with("\r\nserver: usher\r\n\r\n"), "{head}");
+    let date = |head: &str| head.split("\r\ndate: ").nth(1).unwrap()[..29].to_string();
+
+    // Sent again: the same file, unless the second (so the `Date`) has changed meanwhile.
+    let same = |answer: &mut Answer, persist| {
+        let mut out = Vec::new();
+        let Some(Some(range)) = answer.put(persist, &|| None, &mut out) else {
+            panic!("no file");
+        };
+        range.file
+    };
+    let first = same(&mut answer, Persist::Open);
+    let mut again = same(&mut answer, Persist::Open);
+    if !Arc::ptr_eq(&first, &again) {
+        // The second turned between the two: now it holds for a while.
+        again = same(&mut answer, Persist::Open);
+        assert!(Arc::ptr_eq(&again, &same(&mut answer, Persist::Open)));
+    }
+    assert!(Arc::ptr_eq(&again, &same(&mut answer, Persist::Open)));
+
+    // Closing, it says so, from an image of its own; the kept-open one stays.
+    let (closing, _) = image_of(&mut answer, Persist::Close);
+    let closing = String::from_utf8_lossy(&closing[..closing.len() - body.len()]).into_owned();
+    assert!(
+        closing.contains("\r\nconnection: close\r\ndate: "),
+        "{closing}"
+    );
+    assert!(Arc::ptr_eq(&again, &same(&mut answer, Persist::Open)));
+    let (open, _) = image_of(&mut answer, Persist::Open);
+    let open = String::from_utf8_lossy(&open[..open.len() - body.len()]).into_owned();
+    assert!(!open.contains("connection:"), "{open}");
+    assert_eq!(date(&open).len(), 29);
+}
+
+/// An image is never written again: a new `Date` makes a new image, and the old one's bytes
+/// stay as they were for a socket still sending them.
+#[test]
+fn a_new_date_makes_a_new_image_and_leaves_the_old_one_alone() {
+    let body = body_of(40 * 1024);
+    let len = body.len() as u64;
+    let mut answer = file_answer(Kept::new(&body), len);
+    let mut out = Vec::new();
+    let Some(Some(old)) = answer.put(Persist::Open, &|| None, &mut out) else {
+        panic!("no image");
+    };
+    let before = sent(&old);
+    // Another head for the same way of closing, as the next second's `Date` gives.
+    let Body::File(file) = &mut answer.body else {
+        panic!("not a file's answer");
+    };
+    let other = [&before[..before.len() - body.len() - 4], b"x\r\n\r\n"].concat();
+    let new = file
+        .image(Persist::Open, &other, &|| None)
+        .expect("an image");
+    assert!(!Arc::ptr_eq(&old.file, &new.file));
+    assert_eq!(sent(&new), [&other[..], &body[..]].concat());
+    assert_eq!(sent(&old), before, "the old image was written over");
+}
+
+/// A file changed since (its `statx` differs) is not repeated, image or not; without the
+/// bytes held, or past the thread's budget, the answer goes out as head and file, as before.
+#[test]
+fn without_an_image_the_answer_goes_out_as_head_and_file() {
+    let body = body_of(100 * 1024);
+    let len = body.len() as u64;
+    let kept = Kept::new(&body);
+    let mut answer = file_answer(Arc::clone(&kept), len);
+    assert!(
+        answer
+            .put(Persist::Open, &|| None, &mut Vec::new())
+            .is_some()
+    );
+    kept.changed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut out = Vec::new();
+    assert!(
+        answer.put(Persist::Open, &|| None, &mut out).is_none(),
+        "changed"
+    );
+    assert!(out.is_empty());
+
+    let head_and_file = |answer: &mut Answer| {
+        let mut out = Vec::new();
+        let Some(Some(range)) = answer.put(Persist::Open, &|| None, &mut out) else {
+            panic!("nothing to send");
+        };
+        assert_eq!(
+            (range.from, range.len),
+            (0, len),
+            "the file alone follows the head"
+        );
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\n"));
+        range.file
+    };
+    let unheld = Arc::new(Kept::with(&body, false));
+    let file = head_and_file(&mut file_answer(Arc::clone(&unheld) as _, len));
+    assert!(Arc::ptr_eq(&file, &unheld.open));
+
+    // This thread's images fill the budget; the answer after them goes out as before, and
+    // dropping them gives their bytes back.
+    let before = image::held();
+    let answers: Vec<Answer> = (0..=image::BUDGET / body.len())
+        .map(|_| {
+            let mut answer = file_answer(Kept::new(&body), len);
+            answer
+                .put(Persist::Open, &|| None, &mut Vec::new())
+                .unwrap();
+            answer
+        })
+        .collect();
+    assert!(image::held() <= image::BUDGET);
+    assert!(image::held() > image::BUDGET - 2 * body.len());
+    let kept = Kept::new(&body);
+    let file = head_and_file(&mut file_answer(Arc::clone(&kept), len));
+    assert!(Arc::ptr_eq(&file, &kept.open));
+    drop(answers);
+    assert_eq!(image::held(), before);
+}
+
+/// An image made for a connection's MSS starts where `sendfile`'s first step of 16 pages
+/// ends on a whole number of segments, and still sends exactly the answer.
+#[test]
+fn an_image_is_laid_out_for_whole_segments() {
+    let page = crate::page_cache::page_size();
+    // Loopback's MSS, Ethernet's with timestamps, and one that divides the step.
+    for (mss, step_rest) in [(65_483, 53), (1448, 376), (4096, 0)] {
+        let lead = image::lead(Some(mss));
+        assert!(lead < page);
+        assert_eq!((16 * page - lead) % u64::from(mss), 0, "{mss}");
+        if page == 4096 {
+            assert_eq!(lead, step_rest, "{mss}");
+        }
+    }
+    assert_eq!(image::lead(None), 0);
+    assert_eq!(image::lead(Some(0)), 0);
+    // No place in the first page makes the first step whole segments of 40,000 bytes.
+    assert_eq!(image::lead(Some(40_000)), 0);
+
+    let body = body_of(100 * 1024);
+    let len = body.len() as u64;
+    let mut answer = file_answer(Kept::new(&body), len);
+    let mut out = Vec::new();
+    let Some(Some(range)) = answer.put(Persist::Open, &|| Some(65_483), &mut out) else {
+        panic!("no image");
+    };
+    assert!(out.is_empty());
+    assert_eq!(range.from, image::lead(Some(65_483)));
+    let bytes = sent(&range);
+    assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(bytes.ends_with(&body));
 }

@@ -8,15 +8,13 @@
 //! runs. Field values are sliced out of the received bytes, not copied.
 
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
-use super::express::Persist;
-use crate::body::open_file::OpenFile;
+use super::express::{FileRange, Persist};
 use crate::http::field_value;
 use crate::http::persistence::persistent;
 use crate::problem::Problem;
@@ -76,10 +74,9 @@ pub enum Parsed {
     /// The lane had the answer: it was put after what the writer held, the head consumed;
     /// the connection then goes on as `Persist` says.
     Repeated(Persist),
-    /// The lane had the answer: its head was put after what the writer held, and this many
-    /// bytes of this file, from its start, are to follow; the head consumed; then as
-    /// `Persist` says.
-    RepeatedFile(Arc<OpenFile>, u64, Persist),
+    /// The lane had the answer: it was put after what the writer held up to these bytes of
+    /// a file, which are to follow; the head consumed; then as `Persist` says.
+    RepeatedFile(FileRange, Persist),
 }
 
 /// The express lane, open for one parse: the configuration's epoch, and where a repeated
@@ -89,6 +86,8 @@ pub struct Lane<'a> {
     pub epoch: u64,
     /// The connection's write buffer.
     pub out: &'a mut Vec<u8>,
+    /// The connection's maximum segment size, if it can be asked.
+    pub mss: super::express::SegmentSize<'a>,
 }
 
 /// A head that is refused: the problem to answer with, negotiated by the request's Accept
@@ -168,14 +167,14 @@ pub fn parse_or_repeat(
         return Err(unparsed(too_large(), buf));
     }
     let express_key = match lane {
-        Some(lane) => match super::express::lookup(&req, lane.epoch, lane.out) {
+        Some(lane) => match super::express::lookup(&req, lane.epoch, lane.mss, lane.out) {
             super::express::Lookup::Put(persist) => {
                 buf.advance(len);
                 return Ok(Some(Parsed::Repeated(persist)));
             }
-            super::express::Lookup::PutFile(file, length, persist) => {
+            super::express::Lookup::PutFile(range, persist) => {
                 buf.advance(len);
-                return Ok(Some(Parsed::RepeatedFile(file, length, persist)));
+                return Ok(Some(Parsed::RepeatedFile(range, persist)));
             }
             super::express::Lookup::Missed(key) => Some(key),
             super::express::Lookup::Refused => None,

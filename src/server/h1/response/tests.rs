@@ -350,7 +350,8 @@ fn reason_phrases_are_rfc_9110s() {
 }
 
 /// The express lane repeats a prepared answer as this writer writes it: the same head, field
-/// for field, then the body; on HTTP/1.1 and 1.0, kept open or closing after it.
+/// for field, then the body (a file's answer in one image of both); on HTTP/1.1 and 1.0, kept
+/// open or closing after it.
 #[test]
 fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
     use super::super::express::{Answer, Persist};
@@ -383,9 +384,9 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
         out
     };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    let by_lane = |answer: Answer, persist| {
+    let by_lane = |mut answer: Answer, persist| {
         let mut out = Vec::new();
-        answer.put(persist, &mut out);
+        answer.put(persist, &|| None, &mut out);
         out
     };
     let cases = [
@@ -410,6 +411,19 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
                 "{status} {persist:?}"
             );
         }
+        // A file's answer, repeated as one image of head and body.
+        let body = Bytes::from(
+            (0..40_000u32)
+                .map(|i| b'a' + (i % 26) as u8)
+                .collect::<Vec<_>>(),
+        );
+        let writer = by_writer(StatusCode::OK, ResponseBody::full(body.clone()), exchange());
+        let kept = super::super::express::tests::Kept::new(&body);
+        let len = body.len() as u64;
+        let mut answer = Answer::from_file(StatusCode::OK, fields.lines(), kept, len, until);
+        let (image, len) = super::super::express::tests::image_of(&mut answer, persist);
+        assert_eq!(image.len() as u64, len);
+        assert_eq!(without_date(&image), without_date(&writer), "{persist:?}");
         // A 304: no body, and no Content-Length.
         let writer = by_writer(StatusCode::NOT_MODIFIED, ResponseBody::Empty, exchange());
         let lane = by_lane(Answer::not_modified(fields.lines(), until), persist);
