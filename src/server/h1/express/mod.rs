@@ -162,11 +162,11 @@ impl FileBody {
         }
         // Dropped first, so its bytes leave the budget before the new one's are counted.
         *made = None;
-        let bytes = self.same.bytes().filter(|b| b.len() as u64 == self.len);
-        if self.no_image || bytes.is_none() {
+        if self.no_image {
             return None;
         }
-        match Image::make(head, bytes?, mss()) {
+        let bytes = self.same.bytes().filter(|b| b.len() as u64 == self.len)?;
+        match Image::make(head, bytes, mss()) {
             Ok(image) => Some(made.insert(image).to_send()),
             Err(_) => {
                 self.no_image = true;
@@ -243,8 +243,9 @@ impl Answer {
     }
 
     /// Put the answer, saying `persist` and with this moment's `Date`, at the end of `out`:
-    /// the whole of it, or for a file its head and the file to send after it; `None`
-    /// (nothing put) when the file has changed.
+    /// the whole of it, or for a file what to send after what was put (its image, with
+    /// nothing put, or the file after its head); `None` (nothing put) when the file has
+    /// changed.
     pub(in crate::server::h1) fn put(
         &mut self,
         persist: Persist,
