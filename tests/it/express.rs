@@ -237,9 +237,13 @@ async fn a_change_is_seen_within_the_bound_through_the_lane() {
 /// the requests the lane does not take (HEAD) among them.
 #[tokio::test]
 async fn pipelined_repeats_are_answered_in_order() {
-    let s = TestServer::start(|root| {
+    // Sent with `sendfile` (over 32 KiB), repeated from an image of the whole answer.
+    let big: Vec<u8> = (0..100 * 1024).map(|i| (i % 241) as u8).collect();
+    let content = big.clone();
+    let s = TestServer::start(move |root| {
         write(root, "a.txt", "aaaa");
         write(root, "b.txt", "b".repeat(3000));
+        write(root, "c.bin", &content);
     })
     .await;
     let addr = s.addr;
@@ -250,6 +254,12 @@ async fn pipelined_repeats_are_answered_in_order() {
             ("GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n", "200", 3000, false),
             ("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "404", 0, false),
             ("HEAD /b.txt HTTP/1.1\r\nHost: x\r\n\r\n", "200", 0, true),
+            (
+                "GET /c.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+                "200",
+                big.len(),
+                false,
+            ),
         ];
         let order: Vec<usize> = (0..REQUESTS)
             .map(|i| (i * 7 + i / 3) % kinds.len())
@@ -268,6 +278,9 @@ async fn pipelined_repeats_are_answered_in_order() {
             assert_eq!(answer.status(), status, "answer {i} to {request}");
             if status == "200" {
                 assert_eq!(answer.body.len(), length, "answer {i} to {request}");
+            }
+            if request.contains("c.bin") {
+                assert!(answer.body == big, "answer {i} to {request}");
             }
         }
         sending.join().unwrap();

@@ -307,7 +307,8 @@ pub enum Lookup {
     Refused,
 }
 
-/// The connection's maximum segment size, asked only when an image is made ([`image`]).
+/// The segment size the connection settles at (the MSS it advertised), asked only when an
+/// image is made ([`image`]).
 pub type SegmentSize<'a> = &'a dyn Fn() -> Option<u32>;
 
 /// Answer `req` from this thread's table into `out` if it can be; else say why not.

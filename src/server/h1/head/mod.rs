@@ -86,7 +86,7 @@ pub struct Lane<'a> {
     pub epoch: u64,
     /// The connection's write buffer.
     pub out: &'a mut Vec<u8>,
-    /// The connection's maximum segment size, if it can be asked.
+    /// The segment size the connection settles at, if it can be asked.
     pub mss: super::express::SegmentSize<'a>,
 }
 
