@@ -657,7 +657,7 @@ fpm_ns() { tree_ns "$FPM_PID"; }
 # ---------------------------------------------------------------------------------------------
 # Rows. Each row function prints "VALUE CPU [BACKEND_CPU [NOTE...]]" (CPU "-" when not measured;
 # the backend's in rows l (php-fpm) and m (the upstream nginx) only; a note for the report in
-# row m) on success, or a reason on stderr and returns 1.
+# rows d and m) on success, or a reason on stderr and returns 1.
 
 describe_rows() {
   {
@@ -835,10 +835,37 @@ row_m() {
     "$(awk -v c="$conns" -v n="$passed" 'BEGIN{printf "%.3g", c / n}') per request"
 }
 
+# The counts of one kind of softirq on the server's core and on the client's, "SERVER CLIENT",
+# from /proc/softirqs ("HRTIMER:  n0  n1 ..."; a CPU's count is field CPU + 2).
+softirqs_on_cores() {
+  awk -v kind="$1:" -v server="$ONE_CORE_SERVER_CPUS" -v client="$CLIENT_CPU" \
+    '$1 == kind {print $(server + 2), $(client + 2)}' /proc/softirqs
+}
+
+# Which core ran a download's kernel work, as a note for row d (one-core section only): the
+# server core's share of the pacing timers (BBR paces each segment with a timer, which runs on
+# the core that armed it) and of the receive softirqs (over loopback the core that sends a
+# segment also delivers it). The rest ran on curl's core, which is the limit of this row: the
+# more of the transfer the server's core runs, the faster curl goes and the more CPU per MiB
+# the server shows, so the row's rate and server CPU trade against each other (README).
+softirq_split() {
+  awk -v h0="$1" -v h1="$2" -v r0="$3" -v r1="$4" 'BEGIN {
+    split(h0, a, " "); split(h1, b, " "); split(r0, c, " "); split(r1, d, " ")
+    ht = (b[1] - a[1]) + (b[2] - a[2]); rt = (d[1] - c[1]) + (d[2] - c[2])
+    if (ht > 0 && rt > 0)
+      printf "server core ran %.0f%% of the pacing timers and %.0f%% of the receive softirqs\n",
+        100 * (b[1] - a[1]) / ht, 100 * (d[1] - c[1]) / rt
+  }'
+}
+
 row_d() {
-  local s="$1" k t0 t1 c0 c1 out code size secs bytes=0
+  local s="$1" k t0 t1 c0 c1 out code size secs bytes=0 h0="" r0="" split=""
   local -a times=()
   precheck "$s" /1k.bin 200 1024 || return 1
+  if [ "$SECTION" = one ] && [ -n "$CLIENT_CPU" ]; then
+    h0=$(softirqs_on_cores HRTIMER)
+    r0=$(softirqs_on_cores NET_RX)
+  fi
   t0=$(server_ticks "${PID[$s]}")
   children_us
   c0=$CHILDREN_US
@@ -857,9 +884,12 @@ row_d() {
   c1=$CHILDREN_US
   t1=$(server_ticks "${PID[$s]}")
   client_cost "$c0" "$c1" $((bytes / 1048576))
-  awk -v b="$bytes" -v times="${times[*]}" -v d=$((t1 - t0)) -v hz="$CLK_TCK" \
+  [ -z "$h0" ] || split=$(softirq_split "$h0" "$(softirqs_on_cores HRTIMER)" \
+    "$r0" "$(softirqs_on_cores NET_RX)")
+  awk -v b="$bytes" -v times="${times[*]}" -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v note="$split" \
     'BEGIN{n = split(times, t, " "); for (i = 1; i <= n; i++) secs += t[i]
-      printf "%.3f %.2f\n", b / secs / 1e9, d * 1e6 / hz / (b / 1048576)}'
+      printf "%.3f %.2f%s\n", b / secs / 1e9, d * 1e6 / hz / (b / 1048576),
+        note == "" ? "" : " - " note}'
 }
 
 row_f() {
