@@ -268,8 +268,27 @@ impl Router {
             trace.site(choice, None);
             return Decision::Misdirected;
         };
+        trace.site(choice, Some(&compiled.site));
+        Self::choose(compiled, method, path, trace)
+    }
+
+    /// The route that takes `method` for `path` on the site at `site` (its index in
+    /// configuration order), if one does: what a request for it would be answered by.
+    pub fn route_on(&self, site: usize, method: &Method, path: &NormalPath) -> Option<&Route> {
+        match Self::choose(self.sites.get(site)?, method, path, &mut ()) {
+            Decision::Route(matched) => Some(matched.route),
+            _ => None,
+        }
+    }
+
+    /// Route and method, once the site is chosen.
+    fn choose<'r, T: Trace>(
+        compiled: &'r CompiledSite,
+        method: &Method,
+        path: &NormalPath,
+        trace: &mut T,
+    ) -> Decision<'r> {
         let site = &compiled.site;
-        trace.site(choice, Some(site));
         let mut decision = None;
         for location in &compiled.locations {
             let first = &site.routes[location.routes[0]];

@@ -25,7 +25,7 @@ use crate::handlers::cgi::{self, Cgi};
 use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::proxy::{self, Proxy};
-use crate::handlers::static_files::{ServeDir, StaticOptions};
+use crate::handlers::static_files::{ServeDir, StaticOptions, Suggestable};
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
 use crate::problem::Problem;
@@ -145,7 +145,7 @@ impl Routes {
         // Every route's paths are checked, and every failure reported with its route's
         // place in the file, rather than only the first.
         let mut failed = Vec::new();
-        for site in router.sites() {
+        for (site_index, site) in router.sites().enumerate() {
             for route in &site.routes {
                 let mut check = || -> Result<(), ConfigError> {
                     match &route.responder {
@@ -153,7 +153,9 @@ impl Routes {
                             let mut opts = opts.clone();
                             opts.root = canonical_root(&opts.root)?;
                             config.file_flags.apply(&mut opts);
-                            files.insert(route_key(route), ServeDir::new(opts));
+                            let files_here = ServeDir::new(opts)
+                                .suggesting_only(same_route(&router, site_index, route));
+                            files.insert(route_key(route), files_here);
                         }
                         Responder::Cgi(opts) => {
                             check_cgi(&opts.target)?;
@@ -179,7 +181,9 @@ impl Routes {
                             // The root's files that are not scripts are served as files.
                             let mut statics = StaticOptions::new(canonical_root(&opts.root)?);
                             statics.listing = false;
-                            files.insert(route_key(route), ServeDir::new(statics));
+                            let files_here = ServeDir::new(statics)
+                                .suggesting_only(same_route(&router, site_index, route));
+                            files.insert(route_key(route), files_here);
                             fastcgi.insert(route_key(route), FastCgi::new(opts.clone()));
                         }
                         Responder::Proxy(opts) => {
@@ -238,6 +242,16 @@ fn check_cgi(target: &cgi::CgiTarget) -> Result<(), ConfigError> {
 
 fn route_key(route: &Route) -> usize {
     std::ptr::from_ref(route) as usize
+}
+
+/// The paths a GET sends to `route` (of the site at `site`): all that its 404s may suggest.
+fn same_route(router: &Arc<Router>, site: usize, route: &Route) -> Suggestable {
+    let (router, key) = (Arc::clone(router), route_key(route));
+    Suggestable::new(move |path| {
+        router
+            .route_on(site, &Method::GET, path)
+            .is_some_and(|taker| route_key(taker) == key)
+    })
 }
 
 /// One default site with one route serving `files` at `/`: `usher serve ROOT`.

@@ -540,6 +540,43 @@ async fn the_custom_404_page_is_only_for_clients_that_prefer_html() {
     }
 }
 
+/// The "did you mean" paths of a 404 as problem JSON.
+async fn suggested(p: &Process, path: &str, user: Option<(&str, &str)>) -> Vec<String> {
+    let mut req = client()
+        .get(url(p, path))
+        .header("Accept", "application/problem+json");
+    if let Some((name, password)) = user {
+        req = req.basic_auth(name, Some(password));
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 404, "{path}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["suggestions"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// A 404 suggests only paths its own route answers: never, name by name, what another
+/// route keeps behind a password.
+#[tokio::test]
+async fn a_404_never_suggests_what_another_route_guards() {
+    let (p, _dir) = serve(CONFIG);
+    // Typos the `/` route answers, of names under `/private/` (an `auth` route).
+    for typo in ["/privat/s.txt", "/Private/s.txt", "/privte/"] {
+        let found = suggested(&p, typo, None).await;
+        assert!(
+            found.iter().all(|s| !s.starts_with("/private")),
+            "{typo}: {found:?}"
+        );
+    }
+    // The same route's own names are still suggested.
+    assert_eq!(suggested(&p, "/abuot.html", None).await, ["/about.html"]);
+    // Inside the guarded route, to a client that passed its check, its names are.
+    let inside = suggested(&p, "/private/sx.txt", Some(("alice", PASSWORD))).await;
+    assert_eq!(inside, ["/private/s.txt"]);
+}
+
 #[tokio::test]
 async fn clean_urls_serve_the_html_file() {
     let (p, _dir) = serve(CONFIG);

@@ -52,6 +52,7 @@ mod spa;
 mod suggest;
 mod variants;
 
+pub use self::suggest::Suggestable;
 pub use crate::body::file::{CONNECTION_READ_AHEAD, ReadAheadBudget};
 
 #[cfg(test)]
@@ -130,6 +131,8 @@ impl StaticOptions {
 pub struct ServeDir {
     opts: Arc<StaticOptions>,
     cache: Arc<Cache>,
+    /// Which paths a 404 may suggest (`None`: every path found).
+    suggestable: Option<Suggestable>,
 }
 
 type Answered = Result<Response<ResponseBody>, Box<Problem>>;
@@ -140,6 +143,15 @@ impl ServeDir {
         ServeDir {
             cache: Arc::new(Cache::new(opts.revalidate_after)),
             opts: Arc::new(opts),
+            suggestable: None,
+        }
+    }
+
+    /// The same, whose 404s suggest only the paths `suggestable` allows.
+    pub fn suggesting_only(self, suggestable: Suggestable) -> Self {
+        ServeDir {
+            suggestable: Some(suggestable),
+            ..self
         }
     }
 
@@ -380,7 +392,8 @@ impl ServeDir {
         });
         self.cache.count_walk();
         let cache = Arc::clone(&self.cache);
-        let job = resolve::Job::new(Arc::clone(&self.opts), cache, req, path, known_file);
+        let mut job = resolve::Job::new(Arc::clone(&self.opts), cache, req, path, known_file);
+        job.suggestable = self.suggestable.clone();
         let outcome = tokio::task::spawn_blocking(move || resolve::resolve(&job))
             .await
             .map_err(|err| {

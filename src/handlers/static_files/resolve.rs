@@ -29,6 +29,7 @@ use http::{HeaderValue, header};
 
 use super::cache::{CACHED_FILE_MAX, Cache, Identity};
 use super::listing::{self, Listed};
+use super::suggest::Suggestable;
 use super::variants::{self, Choice, Negotiated, Variants};
 use super::{StaticOptions, decoded_path, encoded_path, header_list, suggest, wants_body};
 use crate::http::accept;
@@ -61,6 +62,8 @@ pub(super) struct Job {
     pub(super) known: Option<Identity>,
     /// The caches (directory names for suggestions and variants).
     pub(super) cache: Arc<Cache>,
+    /// Which paths a 404 may suggest (`None`: every path found).
+    pub(super) suggestable: Option<Suggestable>,
 }
 
 impl Job {
@@ -82,6 +85,7 @@ impl Job {
             read_small: wants_body(&req.method),
             known,
             cache,
+            suggestable: None,
         }
     }
 
@@ -256,7 +260,12 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
     let segments = job.path.segments();
     let Some(dir) = parent else {
         // A file where a directory was needed (`/file.txt/x`): point at the file.
-        return Ok(not_found(job, vec![decoded_path(&segments[..at], false)]));
+        let file = decoded_path(&segments[..at], false);
+        let allowed = job.suggestable.as_ref().is_none_or(|s| s.allows(&file));
+        return Ok(not_found(
+            job,
+            if allowed { vec![file] } else { Vec::new() },
+        ));
     };
     if at + 1 == segments.len() && !job.path.trailing_slash() {
         if let Some(outcome) = clean_url(job, &dir, &segments[at]) {
@@ -267,7 +276,8 @@ fn missing(job: &Job, at: usize, parent: Option<PathBuf>) -> Result<Outcome, Rac
             return outcome;
         }
     }
-    let suggestions = suggest::suggest(&job.opts, &job.cache, &dir, segments, at);
+    let suggestable = job.suggestable.as_ref();
+    let suggestions = suggest::suggest(&job.opts, &job.cache, suggestable, &dir, segments, at);
     Ok(not_found(job, suggestions))
 }
 

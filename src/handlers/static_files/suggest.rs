@@ -9,12 +9,48 @@
 //! (`/intro.html` -> `/introduction.html`), the same extension first. When a middle segment is wrong (`/dcos/intro.html`), the suggestion keeps the rest of the path if
 //! it exists under the corrected directory (`/docs/intro.html`).
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::StaticOptions;
 use super::cache::Cache;
 use super::decoded_path;
 use super::resolve::{is_hidden, lookup};
+use crate::http::target::NormalPath;
+
+/// Which paths a 404 may suggest. The server allows only the paths its router sends to the
+/// same route as the request: the names come from this route's root, and a path another route
+/// takes may be guarded there (`auth`), answered by something else (a proxy, a program), or
+/// not exist under that route's root at all. A 404 must not list, name by name, what a 401
+/// protects.
+#[derive(Clone)]
+pub struct Suggestable(Arc<dyn Fn(&NormalPath) -> bool + Send + Sync>);
+
+impl Suggestable {
+    /// Paths for which `allows` says yes.
+    pub fn new(allows: impl Fn(&NormalPath) -> bool + Send + Sync + 'static) -> Self {
+        Suggestable(Arc::new(allows))
+    }
+
+    /// Whether `decoded`, an absolute path as suggestions show it (`/docs/`, `/a b.txt`),
+    /// may be suggested.
+    pub(super) fn allows(&self, decoded: &str) -> bool {
+        let trailing_slash = decoded.ends_with('/');
+        let segments = decoded
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (self.0)(&NormalPath::from_segments(segments, trailing_slash))
+    }
+}
+
+impl fmt::Debug for Suggestable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Suggestable(..)")
+    }
+}
 
 /// Suggestions offered, at most.
 const MAX_SUGGESTIONS: usize = 3;
@@ -33,10 +69,11 @@ const MIN_PREFIX_STEM: usize = 3;
 const KEEP: usize = 8;
 
 /// Up to three decoded absolute paths near `segments`, whose segment `at` names nothing in
-/// `dir` (the directory of segments `..at`).
+/// `dir` (the directory of segments `..at`), each one `suggestable` allows.
 pub(super) fn suggest(
     opts: &StaticOptions,
     cache: &Cache,
+    suggestable: Option<&Suggestable>,
     dir: &Path,
     segments: &[String],
     at: usize,
@@ -95,6 +132,9 @@ pub(super) fn suggest(
             if rest_exists(opts, &entry.path, rest) {
                 path.push_str(&decoded_path(rest, false)[1..]);
             }
+        }
+        if suggestable.is_some_and(|s| !s.allows(&path)) {
+            continue;
         }
         out.push(path);
         if out.len() == MAX_SUGGESTIONS {
@@ -223,7 +263,35 @@ fn osa_distance(
 
 #[cfg(test)]
 mod tests {
-    use super::{Lowered, Scratch, score};
+    use super::{Lowered, Scratch, Suggestable, score};
+    use crate::http::target::{NormalPath, normalise};
+    use std::sync::{Arc, Mutex};
+
+    /// A suggestion is judged as the path a request for it would have, decoded.
+    #[test]
+    fn a_suggestion_is_judged_as_its_request_path() {
+        let seen: Arc<Mutex<Vec<NormalPath>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let suggestable = Suggestable::new(move |path: &NormalPath| {
+            record.lock().unwrap().push(path.clone());
+            path.segments().first().is_none_or(|s| s != "private")
+        });
+        let cases = [
+            ("/", "/", true),
+            ("/docs/", "/docs/", true),
+            ("/docs/intro.html", "/docs/intro.html", true),
+            ("/a b/é.txt", "/a%20b/%C3%A9.txt", true),
+            ("/private/", "/private/", false),
+            ("/private/s.txt", "/private/s.txt", false),
+        ];
+        for (decoded, encoded, allowed) in cases {
+            assert_eq!(suggestable.allows(decoded), allowed, "{decoded}");
+            let judged = seen.lock().unwrap().pop().unwrap();
+            let asked = normalise(encoded).unwrap();
+            assert_eq!(judged.segments(), asked.segments(), "{decoded}");
+            assert_eq!(judged.trailing_slash(), asked.trailing_slash(), "{decoded}");
+        }
+    }
 
     fn dist(a: &str, b: &str) -> Option<usize> {
         let wanted = Lowered::new(a);

@@ -295,3 +295,42 @@ fn one_site_without_names_answers_whatever_the_host() {
         );
     }
 }
+
+/// `route_on` picks, on a site given by index and whatever the Host, the route a request
+/// would get: the one a 404's suggestions must share.
+#[test]
+fn route_on_a_site_is_the_route_a_request_gets() {
+    let router = Router::new(vec![
+        site("named", &["a.test"], vec![route("/", None)]),
+        site(
+            "default",
+            &[],
+            vec![route("/", None), route("/private/", Some(&[Method::GET]))],
+        ),
+    ])
+    .unwrap();
+    let label = |site: usize, method: &Method, path: &str| {
+        router.route_on(site, method, &p(path)).map(|r| {
+            format!(
+                "{} {}",
+                r.label,
+                std::ptr::eq(r, &router.sites().nth(site).unwrap().routes[0])
+            )
+        })
+    };
+    assert_eq!(
+        label(1, &Method::GET, "/private/s.txt").as_deref(),
+        Some("/private/ false")
+    );
+    assert_eq!(
+        label(1, &Method::GET, "/privat/s.txt").as_deref(),
+        Some("/ true")
+    );
+    assert_eq!(
+        label(0, &Method::GET, "/private/s.txt").as_deref(),
+        Some("/ true")
+    );
+    // A method the most specific route does not take: no route (the request gets 405).
+    assert_eq!(label(1, &Method::PUT, "/private/s.txt"), None);
+    assert_eq!(label(2, &Method::GET, "/"), None);
+}
