@@ -130,12 +130,8 @@ pub fn parse_or_repeat(
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(len)) => len,
-        // A request line longer than the whole head may be: its target is what is long.
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES && !buf.contains(&b'\n') => {
-            return Err(target_too_long(buf.len()).into());
-        }
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-            return Err(unparsed(too_large(), buf));
+            return Err(oversized(buf));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         // 505 or 400 depends on the whole request line (`names_a_version`): wait for its
@@ -164,7 +160,7 @@ pub fn parse_or_repeat(
         Err(e) => return Err(unparsed(Box::new(syntax_problem(e, buf)), buf)),
     };
     if len > MAX_HEAD_BYTES {
-        return Err(unparsed(too_large(), buf));
+        return Err(oversized(buf));
     }
     let express_key = match lane {
         Some(lane) => match super::express::lookup(&req, lane.epoch, lane.mss, lane.out) {
@@ -545,6 +541,30 @@ fn bad(why: &str) -> Box<Problem> {
     Box::new(Problem::bad_request(format!(
         "The request is malformed: {why} (RFC 9112)."
     )))
+}
+
+/// A head past [`MAX_HEAD_BYTES`], whole or not: 414 when its request line alone is longer
+/// than a target may be (RFC 9112 §3: the target is what is long, whether or not the line's
+/// end has arrived yet), else 431.
+fn oversized(buf: &[u8]) -> Refusal {
+    let ended = buf.iter().position(|&b| b == b'\n');
+    let line = &buf[..ended.unwrap_or(buf.len())];
+    // The target runs from after the method to the version's space, or to what has arrived.
+    let start = line.iter().position(|&b| b == b' ').map_or(0, |at| at + 1);
+    let end = match ended {
+        Some(_) => line
+            .iter()
+            .rposition(|&b| b == b' ')
+            .filter(|&at| at >= start),
+        None => None,
+    };
+    let target = end.unwrap_or(line.len()) - start;
+    let problem = if target > MAX_TARGET_BYTES {
+        target_too_long(target)
+    } else {
+        too_large()
+    };
+    unparsed(problem, buf)
 }
 
 fn too_large() -> Box<Problem> {

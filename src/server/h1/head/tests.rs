@@ -295,6 +295,15 @@ fn a_request_line_longer_than_a_head_is_414() {
     let mut buf = BytesMut::from(format!("GET /{}", "a".repeat(MAX_HEAD_BYTES + 10)).as_str());
     let refusal = parse(&mut buf).unwrap_err();
     assert_eq!(refusal.problem.status, StatusCode::URI_TOO_LONG);
+    // Its end arrived in the same read, fields after it: still the target that is long.
+    let ended = format!(
+        "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(MAX_HEAD_BYTES + 10)
+    );
+    let refusal = parse(&mut BytesMut::from(ended.as_str())).unwrap_err();
+    assert_eq!(refusal.problem.status, StatusCode::URI_TOO_LONG);
+    let exact = format!("is at least {} bytes", MAX_HEAD_BYTES + 11);
+    assert!(refusal.problem.detail.contains(&exact), "{refusal:?}");
     let fields = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES + 10));
     let refusal = parse(&mut BytesMut::from(fields.as_str())).unwrap_err();
     assert_eq!(
