@@ -441,10 +441,82 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
             *bad("a field name is not a token, or has whitespace before its colon")
         }
         httparse::Error::HeaderValue => *bad("a field value holds a control character"),
-        httparse::Error::NewLine => *bad("a line is not ended by CRLF"),
-        httparse::Error::Token => *bad("the method is not a token"),
+        // httparse names the first byte it could not take; what that means depends on where
+        // in the request line it stopped, so the line itself is read for the explanation.
+        httparse::Error::NewLine | httparse::Error::Token | httparse::Error::Version => {
+            *bad(request_line_fault(buf).unwrap_or(match e {
+                httparse::Error::NewLine => "a line is not ended by CRLF",
+                _ => "the request line is not METHOD TARGET HTTP/1.1",
+            }))
+        }
         _ => *bad("the request line is not METHOD TARGET HTTP/1.1"),
     }
+}
+
+/// What is wrong with the request line (the first line that is not empty, RFC 9112 §2.2), in
+/// words, against RFC 9112 §3: `method SP request-target SP HTTP-version`, one space each, a
+/// method that is a token, a target of visible characters. `None` if it looks well formed
+/// (the fault is in a later line).
+fn request_line_fault(buf: &[u8]) -> Option<&'static str> {
+    let mut rest = buf;
+    let (line, ended) = loop {
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(end) if rest[..end] == *b"" || rest[..end] == *b"\r" => rest = &rest[end + 1..],
+            Some(end) => break (&rest[..end], true),
+            None => break (rest, false),
+        }
+    };
+    let line = if ended {
+        line.strip_suffix(b"\r").unwrap_or(line)
+    } else {
+        line
+    };
+    if line.contains(&b'\r') {
+        return Some("a carriage return (CR) stands alone in the request line");
+    }
+    if line.first().is_some_and(|b| b.is_ascii_whitespace()) {
+        return Some("the request line starts with whitespace; it starts with the method");
+    }
+    let Some(first) = line.iter().position(|&b| b == b' ') else {
+        return Some(if line.iter().all(|&b| crate::http::is_tchar(b)) {
+            "the request line has no target and no HTTP version; send METHOD TARGET HTTP/1.1"
+        } else {
+            "the method is not a token"
+        });
+    };
+    if !line[..first].iter().all(|&b| crate::http::is_tchar(b)) {
+        return Some("the method is not a token");
+    }
+    let after = &line[first + 1..];
+    if after.first() == Some(&b' ') {
+        return Some("more than one space separates the method and the target; send one");
+    }
+    let target_end = after.iter().position(|&b| b == b' ').unwrap_or(after.len());
+    let target = &after[..target_end];
+    if target.iter().any(|&b| b < 0x21 || b == 0x7f) {
+        return Some(
+            "the request-target holds a control character or whitespace; percent-encode it",
+        );
+    }
+    if target_end == after.len() {
+        // No version (yet): HTTP/0.9's `GET /path`, unless the line has not all arrived.
+        return ended.then_some(
+            "the request line has no HTTP version (HTTP/0.9 is not served); send METHOD TARGET HTTP/1.1",
+        );
+    }
+    let version = &after[target_end + 1..];
+    if version.is_empty() || version.first() == Some(&b' ') {
+        return Some("more than one space separates the target and the HTTP version; send one");
+    }
+    if version.contains(&b' ') {
+        return Some("something follows the HTTP version on the request line (a trailing space?)");
+    }
+    let well_formed = version.len() == 8
+        && version.starts_with(b"HTTP/")
+        && version[5].is_ascii_digit()
+        && version[6] == b'.'
+        && version[7].is_ascii_digit();
+    (!well_formed).then_some("the HTTP version is not written as HTTP/1.1 (or HTTP/1.0)")
 }
 
 /// If the request line is `METHOD TARGET HTTP/1.d` with `d` above 1, a copy of `buf` that

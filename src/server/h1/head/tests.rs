@@ -410,3 +410,72 @@ fn heads_refused_before_their_fields_are_parsed_still_negotiate() {
     );
     assert_eq!(accept_of(cut.as_bytes()), None, "past the limit");
 }
+
+/// A malformed request line is explained by what is wrong with it, not by the byte the
+/// parser stopped at (RFC 9112 §3): each refused with 400, with a detail that names the fault.
+#[test]
+fn a_malformed_request_line_is_explained_by_its_fault() {
+    let cases: [(&[u8], &str); 14] = [
+        (
+            b"GET  / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "more than one space separates the method",
+        ),
+        (
+            b" GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "starts with whitespace",
+        ),
+        (
+            b"GET /\tHTTP/1.1\r\nHost: t\r\n\r\n",
+            "control character or whitespace",
+        ),
+        (
+            b"GET /\x7f HTTP/1.1\r\nHost: t\r\n\r\n",
+            "control character or whitespace",
+        ),
+        (
+            b"GET /\x00 HTTP/1.1\r\nHost: t\r\n\r\n",
+            "control character or whitespace",
+        ),
+        (b"GET /\r\n\r\n", "no HTTP version"),
+        (b"BAD\r\n\r\n", "no target and no HTTP version"),
+        (
+            b"G@T / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "the method is not a token",
+        ),
+        (
+            b"GET / HTTP/1.1 \r\nHost: t\r\n\r\n",
+            "something follows the HTTP version",
+        ),
+        (
+            b"GET /  HTTP/1.1\r\nHost: t\r\n\r\n",
+            "separates the target and the HTTP version",
+        ),
+        (
+            b"GET / HTTP/1.10\r\nHost: t\r\n\r\n",
+            "not written as HTTP/1.1",
+        ),
+        (
+            b"GET / http/1.1\r\nHost: t\r\n\r\n",
+            "not written as HTTP/1.1",
+        ),
+        (
+            b"GET / HTTP/1.1\rX\r\nHost: t\r\n\r\n",
+            "carriage return (CR) stands alone",
+        ),
+        // The request line is fine: the fault is a later line's, named as before.
+        (
+            b"GET / HTTP/1.1\r\nHost: t\rX\r\n\r\n",
+            "field value holds a control character",
+        ),
+    ];
+    for (raw, says) in cases {
+        let refusal = parse(&mut BytesMut::from(raw)).unwrap_err();
+        let shown = String::from_utf8_lossy(raw);
+        assert_eq!(refusal.problem.status, StatusCode::BAD_REQUEST, "{shown:?}");
+        assert!(
+            refusal.problem.detail.contains(says),
+            "{shown:?}: {}",
+            refusal.problem.detail
+        );
+    }
+}
