@@ -353,6 +353,14 @@ fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem
         return match codings.as_slice() {
             [only] if only == "chunked" => Ok(Framing::Chunked),
             [] => Err(bad("Transfer-Encoding is empty")),
+            // RFC 9112 §7.1: chunked has no parameters; one given SHOULD be an error.
+            [.., last]
+                if last.starts_with("chunked") && last[7..].trim_start().starts_with(';') =>
+            {
+                Err(bad(
+                    "the chunked transfer coding takes no parameters; send it alone",
+                ))
+            }
             // §6.3 item 4: chunked not last leaves the length unknown: 400, then close.
             [.., last] if last != "chunked" => Err(bad(
                 "chunked is not the last transfer coding, so where the content ends is unknown",

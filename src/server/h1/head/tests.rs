@@ -115,6 +115,18 @@ fn a_transfer_coding_other_than_chunked_is_501_and_chunked_not_last_400() {
     ] {
         assert_eq!(refused(raw), StatusCode::BAD_REQUEST, "{raw:?}");
     }
+    // Chunked with a parameter (RFC 9112 §7.1: none are defined; SHOULD be an error).
+    for raw in [
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked;foo=bar\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked ; q=1\r\n\r\n",
+    ] {
+        let problem = parse_str(raw).unwrap_err();
+        assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{raw:?}");
+        assert!(
+            problem.detail.contains("takes no parameters"),
+            "{problem:?}"
+        );
+    }
 }
 
 #[test]
