@@ -4,8 +4,12 @@
 //! Request fields become `HTTP_*` (§4.1.18) except those that would let a client set
 //! something it must not: `Proxy` (httpoxy: `HTTP_PROXY` is read as a proxy setting by many
 //! HTTP libraries), `Authorization` unless the route passes it on (credentials are the
-//! server's to check), `Content-Length`/`Content-Type` (their own variables), and any field
-//! whose name has an underscore (it would collide with the dash form, as nginx also refuses).
+//! server's to check), `Content-Length`/`Content-Type` (their own variables),
+//! `Transfer-Encoding` (how the content crossed the client's connection: usher has removed
+//! the chunked coding and counted the bytes, so the program reads exactly `CONTENT_LENGTH`;
+//! `HTTP_TRANSFER_ENCODING=chunked` would tell it to decode chunks that are not there), and any
+//! field whose name has an underscore (it would collide with the dash form, as nginx also
+//! refuses).
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
@@ -13,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use http::Version;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 
 use super::Script;
@@ -111,6 +115,7 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
     for name in parts.headers.keys() {
         if name == CONTENT_LENGTH
             || name == CONTENT_TYPE
+            || name == TRANSFER_ENCODING
             || name.as_str() == "proxy"
             || (name == AUTHORIZATION && !cx.pass_authorization)
             || name.as_str().contains('_')

@@ -153,6 +153,23 @@ fn httpoxy_authorization_and_underscored_names_never_pass() {
     assert_eq!(env["HTTP_AUTHORIZATION"], "Basic YTpi");
 }
 
+/// A chunked request reaches the program de-chunked and counted: `CONTENT_LENGTH`, and no
+/// `HTTP_TRANSFER_ENCODING` telling it to decode chunks that are not there.
+#[test]
+fn the_transfer_coding_is_not_passed_on() {
+    let req = Request::post("/")
+        .header("host", "h")
+        .header("transfer-encoding", "chunked")
+        .header("content-length", "8")
+        .header("x-kept", "yes")
+        .body(())
+        .unwrap();
+    let env = env_of(req, &script(), false);
+    assert!(!env.contains_key("HTTP_TRANSFER_ENCODING"), "{env:?}");
+    assert_eq!(env["CONTENT_LENGTH"], "8");
+    assert_eq!(env["HTTP_X_KEPT"], "yes");
+}
+
 #[test]
 fn server_name_falls_back_to_the_local_address_and_ipv6_hosts_keep_brackets() {
     let req = Request::get("/").body(()).unwrap();
