@@ -11,8 +11,6 @@
 //! correct and costs no more than the file. Overlapping and adjacent ranges are merged
 //! (§14.2 allows coalescing), so the bytes sent never exceed the representation's length.
 
-use super::parse_decimal;
-
 /// An inclusive byte range within a representation: `start..=end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -103,7 +101,7 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     if first.is_empty() {
         // suffix-range: the last `n` bytes; `-0` selects nothing (§14.1.3).
-        let n = parse_decimal(last)?;
+        let n = parse_position(last)?;
         if n == 0 {
             return Some(None);
         }
@@ -117,11 +115,11 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
             end: len - 1,
         }));
     }
-    let start = parse_decimal(first)?;
+    let start = parse_position(first)?;
     let end = if last.is_empty() {
         None
     } else {
-        Some(parse_decimal(last)?)
+        Some(parse_position(last)?)
     };
     // "A byte-range-spec is invalid if the last-pos value is present and less than the
     // first-pos" (§14.1.2): the whole header is then ignored.
@@ -134,6 +132,20 @@ fn parse_spec(spec: &[u8], len: u64) -> Option<Option<ByteRange>> {
     }
     let end = end.map_or(len - 1, |end| end.min(len - 1));
     Some(Some(ByteRange { start, end }))
+}
+
+/// `1*DIGIT` as a byte position or suffix length, saturating at `u64::MAX`: the grammar
+/// bounds neither (§14.1.2), and a number past 64 bits is still a number. A first-pos that
+/// large is past any representation's end (unsatisfiable), a last-pos that large means "to
+/// the end", a suffix that long means the whole; refusing it instead would turn a valid
+/// header into an ignored one. `None` when empty or not all digits.
+fn parse_position(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0u64, |n, &b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
 }
 
 /// Merge ranges that overlap or touch, so each byte is sent at most once, and keep the order

@@ -113,13 +113,24 @@ fn empty_lists_are_ignored() {
     assert_eq!(p(&padded, 10), sat(&[(0, 1)]));
 }
 
+/// Positions past 64 bits are numbers still (§14.1.2 bounds none): a first-pos that large is
+/// past the end, a last-pos that large runs to the end, a suffix that long is the whole.
 #[test]
-fn overflow_is_ignored() {
-    assert_eq!(p("bytes=18446744073709551616-", 10), RangeOutcome::Ignore);
-    assert_eq!(p("bytes=0-18446744073709551616", 10), RangeOutcome::Ignore);
-    assert_eq!(p("bytes=-18446744073709551616", 10), RangeOutcome::Ignore);
+fn positions_past_64_bits_are_read_as_huge() {
+    assert_eq!(
+        p("bytes=18446744073709551616-", 10),
+        RangeOutcome::Unsatisfiable
+    );
+    assert_eq!(p("bytes=0-18446744073709551616", 10), sat(&[(0, 9)]));
+    assert_eq!(p("bytes=-18446744073709551616", 10), sat(&[(0, 9)]));
     let huge = format!("bytes=0-{}", "9".repeat(10_000));
-    assert_eq!(p(&huge, 10), RangeOutcome::Ignore);
+    assert_eq!(p(&huge, 10), sat(&[(0, 9)]));
+    let far = format!("bytes={}-", "9".repeat(10_000));
+    assert_eq!(p(&far, 10), RangeOutcome::Unsatisfiable);
+    // A last-pos before its first-pos is invalid however large the first: ignored.
+    assert_eq!(p("bytes=99999999999999999999-5", 10), RangeOutcome::Ignore);
+    // Still digits only.
+    assert_eq!(p("bytes=0-99999999999999999999x", 10), RangeOutcome::Ignore);
     // Leading zeros are digits, not overflow.
     let zeros = format!("bytes={}1-{}3", "0".repeat(1_000), "0".repeat(1_000));
     assert_eq!(p(&zeros, 10), sat(&[(1, 3)]));
