@@ -573,6 +573,16 @@ async fn serve_files(
         }
         Method::OPTIONS => Ok(options(ALLOW_STATIC)),
         ref m if KNOWN_METHODS.contains(&m.as_str()) => {
+            // RFC 9110 §15.5.6: 405 says the target resource exists and does not take the
+            // method; a path that names nothing gets the 404 a GET would (with its
+            // suggestions). Asked as a HEAD: the same lookup, nothing read.
+            let probe = reparts(parts, Method::HEAD, parts.uri.clone());
+            let form = FieldForm::for_version(parts.version);
+            if let Err(missing) = files.serve(&probe, path, form).await
+                && missing.status == StatusCode::NOT_FOUND
+            {
+                return Err(missing);
+            }
             let shown = path.to_decoded_string();
             Err(Problem::method_not_allowed_on(&shown, m, &STATIC_METHODS).with_instance(shown))
         }

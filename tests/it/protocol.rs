@@ -273,6 +273,29 @@ async fn known_methods_get_405_with_allow_and_unknown_ones_501() {
     assert!(r.text().await.unwrap().contains("BREW"));
 }
 
+/// A method a file would refuse, sent to a path that names nothing, gets the 404 a GET gets
+/// (RFC 9110 §15.5.6: 405 is for a target resource that exists), suggestions and all.
+#[tokio::test]
+async fn a_refused_method_on_a_missing_path_is_404() {
+    let s = site().await;
+    let c = client();
+    for m in ["POST", "PUT", "DELETE", "TRACE"] {
+        let r = c
+            .request(
+                reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                s.url("/a.tx"),
+            )
+            .header("accept", "application/problem+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{m}");
+        assert!(r.headers().get("allow").is_none(), "{m}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["suggestions"][0], "/a.txt", "{m}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn malformed_requests_get_400_not_a_hang() {
     let s = site().await;
