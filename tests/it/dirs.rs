@@ -41,6 +41,27 @@ async fn directory_without_slash_redirects_keeping_the_query() {
     assert_eq!(r.headers()["location"], "/files/sub%20dir/");
 }
 
+/// A directory named with an encoded final slash (`/files%2F`) is sent to the form with a
+/// real one first: its page's relative links resolve against the URL (RFC 3986 §5.2), and
+/// against `/files%2F` they would all point beside the directory.
+#[tokio::test]
+async fn an_encoded_final_slash_redirects_to_a_real_one() {
+    let s = hostile_site().await;
+    for (asked, location) in [
+        ("/files%2F", "/files/"),
+        ("/files%2f?sort=size", "/files/?sort=size"),
+        ("/files/sub%20dir%2F", "/files/sub%20dir/"),
+        ("/withindex%2F", "/withindex/"),
+    ] {
+        let r = s.get(asked, &[]).await;
+        assert_eq!(r.status(), 301, "{asked}");
+        assert_eq!(r.headers()["location"], location, "{asked}");
+    }
+    // The forms with a real slash are served as they are.
+    assert_eq!(s.get("/files/", &[]).await.status(), 200);
+    assert_eq!(s.get("/files/a.bin", &[]).await.status(), 200);
+}
+
 #[tokio::test]
 async fn index_html_is_served_for_the_directory() {
     let s = hostile_site().await;

@@ -163,6 +163,13 @@ impl ServeDir {
         path: &NormalPath,
         form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
+        // `/list%2F` decodes to the directory `/list/`, but its page's relative links would
+        // resolve against `/` (RFC 3986 §5.2: `%2F` is not a separator to a client): send
+        // it to the form that ends in a real `/` first, as `/list` is.
+        if path.trailing_slash() && !path.segments().is_empty() && !req.uri.path().ends_with('/') {
+            let location = directory_location(path.segments(), req.uri.query());
+            return location.map(reply::redirect).ok_or_else(Problem::internal);
+        }
         let answer = self.serve_path(req, path, form).await;
         match (answer, &self.opts.spa_fallback) {
             (Err(problem), Some(fallback)) if problem.status == StatusCode::NOT_FOUND => {
@@ -511,6 +518,17 @@ fn encoded_path<S: AsRef<str>>(segments: &[S], trailing_slash: bool) -> String {
         out.push('/');
     }
     out
+}
+
+/// The directory form of `segments` (`/a/b%20c/`), with `query`: where a directory's page
+/// lives. `None` is unreachable (the path is percent-encoded, the query came from a URI).
+fn directory_location(segments: &[String], query: Option<&str>) -> Option<HeaderValue> {
+    let mut location = encoded_path(segments, true);
+    if let Some(query) = query {
+        location.push('?');
+        location.push_str(query);
+    }
+    HeaderValue::try_from(location).ok()
 }
 
 /// `/a/b c` (or `/a/b c/`), decoded, as problem details and suggestions show paths.

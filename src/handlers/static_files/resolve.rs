@@ -31,7 +31,7 @@ use super::cache::{CACHED_FILE_MAX, Cache, Identity};
 use super::listing::{self, Listed};
 use super::suggest::Suggestable;
 use super::variants::{self, Choice, Negotiated, Variants};
-use super::{StaticOptions, decoded_path, encoded_path, header_list, suggest, wants_body};
+use super::{StaticOptions, decoded_path, directory_location, header_list, suggest, wants_body};
 use crate::http::accept;
 use crate::http::mime;
 use crate::http::target::NormalPath;
@@ -604,15 +604,9 @@ pub(super) fn classify(err: io::Error) -> Miss {
 
 /// 301 to the directory form, keeping the query (RFC 9110 §15.4.2).
 fn redirect(job: &Job) -> Outcome {
-    let mut location = encoded_path(job.path.segments(), true);
-    if let Some(query) = &job.query {
-        location.push('?');
-        location.push_str(query);
-    }
-    match HeaderValue::try_from(location) {
-        Ok(value) => Outcome::Redirect(value),
-        // Unreachable: the path is percent-encoded and the query came from a valid URI.
-        Err(_) => Outcome::Refused(Box::new(Problem::internal())),
+    match directory_location(job.path.segments(), job.query.as_deref()) {
+        Some(value) => Outcome::Redirect(value),
+        None => Outcome::Refused(Box::new(Problem::internal())),
     }
 }
 
