@@ -217,7 +217,7 @@ fn explain_proxy(
         )?;
     }
     let strip = opts.strip_prefix.then_some(path.prefix(consumed));
-    let target = proxy::client::upstream_target(parts, strip);
+    let target = proxy::client::upstream_target(parts, path, strip);
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let cx = proxy::forward::ForwardContext {
         trusted_proxies: &opts.trusted_proxies,

@@ -461,6 +461,7 @@ where
                 let request_id = next_request_id();
                 let origin = proxy::client::Origin {
                     route: &route.pattern,
+                    path,
                     prefix: path.prefix(matched.consumed),
                     peer: conn.peer,
                     local: conn.local,

@@ -186,6 +186,50 @@ fn strip_prefix_removes_the_prefix_and_puts_it_back_in_location() {
     assert_eq!(head_value(&head, "location"), Some("/app/login"));
 }
 
+/// The upstream gets the path the route was chosen by: a target whose dot-segments (plain
+/// or encoded) or empty segments were resolved to choose the route goes normalised, so an
+/// application cannot read it as a path under another route, one with a password. A target
+/// that decodes to its own normal form keeps the client's spelling (`%2F` in a segment).
+#[test]
+fn the_upstream_gets_the_path_the_route_was_chosen_by() {
+    let app = App::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[[site]]\n\n\
+         [[site.route]]\npath = \"/admin/\"\nauth = {{ realm = \"staff\", users = {{ alice = \"{hash}\" }} }}\n\
+         proxy = {{ upstreams = [\"{up}\"] }}\n\n\
+         [[site.route]]\npath = \"/public/\"\nproxy = {{ upstreams = [\"{up}\"] }}\n\n\
+         [[site.route]]\npath = \"/api/\"\nproxy = {{ upstreams = [\"{up}\"], strip-prefix = true }}\n",
+        hash = bcrypt::hash("pw", 4).unwrap(),
+        up = app.upstream()
+    );
+    write(dir.path(), "usher.toml", config);
+    let usher = start(&["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    assert_eq!(status(&get(usher.addrs[0], "/admin/echo", "").0), 401);
+    let cases = [
+        ("/admin/%2e%2e/public/echo", "/public/echo"),
+        ("/admin/../public/echo?q=1", "/public/echo?q=1"),
+        ("/admin/.%2E/public/echo", "/public/echo"),
+        ("/admin%2F..%2Fpublic/echo", "/public/echo"),
+        ("/public/./echo", "/public/echo"),
+        ("/public//echo", "/public/echo"),
+        // Stripped: from the path the route was chosen by, however it was spelled.
+        ("/api%2Fecho", "/echo"),
+        ("/public/../api/echo?x", "/echo?x"),
+        ("/api/./echo", "/echo"),
+        ("/api/echo", "/echo"),
+        // Spelled in its normal form: sent as the client spelled it.
+        ("/public/a%2Fb/echo", "/public/a%2Fb/echo"),
+        ("/public/caf%C3%A9%20x", "/public/caf%C3%A9%20x"),
+        ("/api/a%2Fb", "/a%2Fb"),
+    ];
+    for (n, (asked, sent)) in cases.iter().enumerate() {
+        let (head, _) = get(usher.addrs[0], asked, "");
+        assert_eq!(status(&head), 200, "{asked}: {head}");
+        assert_eq!(app.seen()[n].target, *sent, "{asked}");
+    }
+}
+
 #[test]
 fn round_robin_spreads_requests_evenly() {
     let (a, b) = (App::start("a"), App::start("b"));

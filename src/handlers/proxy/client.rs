@@ -37,6 +37,8 @@ use crate::body::ResponseBody;
 use crate::handlers::balance::{Key, NoUpstream, Policy};
 use crate::handlers::upstream::{Conn, Lease, Upstream};
 use crate::http::chunked::Chunk;
+use crate::http::encode::percent_encode_path;
+use crate::http::target::NormalPath;
 use crate::problem::Problem;
 use crate::router::path::PathPattern;
 use crate::server::h1::{ConnLink, Interim};
@@ -144,6 +146,8 @@ pub struct Origin<'a> {
     /// The route, as clients may see it (its path pattern). Written out only for an error:
     /// `to_string` on every request cost about 400 instructions.
     pub route: &'a PathPattern,
+    /// The path the route was chosen by (normalised).
+    pub path: &'a NormalPath,
     /// The part of the path the route's prefix matched (`/app`), for `strip-prefix`.
     pub prefix: &'a str,
     /// The peer that sent the request.
@@ -178,7 +182,11 @@ where
         );
         e.problem(&origin.route.to_string(), origin.request_id)
     };
-    let target = upstream_target(parts, opts.strip_prefix.then_some(origin.prefix));
+    let target = upstream_target(
+        parts,
+        origin.path,
+        opts.strip_prefix.then_some(origin.prefix),
+    );
     let (offer, on_upgrade) = tunnel::offer(parts).unzip();
     let cx = ForwardContext {
         peer: origin.peer,
@@ -406,17 +414,45 @@ where
     Ok(response)
 }
 
-/// The request-target sent upstream: the path and query as received, less the route's
-/// prefix when it is stripped.
-pub fn upstream_target(parts: &Parts, strip: Option<&str>) -> String {
+/// The request-target sent upstream: `path`, the path the route was chosen by, less the
+/// route's prefix `strip` when it is stripped, and the query as received.
+///
+/// The path goes as the client spelled it when that spelling decodes to `path` itself
+/// (keeping its encoding: `%2F` inside a segment means something to some applications).
+/// Otherwise dot-segments or empty ones were resolved to choose the route, and the path
+/// goes normalised and re-encoded: sent as received, `/admin/%2e%2e/public/x` would reach
+/// the application as a path under `/admin/` through the `/public/` route, past the
+/// policies (`auth`) of the route `/admin/` (RFC 3986 §5.2.4: a recipient may resolve the
+/// dot-segments itself, or not at all). So is a prefix to strip that the client spelled
+/// differently (`/api%2Fx` routed by `/api/`).
+pub fn upstream_target(parts: &Parts, path: &NormalPath, strip: Option<&str>) -> String {
     let Some(pq) = parts.uri.path_and_query() else {
         return "/".to_owned();
     };
-    match strip {
-        Some(prefix) => forward::prefix::strip_prefix(pq, prefix)
-            .map_or_else(|| pq.as_str().to_owned(), |p| p.as_str().to_owned()),
-        None => pq.as_str().to_owned(),
+    if path.is_spelled_by(pq.path()) {
+        let as_received = match strip {
+            Some(prefix) => forward::prefix::strip_prefix(pq, prefix),
+            None => Some(pq.clone()),
+        };
+        if let Some(target) = as_received {
+            return target.as_str().to_owned();
+        }
     }
+    let decoded = path.as_str();
+    let rest = match strip {
+        Some(prefix) if prefix != "/" => match decoded.strip_prefix(prefix) {
+            Some(rest) if rest.is_empty() => "/",
+            Some(rest) => rest,
+            None => decoded,
+        },
+        _ => decoded,
+    };
+    let mut target = percent_encode_path(rest);
+    if let Some(query) = pq.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    target
 }
 
 /// How an attempt failed; `stale` when nothing came back on a reused connection (it was

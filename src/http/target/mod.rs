@@ -76,6 +76,13 @@ impl NormalPath {
         &self.decoded
     }
 
+    /// Whether `raw`, a path as received (percent-encoded), decodes to exactly this path:
+    /// nothing was removed to normalise it (no `.`, `..` or empty segment, literal or
+    /// encoded), so whoever decodes `raw` reads the segments this path has.
+    pub fn is_spelled_by(&self, raw: &str) -> bool {
+        percent_decode(raw.as_bytes()).is_ok_and(|decoded| *decoded == *self.decoded.as_bytes())
+    }
+
     /// [`as_str`](Self::as_str), owned.
     pub fn to_decoded_string(&self) -> String {
         self.decoded.clone()

@@ -327,3 +327,26 @@ fn only_a_normal_path_is_taken_as_it_is() {
         assert_ne!(norm(path), path);
     }
 }
+
+/// A raw path spells its normal form when decoding it once gives that form exactly: nothing
+/// was resolved away to route it.
+#[test]
+fn a_raw_path_spells_its_normal_form_only_when_nothing_was_resolved() {
+    for raw in ["/", "/a/b", "/a/b/", "/a%2Fb", "/caf%C3%A9", "/a%20b/"] {
+        assert!(normalise(raw).unwrap().is_spelled_by(raw), "{raw}");
+    }
+    for raw in [
+        "/a/../b",
+        "/a/%2e%2e/b",
+        "/a/.%2E/b",
+        "/a%2F..%2Fb",
+        "/./a",
+        "//a",
+        "/a//b",
+        "/a/.",
+    ] {
+        assert!(!normalise(raw).unwrap().is_spelled_by(raw), "{raw}");
+    }
+    // Another path's spelling is not this one's.
+    assert!(!normalise("/a").unwrap().is_spelled_by("/b"));
+}

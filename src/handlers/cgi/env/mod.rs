@@ -22,6 +22,8 @@ use http::request::Parts;
 
 use super::Script;
 use crate::http::addr_text::{push_decimal, push_ip};
+use crate::http::encode::percent_encode_path;
+use crate::http::target::normalise;
 
 /// The variables, name and value, in the order they were set. Most names are fixed (RFC
 /// 3875's meta-variables): borrowed, not copied for every request.
@@ -72,10 +74,7 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
     );
     env.set("SERVER_PROTOCOL", text(protocol(parts.version)));
     env.set("REQUEST_METHOD", text(parts.method.as_str()));
-    env.set(
-        "REQUEST_URI",
-        text(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
-    );
+    env.set("REQUEST_URI", text(&request_uri(parts)));
     env.set("QUERY_STRING", text(parts.uri.query().unwrap_or("")));
     env.set("SCRIPT_NAME", text(&script.name));
     env.set("SCRIPT_FILENAME", script.file.clone().into_os_string());
@@ -150,6 +149,28 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
         env.set_named(name.into(), text(value));
     }
     env.0
+}
+
+/// `REQUEST_URI`: the target as received, unless dot-segments or empty segments (plain or
+/// encoded) were resolved to route it; then its normal form, re-encoded. Front controllers
+/// route on it, and must see the path usher chose the route by: as received,
+/// `/admin/%2e%2e/index.php` would read as a path under `/admin/`, a route usher did not
+/// choose (and whose `auth` it did not ask for). See `proxy::client::upstream_target`.
+fn request_uri(parts: &Parts) -> Cow<'_, str> {
+    let Some(pq) = parts.uri.path_and_query() else {
+        return Cow::Borrowed("/");
+    };
+    match normalise(pq.path()) {
+        Ok(path) if !path.is_spelled_by(pq.path()) => {
+            let mut uri = percent_encode_path(path.as_str());
+            if let Some(query) = pq.query() {
+                uri.push('?');
+                uri.push_str(query);
+            }
+            Cow::Owned(uri)
+        }
+        _ => Cow::Borrowed(pq.as_str()),
+    }
 }
 
 /// `SERVER_PROTOCOL` (§4.1.16).

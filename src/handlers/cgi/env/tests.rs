@@ -153,6 +153,24 @@ fn httpoxy_authorization_and_underscored_names_never_pass() {
     assert_eq!(env["HTTP_AUTHORIZATION"], "Basic YTpi");
 }
 
+/// `REQUEST_URI` is the target as received, or, when routing resolved dot-segments or empty
+/// segments, the path the route was chosen by.
+#[test]
+fn request_uri_is_the_path_the_route_was_chosen_by() {
+    for (asked, seen) in [
+        ("/index.php/a%2Fb?x=1", "/index.php/a%2Fb?x=1"),
+        ("/caf%C3%A9.php", "/caf%C3%A9.php"),
+        ("/admin/%2e%2e/index.php?x", "/index.php?x"),
+        ("/admin/../index.php", "/index.php"),
+        ("//index.php", "/index.php"),
+        ("/a/./b%20c/", "/a/b%20c/"),
+    ] {
+        let req = Request::get(asked).header("host", "h").body(()).unwrap();
+        let env = env_of(req, &script(), false);
+        assert_eq!(env["REQUEST_URI"], seen, "{asked}");
+    }
+}
+
 /// A chunked request reaches the program de-chunked and counted: `CONTENT_LENGTH`, and no
 /// `HTTP_TRANSFER_ENCODING` telling it to decode chunks that are not there.
 #[test]
