@@ -441,7 +441,7 @@ pub fn upstream_target(parts: &Parts, path: &NormalPath, strip: Option<&str>) ->
     let decoded = path.as_str();
     let rest = match strip {
         Some(prefix) if prefix != "/" => match decoded.strip_prefix(prefix) {
-            Some(rest) if rest.is_empty() => "/",
+            Some("") => "/",
             Some(rest) => rest,
             None => decoded,
         },
