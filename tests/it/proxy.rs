@@ -230,6 +230,31 @@ fn the_upstream_gets_the_path_the_route_was_chosen_by() {
     }
 }
 
+/// A route whose upstream is usher itself stops at a few passes with 508, saying why,
+/// rather than recursing until the request head outgrows its limit.
+#[test]
+fn a_route_that_leads_back_to_usher_is_a_508_loop() {
+    // A port that was free a moment ago: usher listens on it and proxies to it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nlisten = [\"127.0.0.1:{port}\"]\n\n[[site]]\n\n[[site.route]]\n\
+         path = \"/\"\nproxy = {{ upstreams = [\"127.0.0.1:{port}\"] }}\n"
+    );
+    write(dir.path(), "usher.toml", config);
+    let usher = start(&["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    let (head, body) = get(usher.addrs[0], "/x", "Accept: application/problem+json\r\n");
+    assert_eq!(status(&head), 508, "{head}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("passed through usher 8 times"), "{detail}");
+    assert!(detail.contains("route /"), "{detail}");
+}
+
 #[test]
 fn round_robin_spreads_requests_evenly() {
     let (a, b) = (App::start("a"), App::start("b"));

@@ -82,6 +82,10 @@ pub enum ProxyError {
     /// The client's request content failed while it was sent on.
     #[error("the client's request content failed: {0}")]
     ClientBody(String),
+    /// The request has passed through usher this many times already (its `Via`): most
+    /// likely a route whose upstream leads back to usher.
+    #[error("the request has passed through usher {0} times: a proxy loop")]
+    Loop(usize),
 }
 
 impl ProxyError {
@@ -93,6 +97,7 @@ impl ProxyError {
             }
             ProxyError::AllDown(_) | ProxyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Encode(_) | ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Loop(_) => StatusCode::LOOP_DETECTED,
             ProxyError::Connect(_)
             | ProxyError::Io(_)
             | ProxyError::Closed
@@ -125,6 +130,15 @@ impl ProxyError {
                 Problem::bad_request("The request has a header field usher will not forward.")
             }
             ProxyError::ClientBody(reason) => Problem::unreadable_content(reason),
+            ProxyError::Loop(times) => {
+                Problem::new(StatusCode::LOOP_DETECTED, "proxy-loop", "Loop Detected").with_detail(
+                    format!(
+                        "The request has already passed through usher {times} times (its Via field \
+                 says so): the route {route} most likely leads back to a server it came \
+                 from. Point the route's upstreams at the service itself."
+                    ),
+                )
+            }
             ProxyError::Connect(_) => Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream-unreachable",
@@ -182,6 +196,13 @@ where
         );
         e.problem(&origin.route.to_string(), origin.request_id)
     };
+    // RFC 9110 §7.6.3: `Via` is there to detect loops. Each pass adds an entry, so a route
+    // that leads back to usher would otherwise recurse until the head outgrows 64 KiB,
+    // holding a connection and a request at every level.
+    let passes = forward::passes_through_usher(&parts.headers);
+    if passes >= forward::MAX_PASSES {
+        return Err(fail(ProxyError::Loop(passes)));
+    }
     let target = upstream_target(
         parts,
         origin.path,

@@ -378,6 +378,28 @@ pub fn max_forwards_exhausted(parts: &Parts) -> bool {
             .is_some_and(|v| parse_decimal(v.as_bytes()) == Some(0))
 }
 
+/// Times a request may have passed through usher already (`Via` entries received by
+/// `usher`) before a proxy route refuses it as a loop (508): more than any real chain of
+/// proxies has, few enough that a loop stops early.
+pub const MAX_PASSES: usize = 8;
+
+/// How many `Via` entries name usher as their recipient (RFC 9110 §7.6.3:
+/// `received-protocol RWS received-by [ RWS comment ]`).
+pub fn passes_through_usher(headers: &HeaderMap) -> usize {
+    headers
+        .get_all(VIA)
+        .iter()
+        .flat_map(|value| list_elements(value.as_bytes()))
+        .filter(|entry| {
+            entry
+                .split(|&b| b == b' ' || b == b'\t')
+                .filter(|w| !w.is_empty())
+                .nth(1)
+                == Some(VIA_NAME.as_bytes())
+        })
+        .count()
+}
+
 /// `Via`'s entry for a version: the received-protocol and usher's name (RFC 9110 §7.6.3: the
 /// protocol name is omitted for HTTP; HTTP/2 and HTTP/3 are `2` and `3`).
 fn via_entry(version: Version) -> &'static str {
@@ -452,10 +474,14 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// Fields that claim who sent the request: `Forwarded`, every `X-Forwarded-*` (`-For`,
 /// `-Proto`, `-Host`, `-Port`, `-Prefix`, ...) and nginx's `X-Real-IP`. Applications trust
-/// them for addresses, schemes and links, so only a trusted proxy's are passed on.
+/// them for addresses, schemes and links, so only a trusted proxy's are passed on. Spelled
+/// with underscores too (`X_Forwarded_For`): CGI-style servers (WSGI, Rack, PHP) turn both
+/// spellings into one variable, `HTTP_X_FORWARDED_FOR`, where the client's would come first.
 fn is_forwarding_field(name: &HeaderName) -> bool {
     let name = name.as_str();
-    name == "forwarded" || name == "x-real-ip" || name.starts_with("x-forwarded-")
+    let claims =
+        |name: &str| name == "forwarded" || name == "x-real-ip" || name.starts_with("x-forwarded-");
+    claims(name) || (name.contains('_') && claims(&name.replace('_', "-")))
 }
 
 /// RFC 9110 §7.6.2: `Max-Forwards` applies to TRACE and OPTIONS only.

@@ -125,6 +125,49 @@ fn untrusted_peers_forwarding_fields_are_replaced() {
     }
 }
 
+/// Underscore spellings of the forwarding fields are a client's claims too: CGI-style
+/// servers merge them into the same variable as the dashed ones.
+#[test]
+fn underscore_spellings_of_forwarding_fields_are_dropped() {
+    let req = parts(
+        Request::get("/")
+            .header("host", "example.com")
+            .header("x_forwarded_for", "6.6.6.6")
+            .header("X_Forwarded_Proto", "https")
+            .header("x-forwarded_host", "evil.example")
+            .header("x_real_ip", "6.6.6.6")
+            .header("x_custom", "kept"),
+    );
+    let out = request_fields(&req, &client());
+    for gone in [
+        "x_forwarded_for",
+        "x_forwarded_proto",
+        "x-forwarded_host",
+        "x_real_ip",
+    ] {
+        assert!(get(&out, gone).is_empty(), "{gone} passed");
+    }
+    assert_eq!(get(&out, "x_custom"), ["kept"]);
+    assert_eq!(get(&out, "x-forwarded-for"), ["192.0.2.7"]);
+}
+
+/// Passes through usher are counted from `Via` entries received by `usher`, whatever the
+/// protocol, comment or line they are in.
+#[test]
+fn passes_through_usher_are_counted_from_via() {
+    let mut headers = http::HeaderMap::new();
+    assert_eq!(passes_through_usher(&headers), 0);
+    headers.append(
+        "via",
+        "1.1 usher, 1.0 fred, 2 usher (comment)".parse().unwrap(),
+    );
+    headers.append(
+        "via",
+        "1.1 usher-edge, 1.1 nginx,1.1   usher".parse().unwrap(),
+    );
+    assert_eq!(passes_through_usher(&headers), 3);
+}
+
 #[test]
 fn trusted_peers_forwarding_fields_are_kept_and_appended_to() {
     let trusted = ["192.0.2.0/24".parse().unwrap(), "::1".parse().unwrap()];
