@@ -491,8 +491,15 @@ fn counts_forwards(method: &Method) -> bool {
 
 /// `Max-Forwards` one lower; a value that is not a number, or already 0, is kept as is.
 fn decrement(value: &HeaderValue) -> HeaderValue {
-    match parse_decimal(value.as_bytes()) {
+    let digits = value.as_bytes();
+    match parse_decimal(digits) {
         Some(n) if n > 0 => HeaderValue::from(n - 1),
+        // §7.6.2: "the lesser of the received value decremented by one or the largest
+        // value that the recipient supports": a number past 64 bits, less one, is still
+        // past them.
+        None if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
+            HeaderValue::from(u64::MAX)
+        }
         _ => value.clone(),
     }
 }

@@ -375,11 +375,18 @@ fn max_forwards_counts_down_on_trace_and_options_only() {
         get(&request_fields(&get_req, &client()), "max-forwards"),
         ["0"]
     );
-    for odd in ["-1", "x", "", "99999999999999999999999"] {
+    for odd in ["-1", "x", ""] {
         let req = parts(Request::options("/").header("max-forwards", odd));
         assert!(!max_forwards_exhausted(&req));
         assert_eq!(get(&request_fields(&req, &client()), "max-forwards"), [odd]);
     }
+    // Past 64 bits: the largest value usher holds (§7.6.2: the lesser of the two).
+    let huge = parts(Request::options("/").header("max-forwards", "99999999999999999999999"));
+    assert!(!max_forwards_exhausted(&huge));
+    assert_eq!(
+        get(&request_fields(&huge, &client()), "max-forwards"),
+        ["18446744073709551615"]
+    );
 }
 
 fn response(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
