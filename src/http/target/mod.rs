@@ -142,6 +142,13 @@ impl NormalPath {
     }
 }
 
+/// Whether `raw`, a path as received, decodes once to its own normal form (no `.`, `..` or
+/// empty segment, literal or encoded): what [`NormalPath::is_spelled_by`] says of the path
+/// `normalise(raw)` gives, without making it. No allocation unless `raw` has a `%`.
+pub fn spells_its_normal_form(raw: &str) -> bool {
+    raw.starts_with('/') && percent_decode(raw.as_bytes()).is_ok_and(|decoded| is_normal(&decoded))
+}
+
 /// Decode and normalise the path part of a request target (no query).
 ///
 /// Percent-decodes exactly once, rejects NUL and non-UTF-8, splits on `/` after decoding, drops

@@ -23,7 +23,7 @@ use http::request::Parts;
 use super::Script;
 use crate::http::addr_text::{push_decimal, push_ip};
 use crate::http::encode::percent_encode_path;
-use crate::http::target::normalise;
+use crate::http::target::{normalise, spells_its_normal_form};
 
 /// The variables, name and value, in the order they were set. Most names are fixed (RFC
 /// 3875's meta-variables): borrowed, not copied for every request.
@@ -160,8 +160,11 @@ fn request_uri(parts: &Parts) -> Cow<'_, str> {
     let Some(pq) = parts.uri.path_and_query() else {
         return Cow::Borrowed("/");
     };
+    if spells_its_normal_form(pq.path()) {
+        return Cow::Borrowed(pq.as_str());
+    }
     match normalise(pq.path()) {
-        Ok(path) if !path.is_spelled_by(pq.path()) => {
+        Ok(path) => {
             let mut uri = percent_encode_path(path.as_str());
             if let Some(query) = pq.query() {
                 uri.push('?');
