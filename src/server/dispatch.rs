@@ -316,7 +316,8 @@ where
     // Boxed where it is made (see `in_place`): a request passes here once, or once more per
     // internal redirect.
     boxed(move || async move {
-        if parts.method == Method::OPTIONS && parts.uri == "*" {
+        // Over HTTP/2 the asterisk is `:path` beside a scheme and authority (RFC 9113 §8.3.1).
+        if parts.method == Method::OPTIONS && (parts.uri == "*" || parts.uri.path() == "*") {
             return Ok(options(ALLOW_STATIC)); // the server as a whole (RFC 9110 §9.3.7)
         }
         if parts.uri.path().is_empty() {

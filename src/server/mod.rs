@@ -10,6 +10,7 @@ mod dispatch;
 pub mod h1;
 mod in_place;
 mod prefixed;
+mod quiet;
 pub mod reload;
 mod service;
 pub mod socket;
@@ -21,6 +22,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -325,17 +327,25 @@ async fn serve_h2(
         service::handle(app.clone(), conn.clone(), Some(budget.clone()), req)
             .map_ok(service::with_server)
     };
-    let io = TokioIo::new(Prefixed::new(preface, stream));
-    if let Err(e) = serve_h2_with(io, stop, handler).await {
+    let moved = Arc::new(AtomicU64::new(0));
+    let io = TokioIo::new(quiet::Moving::new(
+        Prefixed::new(preface, stream),
+        Arc::clone(&moved),
+    ));
+    let silence = quiet::quiet(moved, quiet::QUIET_LIMIT);
+    if let Err(e) = serve_h2_with(io, stop, silence, handler).await {
         tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
     }
 }
 
 /// [`serve_h2`] with any handler: hyper's HTTP/2 server with usher's settings, and extended
-/// CONNECT (RFC 8441) handed to handlers through [`upgrade`].
+/// CONNECT (RFC 8441) handed to handlers through [`upgrade`]. When `silence` resolves
+/// (nothing moved for too long, see [`quiet`]), the connection is told to go away and
+/// dropped after [`quiet::CLOSING_GRACE`].
 async fn serve_h2_with<I, H, F>(
     io: I,
     mut stop: watch::Receiver<bool>,
+    silence: impl Future<Output = ()>,
     handler: H,
 ) -> Result<(), hyper::Error>
 where
@@ -362,6 +372,14 @@ where
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             conn.await
+        }
+        () = silence => {
+            conn.as_mut().graceful_shutdown();
+            // A stream stalled at a zero window would keep a graceful end waiting for ever.
+            match tokio::time::timeout(quiet::CLOSING_GRACE, conn).await {
+                Ok(ended) => ended,
+                Err(_) => Ok(()),
+            }
         }
     }
 }
@@ -471,5 +489,56 @@ mod tests {
         let e = bind(&[addr]).unwrap_err();
         assert_eq!(e.addr, addr);
         assert_eq!(e.reason, "address already in use");
+    }
+
+    /// An HTTP/2 connection on which nothing moves is told to go away and ends; one whose
+    /// client keeps asking stays open past the same time.
+    #[tokio::test]
+    async fn a_silent_http2_connection_ends() {
+        let serve = |limit: Duration| {
+            let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+            let moved = Arc::new(AtomicU64::new(0));
+            let io = TokioIo::new(quiet::Moving::new(server_io, Arc::clone(&moved)));
+            let (stop_tx, stop) = watch::channel(false);
+            let handler = |_req| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(
+                    crate::body::ResponseBody::Empty,
+                ))
+            };
+            let server = tokio::spawn(serve_h2_with(io, stop, quiet::quiet(moved, limit), handler));
+            (client_io, server, stop_tx)
+        };
+        let limit = Duration::from_millis(100);
+
+        // Silent after the handshake: ended within a few intervals.
+        let (client_io, server, _stop) = serve(limit);
+        let (_client, connection) = h2::client::handshake(client_io).await.unwrap();
+        let client_side = tokio::spawn(connection);
+        // Ended, cleanly or with the client gone once told (a broken pipe).
+        tokio::time::timeout(10 * limit, server)
+            .await
+            .expect("a silent connection ends")
+            .unwrap()
+            .ok();
+        // The client was told, and its connection ended too.
+        tokio::time::timeout(10 * limit, client_side)
+            .await
+            .expect("the client's side ends")
+            .unwrap()
+            .ok();
+
+        // A request every 40 ms: still open after 5 intervals.
+        let (client_io, server, _stop) = serve(limit);
+        let (client, connection) = h2::client::handshake(client_io).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        for _ in 0..12 {
+            let request = http::Request::get("http://t/").body(()).unwrap();
+            let (answer, _) = client.send_request(request, true).unwrap();
+            assert_eq!(answer.await.unwrap().status(), 200);
+            client = client.ready().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        assert!(!server.is_finished(), "a busy connection was closed");
     }
 }

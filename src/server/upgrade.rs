@@ -369,6 +369,7 @@ mod tests {
         tokio::spawn(super::super::serve_h2_with(
             TokioIo::new(server_io),
             stop,
+            std::future::pending(),
             handler,
         ));
 

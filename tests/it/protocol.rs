@@ -228,6 +228,20 @@ async fn options_answers_allow() {
     assert_eq!(h2.status(), 204);
     assert_eq!(h2.headers()["allow"], "GET, HEAD, OPTIONS");
     assert!(h2.headers().get("content-length").is_none());
+    // Over HTTP/2 the asterisk is the `:path` (RFC 9113 §8.3.1).
+    let h2_star = curl(&[
+        "--http2-prior-knowledge",
+        "-i",
+        "-X",
+        "OPTIONS",
+        "--request-target",
+        "*",
+        &s.url("/"),
+    ])
+    .await;
+    let h2_star = String::from_utf8_lossy(&h2_star.stdout);
+    assert!(h2_star.starts_with("HTTP/2 204"), "{h2_star}");
+    assert!(h2_star.contains("allow: GET, HEAD, OPTIONS"), "{h2_star}");
     let star = tokio::task::spawn_blocking(move || {
         s.raw_text("OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     })
