@@ -38,7 +38,7 @@ use crate::handlers::balance::{Key, NoUpstream, Policy};
 use crate::handlers::upstream::{Conn, Lease, Upstream};
 use crate::http::chunked::Chunk;
 use crate::http::encode::percent_encode_path;
-use crate::http::target::NormalPath;
+use crate::http::target::{NormalPath, spells_its_normal_form};
 use crate::problem::Problem;
 use crate::router::path::PathPattern;
 use crate::server::h1::{ConnLink, Interim};
@@ -450,7 +450,7 @@ pub fn upstream_target(parts: &Parts, path: &NormalPath, strip: Option<&str>) ->
     let Some(pq) = parts.uri.path_and_query() else {
         return "/".to_owned();
     };
-    if path.is_spelled_by(pq.path()) {
+    if spells_its_normal_form(pq.path()) {
         let as_received = match strip {
             Some(prefix) => forward::prefix::strip_prefix(pq, prefix),
             None => Some(pq.clone()),

@@ -76,13 +76,6 @@ impl NormalPath {
         &self.decoded
     }
 
-    /// Whether `raw`, a path as received (percent-encoded), decodes to exactly this path:
-    /// nothing was removed to normalise it (no `.`, `..` or empty segment, literal or
-    /// encoded), so whoever decodes `raw` reads the segments this path has.
-    pub fn is_spelled_by(&self, raw: &str) -> bool {
-        percent_decode(raw.as_bytes()).is_ok_and(|decoded| *decoded == *self.decoded.as_bytes())
-    }
-
     /// [`as_str`](Self::as_str), owned.
     pub fn to_decoded_string(&self) -> String {
         self.decoded.clone()
@@ -143,8 +136,8 @@ impl NormalPath {
 }
 
 /// Whether `raw`, a path as received, decodes once to its own normal form (no `.`, `..` or
-/// empty segment, literal or encoded): what [`NormalPath::is_spelled_by`] says of the path
-/// `normalise(raw)` gives, without making it. No allocation unless `raw` has a `%`.
+/// empty segment, literal or encoded): nothing was resolved away to route it, so whoever
+/// decodes `raw` reads the segments [`normalise`] gives. No allocation unless `raw` has a `%`.
 pub fn spells_its_normal_form(raw: &str) -> bool {
     raw.starts_with('/') && percent_decode(raw.as_bytes()).is_ok_and(|decoded| is_normal(&decoded))
 }
