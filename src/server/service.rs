@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{ACCEPT, HOST, SERVER};
+use http::header::{ACCEPT, COOKIE, HOST, SERVER};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, Version};
 
 use super::dispatch::{App, PolicyAnswer, Routed, dispatch};
+use super::h1::head::{MAX_HEADERS, MAX_TARGET_BYTES, target_too_long, too_many_fields};
 use crate::body::ResponseBody;
 use crate::handlers::static_files::ReadAheadBudget;
 use crate::problem::Problem;
@@ -72,7 +73,7 @@ where
     let is_head = parts.method == Method::HEAD;
     let routes = app.routes();
     let mut routed: Option<Routed<'_>> = None;
-    let result = match host_problem(&parts) {
+    let result = match host_problem(&parts).or_else(|| http2_problem(&parts)) {
         Some(problem) => Err(problem),
         None => {
             let answer = dispatch(&routes, &parts, body, conn, &mut routed);
@@ -168,6 +169,34 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
             ))
         }
         (Some(_), None) => None,
+    }
+}
+
+/// HTTP/1.1's limits for a request hyper's HTTP/2 server hands over (its own is the header
+/// list's 64 KiB), so a request is refused alike whichever protocol it came by: 100 fields
+/// (431; cookie crumbs, which RFC 9113 §8.2.3 lets a client split, not counted) and a 16 KiB
+/// target (414); and an `:authority` that is a valid host[:port], with no user information
+/// (RFC 9113 §8.3.1), as `Host` must be.
+fn http2_problem(parts: &Parts) -> Option<Problem> {
+    if parts.version != Version::HTTP_2 {
+        return None;
+    }
+    let fields = parts.headers.len() - parts.headers.get_all(COOKIE).iter().count();
+    if fields > MAX_HEADERS {
+        return Some(*too_many_fields());
+    }
+    let target = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Some(*target_too_long(target));
+    }
+    match parts.uri.authority() {
+        Some(authority) if !valid_host(authority.as_str().as_bytes()) => {
+            Some(Problem::bad_request(
+                "The :authority is not a valid host[:port] (RFC 9113 section 8.3.1: no user \
+             information). Send the server's name, such as example.com or 127.0.0.1:8080.",
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -477,3 +477,50 @@ async fn connect_authority_form_is_405_without_an_empty_path() {
     assert!(out.starts_with("HTTP/1.1 405"), "{out}");
     assert!(!out.contains(" on ."), "{out}");
 }
+
+/// HTTP/2 requests meet HTTP/1.1's limits: 100 fields (cookie crumbs not counted), a 16 KiB
+/// target, and an `:authority` that is a valid host with no user information (RFC 9113
+/// §8.3.1).
+#[tokio::test]
+async fn http2_requests_meet_the_http1_limits() {
+    let s = site().await;
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let authority = s.addr.to_string();
+    let ask = |uri: String, fields: Vec<(String, String)>| {
+        let mut client = client.clone();
+        async move {
+            let mut request = http::Request::get(uri);
+            for (name, value) in fields {
+                request = request.header(name, value);
+            }
+            let mut client = client.ready().await.unwrap();
+            let (answer, _) = client
+                .send_request(request.body(()).unwrap(), true)
+                .unwrap();
+            answer.await.unwrap().status().as_u16()
+        }
+    };
+    let url = |path: &str| format!("http://{authority}{path}");
+    let many = |n: usize| -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| (format!("x-f{i}"), "v".to_owned()))
+            .collect()
+    };
+    assert_eq!(ask(url("/a.txt"), many(95)).await, 200);
+    assert_eq!(ask(url("/a.txt"), many(101)).await, 431);
+    // Cookie crumbs are one field split up (RFC 9113 §8.2.3): not counted.
+    let mut crumbs = many(95);
+    crumbs.extend((0..30).map(|i| ("cookie".to_owned(), format!("c{i}=1"))));
+    assert_eq!(ask(url("/a.txt"), crumbs).await, 200);
+    let long = format!("/a.txt?{}", "q".repeat(16 * 1024));
+    assert_eq!(ask(url(&long), Vec::new()).await, 414);
+    for bad in ["user@127.0.0.1", "u:p@127.0.0.1", "127.0.0.1:abc"] {
+        assert_eq!(
+            ask(format!("http://{bad}/a.txt"), Vec::new()).await,
+            400,
+            "{bad}"
+        );
+    }
+}

@@ -420,7 +420,7 @@ fn expects_continue(headers: &HeaderMap) -> Result<bool, Box<Problem>> {
 }
 
 /// 414 (RFC 9110 §15.5.15) for a target of at least `len` bytes.
-fn target_too_long(len: usize) -> Box<Problem> {
+pub(crate) fn target_too_long(len: usize) -> Box<Problem> {
     Box::new(
         Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long").with_detail(
             format!(
@@ -653,7 +653,7 @@ fn too_large() -> Box<Problem> {
     ))
 }
 
-fn too_many_fields() -> Box<Problem> {
+pub(crate) fn too_many_fields() -> Box<Problem> {
     fields_too_large(format!(
         "The request has more than {MAX_HEADERS} header fields. Send fewer fields."
     ))
