@@ -489,7 +489,7 @@ async fn http2_requests_meet_the_http1_limits() {
     tokio::spawn(connection);
     let authority = s.addr.to_string();
     let ask = |uri: String, fields: Vec<(String, String)>| {
-        let mut client = client.clone();
+        let client = client.clone();
         async move {
             let mut request = http::Request::get(uri);
             for (name, value) in fields {
