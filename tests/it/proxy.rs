@@ -370,6 +370,30 @@ fn a_post_is_never_sent_twice() {
     assert_eq!(app.hits(), 0, "the POST went to one upstream only");
 }
 
+/// A POST whose connection is refused goes on to the next upstream: none of it was sent,
+/// so nothing can have been done twice (nginx's `proxy_next_upstream error` does the same).
+#[test]
+fn a_post_goes_on_when_its_connection_is_refused() {
+    let refused = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_addr = refused.local_addr().unwrap();
+    drop(refused);
+    let app = App::start("b");
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        r#"upstreams = ["{refused_addr}", "{}"], policy = "first""#,
+        app.upstream()
+    );
+    let usher = proxy(dir.path(), "/", &table);
+    let (head, body) = exchange(
+        usher.addrs[0],
+        "POST /echo HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_eq!(status(&head), 200, "{head}\n{body}");
+    let seen = app.seen();
+    assert_eq!(seen.len(), 1, "sent once, to the live upstream");
+    assert_eq!(seen[0].body_len, 5, "with its content");
+}
+
 #[test]
 fn a_slow_upstream_is_a_504() {
     let app = App::start("a");

@@ -2,11 +2,13 @@
 //! streams in), read the response head, and stream the response body back, handing the
 //! connection to the pool only once the exchange ended cleanly.
 //!
-//! Retries (RFC 9110 §9.2.2): a request without content whose method is idempotent goes to
-//! another upstream when its connection cannot be opened, or when a kept-alive connection
-//! turns out closed before any byte of the response (the upstream closed it while idle).
-//! A request with content, or a POST, is never sent twice: its failure is the client's
-//! answer.
+//! Retries: any request goes to another upstream when its connection cannot be opened
+//! (refused, unreachable, or not accepted in time): no byte of it was sent, so nothing can
+//! have been done (nginx's `proxy_next_upstream error timeout` does the same for a POST).
+//! Once sent, only a request without content whose method is idempotent (RFC 9110 §9.2.2)
+//! goes again, when a kept-alive connection turns out closed before any byte of the
+//! response (the upstream closed it while idle). A request with content, or a POST, is
+//! never sent twice: its failure is the client's answer.
 //!
 //! Every failure has an answer that names the route, never the upstream's address: 502 when
 //! the upstream cannot be reached or breaks HTTP, 504 when it is too slow, 503 with
@@ -262,7 +264,8 @@ where
         client: origin.peer.ip(),
         field,
     };
-    // Content goes out once: only a request without it may be retried.
+    // Content goes out once: once sent, only a request without it may be retried. Before
+    // a connection is open nothing was sent, and any request goes on to the next upstream.
     let may_retry = method.is_idempotent() && framing == RequestFraming::None;
     let mut body = Some(body);
     let mut tried = Vec::new();
@@ -290,9 +293,6 @@ where
                     proxy.upstreams.failed(index, Instant::now());
                     let e = ProxyError::Connect(e);
                     tracing::warn!(request_id = origin.request_id, upstream = %pool.upstream(), "proxy: {e}");
-                    if !may_retry {
-                        return Err(fail(e));
-                    }
                     tried.push(index);
                     last = Some(e);
                     continue;
@@ -300,9 +300,6 @@ where
                 Err(_) => {
                     proxy.upstreams.failed(index, Instant::now());
                     let e = ProxyError::ConnectTimeout(opts.connect_timeout);
-                    if !may_retry {
-                        return Err(fail(e));
-                    }
                     tried.push(index);
                     last = Some(e);
                     continue;
