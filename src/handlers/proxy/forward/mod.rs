@@ -110,8 +110,8 @@ impl Scheme {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum UpstreamHost {
     /// The client's: the request target's authority (HTTP/2 `:authority`, or an absolute-form
-    /// target, which RFC 9112 §3.2.2 says overrides `Host`), else its `Host` field, else empty
-    /// (RFC 9112 §3.2: an empty `Host` when the target has no authority).
+    /// target, which RFC 9112 §3.2.2 says overrides `Host`), else its `Host` field, else the
+    /// address the request reached usher on (RFC 9112 §3.3), else empty.
     #[default]
     Client,
     /// This value, whatever the client sent.
@@ -422,9 +422,14 @@ pub fn upstream_host(parts: &Parts, cx: &ForwardContext<'_>) -> HeaderValue {
 /// The `Host` sent upstream, given the client's.
 fn sent_host(client_host: Option<&HeaderValue>, cx: &ForwardContext<'_>) -> HeaderValue {
     match &cx.host {
-        UpstreamHost::Client => client_host
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("")),
+        // No authority at all (an HTTP/1.0 request without `Host`): the target URI's
+        // authority is then the local address of the connection (RFC 9112 §3.3), which an
+        // application can build links from, where an empty `Host` breaks most of them.
+        UpstreamHost::Client => client_host.cloned().unwrap_or_else(|| {
+            cx.local
+                .and_then(|local| HeaderValue::from_str(&local.to_string()).ok())
+                .unwrap_or_else(|| HeaderValue::from_static(""))
+        }),
         UpstreamHost::Fixed(value) => value.clone(),
     }
 }

@@ -282,11 +282,24 @@ fn host_is_the_clients_or_the_configured_one() {
     let out = request_fields(&h2, &client());
     assert_eq!(get(&out, "host"), ["example.org"]);
     assert_eq!(get(&out, "x-forwarded-host"), ["example.org"]);
-    // No host at all (HTTP/1.0): an empty Host, and no X-Forwarded-Host.
+    // No host at all (HTTP/1.0): the address usher was reached on (RFC 9112 §3.3), and no
+    // X-Forwarded-Host; with no address known, an empty Host.
     let none = parts(Request::get("/").version(Version::HTTP_10));
     let out = request_fields(&none, &client());
     assert_eq!(get(&out, "host"), [""]);
     assert!(get(&out, "x-forwarded-host").is_empty());
+    for (local, host) in [
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("[::1]:80", "[::1]:80"),
+    ] {
+        let reached = ForwardContext {
+            local: Some(local.parse().unwrap()),
+            ..client()
+        };
+        let out = request_fields(&none, &reached);
+        assert_eq!(get(&out, "host"), [host]);
+        assert!(get(&out, "x-forwarded-host").is_empty());
+    }
     let fixed = ForwardContext {
         host: UpstreamHost::Fixed(HeaderValue::from_static("app.internal:8080")),
         ..client()
