@@ -367,6 +367,10 @@ fn a_post_is_never_sent_twice() {
         "POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     );
     assert_eq!(status(&head), 502, "{head}\n{body}");
+    assert!(
+        body.contains("closed the connection without answering"),
+        "{body}"
+    );
     assert_eq!(app.hits(), 0, "the POST went to one upstream only");
 }
 

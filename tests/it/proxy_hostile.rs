@@ -128,6 +128,8 @@ fn an_ambiguous_or_malformed_response_is_a_502_and_its_connection_is_closed() {
             assert!(body.contains("HTTP/1.1 502 "), "{what}: {body}");
         } else {
             assert_eq!(status(&head), 502, "{what}: {head}\n{body}");
+            // Says what was wrong with the answer, for whoever runs the service.
+            assert!(body.contains("will not pass on"), "{what}: {body}");
         }
         let (n, discarded) = closed
             .recv_timeout(IO_TIMEOUT)

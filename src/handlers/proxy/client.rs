@@ -147,9 +147,18 @@ impl ProxyError {
                 "Bad Gateway",
             )
             .with_detail(format!("{service} could not be reached.")),
+            // What went wrong, so whoever runs the service knows where to look; never an
+            // address, nor an I/O error's own text.
             ProxyError::Io(_) | ProxyError::Closed | ProxyError::Response(_) => {
+                let fault = match self {
+                    ProxyError::Response(fault) => {
+                        format!("gave an answer usher will not pass on: {fault}")
+                    }
+                    ProxyError::Closed => "closed the connection without answering".to_owned(),
+                    _ => "broke the connection before it had answered".to_owned(),
+                };
                 Problem::new(StatusCode::BAD_GATEWAY, "upstream-failed", "Bad Gateway")
-                    .with_detail(format!("{service} failed before giving a valid answer."))
+                    .with_detail(format!("{service} {fault}."))
             }
         };
         problem.with_request_id(request_id)
