@@ -3,7 +3,7 @@
 //! limit, and several addresses with a dead one skipped.
 
 use crate::fastcgi::{page, site_with};
-use crate::support::{check, exchange, head_value, readme_toml_blocks, unchunk, write};
+use crate::support::{check, exchange, head_value, readme_toml_blocks, start, unchunk, write};
 
 /// A framework's front controller: it reports what php-fpm told it.
 const FRONT: &str = r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " uri=", $_SERVER["REQUEST_URI"];"#;
@@ -169,6 +169,95 @@ fn a_dead_address_among_several_is_skipped() {
 }
 
 /// The README's FastCGI examples are what `usher check` accepts.
+/// What a PHP application sees of the request's credentials and host: `Authorization` by
+/// default (as nginx and Caddy pass it), not when the route's own `auth` checked it or
+/// `pass-authorization = false`; never `Proxy-Authorization`; `HTTP_HOST` from an
+/// absolute-form target's authority (RFC 9112 §3.2.2).
+#[test]
+fn authorization_reaches_php_unless_usher_checked_it() {
+    let Some((dir, _fpm, _usher)) = site_with(false, 2, |a| table(a, "")) else {
+        return;
+    };
+    write(
+        dir.path(),
+        "public/who.php",
+        r#"<?php echo "auth=", $_SERVER["HTTP_AUTHORIZATION"] ?? "-", " proxy=", $_SERVER["HTTP_PROXY_AUTHORIZATION"] ?? "-", " host=", $_SERVER["HTTP_HOST"] ?? "-", " scheme=", $_SERVER["REQUEST_SCHEME"] ?? "-";"#,
+    );
+    let sock = dir.path().join("fpm.sock");
+    let fastcgi = |extra: &str| {
+        format!(
+            r#"fastcgi = {{ address = "unix:{}", root = "public", header-timeout = "5s"{extra} }}"#,
+            sock.display()
+        )
+    };
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+
+[[site]]
+root = "public"
+
+[[site.route]]
+path = "/staff/"
+{staff}
+auth = {{ realm = "staff", users = {{ alice = "{hash}" }} }}
+
+[[site.route]]
+path = "/closed/"
+{closed}
+
+[[site.route]]
+path = "/"
+{open}
+"#,
+        staff = fastcgi(""),
+        closed = fastcgi(", pass-authorization = false"),
+        open = fastcgi(""),
+    );
+    for sub in ["staff", "closed"] {
+        write(
+            dir.path(),
+            &format!("public/{sub}/who.php"),
+            &std::fs::read_to_string(dir.path().join("public/who.php")).unwrap(),
+        );
+    }
+    write(dir.path(), "routes.toml", config);
+    let usher = start(&["-c", dir.path().join("routes.toml").to_str().unwrap()]);
+    let ask = |target: &str, credentials: &str| {
+        let (head, body) = exchange(
+            usher.addrs[0],
+            &format!(
+                "GET {target} HTTP/1.1\r\nHost: php.test\r\nAuthorization: {credentials}\r\n\
+                 Proxy-Authorization: Basic cHJveHk6cHc=\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert!(
+            head.starts_with("HTTP/1.1 200 "),
+            "{target}: {head}\n{body}"
+        );
+        unchunk(&head, &body)
+    };
+    assert_eq!(
+        ask("/who.php", "Bearer tok123"),
+        "auth=Bearer tok123 proxy=- host=php.test scheme=http"
+    );
+    assert_eq!(
+        ask("http://app.test:8080/who.php", "Bearer tok123"),
+        "auth=Bearer tok123 proxy=- host=app.test:8080 scheme=http"
+    );
+    assert_eq!(
+        ask("/closed/who.php", "Bearer tok123"),
+        "auth=- proxy=- host=php.test scheme=http"
+    );
+    // alice:pw, checked by usher: the password stays with usher.
+    assert_eq!(
+        ask("/staff/who.php", "Basic YWxpY2U6cHc="),
+        "auth=- proxy=- host=php.test scheme=http"
+    );
+}
+
 #[test]
 fn the_readme_fastcgi_examples_are_valid() {
     let blocks = readme_toml_blocks("PHP and other FastCGI applications");

@@ -89,5 +89,6 @@ pub(super) fn fastcgi_options(
     keys.apply(timeouts, &mut opts.health);
     opts.max_connections = keys.max_connections;
     opts.max_body = max_body.unwrap_or(opts.max_body);
+    opts.pass_authorization = fcgi.pass_authorization;
     Some(Responder::FastCgi(opts))
 }

@@ -231,6 +231,7 @@ pub(super) struct RawFastCgi {
     pub cool_down: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<i64>>,
+    pub pass_authorization: Option<bool>,
 }
 
 /// `proxy = { upstreams = ["127.0.0.1:9001"], ... }`: hand requests to HTTP services.

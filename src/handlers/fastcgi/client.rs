@@ -200,7 +200,7 @@ where
         peer: peer.remote,
         local: peer.local,
         document_root: &opts.root,
-        pass_authorization: false,
+        pass_authorization: opts.pass_authorization.unwrap_or(peer.user.is_none()),
         extra: &[],
         inherit: &[],
         user: peer.user,

@@ -76,6 +76,12 @@ pub struct FastCgiOptions {
     /// (in memory, then a temporary file) up to this size, because the application needs
     /// CONTENT_LENGTH.
     pub max_body: u64,
+    /// Whether the `Authorization` field reaches the application as `HTTP_AUTHORIZATION`.
+    /// Unset: it does unless usher checked it itself (the route's `auth`), as nginx and
+    /// Caddy pass every field to php-fpm: a FastCGI application is usually the site's own
+    /// code, and checks its own credentials (Bearer tokens, WordPress application
+    /// passwords, WebDAV).
+    pub pass_authorization: Option<bool>,
 }
 
 impl FastCgiOptions {
@@ -95,6 +101,7 @@ impl FastCgiOptions {
             idle_timeout: Duration::from_secs(300),
             max_connections: None,
             max_body: 1 << 30,
+            pass_authorization: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Request fields become `HTTP_*` (§4.1.18) except those that would let a client set
 //! something it must not: `Proxy` (httpoxy: `HTTP_PROXY` is read as a proxy setting by many
 //! HTTP libraries), `Authorization` unless the route passes it on (credentials are the
-//! server's to check), `Content-Length`/`Content-Type` (their own variables),
+//! server's to check), `Proxy-Authorization` (a proxy's credentials, never the program's:
+//! §4.1.18 and Apache drop both), `Content-Length`/`Content-Type` (their own variables),
 //! `Transfer-Encoding` (how the content crossed the client's connection: usher has removed
 //! the chunked coding and counted the bytes, so the program reads exactly `CONTENT_LENGTH`;
 //! `HTTP_TRANSFER_ENCODING=chunked` would tell it to decode chunks that are not there), and any
@@ -17,7 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use http::Version;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+};
 use http::request::Parts;
 
 use super::Script;
@@ -73,6 +76,9 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
         text(concat!("usher/", env!("CARGO_PKG_VERSION"))),
     );
     env.set("SERVER_PROTOCOL", text(protocol(parts.version)));
+    // Not RFC 3875's, but set by nginx's stock fastcgi_params and by Apache: applications
+    // build absolute links from it. usher serves plain HTTP only.
+    env.set("REQUEST_SCHEME", text("http"));
     env.set("REQUEST_METHOD", text(parts.method.as_str()));
     env.set("REQUEST_URI", text(&request_uri(parts)));
     env.set("QUERY_STRING", text(parts.uri.query().unwrap_or("")));
@@ -111,12 +117,21 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
     if let Some(kind) = parts.headers.get(CONTENT_TYPE) {
         env.set("CONTENT_TYPE", bytes(kind.as_bytes()));
     }
+    // The target's authority stands for `Host`: HTTP/2's `:authority` (RFC 9113 §8.3.1: a
+    // gateway to HTTP/1.1 makes `Host` from it) and an absolute-form target's, which RFC
+    // 9112 §3.2.2 says overrides the `Host` field, so HTTP_HOST agrees with SERVER_NAME.
+    let authority = parts.uri.authority();
+    if let Some(authority) = authority {
+        env.set("HTTP_HOST", text(authority.as_str()));
+    }
     for name in parts.headers.keys() {
         if name == CONTENT_LENGTH
             || name == CONTENT_TYPE
             || name == TRANSFER_ENCODING
             || name.as_str() == "proxy"
             || (name == AUTHORIZATION && !cx.pass_authorization)
+            || name == PROXY_AUTHORIZATION
+            || (name == HOST && authority.is_some())
             || name.as_str().contains('_')
         {
             continue;

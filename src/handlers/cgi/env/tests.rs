@@ -63,6 +63,7 @@ fn every_meta_variable_is_set_from_the_request() {
     let expect = [
         ("GATEWAY_INTERFACE", "CGI/1.1"),
         ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REQUEST_SCHEME", "http"),
         ("REQUEST_METHOD", "POST"),
         ("REQUEST_URI", "/cgi-bin/env.py/extra/path?a=1&b=%20"),
         ("QUERY_STRING", "a=1&b=%20"),
@@ -138,19 +139,53 @@ fn httpoxy_authorization_and_underscored_names_never_pass() {
         .header("host", "h")
         .header("proxy", "http://evil.test:1")
         .header("authorization", "Basic YTpi")
+        .header("proxy-authorization", "Basic cHJveHk6cHc=")
         .header("x_forwarded_for", "1.2.3.4")
         .body(())
         .unwrap();
     let env = env_of(req, &script(), false);
     assert!(!env.contains_key("HTTP_PROXY"));
     assert!(!env.contains_key("HTTP_AUTHORIZATION"));
+    assert!(!env.contains_key("HTTP_PROXY_AUTHORIZATION"));
     assert!(!env.contains_key("HTTP_X_FORWARDED_FOR"));
+    // Passing the server's credentials on never passes a proxy's.
     let req = Request::get("/")
         .header("authorization", "Basic YTpi")
+        .header("proxy-authorization", "Basic cHJveHk6cHc=")
         .body(())
         .unwrap();
     let env = env_of(req, &script(), true);
     assert_eq!(env["HTTP_AUTHORIZATION"], "Basic YTpi");
+    assert!(!env.contains_key("HTTP_PROXY_AUTHORIZATION"));
+}
+
+/// The target's authority is the host: HTTP/2's `:authority` becomes HTTP_HOST (RFC 9113
+/// §8.3.1), and an absolute-form target's overrides the `Host` field (RFC 9112 §3.2.2), so
+/// HTTP_HOST and SERVER_NAME agree.
+#[test]
+fn http_host_is_the_targets_authority() {
+    let h2 = Request::get("http://foo.test:99/x")
+        .version(Version::HTTP_2)
+        .body(())
+        .unwrap();
+    let env = env_of(h2, &script(), false);
+    assert_eq!(env["HTTP_HOST"], "foo.test:99");
+    assert_eq!(env["SERVER_NAME"], "foo.test");
+    let absolute = Request::get("http://foo.test:8080/x")
+        .header("host", "127.0.0.1")
+        .body(())
+        .unwrap();
+    let env = env_of(absolute, &script(), false);
+    assert_eq!(env["HTTP_HOST"], "foo.test:8080");
+    assert_eq!(env["SERVER_NAME"], "foo.test");
+    let (parts, ()) = Request::get("http://a.test/")
+        .header("host", "b.test")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let vars = build(&parts, &script(), &context("192.0.2.7:1", "127.0.0.1:80"));
+    let hosts = vars.iter().filter(|(n, _)| *n == OsStr::new("HTTP_HOST"));
+    assert_eq!(hosts.count(), 1, "one HTTP_HOST");
 }
 
 /// `REQUEST_URI` is the target as received, or, when routing resolved dot-segments or empty
