@@ -8,6 +8,9 @@ use crate::support::{check, exchange, head_value, readme_toml_blocks, start, unc
 /// A framework's front controller: it reports what php-fpm told it.
 const FRONT: &str = r#"<?php echo "script=", $_SERVER["SCRIPT_NAME"], " info=", $_SERVER["PATH_INFO"] ?? "", " uri=", $_SERVER["REQUEST_URI"];"#;
 
+/// A script that reports the request's credentials, host and scheme as PHP sees them.
+const WHO: &str = r#"<?php echo "auth=", $_SERVER["HTTP_AUTHORIZATION"] ?? "-", " proxy=", $_SERVER["HTTP_PROXY_AUTHORIZATION"] ?? "-", " host=", $_SERVER["HTTP_HOST"] ?? "-", " scheme=", $_SERVER["REQUEST_SCHEME"] ?? "-";"#;
+
 fn table(address: &str, extra: &str) -> String {
     format!(r#"address = "{address}", root = "public", header-timeout = "5s", {extra}"#)
 }
@@ -178,11 +181,6 @@ fn authorization_reaches_php_unless_usher_checked_it() {
     let Some((dir, _fpm, _usher)) = site_with(false, 2, |a| table(a, "")) else {
         return;
     };
-    write(
-        dir.path(),
-        "public/who.php",
-        r#"<?php echo "auth=", $_SERVER["HTTP_AUTHORIZATION"] ?? "-", " proxy=", $_SERVER["HTTP_PROXY_AUTHORIZATION"] ?? "-", " host=", $_SERVER["HTTP_HOST"] ?? "-", " scheme=", $_SERVER["REQUEST_SCHEME"] ?? "-";"#,
-    );
     let sock = dir.path().join("fpm.sock");
     let fastcgi = |extra: &str| {
         format!(
@@ -216,12 +214,12 @@ path = "/"
         closed = fastcgi(", pass-authorization = false"),
         open = fastcgi(""),
     );
-    for sub in ["staff", "closed"] {
-        write(
-            dir.path(),
-            &format!("public/{sub}/who.php"),
-            &std::fs::read_to_string(dir.path().join("public/who.php")).unwrap(),
-        );
+    for script in [
+        "public/who.php",
+        "public/staff/who.php",
+        "public/closed/who.php",
+    ] {
+        write(dir.path(), script, WHO);
     }
     write(dir.path(), "routes.toml", config);
     let usher = start(&["-c", dir.path().join("routes.toml").to_str().unwrap()]);
