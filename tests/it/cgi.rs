@@ -725,28 +725,48 @@ fn php_cgi_runs_a_php_page() {
     assert!(get(p.addrs[0], "/missing.php").starts_with("HTTP/1.1 404 "));
 }
 
-/// While the program has not written its head, nothing watches the client's connection, so
-/// the program runs on until `header-timeout` (60 s by default) instead of being ended.
+/// A program that goes silent is ended as soon as its client leaves, whether before its head
+/// or after part of its answer, not at `header-timeout` (60 s) or `idle-timeout` (300 s) (a
+/// program's answer can be silent for minutes: a long poll, a slow report).
 #[test]
 fn a_client_that_goes_away_before_the_head_ends_the_program() {
+    client_leaves_a_silent_program("");
+}
+
+#[test]
+fn a_client_that_goes_away_while_the_answer_is_silent_ends_the_program() {
+    client_leaves_a_silent_program(
+        r#"sys.stdout.write("Content-Type: text/plain\r\n\r\nstarted\n")
+sys.stdout.flush()
+"#,
+    );
+}
+
+/// A program that writes `prelude` and then sleeps: once it has started (and its prelude
+/// has arrived), the client leaves, and the program must end.
+fn client_leaves_a_silent_program(prelude: &str) {
     let marks = tempfile::tempdir().unwrap();
     let pid_file = marks.path().join("pid");
     let source = format!(
-        r#"import os, time
+        r#"import os, sys, time
 open({pid_file:?} + ".tmp", "w").write(str(os.getpid()))
 os.rename({pid_file:?} + ".tmp", {pid_file:?})
-time.sleep(600)
+{prelude}time.sleep(600)
 "#,
         pid_file = pid_file.display().to_string()
     );
     let (_dir, p) = site(&[("mute.py", &source)]);
-    // This route keeps the default header-timeout of 60 s.
-    let s = send_get(p.addrs[0], "/one-at-a-time/mute.py");
+    // This route keeps the default timeouts: 60 s for the head, 300 s of silence.
+    let mut s = send_get(p.addrs[0], "/one-at-a-time/mute.py");
     assert!(
         within(PROCESS_LIMIT, || pid_file.exists()),
         "the program did not start"
     );
     let pid = pid_in(&pid_file);
+    if !prelude.is_empty() {
+        let mut got = Vec::new();
+        read_until(&mut s, &mut got, "started");
+    }
     drop(s);
     let ended = within(PROCESS_LIMIT, || gone(&pid));
     if !ended {

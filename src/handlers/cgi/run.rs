@@ -275,8 +275,14 @@ async fn pump(
                     guard.kill();
                     continue;
                 }
+                // The client went away while the program was silent (a long poll): end it
+                // now, not when it next writes or at the idle timeout.
+                () = tx.closed() => break,
             },
-            None => read.await,
+            None => tokio::select! {
+                read = read => read,
+                () = tx.closed() => break,
+            },
         };
         match read {
             Ok(Ok(0)) => break,

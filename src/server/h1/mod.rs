@@ -645,6 +645,7 @@ where
         ));
         // Keep feeding a body that is still read while the answer streams (full duplex),
         // also when the response body itself is what first asks for it.
+        let armed = link.armed();
         loop {
             let feeding = feed.as_ref().is_some_and(BodyFeed::is_active);
             tokio::select! {
@@ -655,6 +656,16 @@ where
                     // client sends after its own wait, or the read times out.
                     Ok(_) => {}
                     Err(_) => return Err(std::io::Error::other("request content failed")),
+                },
+                // A program's answer may go quiet for minutes (a long poll, a slow report):
+                // a client that leaves meanwhile is noticed here, not at the next write, and
+                // returning drops the answer and the program with it (nginx watches the
+                // client for the whole upstream exchange too).
+                seen = stream.peek(&mut probe), if armed && watching && !feeding => match seen {
+                    Ok(0) => return Ok(Next::Close(Closing::Now)),
+                    Err(e) => return Err(e),
+                    // The next pipelined request: left in place for its turn.
+                    Ok(_) => watching = false,
                 },
             }
         }
