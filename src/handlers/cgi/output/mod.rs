@@ -62,6 +62,11 @@ pub enum OutputError {
     /// Two `Status` fields.
     #[error("the program sent Status twice")]
     TwoStatuses,
+    /// A field that has one value (RFC 9110 §5.3: Content-Type, Location) sent twice: which
+    /// one the program meant is a guess, and a wrong one can make a browser read the body
+    /// as another type.
+    #[error("the program sent {0} twice")]
+    Repeated(&'static str),
     /// `Content-Length` is not one decimal number.
     #[error("the program's Content-Length is not a number of bytes")]
     BadLength,
@@ -158,6 +163,11 @@ fn fields(
         }
         let value = HeaderValue::from_bytes(value).map_err(|_| OutputError::BadValue(number))?;
         headers.append(name, value);
+    }
+    for (name, shown) in [(CONTENT_TYPE, "Content-Type"), (LOCATION, "Location")] {
+        if headers.get_all(&name).iter().nth(1).is_some() {
+            return Err(OutputError::Repeated(shown));
+        }
     }
     let length = match headers.get(CONTENT_LENGTH) {
         None => None,

@@ -98,6 +98,14 @@ fn malformed_heads_are_errors() {
         error(b"Status: 200 OK\nStatus: 404 No\nContent-Type: a/b\n\n"),
         OutputError::TwoStatuses
     );
+    assert_eq!(
+        error(b"Content-Type: text/plain\nContent-Type: text/html\n\nbody"),
+        OutputError::Repeated("Content-Type")
+    );
+    assert_eq!(
+        error(b"Location: /a\nlocation: /b\n\n"),
+        OutputError::Repeated("Location")
+    );
 }
 
 #[test]
