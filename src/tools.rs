@@ -189,6 +189,14 @@ fn explain_fastcgi(
             writeln!(out, "a file of the root, not a script: served as a file")?;
             Ok(false)
         }
+        Ok(fastcgi::resolve::Target::AddSlash) => {
+            writeln!(
+                out,
+                "a directory with an index script: 308 Permanent Redirect to {}/",
+                path.as_str()
+            )?;
+            Ok(true)
+        }
         Err(_) => {
             writeln!(out, "no script: 404 Not Found")?;
             Ok(true)

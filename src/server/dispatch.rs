@@ -25,7 +25,7 @@ use crate::handlers::cgi::{self, Cgi};
 use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::proxy::{self, Proxy};
-use crate::handlers::static_files::{ServeDir, StaticOptions, Suggestable};
+use crate::handlers::static_files::{self, ServeDir, StaticOptions, Suggestable};
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
 use crate::problem::Problem;
@@ -428,6 +428,14 @@ where
                             return Err(Problem::internal());
                         };
                         return serve_files(files, parts, path).await;
+                    }
+                    Ok(fastcgi::resolve::Target::AddSlash) => {
+                        let query = parts.uri.query();
+                        return static_files::add_slash(
+                            path,
+                            query,
+                            StatusCode::PERMANENT_REDIRECT,
+                        );
                     }
                     Err(fastcgi::resolve::NoScript::NotFound) => {
                         return Err(Problem::not_found(path.as_str(), Vec::new()));

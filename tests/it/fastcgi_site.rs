@@ -70,6 +70,19 @@ fn without_a_front_controller_a_path_naming_nothing_is_404_and_files_are_served(
     assert_eq!(body, "User-agent: *\n");
     let (head, _) = page(addr, "/users/5");
     assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    // A directory with an index script, named without its slash: 308 to the form with it
+    // (its page's relative links resolve inside it; a posted form stays a POST), as Caddy.
+    write(
+        dir.path(),
+        "public/sub dir/index.php",
+        "<?php echo 'sub index';",
+    );
+    let (head, _) = page(addr, "/sub%20dir?x=1");
+    assert!(head.starts_with("HTTP/1.1 308 "), "{head}");
+    assert_eq!(head_value(&head, "location"), Some("/sub%20dir/?x=1"));
+    let (head, body) = page(addr, "/sub%20dir/?x=1");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, "sub index");
 }
 
 /// Chunked content has no length; PHP reads only CONTENT_LENGTH bytes, so usher stores it

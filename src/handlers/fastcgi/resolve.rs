@@ -17,6 +17,9 @@ pub enum Target {
     Script(Script),
     /// A file of the root that is not a script (a stylesheet, an image): served as a file.
     File,
+    /// A directory with an index script, named without its trailing slash: redirected to
+    /// the form with it, so the page's relative links resolve inside the directory.
+    AddSlash,
 }
 
 /// Why nothing answers.
@@ -32,7 +35,8 @@ pub enum NoScript {
 ///
 /// 1. a path with a segment ending in `split-path` names that script, the rest is PATH_INFO;
 /// 2. a file that is not a script is served as a file;
-/// 3. a directory names its `index` script;
+/// 3. a directory names its `index` script (named without its trailing slash, it is
+///    redirected to the form with it first);
 /// 4. anything else goes to the front controller, if there is one, with the whole path as
 ///    PATH_INFO; otherwise it is not found.
 ///
@@ -64,6 +68,9 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
             Ok(meta) if meta.is_dir() => {
                 let index = place.join(&opts.index);
                 if is_file(&index) && !opts.index.starts_with('.') {
+                    if !path.trailing_slash() && !segments.is_empty() {
+                        return Ok(Target::AddSlash);
+                    }
                     let mut name = joined(segments);
                     name.push('/');
                     name.push_str(&opts.index);
@@ -133,6 +140,7 @@ mod tests {
                 (s.name, s.path_info)
             }
             Target::File => ("file".to_owned(), String::new()),
+            Target::AddSlash => ("add a slash".to_owned(), String::new()),
         })
     }
 
@@ -152,7 +160,7 @@ mod tests {
         assert_eq!(answer(&o, "/app/page.php/a/"), pair("/app/page.php", "/a/"));
         assert_eq!(answer(&o, "/"), pair("/index.php", ""));
         assert_eq!(answer(&o, "/app/"), pair("/app/index.php", ""));
-        assert_eq!(answer(&o, "/app"), pair("/app/index.php", ""));
+        assert_eq!(answer(&o, "/app"), pair("add a slash", ""));
     }
 
     #[test]
@@ -194,7 +202,7 @@ mod tests {
         // What names something still gets it.
         assert_eq!(answer(&o, "/css/site.css"), pair("file", ""));
         assert_eq!(answer(&o, "/app/page.php/x"), pair("/app/page.php", "/x"));
-        assert_eq!(answer(&o, "/app"), pair("/app/index.php", ""));
+        assert_eq!(answer(&o, "/app"), pair("add a slash", ""));
         assert_eq!(answer(&o, "/"), pair("/index.php", ""));
     }
 

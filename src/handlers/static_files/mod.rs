@@ -520,6 +520,19 @@ fn encoded_path<S: AsRef<str>>(segments: &[S], trailing_slash: bool) -> String {
     out
 }
 
+/// `status` to the directory form of `path` (with `query`): the answer to a directory named
+/// without its trailing slash by a route that is not a files route (a FastCGI route's
+/// directory with an index script: 308, so a form posted to it stays a POST, as Caddy's
+/// `php_fastcgi` answers).
+pub fn add_slash(
+    path: &NormalPath,
+    query: Option<&str>,
+    status: StatusCode,
+) -> Result<Response<ResponseBody>, Problem> {
+    let location = directory_location(path.segments(), query).ok_or_else(Problem::internal)?;
+    Ok(reply::redirect_with(status, location))
+}
+
 /// The directory form of `segments` (`/a/b%20c/`), with `query`: where a directory's page
 /// lives. `None` is unreachable (the path is percent-encoded, the query came from a URI).
 fn directory_location(segments: &[String], query: Option<&str>) -> Option<HeaderValue> {

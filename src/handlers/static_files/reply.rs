@@ -48,9 +48,14 @@ const LISTING_CSP: HeaderValue =
 
 /// 301 to `location`, a directory named without its trailing slash.
 pub(super) fn redirect(location: HeaderValue) -> Response<ResponseBody> {
+    redirect_with(StatusCode::MOVED_PERMANENTLY, location)
+}
+
+/// `status` (a 3xx) to `location`, a directory named without its trailing slash.
+pub(super) fn redirect_with(status: StatusCode, location: HeaderValue) -> Response<ResponseBody> {
     // RFC 9110 §15.4.2: the directory's URL ends in `/`, so relative links resolve.
     let mut res = Response::new(ResponseBody::Empty);
-    *res.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    *res.status_mut() = status;
     res.headers_mut().insert(header::LOCATION, location);
     res.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
