@@ -431,11 +431,9 @@ where
                     }
                     Ok(fastcgi::resolve::Target::AddSlash) => {
                         let query = parts.uri.query();
-                        return static_files::add_slash(
-                            path,
-                            query,
-                            StatusCode::PERMANENT_REDIRECT,
-                        );
+                        let redirect = StatusCode::PERMANENT_REDIRECT;
+                        return static_files::add_slash(path, query, redirect)
+                            .ok_or_else(Problem::internal);
                     }
                     Err(fastcgi::resolve::NoScript::NotFound) => {
                         return Err(Problem::not_found(path.as_str(), Vec::new()));

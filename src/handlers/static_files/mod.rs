@@ -523,14 +523,14 @@ fn encoded_path<S: AsRef<str>>(segments: &[S], trailing_slash: bool) -> String {
 /// `status` to the directory form of `path` (with `query`): the answer to a directory named
 /// without its trailing slash by a route that is not a files route (a FastCGI route's
 /// directory with an index script: 308, so a form posted to it stays a POST, as Caddy's
-/// `php_fastcgi` answers).
+/// `php_fastcgi` answers). `None` is unreachable, as for [`directory_location`].
 pub fn add_slash(
     path: &NormalPath,
     query: Option<&str>,
     status: StatusCode,
-) -> Result<Response<ResponseBody>, Problem> {
-    let location = directory_location(path.segments(), query).ok_or_else(Problem::internal)?;
-    Ok(reply::redirect_with(status, location))
+) -> Option<Response<ResponseBody>> {
+    let location = directory_location(path.segments(), query)?;
+    Some(reply::redirect_with(status, location))
 }
 
 /// The directory form of `segments` (`/a/b%20c/`), with `query`: where a directory's page
