@@ -604,6 +604,8 @@ print("through the gate")
     let (head, _) = split_head(second.as_bytes());
     let retry = head_value(&head, "retry-after").expect("Retry-After");
     assert!(retry.parse::<u64>().is_ok_and(|s| s > 0), "{retry}");
+    // The advice once, with its time.
+    assert_eq!(second.matches("Try again").count(), 1, "{second}");
     assert!(!started.exists(), "the refused request ran the program");
     // The limit is the route's: another program on it waits too, one on another route runs.
     assert!(get(addr, "/one-at-a-time/ok.py").starts_with("HTTP/1.1 503 "));

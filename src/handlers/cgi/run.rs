@@ -71,7 +71,7 @@ where
     let opts = &cgi.opts;
     let Ok(permit) = cgi.running.clone().try_acquire_owned() else {
         return Err(Problem::unavailable(
-            "Too many requests are running this program at once. Try again in a moment.",
+            "Too many requests are running this program at once.",
             1,
         ));
     };
