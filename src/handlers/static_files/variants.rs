@@ -10,8 +10,8 @@
 //! variant of `x.tar`), and `LANG` is a language tag with a two-letter primary subtag
 //! (`en`, `pt-BR`, `zh-Hant`). The media type is chosen first, by Accept, ties broken by
 //! `variant_order` then name; then the language among files of that type, by
-//! Accept-Language; without a match a file with no language wins, else `en`, else the first
-//! by name (RFC 9110 §12.5.4 lets a server ignore an unmatched Accept-Language rather than
+//! Accept-Language (a regional range alone, `fr-CA`, falls back to `fr`); without a match a
+//! file with no language wins, else `en`, else the first by name (RFC 9110 §12.5.4 lets a server ignore an unmatched Accept-Language rather than
 //! answer 406).
 
 use std::path::Path;
@@ -26,8 +26,10 @@ use crate::http::{accept, mime};
 /// may miss its variants rather than make every 404 there cost a full scan.
 const MAX_SCAN: usize = 10_000;
 
-/// Variants of one name considered, at most.
-const MAX_VARIANTS: usize = 32;
+/// Variants of one name considered, at most: the first by name. Enough for a page in every
+/// language a site is likely to have, in two or three types (`about.LANG.html` for 80
+/// languages, say), while a directory of thousands cannot make one request check them all.
+const MAX_VARIANTS: usize = 256;
 
 /// Compression suffixes: they name an encoding of a file, not another representation.
 const ENCODINGS: &[&str] = &["gz", "br", "zst", "bz2", "xz", "lz", "lzma", "z"];
@@ -76,11 +78,17 @@ pub(super) fn find(job: &Job, dir: &Path, parent: &[String], requested: &str) ->
     let Some(listed) = job.cache.dir_names(dir) else {
         return Variants::None;
     };
+    // Names first (no system call), in order, so that past the limit the same variants are
+    // always the ones considered, whatever order the directory lists them in.
+    let mut named: Vec<(&str, &'static str, Option<&str>)> = listed
+        .names
+        .iter()
+        .take(MAX_SCAN)
+        .filter_map(|name| parse(requested, name).map(|(t, l)| (name.as_ref(), t, l)))
+        .collect();
+    named.sort_unstable_by_key(|&(name, ..)| name);
     let mut candidates = Vec::new();
-    for name in listed.names.iter().take(MAX_SCAN) {
-        let Some((media_type, language)) = parse(requested, name) else {
-            continue;
-        };
+    for (name, media_type, language) in named {
         let Ok(entry) = lookup(opts, dir, name) else {
             continue;
         };

@@ -148,26 +148,45 @@ pub fn media_type_match(accept: Option<&[u8]>, media_type: &str) -> Option<(Qual
 }
 
 /// Choose among language tags (e.g. `"en"`, `"fr-CA"`) the one `accept_language` prefers,
-/// by RFC 4647 basic filtering (a range matches a tag equal to it or prefixing it at a `-`).
+/// by RFC 4647 basic filtering (a range matches a tag equal to it or prefixing it at a `-`),
+/// falling back, for a tag no range matches, to the range cut back to its language as RFC
+/// 4647 §3.4's lookup does (`fr-CA` → `fr`): Safari and curl users often send a regional
+/// tag alone, and `fr-CA` wants French before the `en;q=0.1` it may also list.
 /// Returns `None` when the header is absent or nothing matches with q > 0.
 ///
-/// The quality of a tag is that of the longest range matching it (`*` is the shortest);
-/// comparison is case-insensitive (RFC 4647 §2); ties go to the earlier tag in `available`.
+/// The quality of a tag is that of the longest range matching it (`*` is the shortest); a
+/// tag matched only by a cut range has that range's quality, and ranks below a tag matched
+/// as it is at the same quality. Comparison is case-insensitive (RFC 4647 §2); ties go to
+/// the earlier tag in `available`.
 pub fn choose_language(accept_language: Option<&[u8]>, available: &[&str]) -> Option<usize> {
     let header = accept_language?;
-    let mut best: Option<(usize, Quality)> = None;
+    let mut best: Option<(usize, (Quality, LanguageMatch))> = None;
     for (i, tag) in available.iter().enumerate() {
-        let q = language_quality(header, tag.as_bytes());
-        if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
-            best = Some((i, q));
+        let rank = language_quality(header, tag.as_bytes());
+        if rank.0 > 0 && best.is_none_or(|(_, b)| rank > b) {
+            best = Some((i, rank));
         }
     }
     best.map(|(i, _)| i)
 }
 
-/// The quality `header` gives language `tag`: that of the longest matching range, 0 if none.
-fn language_quality(header: &[u8], tag: &[u8]) -> Quality {
+/// How a language tag matched the header's ranges, least telling first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum LanguageMatch {
+    /// Only `*`, or nothing.
+    Any,
+    /// A range cut back to a shorter one (`fr-CA` → `fr`).
+    Cut,
+    /// A range as sent.
+    Exact,
+}
+
+/// The quality `header` gives language `tag`, and how it matched: that of the longest
+/// matching range; without one, of the best range that matches once cut back (or `*`'s, if
+/// higher); 0 if none.
+fn language_quality(header: &[u8], tag: &[u8]) -> (Quality, LanguageMatch) {
     let mut best: Option<(usize, Quality)> = None;
+    let mut cut: Option<Quality> = None;
     for element in ListElements::new(header) {
         let Some((range, q)) = parse_language_range(element) else {
             continue;
@@ -177,13 +196,40 @@ fn language_quality(header: &[u8], tag: &[u8]) -> Quality {
         } else if language_prefix_matches(range, tag) {
             range.len()
         } else {
+            if q > 0 && cut.is_none_or(|c| q > c) && cut_range_matches(range, tag) {
+                cut = Some(q);
+            }
             continue;
         };
         if best.is_none_or(|b| (len, q) > b) {
             best = Some((len, q));
         }
     }
-    best.map_or(0, |(_, q)| q)
+    match (best, cut) {
+        (Some((len, q)), _) if len > 0 => (q, LanguageMatch::Exact),
+        (Some((_, any)), Some(cut)) if any > cut => (any, LanguageMatch::Any),
+        (_, Some(cut)) => (cut, LanguageMatch::Cut),
+        (Some((_, any)), None) => (any, LanguageMatch::Any),
+        (None, None) => (0, LanguageMatch::Any),
+    }
+}
+
+/// Whether `range`, cut back a subtag at a time (a single-letter subtag left last goes with
+/// the one after it, RFC 4647 §3.4), comes to a range that matches `tag`.
+fn cut_range_matches(range: &[u8], tag: &[u8]) -> bool {
+    let mut range = range;
+    while let Some(dash) = range.iter().rposition(|&b| b == b'-') {
+        range = &range[..dash];
+        if let Some(before) = range.iter().rposition(|&b| b == b'-') {
+            if range.len() - before == 2 {
+                range = &range[..before];
+            }
+        }
+        if language_prefix_matches(range, tag) {
+            return true;
+        }
+    }
+    false
 }
 
 /// RFC 4647 §3.3.1: `range` equals `tag`, or is a prefix of it followed by `-`.

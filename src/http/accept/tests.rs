@@ -241,10 +241,7 @@ fn languages_basic_filtering() {
     assert_eq!(lang(Some("EN-gb"), &avail), Some(1));
     assert_eq!(lang(Some("en"), &["en-GB", "en"]), Some(0));
     assert_eq!(lang(Some("de"), &avail), Some(3));
-    // A range does not match a shorter tag (basic filtering is not lookup).
-    assert_eq!(lang(Some("de-CH-1996"), &avail), None);
     assert_eq!(lang(Some("e"), &avail), None);
-    assert_eq!(lang(Some("en-G"), &avail), None);
     assert_eq!(lang(Some("*"), &avail), Some(0));
     assert_eq!(lang(Some("fr;q=0.5, en;q=0.8"), &avail), Some(0));
     // The longest matching range decides: en-GB is refused though `en` is wanted.
@@ -253,6 +250,34 @@ fn languages_basic_filtering() {
     assert_eq!(lang(Some("fr;q=0"), &["fr"]), None);
     // Ties go to the order of `available`.
     assert_eq!(lang(Some("fr, en"), &avail), Some(0));
+}
+
+/// A tag no range matches as sent is matched by a range cut back (RFC 4647 §3.4), at that
+/// range's quality, below an exact match at the same quality and never against an explicit
+/// refusal.
+#[test]
+fn languages_fall_back_to_a_cut_range() {
+    let avail = ["en", "en-GB", "fr", "de-CH"];
+    assert_eq!(lang(Some("fr-FR"), &avail), Some(2));
+    assert_eq!(lang(Some("fr-CA, en;q=0.1"), &avail), Some(2));
+    assert_eq!(lang(Some("de-CH-1996"), &avail), Some(3));
+    // A singleton left last goes with what followed it.
+    assert_eq!(lang(Some("fr-x-private"), &avail), Some(2));
+    assert_eq!(lang(Some("en-G"), &["en", "fr"]), Some(0));
+    // A cut range may then match a longer tag, as basic filtering does.
+    assert_eq!(lang(Some("de-AT"), &avail), Some(3));
+    // Exact before cut at the same quality; a higher quality wins either way.
+    assert_eq!(lang(Some("fr-FR, en"), &["fr", "en"]), Some(1));
+    assert_eq!(lang(Some("fr-FR, en;q=0.9"), &["en", "fr"]), Some(1));
+    // An explicit refusal stands: `fr;q=0` is not undone by `fr-FR`.
+    assert_eq!(lang(Some("fr-FR, fr;q=0"), &["fr"]), None);
+    assert_eq!(lang(Some("fr-FR;q=0"), &["fr"]), None);
+    // `*` at a higher quality than the cut range's still counts.
+    assert_eq!(lang(Some("fr-FR;q=0.5, *"), &["de", "fr"]), Some(0));
+    assert_eq!(lang(Some("fr-FR, *;q=0.5"), &["de", "fr"]), Some(1));
+    assert_eq!(lang(Some("fr-FR, *;q=0"), &["de", "fr"]), Some(1));
+    // Nothing to cut back to.
+    assert_eq!(lang(Some("ja-JP"), &avail), None);
 }
 
 #[test]

@@ -95,6 +95,12 @@ async fn variants_by_language() {
         assert_eq!(header(&res, "content-language"), "en");
     }
 
+    // A regional tag alone falls back to its language (RFC 4647 §3.4), before English.
+    for al in ["fr-CA", "fr-FR, en;q=0.1"] {
+        let res = get(&serve, "/about", &[("accept-language", al)]).await;
+        assert_eq!(header(&res, "content-location"), "/about.fr.html", "{al}");
+    }
+
     // `/about.html` also finds `about.LANG.html`.
     let res = get(&serve, "/about.html", &[("accept-language", "de")]).await;
     assert_eq!(header(&res, "content-location"), "/about.de.html");
@@ -111,6 +117,28 @@ async fn untagged_variant_wins_when_language_is_unmatched() {
     assert!(res.headers().get("content-language").is_none());
     let res = get(&serve, "/about", &[("accept-language", "fr")]).await;
     assert_eq!(header(&res, "content-location"), "/about.fr.html");
+}
+
+/// Every language of a page in 80 languages can be chosen, and an unmatched one still gets
+/// English: none is left out by a limit on the variants considered.
+#[tokio::test]
+async fn a_page_in_many_languages_offers_every_one() {
+    let site = Site::new();
+    let languages: Vec<String> = (b'a'..=b'h')
+        .flat_map(|a| (b'a'..=b'j').map(move |b| format!("{}{}", a as char, b as char)))
+        .collect();
+    for tag in &languages {
+        fs::write(site.path(&format!("many.{tag}.html")), tag.as_bytes()).unwrap();
+    }
+    fs::write(site.path("many.en.html"), b"en").unwrap();
+    let serve = site.serve_dir();
+    for tag in languages.iter().map(String::as_str).chain(["en"]) {
+        let res = get(&serve, "/many", &[("accept-language", tag)]).await;
+        assert_eq!(header(&res, "content-language"), tag);
+        assert_eq!(body(res).await.as_ref(), tag.as_bytes());
+    }
+    let res = get(&serve, "/many", &[("accept-language", "zz")]).await;
+    assert_eq!(header(&res, "content-language"), "en");
 }
 
 #[tokio::test]
