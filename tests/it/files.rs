@@ -299,6 +299,44 @@ async fn if_range_honours_only_strong_matching_validators() {
     }
 }
 
+/// A file dated in the future has no Last-Modified (RFC 9110 §8.8.2.1 forbids stating it,
+/// and the present would move with the clock), so date preconditions are ignored and only
+/// its ETag validates it.
+#[tokio::test]
+async fn a_file_dated_in_the_future_has_no_last_modified() {
+    let s = site().await;
+    write(&s.root, "later.txt", "0123456789");
+    std::fs::File::options()
+        .write(true)
+        .open(s.root.join("later.txt"))
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(86_400 * 365))
+        .unwrap();
+    let first = s.get("/later.txt", &[]).await;
+    assert_eq!(first.status().as_u16(), 200);
+    assert!(first.headers().get("last-modified").is_none(), "{first:?}");
+    let etag = header(&first, "etag").to_owned();
+    let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
+    let next_year = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(86_400 * 400));
+    for (fields, expected) in [
+        (vec![("if-unmodified-since", past.as_str())], 200),
+        (vec![("if-modified-since", next_year.as_str())], 200),
+        (vec![("if-none-match", etag.as_str())], 304),
+        (
+            vec![("range", "bytes=0-0"), ("if-range", next_year.as_str())],
+            200,
+        ),
+        (
+            vec![("range", "bytes=0-0"), ("if-range", etag.as_str())],
+            206,
+        ),
+    ] {
+        let answer = s.get("/later.txt", &fields).await;
+        assert_eq!(answer.status().as_u16(), expected, "{fields:?}");
+        assert!(answer.headers().get("last-modified").is_none());
+    }
+}
+
 /// RFC 9110 §13.1.5: an If-Range date that is not a strong validator (§8.8.2.2) is false. A
 /// Last-Modified naming the current second is weak: the file may change again within it, so
 /// the range is not sent (on the first answer and on the cached one).

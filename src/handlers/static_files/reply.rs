@@ -65,11 +65,12 @@ pub(super) fn redirect_with(status: StatusCode, location: HeaderValue) -> Respon
 /// A file's header values, computed once from its metadata.
 pub(super) struct FileMeta {
     pub(super) len: u64,
-    /// Last-Modified as preconditions compare it (see [`http_time`]).
-    pub(super) modified: SystemTime,
+    /// Last-Modified as preconditions compare it (see [`http_time`]); `None` for a file
+    /// dated in the future, which has none.
+    pub(super) modified: Option<SystemTime>,
     pub(super) etag: EntityTag,
     etag_value: HeaderValue,
-    last_modified: HeaderValue,
+    last_modified: Option<HeaderValue>,
     pub(super) content_type: HeaderValue,
     pub(super) negotiated: Option<Negotiated>,
     /// The fields of a 200 with the whole file, made once: an answer clones them, which
@@ -94,7 +95,7 @@ impl FileMeta {
             modified,
             etag_value: etag.to_header_value(),
             etag,
-            last_modified: http_date(modified),
+            last_modified: modified.map(http_date),
             content_type: rep.content_type.clone(),
             negotiated: rep.negotiated.take(),
             whole: HeaderMap::new(),
@@ -131,7 +132,9 @@ impl FileMeta {
     fn validators(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(10);
         headers.insert(header::ETAG, self.etag_value.clone());
-        headers.insert(header::LAST_MODIFIED, self.last_modified.clone());
+        if let Some(last_modified) = &self.last_modified {
+            headers.insert(header::LAST_MODIFIED, last_modified.clone());
+        }
         if let Some(n) = &self.negotiated {
             headers.insert(header::VARY, n.vary.clone());
             headers.insert(header::CONTENT_LOCATION, n.content_location.clone());
@@ -291,9 +294,11 @@ pub(super) fn plan(
                 problem
                     .headers
                     .insert(header::ETAG, meta.etag_value.clone());
-                problem
-                    .headers
-                    .insert(header::LAST_MODIFIED, meta.last_modified.clone());
+                if let Some(last_modified) = &meta.last_modified {
+                    problem
+                        .headers
+                        .insert(header::LAST_MODIFIED, last_modified.clone());
+                }
                 return Err(Box::new(negotiated_problem(problem, meta)));
             }
             Ranges::Parts(ranges) => {
@@ -358,7 +363,12 @@ enum Ranges {
 /// Whole when there is no (single) Range field, If-Range says the client's copy is stale,
 /// the header is to be ignored (RFC 9110 §14.2), or its ranges do not fit the file (a
 /// defence against a parser bug: never send wrong bytes).
-fn requested_ranges(req: &Parts, etag: &EntityTag, modified: SystemTime, len: u64) -> Ranges {
+fn requested_ranges(
+    req: &Parts,
+    etag: &EntityTag,
+    modified: Option<SystemTime>,
+    len: u64,
+) -> Ranges {
     let mut fields = req.headers.get_all(header::RANGE).iter();
     let Some(value) = fields.next() else {
         return Ranges::Whole;
@@ -446,7 +456,9 @@ pub(super) fn listing(
     let modified = http_time(rendered.last_modified);
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(header::ETAG, rendered.etag.to_header_value());
-    headers.insert(header::LAST_MODIFIED, http_date(modified));
+    if let Some(modified) = modified {
+        headers.insert(header::LAST_MODIFIED, http_date(modified));
+    }
     headers.insert(header::VARY, VARY_ACCEPT);
     match conditional::evaluate(&req.method, &req.headers, &rendered.etag, modified) {
         Precondition::Proceed => {}
@@ -495,10 +507,17 @@ fn content_range(r: &ByteRange, len: u64) -> HeaderValue {
 }
 
 /// The time Last-Modified states and preconditions compare: whole seconds (an HTTP-date has
-/// no more), and never later than now (RFC 9110 §8.8.2.1).
-fn http_time(t: SystemTime) -> SystemTime {
-    let t = t.min(SystemTime::now());
-    UNIX_EPOCH + Duration::from_secs(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+/// no more). `None` for a time in the future: RFC 9110 §8.8.2.1 forbids stating it, and
+/// stating the present instead (as it allows) would make the date move with the clock on
+/// every answer, so a client's own `If-Unmodified-Since` would fail a second later and its
+/// `If-Modified-Since` never match. Such a file has no Last-Modified (§8.8.2: "SHOULD send"
+/// only when it "can be reasonably and consistently determined"); its ETag validates it.
+fn http_time(t: SystemTime) -> Option<SystemTime> {
+    if t > SystemTime::now() {
+        return None;
+    }
+    let seconds = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Some(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 fn http_date(t: SystemTime) -> HeaderValue {

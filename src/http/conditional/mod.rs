@@ -23,7 +23,8 @@ pub enum Precondition {
 }
 
 /// Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since for a
-/// representation that exists with `etag` and `last_modified`.
+/// representation that exists with `etag` and `last_modified` (`None`: it has no
+/// modification date to compare, and the two date fields are ignored, §13.1.3, §13.1.4).
 ///
 /// A syntactically invalid If-Match fails (we cannot show the client's precondition holds);
 /// an invalid If-None-Match matches nothing (a full response is always correct) and still
@@ -32,13 +33,13 @@ pub fn evaluate(
     method: &Method,
     headers: &HeaderMap,
     etag: &EntityTag,
-    last_modified: SystemTime,
+    last_modified: Option<SystemTime>,
 ) -> Precondition {
     let present = Present::in_fields(headers);
     if !present.any() {
         return Precondition::Proceed;
     }
-    let last_modified = truncate_to_seconds(last_modified);
+    let last_modified = last_modified.map(truncate_to_seconds);
     let safe = method == Method::GET || method == Method::HEAD;
 
     // Step 1: If-Match, strong comparison (§13.1.1). `*` is true: the representation exists.
@@ -49,7 +50,9 @@ pub fn evaluate(
         }
     // Step 2: only without If-Match. True when not modified after the date (§13.1.4).
     } else if present.if_unmodified_since {
-        if let Some(date) = single_date(headers, &IF_UNMODIFIED_SINCE) {
+        if let (Some(date), Some(last_modified)) =
+            (single_date(headers, &IF_UNMODIFIED_SINCE), last_modified)
+        {
             if last_modified > date {
                 return Precondition::Failed;
             }
@@ -65,7 +68,9 @@ pub fn evaluate(
         }
     // Step 4: only GET/HEAD and only without If-None-Match (§13.1.3).
     } else if safe && present.if_modified_since {
-        if let Some(date) = single_date(headers, &IF_MODIFIED_SINCE) {
+        if let (Some(date), Some(last_modified)) =
+            (single_date(headers, &IF_MODIFIED_SINCE), last_modified)
+        {
             if last_modified <= date {
                 return Precondition::NotModified;
             }
@@ -114,8 +119,13 @@ impl Present {
 /// when it equals `last_modified` to the second and is a strong validator (§8.8.2.2): at
 /// least one second old, since a file changed twice within the second it names would keep
 /// the same date for different content. Anything else (invalid, several field lines) is
-/// false: ignoring the Range and sending the whole representation is always safe.
-pub fn if_range_allows(headers: &HeaderMap, etag: &EntityTag, last_modified: SystemTime) -> bool {
+/// false: ignoring the Range and sending the whole representation is always safe. So is a
+/// date when the representation has no modification date (`None`).
+pub fn if_range_allows(
+    headers: &HeaderMap,
+    etag: &EntityTag,
+    last_modified: Option<SystemTime>,
+) -> bool {
     let mut lines = headers.get_all(IF_RANGE).iter();
     let Some(value) = lines.next() else {
         return true;
@@ -131,7 +141,8 @@ pub fn if_range_allows(headers: &HeaderMap, etag: &EntityTag, last_modified: Sys
         .to_str()
         .ok()
         .and_then(|s| httpdate::parse_http_date(s).ok())
-        .is_some_and(|date| {
+        .zip(last_modified)
+        .is_some_and(|(date, last_modified)| {
             date == truncate_to_seconds(last_modified)
                 && date
                     .checked_add(Duration::from_secs(1))

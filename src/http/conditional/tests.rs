@@ -29,7 +29,7 @@ fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
 }
 
 fn eval(method: Method, pairs: &[(HeaderName, &str)]) -> Precondition {
-    evaluate(&method, &headers(pairs), &tag(), modified())
+    evaluate(&method, &headers(pairs), &tag(), Some(modified()))
 }
 
 fn get(pairs: &[(HeaderName, &str)]) -> Precondition {
@@ -223,14 +223,17 @@ fn weak_current_tag() {
     // A representation with a weak tag can never satisfy If-Match, but can If-None-Match.
     let weak = EntityTag::parse("W/\"v1\"").unwrap();
     let h = headers(&[(IF_MATCH, "W/\"v1\"")]);
-    assert_eq!(evaluate(&Method::GET, &h, &weak, modified()), Failed);
+    assert_eq!(evaluate(&Method::GET, &h, &weak, Some(modified())), Failed);
     let h = headers(&[(IF_NONE_MATCH, "\"v1\"")]);
-    assert_eq!(evaluate(&Method::GET, &h, &weak, modified()), NotModified);
+    assert_eq!(
+        evaluate(&Method::GET, &h, &weak, Some(modified())),
+        NotModified
+    );
 }
 
 fn if_range(values: &[&str]) -> bool {
     let pairs: Vec<(HeaderName, &str)> = values.iter().map(|v| (IF_RANGE, *v)).collect();
-    if_range_allows(&headers(&pairs), &tag(), modified())
+    if_range_allows(&headers(&pairs), &tag(), Some(modified()))
 }
 
 #[test]
@@ -247,7 +250,7 @@ fn if_range_entity_tag_is_strong_only() {
     assert!(!if_range(&["*"]));
     let weak = EntityTag::parse("W/\"v1\"").unwrap();
     let h = headers(&[(IF_RANGE, "\"v1\"")]);
-    assert!(!if_range_allows(&h, &weak, modified()));
+    assert!(!if_range_allows(&h, &weak, Some(modified())));
 }
 
 /// RFC 9110 §13.1.5 / §8.8.2.2: a Last-Modified within the current second is weak (the file
@@ -257,13 +260,13 @@ fn if_range_date_of_this_second_is_weak() {
     let now = SystemTime::now();
     let date = httpdate::fmt_http_date(now);
     let h = headers(&[(IF_RANGE, date.as_str())]);
-    let allowed = if_range_allows(&h, &tag(), now);
+    let allowed = if_range_allows(&h, &tag(), Some(now));
     // Unless the clock ticked into the next second in between, the date is still weak.
     if truncate_to_seconds(SystemTime::now()) == truncate_to_seconds(now) {
         assert!(!allowed);
     }
     let h = headers(&[(IF_RANGE, AT)]);
-    assert!(if_range_allows(&h, &tag(), modified()));
+    assert!(if_range_allows(&h, &tag(), Some(modified())));
 }
 
 #[test]
@@ -291,7 +294,20 @@ fn truncation() {
 fn files_before_1970_compare_sanely() {
     let old = UNIX_EPOCH - Duration::from_secs(10);
     let h = headers(&[(IF_MODIFIED_SINCE, "Thu, 01 Jan 1970 00:00:00 GMT")]);
-    assert_eq!(evaluate(&Method::GET, &h, &tag(), old), NotModified);
+    assert_eq!(evaluate(&Method::GET, &h, &tag(), Some(old)), NotModified);
     let h = headers(&[(IF_UNMODIFIED_SINCE, "Thu, 01 Jan 1970 00:00:00 GMT")]);
-    assert_eq!(evaluate(&Method::GET, &h, &tag(), old), Proceed);
+    assert_eq!(evaluate(&Method::GET, &h, &tag(), Some(old)), Proceed);
+}
+
+/// A representation without a modification date: the date fields are ignored (§13.1.3,
+/// §13.1.4), an If-Range date is false (§13.1.5), the entity-tag fields still count.
+#[test]
+fn without_a_modification_date_only_entity_tags_count() {
+    let h = headers(&[(IF_UNMODIFIED_SINCE, BEFORE)]);
+    assert_eq!(evaluate(&Method::GET, &h, &tag(), None), Proceed);
+    let h = headers(&[(IF_MODIFIED_SINCE, AFTER)]);
+    assert_eq!(evaluate(&Method::GET, &h, &tag(), None), Proceed);
+    let h = headers(&[(IF_NONE_MATCH, r#""v1""#)]);
+    assert_eq!(evaluate(&Method::GET, &h, &tag(), None), NotModified);
+    assert!(!if_range_allows(&headers(&[(IF_RANGE, AT)]), &tag(), None));
 }

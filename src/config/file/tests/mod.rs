@@ -403,7 +403,7 @@ fn every_fastcgi_error_message() {
         (
             route(&format!("{{ {tcp}, split_path = \".php\" }}")),
             vec![
-                "5:41: unknown field `split_path`, expected one of `address`, `root`, `index`, `split-path`, `front-controller`, `connect-timeout`, `header-timeout`, `idle-timeout`, `max-fails`, `fail-window`, `cool-down`, `max-body`, `max-connections`",
+                "5:41: unknown field `split_path`, expected one of `address`, `root`, `index`, `split-path`, `front-controller`, `connect-timeout`, `header-timeout`, `idle-timeout`, `max-fails`, `fail-window`, `cool-down`, `max-body`, `max-connections`, `pass-authorization`",
             ],
         ),
         (
