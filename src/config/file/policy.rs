@@ -167,7 +167,9 @@ fn set_one(
     ops: &mut HeaderOps,
     errors: &mut Vec<Diagnostic>,
 ) {
-    let n = header_name(&name, errors).and_then(|n| settable(&name, n, errors));
+    let n = header_name(&name, errors)
+        .and_then(|n| settable(&name, n, errors))
+        .and_then(|n| kept_vary(&name, n, "set", errors));
     let (Some(n), Some(v)) = (n, header_value(&value, errors)) else {
         return;
     };
@@ -213,10 +215,37 @@ fn add_fields(
 
 fn remove_fields(names: Vec<Spanned<String>>, ops: &mut HeaderOps, errors: &mut Vec<Diagnostic>) {
     for name in names {
-        if let Some(n) = header_name(&name, errors) {
+        let n = header_name(&name, errors).and_then(|n| kept_vary(&name, n, "remove", errors));
+        if let Some(n) = n {
             ops.remove.push(n);
         }
     }
+}
+
+/// `header`, unless it is `Vary` given to `verb` (`set` or `remove`): the `Vary` an answer
+/// carries says what it was chosen by (`Accept` for a negotiated file, a listing, an error
+/// body); replaced or removed, a shared cache would hand one client's variant to every
+/// other (RFC 9110 §12.5.5). `add` appends to it, which is what a route means.
+fn kept_vary(
+    name: &Spanned<String>,
+    header: HeaderName,
+    verb: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<HeaderName> {
+    if header == http::header::VARY {
+        errors.push(
+            Diagnostic::new(
+                name.span(),
+                format!("`{verb}` would drop the Vary usher sends"),
+            )
+            .help(
+                "use add = { Vary = \"...\" }: usher's own Vary says what an answer was chosen by \
+                 (Accept, Accept-Language), and a cache needs it (RFC 9110 §12.5.5)",
+            ),
+        );
+        return None;
+    }
+    Some(header)
 }
 
 /// A header name the config may change: a token, and not a framing field.
@@ -252,7 +281,7 @@ fn server_owned(name: &Spanned<String>, help: &str) -> Diagnostic {
 
 /// `header` as a field to set or add, unless the connection writes it for every answer: a
 /// value set here would be replaced (`Server`) or wrong (`Date` MUST be the time the
-/// answer was made, RFC 9110 §6.6.1).
+/// answer was made, RFC 9110 §6.6.1), or it is a validator (`ETag`, `Last-Modified`).
 fn settable(
     name: &Spanned<String>,
     header: HeaderName,
@@ -262,6 +291,16 @@ fn settable(
         errors.push(server_owned(
             name,
             "remove it: usher writes Date (the time of each answer) and Server itself",
+        ));
+        return None;
+    }
+    // The validators preconditions compare: another value sent would never validate, while
+    // the one not sent would (RFC 9110 §13.1). `remove` may still drop them.
+    if header == http::header::ETAG || header == http::header::LAST_MODIFIED {
+        errors.push(server_owned(
+            name,
+            "remove it: usher compares If-None-Match, If-Range and the date preconditions \
+             with its own validators, so another value would never match (RFC 9110 §13.1)",
         ));
         return None;
     }

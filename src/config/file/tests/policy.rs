@@ -246,6 +246,17 @@ fn every_policy_error() {
             ],
         ),
         (
+            route(
+                "headers = { set = { ETag = \"\\\"x\\\"\", Vary = \"User-Agent\" }, add = { Last-Modified = \"x\", Vary = \"Origin\" }, remove = [\"Vary\", \"ETag\"] }",
+            ),
+            vec![
+                "6:21: `ETag` is set by the server",
+                "6:37: `set` would drop the Vary usher sends",
+                "6:68: `Last-Modified` is set by the server",
+                "6:118: `remove` would drop the Vary usher sends",
+            ],
+        ),
+        (
             route("cache-control = \"max-age=abc\""),
             vec!["6:17: \"max-age=abc\" is not a Cache-Control directive"],
         ),
