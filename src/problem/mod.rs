@@ -511,11 +511,19 @@ enum Format {
     ProblemJson,
     /// Title, detail and lists as lines, for terminals and logs.
     Text,
+    /// The RFC 9457 body as plain `application/json`, for a client that refuses
+    /// `application/problem+json` by name (`q=0`) but takes JSON.
+    Json,
 }
 
 impl Format {
     /// Every format, each at the index its `as u16` gives.
-    const ALL: [Format; 3] = [Format::Html, Format::ProblemJson, Format::Text];
+    const ALL: [Format; 4] = [
+        Format::Html,
+        Format::ProblemJson,
+        Format::Text,
+        Format::Json,
+    ];
 
     fn content_type(self) -> &'static str {
         match self {
@@ -523,6 +531,7 @@ impl Format {
             // RFC 8259 §11: JSON has no charset parameter; it is UTF-8.
             Format::ProblemJson => "application/problem+json",
             Format::Text => "text/plain; charset=utf-8",
+            Format::Json => "application/json",
         }
     }
 }
@@ -581,10 +590,17 @@ fn negotiate_afresh(accept: &[u8]) -> Format {
     if specificity == Specificity::Any && text_quality >= quality {
         return Format::Text;
     }
+    // JSON wins, but the client named problem+json to refuse it: the same body, as the
+    // media type it takes.
+    if i == JSON && matches!(matches[PROBLEM_JSON], (0, Specificity::Subtype { .. })) {
+        return Format::Json;
+    }
     OFFERED[i].1
 }
 
-/// Where text/plain is in [`OFFERED`].
+/// Where application/problem+json, application/json and text/plain are in [`OFFERED`].
+const PROBLEM_JSON: usize = 1;
+const JSON: usize = 2;
 const TEXT: usize = 3;
 
 /// At most [`ECHOED_MAX`] characters of a method, a token (ASCII): an answer does not echo

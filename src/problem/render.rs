@@ -12,7 +12,7 @@ use crate::http::encode::{percent_encode_path, printable, push_html_escaped};
 pub(super) fn render(problem: &Problem, format: Format) -> Bytes {
     match format {
         Format::Html => Bytes::from(html(problem)),
-        Format::ProblemJson => json(problem),
+        Format::ProblemJson | Format::Json => json(problem),
         Format::Text => Bytes::from(text(problem)),
     }
 }

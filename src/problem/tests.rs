@@ -75,6 +75,15 @@ fn negotiation_table() {
             Some("application/problem+json;q=0.9, text/html"),
             Format::Html,
         ),
+        // problem+json refused by name, JSON taken: the same body as application/json.
+        (
+            Some("application/problem+json;q=0, application/json"),
+            Format::Json,
+        ),
+        (
+            Some("application/json, application/problem+json;q=0"),
+            Format::Json,
+        ),
     ] {
         assert_eq!(format_for(accept), want, "{accept:?}");
     }

@@ -416,7 +416,7 @@ where
                 let problem = Problem::new(
                     http::StatusCode::REQUEST_TIMEOUT,
                     "request-timeout",
-                    "Request timeout",
+                    "Request Timeout",
                 )
                 .with_detail(format!(
                     "The request head did not arrive whole within {} seconds.",

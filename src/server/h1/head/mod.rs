@@ -371,7 +371,7 @@ fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, Box<Problem
                     Problem::new(
                         StatusCode::NOT_IMPLEMENTED,
                         "transfer-coding-not-implemented",
-                        "Transfer coding not implemented",
+                        "Transfer Coding Not Implemented",
                     )
                     .with_detail(format!(
                         "usher decodes only the chunked transfer coding, not {:?} (RFC 9112 §6.1). Send the content with Content-Length or chunked alone.",
@@ -410,7 +410,7 @@ fn expects_continue(headers: &HeaderMap) -> Result<bool, Box<Problem>> {
                 Problem::new(
                     StatusCode::EXPECTATION_FAILED,
                     "expectation-failed",
-                    "Expectation failed",
+                    "Expectation Failed",
                 )
                 .with_detail("usher meets only the expectation 100-continue."),
             ));
@@ -422,7 +422,7 @@ fn expects_continue(headers: &HeaderMap) -> Result<bool, Box<Problem>> {
 /// 414 (RFC 9110 §15.5.15) for a target of at least `len` bytes.
 pub(crate) fn target_too_long(len: usize) -> Box<Problem> {
     Box::new(
-        Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long").with_detail(
+        Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI Too Long").with_detail(
             format!(
                 "The request-target is at least {len} bytes; the limit is {MAX_TARGET_BYTES}. Move long data into the request content."
             ),
@@ -436,7 +436,7 @@ fn syntax_problem(e: httparse::Error, buf: &[u8]) -> Problem {
         httparse::Error::Version if names_a_version(buf) => Problem::new(
             StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             "version-not-supported",
-            "HTTP version not supported",
+            "HTTP Version Not Supported",
         )
         .with_detail("usher speaks HTTP/1.0, HTTP/1.1 and HTTP/2 (h2c with prior knowledge)."),
         // RFC 9112 §5.2: obs-fold gets 400, "preferably with a representation explaining
@@ -665,7 +665,7 @@ fn fields_too_large(detail: String) -> Box<Problem> {
         Problem::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "header-fields-too-large",
-            "Request header fields too large",
+            "Request Header Fields Too Large",
         )
         .with_detail(detail),
     )
