@@ -119,9 +119,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("expected a number with a unit such as 10s or 500ms, got {s:?}"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("expected seconds, or a number with a unit (10s, 500ms, 2m), got {s:?}")
+    })?;
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => Ok(Duration::from_secs(n)),

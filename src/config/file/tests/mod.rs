@@ -237,7 +237,7 @@ fn every_error_message() {
             "5:34: max-running must be from 1 to 4096",
         ]),
         (route("path = \"/\"\ncgi = { dir = \"d\", header-timeout = \"soon\" }"), vec![
-            "5:37: expected a number with a unit such as 10s or 500ms, got \"soon\"",
+            "5:37: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
         ]),
         (route("path = \"/\"\ncgi = { dir = \"d\", max-body = \"1T\" }"), vec![
             "5:31: unknown unit \"T\": use k, M or G",
@@ -396,7 +396,7 @@ fn every_fastcgi_error_message() {
                 "{{ {tcp}, header-timeout = \"soon\", idle-timeout = \"5h\" }}"
             )),
             vec![
-                "5:58: expected a number with a unit such as 10s or 500ms, got \"soon\"",
+                "5:58: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
                 "5:81: unknown unit \"h\": use ms, s or m",
             ],
         ),
@@ -447,7 +447,7 @@ fn every_fastcgi_error_message() {
                 "5:23: `address` is neither an IP address with a port nor a Unix socket",
                 "5:42: `index` must be part of one file name",
                 "5:59: `split-path` must be part of one file name",
-                "5:81: expected a number with a unit such as 10s or 500ms, got \"-1s\"",
+                "5:81: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"-1s\"",
             ],
         ),
     ];

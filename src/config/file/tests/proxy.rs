@@ -112,7 +112,7 @@ fn every_proxy_error_message() {
             route("{ upstreams = \"127.0.0.1:80\", max-connections = 0, cool-down = \"soon\" }"),
             vec![
                 "5:57: `max-connections` must be a whole number from 1",
-                "5:72: expected a number with a unit such as 10s or 500ms, got \"soon\"",
+                "5:72: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
             ],
         ),
         (
