@@ -11,7 +11,9 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, Version};
 
 use super::dispatch::{App, PolicyAnswer, Routed, dispatch};
-use super::h1::head::{MAX_HEADERS, MAX_TARGET_BYTES, target_too_long, too_many_fields};
+use super::h1::head::{
+    MAX_HEAD_BYTES, MAX_HEADERS, MAX_TARGET_BYTES, target_too_long, too_large, too_many_fields,
+};
 use crate::body::ResponseBody;
 use crate::handlers::static_files::ReadAheadBudget;
 use crate::problem::Problem;
@@ -188,6 +190,16 @@ fn http2_problem(parts: &Parts) -> Option<Problem> {
     let target = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target > MAX_TARGET_BYTES {
         return Some(*target_too_long(target));
+    }
+    // The head as HTTP/1.1 would carry it: the request line, and each field as `name: value`
+    // and CRLF. hyper's own limit is set above this, so that a head past it gets usher's
+    // explained 431 rather than the bare one hyper sends.
+    let line = parts.method.as_str().len() + target + " HTTP/1.1\r\n".len();
+    let head = parts.headers.iter().fold(line, |sum, (name, value)| {
+        sum + name.as_str().len() + value.len() + 4
+    });
+    if head > MAX_HEAD_BYTES {
+        return Some(*too_large());
     }
     match parts.uri.authority() {
         Some(authority) if !valid_host(authority.as_str().as_bytes()) => {

@@ -647,7 +647,7 @@ fn oversized(buf: &[u8]) -> Refusal {
     unparsed(problem, buf)
 }
 
-fn too_large() -> Box<Problem> {
+pub(crate) fn too_large() -> Box<Problem> {
     fields_too_large(format!(
         "The request line and header fields exceed {MAX_HEAD_BYTES} bytes. Send fewer or shorter fields, such as smaller cookies."
     ))
