@@ -162,7 +162,11 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
         (Some(host), None)
             if parts.version == Version::HTTP_2
                 && parts.uri.authority().is_some_and(|a| {
-                    !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes())
+                    let default_port = match parts.uri.scheme_str() {
+                        Some("https") => 443,
+                        _ => 80,
+                    };
+                    !same_authority(a.as_str().as_bytes(), host.as_bytes(), default_port)
                 }) =>
         {
             Some(Problem::bad_request(
@@ -174,8 +178,36 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
     }
 }
 
+/// Whether two `host[:port]` values name the same server: the host compared without case,
+/// and a missing or empty port read as the scheme's `default_port` (RFC 9110 §4.2.3:
+/// `example.com` and `example.com:80` are the same `http` origin). Both are valid hosts.
+fn same_authority(a: &[u8], b: &[u8], default_port: u16) -> bool {
+    let split = |value: &[u8]| -> (Vec<u8>, Option<u16>) {
+        // The port follows the last colon, unless that colon is inside an IPv6 literal.
+        let colon = value.iter().rposition(|&b| b == b':');
+        let after_literal = value
+            .iter()
+            .rposition(|&b| b == b']')
+            .is_none_or(|close| colon.is_some_and(|c| c > close));
+        match colon.filter(|_| after_literal) {
+            Some(c) => {
+                let port = &value[c + 1..];
+                let port = if port.is_empty() {
+                    Some(default_port)
+                } else {
+                    std::str::from_utf8(port).ok().and_then(|p| p.parse().ok())
+                };
+                (value[..c].to_ascii_lowercase(), port)
+            }
+            None => (value.to_ascii_lowercase(), Some(default_port)),
+        }
+    };
+    let (a, b) = (split(a), split(b));
+    a.1.is_some() && a == b
+}
+
 /// HTTP/1.1's limits for a request hyper's HTTP/2 server hands over (its own is the header
-/// list's 64 KiB), so a request is refused alike whichever protocol it came by: 100 fields
+/// list's 128 KiB), so a request is refused alike whichever protocol it came by: 100 fields
 /// (431; cookie crumbs, which RFC 9113 §8.2.3 lets a client split, not counted) and a 16 KiB
 /// target (414); and an `:authority` that is a valid host[:port], with no user information
 /// (RFC 9113 §8.3.1), as `Host` must be.
@@ -282,6 +314,15 @@ mod host_tests {
         assert!(ok(Version::HTTP_2, "http://a:80/x", &[]));
         assert!(ok(Version::HTTP_2, "http://a:80/x", &["A:80"]));
         assert!(!ok(Version::HTTP_2, "http://a:80/x", &["evil"]));
+        // The same origin however its port is written (RFC 9110 §4.2.3).
+        assert!(ok(Version::HTTP_2, "http://a/x", &["a:80"]));
+        assert!(ok(Version::HTTP_2, "http://a:80/x", &["a"]));
+        assert!(ok(Version::HTTP_2, "http://a:/x", &["A"]));
+        assert!(ok(Version::HTTP_2, "https://a/x", &["a:443"]));
+        assert!(ok(Version::HTTP_2, "http://[::1]/x", &["[::1]:80"]));
+        assert!(!ok(Version::HTTP_2, "http://a/x", &["a:8080"]));
+        assert!(!ok(Version::HTTP_2, "https://a/x", &["a:80"]));
+        assert!(!ok(Version::HTTP_2, "http://[::1]/x", &["[::2]"]));
         assert!(!ok(Version::HTTP_2, "http://a/x", &["a", "a"]));
         // HTTP/1.1 absolute-form: the target wins and Host is ignored (RFC 9112 §3.2.2).
         assert!(ok(Version::HTTP_11, "http://a/x", &["b"]));
