@@ -610,13 +610,15 @@ fn answer_as_final_recipient(
     path: &NormalPath,
 ) -> Result<Response<ResponseBody>, Box<Problem>> {
     let named = route.methods.as_deref().unwrap_or(&PASSED_ON);
-    if parts.method == Method::OPTIONS {
-        return Ok(options(allow_value(named)));
-    }
+    // What usher itself answers here: OPTIONS, and no TRACE (it is never echoed). The same
+    // list whether asked by OPTIONS or told by a 405.
     let mut allowed: Vec<Method> = named.to_vec();
     allowed.retain(|m| m != Method::TRACE);
     if !allowed.contains(&Method::OPTIONS) {
         allowed.push(Method::OPTIONS);
+    }
+    if parts.method == Method::OPTIONS {
+        return Ok(options(allow_value(&allowed)));
     }
     let shown = path.to_decoded_string();
     Err(Box::new(Problem::method_not_allowed_on(

@@ -149,6 +149,33 @@ fn max_forwards_zero_is_answered_here() {
     let head = ask("OPTIONS", "Max-Forwards: 3\r\n");
     assert_eq!(status(&head), 200, "{head}");
     assert_eq!(app.seen()[0].one("max-forwards"), Some("2"));
+
+    // A route that names TRACE and OPTIONS among its methods: at Max-Forwards 0 usher answers
+    // both itself and never echoes a TRACE, so both answers list the same methods, without
+    // TRACE.
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[[site]]\n\n[[site.route]]\npath = \"/\"\n\
+         methods = [\"GET\", \"OPTIONS\", \"TRACE\"]\nproxy = {{ upstreams = [\"{}\"] }}\n",
+        app.upstream()
+    );
+    write(dir.path(), "usher.toml", config);
+    let named = start(&["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    let allow = |method: &str| {
+        let (head, _) = exchange(
+            named.addrs[0],
+            &format!(
+                "{method} /m HTTP/1.1\r\nHost: site.test\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        head_value(&head, "allow").unwrap_or_default().to_owned()
+    };
+    let (options, trace) = (allow("OPTIONS"), allow("TRACE"));
+    assert_eq!(options, trace);
+    assert!(
+        options.contains("GET") && !options.contains("TRACE"),
+        "{options}"
+    );
 }
 
 #[test]
