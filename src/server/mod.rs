@@ -14,6 +14,7 @@ mod quiet;
 pub mod reload;
 mod service;
 pub mod socket;
+mod streams;
 pub mod upgrade;
 pub mod workers;
 
@@ -26,7 +27,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::TryFutureExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -46,7 +46,7 @@ pub const MAX_CONNECTIONS: usize = 16_384;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most concurrent HTTP/2 streams per connection.
-pub const MAX_H2_STREAMS: u32 = 256;
+pub const MAX_H2_STREAMS: u32 = 128;
 
 /// Pause after an accept error (such as too many open files) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
@@ -323,9 +323,27 @@ async fn serve_h2(
         local: stream.local_addr().unwrap_or(peer),
         link: None,
     };
-    let handler = move |req| {
-        service::handle(app.clone(), conn.clone(), Some(budget.clone()), req)
-            .map_ok(service::with_server)
+    let handler = move |req: http::Request<hyper::body::Incoming>| {
+        // A place in the process-wide budget of streams in flight (see `streams`), taken
+        // before anything is opened.
+        let work = match streams::admit() {
+            Some(place) => Ok((
+                place,
+                service::handle(app.clone(), conn.clone(), Some(budget.clone()), req),
+            )),
+            None => Err(streams::refused(&req)),
+        };
+        async move {
+            match work {
+                Ok((place, handled)) => {
+                    let response = handled.await?;
+                    Ok(service::with_server(
+                        response.map(|body| streams::hold(body, place)),
+                    ))
+                }
+                Err(refused) => Ok(service::with_server(refused)),
+            }
+        }
     };
     let moved = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(quiet::Moving::new(
