@@ -366,6 +366,20 @@ pub fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11
         && parts.headers.contains_key(UPGRADE)
         && connection_options(&parts.headers).any(|o| o.eq_ignore_ascii_case(b"upgrade"))
+        && !offers_h2c(&parts.headers)
+}
+
+/// Whether `Upgrade` offers `h2c`: never tunnelled (the request goes up without it). A
+/// switch to HTTP/2 is the upstream's connection's own business (RFC 9113 §3.1 retired the
+/// upgrade), and a tunnelled one would carry the client's later requests to the upstream
+/// unrouted, past every route's `auth` ("h2c smuggling").
+fn offers_h2c(headers: &HeaderMap) -> bool {
+    headers.get_all(UPGRADE).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"h2c"))
+    })
 }
 
 /// Whether usher must answer a TRACE or OPTIONS request itself because its `Max-Forwards` is

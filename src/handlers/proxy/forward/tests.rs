@@ -366,6 +366,12 @@ fn only_http_1_1_with_the_connection_option_is_an_upgrade() {
     let mut req = websocket();
     req.version = Version::HTTP_2;
     assert!(!is_upgrade(&req));
+    // h2c is never tunnelled: the client's later requests would reach the upstream unrouted.
+    for offered in ["h2c", "websocket, H2C", " h2c "] {
+        let mut req = websocket();
+        req.headers.insert("upgrade", offered.parse().unwrap());
+        assert!(!is_upgrade(&req), "{offered}");
+    }
 }
 
 #[test]
