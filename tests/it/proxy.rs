@@ -213,6 +213,25 @@ fn strip_prefix_removes_the_prefix_and_puts_it_back_in_location() {
     assert_eq!(head_value(&head, "location"), Some("/app/login"));
 }
 
+/// A redirect to the upstream's own address never reaches the client with it: it becomes a
+/// path on the site (nginx's `proxy_redirect default`), with or without a stripped prefix;
+/// other absolute redirects pass as they are.
+#[test]
+fn a_location_naming_the_upstream_becomes_a_path() {
+    let app = App::start("a");
+    let (_dir, usher) = usher_for(app.upstream(), "");
+    let own = format!("http://{}/secret/x?y=1", app.upstream());
+    for (to, seen) in [
+        (own.as_str(), "/secret/x?y=1"),
+        ("https://elsewhere.test/x", "https://elsewhere.test/x"),
+        ("/login", "/login"),
+    ] {
+        let (head, _) = get(usher.addrs[0], &format!("/redirect?to={to}"), "");
+        assert_eq!(status(&head), 302, "{head}");
+        assert_eq!(head_value(&head, "location"), Some(seen), "{to}");
+    }
+}
+
 /// The upstream gets the path the route was chosen by: a target whose dot-segments (plain
 /// or encoded) or empty segments were resolved to choose the route goes normalised, so an
 /// application cannot read it as a path under another route, one with a password. A target

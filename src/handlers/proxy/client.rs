@@ -354,11 +354,19 @@ where
         }
     };
     let ((mut response_head, mut rest), upstream) = answered;
-    // Only a stripped prefix needs the authorities (parsed here, not on every request).
+    // Only a stripped prefix needs the authorities (parsed here, not on every request)...
     let rewrite_prefix = opts
         .strip_prefix
         .then_some(origin.prefix)
-        .filter(|p| *p != "/" && !p.is_empty());
+        .filter(|p| *p != "/" && !p.is_empty())
+        // ... or a redirect, whose absolute `Location` may name the upstream's own address:
+        // made origin-relative, as nginx's `proxy_redirect default` does, since clients
+        // cannot reach that address and it is not theirs to learn.
+        .or_else(|| {
+            let head = &response_head.parts;
+            let redirects = head.status.is_redirection() || head.status == StatusCode::CREATED;
+            (redirects && head.headers.contains_key(http::header::LOCATION)).then_some("")
+        });
     let (upstream_authority, host_authority) = match rewrite_prefix {
         Some(_) => (
             match upstream {

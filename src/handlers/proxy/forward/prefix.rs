@@ -62,10 +62,11 @@ pub fn strip_prefix(target: &PathAndQuery, prefix: &str) -> Option<PathAndQuery>
 /// The `Location` (RFC 9110 §10.2.2) to send instead of `location`, or `None` to keep it: it
 /// does not point into the upstream, or there is no prefix.
 pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String> {
-    let prefix = encoded_prefix(rw.prefix)?;
+    // No prefix (`/`, or a route that strips none): only the upstream's address goes.
+    let prefix = encoded_prefix(rw.prefix).unwrap_or_default();
     // An origin-relative reference ("/x", not the network-path reference "//host/x").
     if location.starts_with('/') && !location.starts_with("//") {
-        return Some(format!("{prefix}{location}"));
+        return (!prefix.is_empty()).then(|| format!("{prefix}{location}"));
     }
     let (scheme, after) = split_scheme(location)?;
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
@@ -82,9 +83,10 @@ pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String
     {
         return Some(format!("{prefix}{slash}{rest}"));
     }
-    if rw
-        .host
-        .is_some_and(|own| same_authority(own, &authority, scheme))
+    if !prefix.is_empty()
+        && rw
+            .host
+            .is_some_and(|own| same_authority(own, &authority, scheme))
     {
         let origin = &location[..location.len() - after.len() + end];
         return Some(format!("{origin}{prefix}{slash}{rest}"));
@@ -293,6 +295,27 @@ mod tests {
             host: None,
         };
         assert_eq!(rewrite_location("/x", &root), None);
+        // At the root only the upstream's own address goes.
+        let upstream: Authority = "127.0.0.1:9000".parse().unwrap();
+        let host: Authority = "site.test".parse().unwrap();
+        let unprefixed = PrefixRewrite {
+            prefix: "",
+            upstream: Some(&upstream),
+            host: Some(&host),
+        };
+        for (location, rewritten) in [
+            ("http://127.0.0.1:9000/secret/x?y", Some("/secret/x?y")),
+            ("http://127.0.0.1:9000", Some("/")),
+            ("http://site.test/x", None),
+            ("/x", None),
+            ("https://other.test/x", None),
+        ] {
+            assert_eq!(
+                rewrite_location(location, &unprefixed).as_deref(),
+                rewritten,
+                "{location}"
+            );
+        }
         let cafe = PrefixRewrite {
             prefix: "/café au lait",
             ..root
