@@ -87,8 +87,18 @@ pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<Ser
     }
 }
 
-/// What `--watch` compares: the file's modification time and size.
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+/// What `--watch` compares: the file's modification time and size, and its inode and
+/// status-change time, which a file replaced by another (a deploy tool keeping the
+/// modification time, a symlink swapped to a new directory as Kubernetes does) changes
+/// even when the first two stay.
+fn stamp(path: &Path) -> Option<(SystemTime, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    Some((
+        meta.modified().ok()?,
+        meta.len(),
+        meta.ino(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ))
 }

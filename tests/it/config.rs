@@ -268,6 +268,31 @@ fn watch_reloads_a_changed_file() {
     assert!(out.contains("\r\nx-edition: three!\r\n"), "{out}");
 }
 
+/// With `--watch`, a file replaced by another of the same size and modification time (a
+/// deploy tool that keeps times, a renamed-over copy) is seen too: its inode changed.
+#[test]
+fn watch_sees_a_replaced_file_with_the_same_size_and_time() {
+    let dir = site_dir(SITES);
+    let p = start(&["-c", &config_arg(dir.path()), "--watch"]);
+    let live = dir.path().join("usher.toml");
+    let next = dir.path().join("usher.toml.next");
+    let same_size = SITES.replace("\"one\"", "\"two\"");
+    assert_eq!(same_size.len(), SITES.len());
+    std::fs::write(&next, same_size).unwrap();
+    let modified = std::fs::metadata(&live).unwrap().modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&next)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::rename(&next, &live).unwrap();
+    p.wait_for_log("reloaded", IO_TIMEOUT)
+        .expect("reload logged");
+    let out = get(p.addrs[0], "example.test", "/a.txt");
+    assert!(out.contains("\r\nx-edition: two\r\n"), "{out}");
+}
+
 /// The README's example config is what `usher check` accepts, and serves as it says.
 #[test]
 fn the_readme_example_config_is_valid() {
