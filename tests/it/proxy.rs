@@ -767,6 +767,21 @@ async fn an_http2_extended_connect_is_tunnelled_to_an_http1_upgrade() {
         ("GET", "/tunnel")
     );
     assert_eq!(seen.one("upgrade"), Some("echo"));
+    // An upstream that answers 200 without switching opened no tunnel: 502, not a 200 the
+    // client would take for one.
+    let mut refused = http::Request::connect(format!("http://{}/echo", usher.addrs[0]))
+        .body(())
+        .unwrap();
+    refused
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("echo"));
+    let mut client = client.ready().await.unwrap();
+    let (answer, _out) = client.send_request(refused, false).unwrap();
+    let answer = tokio::time::timeout(IO_TIMEOUT, answer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 502);
 }
 
 /// Polls `done` until it holds, up to the I/O limit: waiting on an outcome, not a time.

@@ -420,6 +420,12 @@ where
             ResponseBody::Empty,
         ));
     }
+    // Not switched, the answer to an extended CONNECT must not be a 2xx: hyper would take it
+    // for an open tunnel (and reset the stream when its body follows). The connection goes,
+    // its answer unread.
+    if matches!(offer, Some(Offer::Connect(_))) && response_head.parts.status.is_success() {
+        return Err(fail(ProxyError::Response(ResponseError::NotSwitched)));
+    }
     let mut response = Response::from_parts(response_head.parts, ResponseBody::Empty);
     *response.version_mut() = http::Version::HTTP_11;
     *response.body_mut() = match framing {

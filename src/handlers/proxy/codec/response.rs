@@ -100,6 +100,10 @@ pub enum ResponseError {
     /// A 101 to a request that asked for no upgrade, or without `Upgrade` (RFC 9110 §15.2.2).
     #[error("the upstream switched protocols without being asked, or without saying to what")]
     UnexpectedSwitch,
+    /// A 2xx but not 101 to an HTTP/2 extended CONNECT sent on as an upgrade: to the client
+    /// a 2xx would say the tunnel is open (RFC 8441 §5, RFC 9113 §8.5), and it is not.
+    #[error("the upstream answered a request to switch protocols with a 2xx, without switching")]
+    NotSwitched,
     /// More than [`MAX_INTERIM`] interim responses.
     #[error("the upstream sent more than {MAX_INTERIM} interim (1xx) responses")]
     TooManyInterim,
