@@ -182,8 +182,10 @@ pub async fn run_app(
     shutdown.await;
     let _ = stop_tx.send(true);
     while accept_loops.join_next().await.is_some() {}
+    // Each open connection holds one permit (a connection holds several receivers of
+    // `stop`, so their count overstated it).
     tracing::info!(
-        connections = stop_tx.receiver_count(),
+        connections = MAX_CONNECTIONS - limit.available_permits(),
         "shutting down: no longer accepting"
     );
     // Every connection holds a receiver until it ends.

@@ -189,6 +189,9 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let n = read_some(&mut s, &mut first);
     assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"));
     p.signal("-TERM");
+    // Each worker says how many of its connections are open: one has the download.
+    p.wait_for_log("no longer accepting connections=1", IO_TIMEOUT)
+        .expect("the one connection in flight logged");
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     let all = [&first[..n], &rest[..]].concat();
