@@ -23,6 +23,18 @@ pub mod persistence;
 pub mod range;
 pub mod target;
 
+/// Whether two authorities name the same server: the host compared without case, and a
+/// missing port read as `default_port` (RFC 9110 §4.2.3: `example.com` and `example.com:80`
+/// are one `http` origin); with no default, ports compare as written.
+pub fn same_authority(
+    a: &http::uri::Authority,
+    b: &http::uri::Authority,
+    default_port: Option<u16>,
+) -> bool {
+    let port = |x: &http::uri::Authority| x.port_u16().or(default_port);
+    a.host().eq_ignore_ascii_case(b.host()) && port(a) == port(b)
+}
+
 /// RFC 9110 §5.6.2: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 /// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`, the bytes of a token. A table: tokens are
 /// read on every request (methods, field names, media types, codings).

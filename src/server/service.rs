@@ -166,7 +166,9 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
                         Some("https") => 443,
                         _ => 80,
                     };
-                    !same_authority(a.as_str().as_bytes(), host.as_bytes(), default_port)
+                    // A valid Host (checked above) is an authority; `a:` has no port.
+                    http::uri::Authority::try_from(host.as_bytes())
+                        .is_ok_and(|h| !crate::http::same_authority(a, &h, Some(default_port)))
                 }) =>
         {
             Some(Problem::bad_request(
@@ -176,34 +178,6 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
         }
         (Some(_), None) => None,
     }
-}
-
-/// Whether two `host[:port]` values name the same server: the host compared without case,
-/// and a missing or empty port read as the scheme's `default_port` (RFC 9110 §4.2.3:
-/// `example.com` and `example.com:80` are the same `http` origin). Both are valid hosts.
-fn same_authority(a: &[u8], b: &[u8], default_port: u16) -> bool {
-    let split = |value: &[u8]| -> (Vec<u8>, Option<u16>) {
-        // The port follows the last colon, unless that colon is inside an IPv6 literal.
-        let colon = value.iter().rposition(|&b| b == b':');
-        let after_literal = value
-            .iter()
-            .rposition(|&b| b == b']')
-            .is_none_or(|close| colon.is_some_and(|c| c > close));
-        match colon.filter(|_| after_literal) {
-            Some(c) => {
-                let port = &value[c + 1..];
-                let port = if port.is_empty() {
-                    Some(default_port)
-                } else {
-                    std::str::from_utf8(port).ok().and_then(|p| p.parse().ok())
-                };
-                (value[..c].to_ascii_lowercase(), port)
-            }
-            None => (value.to_ascii_lowercase(), Some(default_port)),
-        }
-    };
-    let (a, b) = (split(a), split(b));
-    a.1.is_some() && a == b
 }
 
 /// HTTP/1.1's limits for a request hyper's HTTP/2 server hands over (its own is the header

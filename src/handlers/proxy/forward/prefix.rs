@@ -165,10 +165,11 @@ fn split_scheme(location: &str) -> Option<(Option<bool>, &str)> {
 
 /// Whether `other`, in a URL with scheme `https` (`None`: unknown), names `own`: hosts equal
 /// ignoring case, ports equal once a missing port is the scheme's default (RFC 9110 §4.2).
+/// [`crate::http::same_authority`], with the default port of the scheme (`None` for a
+/// network-path reference, which has no default).
 fn same_authority(own: &Authority, other: &Authority, https: Option<bool>) -> bool {
     let default = https.map(|https| if https { 443 } else { 80 });
-    let port = |a: &Authority| a.port_u16().or(default);
-    own.host().eq_ignore_ascii_case(other.host()) && port(own) == port(other)
+    crate::http::same_authority(own, other, default)
 }
 
 #[cfg(test)]
