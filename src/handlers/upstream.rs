@@ -21,6 +21,14 @@ use tokio::sync::Notify;
 pub enum Upstream {
     /// A TCP address (`127.0.0.1:9000`).
     Tcp(SocketAddr),
+    /// A host name and port (`localhost:3000`, `app:8080`), resolved each time a connection
+    /// is opened, so an application that moves (a container started again) is found.
+    Name {
+        /// The name, lowercase.
+        host: Box<str>,
+        /// The port.
+        port: u16,
+    },
     /// A Unix socket (`unix:/run/php/php-fpm.sock`).
     Unix(PathBuf),
 }
@@ -29,6 +37,7 @@ impl fmt::Display for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Upstream::Tcp(addr) => write!(f, "{addr}"),
+            Upstream::Name { host, port } => write!(f, "{host}:{port}"),
             Upstream::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
@@ -94,8 +103,38 @@ pub async fn connect(upstream: &Upstream) -> io::Result<Conn> {
             stream.set_nodelay(true)?;
             Box::new(stream)
         }
+        Upstream::Name { host, port } => {
+            let stream = connect_name(host, *port).await?;
+            stream.set_nodelay(true)?;
+            Box::new(stream)
+        }
         Upstream::Unix(path) => Box::new(UnixStream::connect(path).await?),
     })
+}
+
+/// Resolve `host` (the system's resolver: `/etc/hosts`, then DNS) and connect to its
+/// addresses in the order given until one accepts: `localhost` may name `::1` and
+/// `127.0.0.1`, and an application may listen on only one of them.
+async fn connect_name(host: &str, port: u16) -> io::Result<TcpStream> {
+    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host} did not resolve: {e}"),
+        )
+    })?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host} resolved to no address"),
+        )
+    }))
 }
 
 /// The connections of one upstream: how many are open, and the idle ones.

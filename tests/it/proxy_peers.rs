@@ -134,6 +134,31 @@ fn a_unix_socket_upstream_serves_gets_and_posts() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
+/// An upstream named by host name (`localhost:PORT`, and in nginx's URL form) is resolved
+/// when a connection opens; a redirect naming it by that name comes back as a path.
+#[test]
+fn an_upstream_named_by_host_name_is_resolved() {
+    let app = App::start("named");
+    let port = app.upstream().rsplit(':').next().unwrap().to_owned();
+    for written in [
+        format!("localhost:{port}"),
+        format!("http://LocalHost:{port}/"),
+    ] {
+        let (_dir, usher) = usher_for(&written, "");
+        let mut client = Client::connect(usher.addrs[0]);
+        let answer = client.ask("GET", "/hello?x=1").unwrap();
+        assert_eq!(answer.status, 200, "{written}");
+        assert!(
+            answer.text().starts_with("GET /hello?x=1 HTTP/1.1"),
+            "{written}"
+        );
+        let own = format!("http://localhost:{port}/inside?y=2");
+        let answer = client.ask("GET", &format!("/redirect?to={own}")).unwrap();
+        assert_eq!(answer.status, 302);
+        assert_eq!(answer.field("location"), Some("/inside?y=2"), "{written}");
+    }
+}
+
 /// An HTTP/2 client (prior knowledge) through the proxy to an HTTP/1.1 upstream: GET, a
 /// download, and POSTs with a length and without one (sent on chunked).
 #[tokio::test]

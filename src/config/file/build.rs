@@ -10,13 +10,12 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, line_col};
 use super::policy::{PolicyKeys, route_policy};
-use super::raw::{OneOrMany, RawFiles, RawRoute, RawServer, Symlinks};
+use super::raw::{RawFiles, RawRoute, RawServer, Symlinks};
 use super::{FileConfig, SiteTables, Tables};
 use crate::cli::{parse_duration, parse_size};
 use crate::handlers::balance::HealthRule;
 use crate::handlers::policy::RoutePolicy;
 use crate::handlers::static_files::StaticOptions;
-use crate::handlers::upstream::Upstream;
 use crate::router::host::{HostConflict, HostPattern};
 use crate::router::path::PathPattern;
 use crate::router::redirect::Redirect;
@@ -539,47 +538,6 @@ pub(super) fn size(value: &Option<Spanned<String>>, errors: &mut Vec<Diagnostic>
             errors.push(Diagnostic::new(value.span(), e).help("write a size such as 100M"))
         })
         .ok()
-}
-
-/// Upstream addresses written as one string or a list (`key = "127.0.0.1:9000"` or
-/// `key = ["unix:/run/a.sock", "127.0.0.1:9001"]`); each bad one is reported at its place. A
-/// Unix socket's path is relative to the config file's directory.
-pub(super) fn addresses(
-    value: &Spanned<OneOrMany>,
-    key: &str,
-    base: &Path,
-    errors: &mut Vec<Diagnostic>,
-) -> Vec<Upstream> {
-    let written: Vec<(&str, Range<usize>)> = match value.get_ref() {
-        OneOrMany::One(one) => vec![(one.as_str(), value.span())],
-        OneOrMany::Many(list) => list
-            .iter()
-            .map(|a| (a.get_ref().as_str(), a.span()))
-            .collect(),
-    };
-    if written.is_empty() {
-        errors.push(
-            Diagnostic::new(value.span(), format!("`{key}` lists no address"))
-                .help("write at least one, such as [\"127.0.0.1:9000\"]"),
-        );
-    }
-    let mut upstreams = Vec::with_capacity(written.len());
-    for (address, span) in written {
-        match address.strip_prefix("unix:") {
-            Some(path) if !path.is_empty() => upstreams.push(Upstream::Unix(resolve(base, path))),
-            _ => match address.parse::<SocketAddr>() {
-                Ok(addr) => upstreams.push(Upstream::Tcp(addr)),
-                Err(_) => errors.push(
-                    Diagnostic::new(
-                        span,
-                        format!("`{key}` is neither an IP address with a port nor a Unix socket"),
-                    )
-                    .help("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
-                ),
-            },
-        }
-    }
-    upstreams
 }
 
 /// A whole number from 1 (`max-fails = 3`), or an error at its place.

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::build::{UpstreamKeys, addresses, resolve, size};
+use super::address::{Speaks, addresses};
+use super::build::{UpstreamKeys, resolve, size};
 use super::diagnostic::Diagnostic;
 use super::raw::RawFastCgi;
 use crate::handlers::fastcgi::FastCgiOptions;
@@ -19,7 +20,7 @@ pub(super) fn fastcgi_options(
 ) -> Option<Responder> {
     let fcgi = raw.into_inner();
     let before = errors.len();
-    let upstreams = addresses(&fcgi.address, "address", base, errors);
+    let upstreams = addresses(&fcgi.address, "address", Speaks::FastCgi, base, errors);
     let root = fcgi
         .root
         .as_ref()

@@ -35,6 +35,7 @@
 //! `[server]`, `[[site]]` and `[[site.route]]` table on its own (a type error stops only its
 //! table), then every value check, then the router's reachability checks.
 
+mod address;
 mod build;
 mod cgi;
 mod diagnostic;

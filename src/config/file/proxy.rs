@@ -6,7 +6,8 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use toml::Spanned;
 
-use super::build::{UpstreamKeys, addresses, duration};
+use super::address::{Speaks, addresses};
+use super::build::{UpstreamKeys, duration};
 use super::diagnostic::Diagnostic;
 use super::raw::RawProxy;
 use crate::handlers::balance::Policy;
@@ -22,7 +23,7 @@ pub(super) fn proxy_options(
 ) -> Option<Responder> {
     let proxy = raw.into_inner();
     let before = errors.len();
-    let upstreams = addresses(&proxy.upstreams, "upstreams", base, errors);
+    let upstreams = addresses(&proxy.upstreams, "upstreams", Speaks::Http, base, errors);
     let policy = proxy.policy.as_ref().and_then(|p| {
         policy(p.get_ref())
             .map_err(|message| {

@@ -370,7 +370,7 @@ where
     let (upstream_authority, host_authority) = match rewrite_prefix {
         Some(_) => (
             match upstream {
-                Upstream::Tcp(addr) => addr.to_string().parse().ok(),
+                Upstream::Tcp(_) | Upstream::Name { .. } => upstream.to_string().parse().ok(),
                 Upstream::Unix(_) => None,
             },
             forward::upstream_host(parts, &cx)

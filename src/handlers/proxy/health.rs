@@ -71,7 +71,7 @@ async fn probe(upstream: &Upstream, check: &ActiveCheck) -> Result<(), String> {
             .await
             .map_err(|e| format!("no connection: {e}"))?;
         let host = match upstream {
-            Upstream::Tcp(addr) => addr.to_string(),
+            Upstream::Tcp(_) | Upstream::Name { .. } => upstream.to_string(),
             Upstream::Unix(_) => "localhost".to_owned(),
         };
         let request = format!(

@@ -367,17 +367,17 @@ fn every_fastcgi_error_message() {
     let tcp = "address = \"127.0.0.1:9000\"";
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
-            route("{ address = \"localhost:9000\" }"),
-            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+            route("{ address = \"http://localhost:9000\" }"),
+            vec!["5:23: `address` is a URL (\"http://localhost:9000\"), but FastCGI is not HTTP"],
         ),
         (
             route("{ address = \"127.0.0.1\" }"),
-            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+            vec!["5:23: `address` \"127.0.0.1\" has no port"],
         ),
         // `unix:` names no socket.
         (
             route("{ address = \"unix:\" }"),
-            vec!["5:23: `address` is neither an IP address with a port nor a Unix socket"],
+            vec!["5:23: `address` names no socket after unix:"],
         ),
         (
             route("{ address = \"unix:/run/php.sock\", index = \"app/index.php\" }"),
@@ -414,8 +414,8 @@ fn every_fastcgi_error_message() {
         (
             route("{ address = [\"127.0.0.1:9000\", \"nowhere\", \"unix:\"] }"),
             vec![
-                "5:42: `address` is neither an IP address with a port nor a Unix socket",
-                "5:53: `address` is neither an IP address with a port nor a Unix socket",
+                "5:42: `address` \"nowhere\" has no port",
+                "5:53: `address` names no socket after unix:",
             ],
         ),
         (
@@ -444,7 +444,7 @@ fn every_fastcgi_error_message() {
                 "{ address = \"nowhere\", index = \"\", split-path = \"a/b\", idle-timeout = \"-1s\" }",
             ),
             vec![
-                "5:23: `address` is neither an IP address with a port nor a Unix socket",
+                "5:23: `address` \"nowhere\" has no port",
                 "5:42: `index` must be part of one file name",
                 "5:59: `split-path` must be part of one file name",
                 "5:81: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"-1s\"",
@@ -461,7 +461,7 @@ fn every_fastcgi_error_message() {
     assert_eq!(
         helps,
         [
-            Some("write \"127.0.0.1:9000\" or \"unix:/run/php/php-fpm.sock\""),
+            Some("write \"127.0.0.1:9000\", \"localhost:9000\" or \"unix:/run/php/php-fpm.sock\""),
             Some("such as index = \"index.php\", split-path = \".php\""),
             Some("write a duration such as 30s"),
         ]

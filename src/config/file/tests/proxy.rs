@@ -87,8 +87,11 @@ fn every_proxy_error_message() {
             vec!["5:23: `upstreams` lists no address"],
         ),
         (
-            route("{ upstreams = [\"localhost:80\", \"127.0.0.1:80\"] }"),
-            vec!["5:24: `upstreams` is neither an IP address with a port nor a Unix socket"],
+            route("{ upstreams = [\"https://app:443\", \"app_1:80\", \"127.0.0.1:80\"] }"),
+            vec![
+                "5:24: `upstreams` uses https://, but usher speaks plain HTTP to upstreams",
+                "5:43: `upstreams` is neither an address, a host name with a port, nor a Unix socket: \"app_1:80\"",
+            ],
         ),
         (
             route("{ upstreams = \"127.0.0.1:80\", policy = \"random\" }"),
