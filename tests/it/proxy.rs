@@ -221,8 +221,11 @@ fn a_location_naming_the_upstream_becomes_a_path() {
     let app = App::start("a");
     let (_dir, usher) = usher_for(app.upstream(), "");
     let own = format!("http://{}/secret/x?y=1", app.upstream());
+    // A path on the upstream that, bare, would name another host (an open redirect).
+    let doubled = format!("http://{}//evil.test/a", app.upstream());
     for (to, seen) in [
         (own.as_str(), "/secret/x?y=1"),
+        (doubled.as_str(), "/.//evil.test/a"),
         ("https://elsewhere.test/x", "https://elsewhere.test/x"),
         ("/login", "/login"),
     ] {

@@ -81,7 +81,15 @@ pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String
         .upstream
         .is_some_and(|own| same_authority(own, &authority, scheme))
     {
-        return Some(format!("{prefix}{slash}{rest}"));
+        // `http://upstream//evil.example/x` is a path on the upstream, but the bare path
+        // `//evil.example/x` would name another host: `/.` keeps it a path on this site
+        // (RFC 3986 §5.2.4 removes the dot segment once the reference is resolved).
+        let dot = if prefix.is_empty() && names_a_host(rest) {
+            "/."
+        } else {
+            ""
+        };
+        return Some(format!("{prefix}{dot}{slash}{rest}"));
     }
     if !prefix.is_empty()
         && rw
@@ -92,6 +100,18 @@ pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String
         return Some(format!("{origin}{prefix}{slash}{rest}"));
     }
     None
+}
+
+/// Whether `path`, sent as a reference on its own, would be read as a network-path
+/// reference (`//host/x`): browsers also read `\` as `/` and drop tabs and line breaks
+/// (WHATWG URL).
+fn names_a_host(path: &str) -> bool {
+    let leading: Vec<u8> = path
+        .bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .take(2)
+        .collect();
+    leading.len() == 2 && leading.iter().all(|&b| b == b'/' || b == b'\\')
 }
 
 /// The `Refresh` value to send instead of `refresh` (`5; url=/x`), its URL rewritten as by
@@ -307,6 +327,20 @@ mod tests {
         for (location, rewritten) in [
             ("http://127.0.0.1:9000/secret/x?y", Some("/secret/x?y")),
             ("http://127.0.0.1:9000", Some("/")),
+            // Never a reference to another host (an open redirect).
+            (
+                "http://127.0.0.1:9000//evil.test/a",
+                Some("/.//evil.test/a"),
+            ),
+            (
+                "http://127.0.0.1:9000/\\evil.test/a",
+                Some("/./\\evil.test/a"),
+            ),
+            (
+                "http://127.0.0.1:9000/\t/evil.test/a",
+                Some("/./\t/evil.test/a"),
+            ),
+            ("http://127.0.0.1:9000/x//y", Some("/x//y")),
             ("http://site.test/x", None),
             ("/x", None),
             ("https://other.test/x", None),
