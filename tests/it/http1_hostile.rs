@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{IO_TIMEOUT, TestServer, head_value, write};
+use crate::support::{IO_TIMEOUT, TestServer, head_value, upload_then_read, write};
 
 async fn site() -> TestServer {
     TestServer::start(|root| {
@@ -413,4 +413,21 @@ async fn an_idle_connection_is_closed_on_shutdown() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// A refusal answered before a large upload is read (405 to a POST on a file) reaches a
+/// client that reads only once it has sent everything: the connection says `close` and
+/// drains the upload instead of resetting under the unread answer (RFC 9112 §9.6).
+#[tokio::test]
+async fn an_answer_before_a_large_upload_survives_until_the_client_reads_it() {
+    let server = site().await;
+    let addr = server.addr;
+    let size = 32 << 20;
+    let head = format!("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+    let answer = tokio::task::spawn_blocking(move || upload_then_read(addr, &head, size))
+        .await
+        .unwrap()
+        .expect("the upload goes through");
+    assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::proxy::{get, proxy, status, usher_for};
 use crate::scripted::{Client, Scripted, answering, target};
-use crate::support::IO_TIMEOUT;
+use crate::support::{IO_TIMEOUT, upload_then_read};
 
 /// Interim answers the proxy takes before the final one (its `MAX_INTERIM`).
 const MAX_INTERIM: usize = 16;
@@ -357,6 +357,32 @@ fn an_upstream_that_never_reads_the_upload_answers_early() {
         drop(client);
         uploading.join().unwrap();
     }
+    drop(done);
+}
+
+/// A client that reads its answer only once its whole upload is out still gets the answer
+/// an upstream gave early (and closed on): usher drains the upload rather than close with it
+/// unread, which would reset the connection and destroy the answer (RFC 9112 §9.6).
+#[test]
+fn an_early_answer_survives_an_upload_that_goes_on() {
+    let (done, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let up = Scripted::start(move |mut conn, _| {
+        if conn.request(false).is_none() {
+            return;
+        }
+        conn.send(
+            "HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope",
+        );
+        let _ = conn.r.get_ref().shutdown(std::net::Shutdown::Write);
+        let _ = held.lock().unwrap().recv_timeout(IO_TIMEOUT);
+    });
+    let (_dir, usher) = usher_for(up.addr, "");
+    let size = 32 << 20;
+    let head = format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+    let answer = upload_then_read(usher.addrs[0], &head, size).expect("the upload goes through");
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nnope"), "{answer}");
     drop(done);
 }
 

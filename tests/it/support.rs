@@ -434,3 +434,23 @@ pub fn assert_streamed(s: &mut TcpStream, marker: &Path) {
     s.read_to_end(&mut got).unwrap();
     assert!(String::from_utf8_lossy(&got).contains("second"));
 }
+
+/// Send `head` and then `size` bytes of content whole, as a client that reads its answer only
+/// once its upload is out, then read the answer to the end. `Err` if a write failed: usher
+/// closed while the client still sent, and the kernel's reset may destroy the answer.
+pub fn upload_then_read(addr: SocketAddr, head: &str, size: usize) -> Result<String, String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let block = vec![b'u'; 64 * 1024];
+    for sent in (0..size).step_by(block.len()) {
+        let n = block.len().min(size - sent);
+        s.write_all(&block[..n])
+            .map_err(|e| format!("write failed after {sent} bytes: {e}"))?;
+    }
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .map_err(|e| format!("read failed: {e}"))?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}

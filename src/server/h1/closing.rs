@@ -66,24 +66,30 @@ pub(super) async fn refuse(
 }
 
 /// Close gracefully after an answer: stop sending, then read (and drop) what the client
-/// still sends for a moment, so the kernel does not reset the connection and destroy the
-/// answer before the client has read it (RFC 9112 §9.6).
+/// still sends, so the kernel does not reset the connection and destroy the answer before
+/// the client has read it (RFC 9112 §9.6). A client uploading when its answer came (an early
+/// 413, an upstream that answered before reading) may send for a while before it reads the
+/// answer and stops: draining goes on while it sends, up to [`LINGER_TOTAL`], and ends after
+/// [`LINGER_IDLE`] of silence (nginx's `lingering_time` and `lingering_timeout` are 30 s and
+/// 5 s). Only bytes are held meanwhile: the read buffer, reused.
 async fn linger(stream: &Socket, reader: &mut Reader) {
-    const LINGER: Duration = Duration::from_secs(2);
-    const LINGER_BYTES: usize = 64 * 1024;
     let fd = socket2::SockRef::from(stream);
     if fd.shutdown(std::net::Shutdown::Write).is_err() {
         return;
     }
-    let _ = tokio::time::timeout(LINGER, async {
-        let mut drained = 0;
+    let _ = tokio::time::timeout(LINGER_TOTAL, async {
         loop {
             reader.buf.clear();
-            match reader.fill(stream).await {
-                Ok(n @ 1..) if drained + n <= LINGER_BYTES => drained += n,
+            match tokio::time::timeout(LINGER_IDLE, reader.fill(stream)).await {
+                Ok(Ok(1..)) => {}
                 _ => return,
             }
         }
     })
     .await;
 }
+
+/// Longest a closing connection drains what its client still sends.
+const LINGER_TOTAL: Duration = Duration::from_secs(30);
+/// Longest a closing connection waits for its client's next bytes (or its close).
+const LINGER_IDLE: Duration = Duration::from_secs(2);
