@@ -251,6 +251,26 @@ fn malformed_chunked_content_is_a_400_that_says_why() {
     assert!(!answer.contains("hello"), "{answer}");
 }
 
+/// Content with a declared length that breaks off (the client sends 2 of 10 bytes, then
+/// nothing) gets a 400 once the read timeout passes (30 s): the program is ended, never left
+/// to read the cut as the content's end and answer a request it got only part of (RFC 9112
+/// §8: such a message is incomplete). The one slow test here: the timeout is fixed.
+#[test]
+fn content_that_stalls_is_a_400_and_the_program_never_answers_it() {
+    let (_dir, p) = site(&[("echo.py", ECHO)]);
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(
+        b"POST /py/echo.py HTTP/1.1\r\nHost: h\r\nAccept: text/plain\r\nContent-Length: 10\r\n\r\nab",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("stopped sending"), "{answer}");
+    assert!(!answer.contains("ab"), "{answer}");
+}
+
 /// Content without a declared length (chunked) is stored first, so that CONTENT_LENGTH
 /// gives its length, as RFC 3875 §4.1.2 requires ("MUST set ... if and only if the request
 /// is accompanied by a message-body"); php-cgi reads only that much.

@@ -21,7 +21,7 @@ use http_body::{Body, Frame};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 
 use super::env::{EnvContext, build, with_length};
@@ -122,8 +122,11 @@ where
         group,
     };
     let child = guard.child.as_mut().expect("just spawned");
+    let mut broken = None;
     if let Some(stdin) = child.stdin.take() {
-        tokio::spawn(feed(body, stdin));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(feed(body, stdin, tx));
+        broken = Some(rx);
     }
     if let Some(stderr) = child.stderr.take() {
         tokio::spawn(log_stderr(
@@ -133,8 +136,24 @@ where
         ));
     }
     let mut stdout = child.stdout.take().expect("stdout is piped");
-    let head =
-        tokio::time::timeout(opts.header_timeout, read_head(&mut stdout, script.is_nph())).await;
+    let head = tokio::time::timeout(opts.header_timeout, async {
+        tokio::select! {
+            biased;
+            (reason, _stdin) = broken_off(&mut broken) => Err(reason),
+            head = read_head(&mut stdout, script.is_nph()) => Ok(head),
+        }
+    })
+    .await;
+    let head = match head {
+        Ok(Err(reason)) => {
+            // The program must not answer a request whose content it got only part of.
+            guard.end().await;
+            tracing::info!(request_id, program = %script.file.display(), "the request content broke off: {reason}");
+            return Err(Problem::unreadable_content(&reason).with_request_id(request_id));
+        }
+        Ok(Ok(head)) => Ok(head),
+        Err(elapsed) => Err(elapsed),
+    };
     let (head, rest) = match head {
         Err(_) => {
             tracing::warn!(request_id, program = %script.file.display(), timeout = ?opts.header_timeout, "program wrote no header in time");
@@ -168,11 +187,14 @@ where
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(pump(
         guard,
-        stdout,
-        rest,
+        Output {
+            stdout,
+            first: rest,
+            length,
+        },
+        broken,
         tx,
         opts.idle_timeout,
-        length,
         permit,
     ));
     let mut response = Response::new(ResponseBody::stream(ProgramBody { rx, left: length }));
@@ -213,16 +235,40 @@ async fn read_head(stdout: &mut ChildStdout, nph: bool) -> Result<(CgiHead, Byte
     }
 }
 
-/// Copy the request content to the program's stdin, then close it (end of input).
-async fn feed<B>(body: B, mut stdin: tokio::process::ChildStdin)
-where
+/// The request content broke off (the client stopped sending, or its chunked framing
+/// failed): why, and the program's stdin, held open so that the program never reads the cut
+/// as the content's end and answers a request it got only part of.
+type BrokenOff = tokio::sync::oneshot::Receiver<(String, ChildStdin)>;
+
+/// When the content breaks off; never, once it was all given (or there was none).
+async fn broken_off(broken: &mut Option<BrokenOff>) -> (String, ChildStdin) {
+    if let Some(rx) = broken {
+        if let Ok(why) = rx.await {
+            return why;
+        }
+        *broken = None;
+    }
+    std::future::pending().await
+}
+
+/// Copy the request content to the program's stdin, then close it (end of input). If the
+/// content breaks off, stdin goes to `broken`, unclosed, with the reason.
+async fn feed<B>(
+    body: B,
+    mut stdin: ChildStdin,
+    broken: tokio::sync::oneshot::Sender<(String, ChildStdin)>,
+) where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
     let mut frames = http_body_util::BodyStream::new(body);
     while let Some(frame) = frames.next().await {
-        let Ok(data) = frame.map(Frame::into_data) else {
-            return; // the client's content failed; the program sees its input end early
+        let data = match frame {
+            Ok(frame) => frame.into_data(),
+            Err(e) => {
+                let _ = broken.send((e.to_string(), stdin));
+                return;
+            }
         };
         if let Ok(data) = data {
             if stdin.write_all(&data).await.is_err() {
@@ -241,17 +287,30 @@ async fn log_stderr(stderr: tokio::process::ChildStderr, program: String, reques
     }
 }
 
+/// The program's answer after its head: the rest of stdout, what was read of it with the
+/// head, and the length the head declared.
+struct Output {
+    stdout: ChildStdout,
+    first: Bytes,
+    length: Option<u64>,
+}
+
 /// Move the answer's body from the program to the client until either ends, then end the
-/// program. Holds the route's running permit until then.
+/// program; cut the answer if the request content breaks off meanwhile. Holds the route's
+/// running permit until then.
 async fn pump(
     mut guard: Group,
-    mut stdout: ChildStdout,
-    first: Bytes,
+    output: Output,
+    mut broken: Option<BrokenOff>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     idle: Duration,
-    length: Option<u64>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let Output {
+        mut stdout,
+        first,
+        length,
+    } = output;
     let mut left = Remaining(length);
     let mut exited = false;
     if !first.is_empty() && tx.send(Ok(left.cut(first))).await.is_err() {
@@ -278,6 +337,12 @@ async fn pump(
                 // The client went away while the program was silent (a long poll): end it
                 // now, not when it next writes or at the idle timeout.
                 () = tx.closed() => break,
+                (reason, _stdin) = broken_off(&mut broken) => {
+                    // An answer to part of a request must not look whole: cut it.
+                    let _ = tx.send(Err(io::Error::other(reason))).await;
+                    guard.end().await;
+                    return;
+                }
             },
             None => tokio::select! {
                 read = read => read,
