@@ -23,6 +23,13 @@ pub mod persistence;
 pub mod range;
 pub mod target;
 
+/// The target a request arrived with, kept in its extensions once a rewrite or a program's
+/// local redirect (RFC 3875 §6.2.2) gives it another: programs get it as `REQUEST_URI`, as
+/// nginx's `$request_uri` and Apache's are, so a front controller reached through
+/// `rewrite = { to = "/index.php{?query}" }` still routes on the address the client asked for.
+#[derive(Debug, Clone)]
+pub struct OriginalTarget(pub http::Uri);
+
 /// Whether two authorities name the same server: the host compared without case, and a
 /// missing port read as `default_port` (RFC 9110 §4.2.3: `example.com` and `example.com:80`
 /// are one `http` origin); with no default, ports compare as written.

@@ -26,6 +26,7 @@ use crate::handlers::fastcgi::{self, FastCgi};
 use crate::handlers::policy::{Flow, RoutePolicy};
 use crate::handlers::proxy::{self, Proxy};
 use crate::handlers::static_files::{self, ServeDir, StaticOptions, Suggestable};
+use crate::http::OriginalTarget;
 use crate::http::accept::choose_media_type;
 use crate::http::target::{self, NormalPath};
 use crate::problem::Problem;
@@ -522,7 +523,7 @@ where
 }
 
 /// `parts` with another method and target: a request answered internally (RFC 3875 §6.2.2
-/// local redirects, rewrites).
+/// local redirects, rewrites). The first target is kept ([`OriginalTarget`]).
 fn reparts(parts: &Parts, method: Method, uri: http::Uri) -> Parts {
     let mut next = Request::new(());
     *next.method_mut() = method;
@@ -530,6 +531,10 @@ fn reparts(parts: &Parts, method: Method, uri: http::Uri) -> Parts {
     *next.version_mut() = parts.version;
     *next.headers_mut() = parts.headers.clone();
     *next.extensions_mut() = parts.extensions.clone();
+    if parts.extensions.get::<OriginalTarget>().is_none() {
+        next.extensions_mut()
+            .insert(OriginalTarget(parts.uri.clone()));
+    }
     next.into_parts().0
 }
 

@@ -44,6 +44,10 @@ path = "/git/"
 cgi = { program = "/usr/lib/git-core/git-http-backend", env = { GIT_PROJECT_ROOT = "REPOS", GIT_HTTP_EXPORT_ALL = "" } }
 
 [[site.route]]
+path = "/app/"
+rewrite = { to = "/cgi-bin/env.py{?query}" }
+
+[[site.route]]
 path = "/"
 files = {}
 "#;
@@ -249,6 +253,21 @@ fn malformed_chunked_content_is_a_400_that_says_why() {
         "{answer}"
     );
     assert!(!answer.contains("hello"), "{answer}");
+}
+
+/// A front controller reached through a rewrite gets the target the client sent as
+/// `REQUEST_URI` (as nginx's `$request_uri`), and its own name as `SCRIPT_NAME`: the
+/// application routes on the address asked for, not on its own.
+#[test]
+fn a_rewritten_request_keeps_its_request_uri() {
+    let (_dir, p) = site(&[("env.py", ENV_DUMP)]);
+    let env = body_json(&get(p.addrs[0], "/app/users/7?tab=posts"));
+    assert_eq!(env["REQUEST_URI"], "/app/users/7?tab=posts");
+    assert_eq!(env["SCRIPT_NAME"], "/cgi-bin/env.py");
+    assert_eq!(env["QUERY_STRING"], "tab=posts");
+    // Without a rewrite, the target itself.
+    let env = body_json(&get(p.addrs[0], "/cgi-bin/env.py?tab=posts"));
+    assert_eq!(env["REQUEST_URI"], "/cgi-bin/env.py?tab=posts");
 }
 
 /// Content with a declared length that breaks off (the client sends 2 of 10 bytes, then

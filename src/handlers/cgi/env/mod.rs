@@ -24,6 +24,7 @@ use http::header::{
 use http::request::Parts;
 
 use super::Script;
+use crate::http::OriginalTarget;
 use crate::http::addr_text::{push_decimal, push_ip};
 use crate::http::encode::percent_encode_path;
 use crate::http::target::{normalise, spells_its_normal_form};
@@ -171,8 +172,13 @@ pub fn build(parts: &Parts, script: &Script, cx: &EnvContext<'_>) -> Vars {
 /// route on it, and must see the path usher chose the route by: as received,
 /// `/admin/%2e%2e/index.php` would read as a path under `/admin/`, a route usher did not
 /// choose (and whose `auth` it did not ask for). See `proxy::client::upstream_target`.
+/// After a rewrite or a local redirect, the target the client sent ([`OriginalTarget`]).
 fn request_uri(parts: &Parts) -> Cow<'_, str> {
-    let Some(pq) = parts.uri.path_and_query() else {
+    let uri = parts
+        .extensions
+        .get::<OriginalTarget>()
+        .map_or(&parts.uri, |original| &original.0);
+    let Some(pq) = uri.path_and_query() else {
         return Cow::Borrowed("/");
     };
     if spells_its_normal_form(pq.path()) {
