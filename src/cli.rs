@@ -114,19 +114,21 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
     Ok(addrs)
 }
 
-/// Parse a duration written as a number with a unit: `ms`, `s`, `m` (a bare number is seconds).
+/// Parse a duration written as a number with a unit: `ms`, `s`, `m`, `h` (a bare number is
+/// seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
     let n: u64 = digits.parse().map_err(|_| {
-        format!("expected seconds, or a number with a unit (10s, 500ms, 2m), got {s:?}")
+        format!("expected seconds, or a number with a unit (10s, 500ms, 2m, 1h), got {s:?}")
     })?;
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        other => Err(format!("unknown unit {other:?}: use ms, s or m")),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        other => Err(format!("unknown unit {other:?}: use ms, s, m or h")),
     }
 }
 

@@ -460,7 +460,11 @@ where
                     tracing::warn!(route = %route.label, "proxy route without a client");
                     return Err(Problem::internal());
                 };
-                if proxy::forward::max_forwards_exhausted(parts) {
+                // TRACE echoes the request, credentials and cookies included, to whoever can
+                // run script in a page (RFC 9110 §9.3.8: cross-site tracing): refused, as
+                // nginx does, unless the route's `methods` names it.
+                let trace_refused = parts.method == Method::TRACE && route.methods.is_none();
+                if trace_refused || proxy::forward::max_forwards_exhausted(parts) {
                     return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
                 }
                 if let Some(link) = &conn.link {

@@ -146,6 +146,10 @@ fn max_forwards_zero_is_answered_here() {
         "{head}"
     );
     assert!(app.seen().is_empty(), "forwarded at Max-Forwards 0");
+    // TRACE is never passed on by a route that does not name it (cross-site tracing).
+    let head = ask("TRACE", "");
+    assert_eq!(status(&head), 405, "{head}");
+    assert!(app.seen().is_empty(), "a TRACE forwarded");
     let head = ask("OPTIONS", "Max-Forwards: 3\r\n");
     assert_eq!(status(&head), 200, "{head}");
     assert_eq!(app.seen()[0].one("max-forwards"), Some("2"));
@@ -176,6 +180,14 @@ fn max_forwards_zero_is_answered_here() {
         options.contains("GET") && !options.contains("TRACE"),
         "{options}"
     );
+    // Named, TRACE is passed on.
+    let before = app.seen().len();
+    let (head, _) = exchange(
+        named.addrs[0],
+        "TRACE /m HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status(&head), 200, "{head}");
+    assert_eq!(app.seen().len(), before + 1);
 }
 
 #[test]

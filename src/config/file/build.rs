@@ -523,7 +523,16 @@ pub(super) fn duration(
     errors: &mut Vec<Diagnostic>,
 ) -> Option<std::time::Duration> {
     let value = value.as_ref()?;
-    parse_duration(value.get_ref())
+    // Every duration here is a timeout, an interval or a window: none of them can be nothing
+    // (a zero header timeout fails every request; a zero health interval spins).
+    let parsed = parse_duration(value.get_ref()).and_then(|d| {
+        if d.is_zero() {
+            Err(format!("{:?} is no time at all", value.get_ref()))
+        } else {
+            Ok(d)
+        }
+    });
+    parsed
         .map_err(|e| {
             errors.push(Diagnostic::new(value.span(), e).help("write a duration such as 30s"))
         })

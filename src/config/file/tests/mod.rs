@@ -237,7 +237,7 @@ fn every_error_message() {
             "5:34: max-running must be from 1 to 4096",
         ]),
         (route("path = \"/\"\ncgi = { dir = \"d\", header-timeout = \"soon\" }"), vec![
-            "5:37: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
+            "5:37: expected seconds, or a number with a unit (10s, 500ms, 2m, 1h), got \"soon\"",
         ]),
         (route("path = \"/\"\ncgi = { dir = \"d\", max-body = \"1T\" }"), vec![
             "5:31: unknown unit \"T\": use k, M or G",
@@ -274,8 +274,8 @@ fn every_error_message() {
             "2:11: \"localhost:80\" is not an address to listen on",
             "2:27: \"1.2.3.4:99999\" is not an address to listen on",
         ]),
-        (format!("[server]\ngrace-period = \"5h\"\n{SITE}"), vec![
-            "2:16: bad grace-period: unknown unit \"h\": use ms, s or m",
+        (format!("[server]\ngrace-period = \"5d\"\n{SITE}"), vec![
+            "2:16: bad grace-period: unknown unit \"d\": use ms, s, m or h",
         ]),
         (format!("[server]\nworkers = 5000\n{SITE}"), vec!["2:11: workers = 5000 is out of range"]),
         // Hosts.
@@ -393,11 +393,11 @@ fn every_fastcgi_error_message() {
         ),
         (
             route(&format!(
-                "{{ {tcp}, header-timeout = \"soon\", idle-timeout = \"5h\" }}"
+                "{{ {tcp}, header-timeout = \"soon\", idle-timeout = \"5d\" }}"
             )),
             vec![
-                "5:58: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
-                "5:81: unknown unit \"h\": use ms, s or m",
+                "5:58: expected seconds, or a number with a unit (10s, 500ms, 2m, 1h), got \"soon\"",
+                "5:81: unknown unit \"d\": use ms, s, m or h",
             ],
         ),
         (
@@ -447,7 +447,7 @@ fn every_fastcgi_error_message() {
                 "5:23: `address` \"nowhere\" has no port",
                 "5:42: `index` must be part of one file name",
                 "5:59: `split-path` must be part of one file name",
-                "5:81: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"-1s\"",
+                "5:81: expected seconds, or a number with a unit (10s, 500ms, 2m, 1h), got \"-1s\"",
             ],
         ),
     ];

@@ -325,13 +325,13 @@ fn every_policy_error() {
         ),
         (
             route(
-                "cors = { origins = [\"https://a.test\"], methods = [\"put\"], headers = [\"a b\"], expose = [\"Content-Length\"], max-age = \"1h\" }",
+                "cors = { origins = [\"https://a.test\"], methods = [\"put\"], headers = [\"a b\"], expose = [\"Content-Length\"], max-age = \"1d\" }",
             ),
             vec![
                 "6:51: `put` is not `PUT`",
                 "6:70: \"a b\" is not a header name",
                 "6:88: `Content-Length` is set by the server",
-                "6:117: bad max-age: unknown unit \"h\": use ms, s or m",
+                "6:117: bad max-age: unknown unit \"d\": use ms, s, m or h",
             ],
         ),
         (

@@ -115,7 +115,17 @@ fn every_proxy_error_message() {
             route("{ upstreams = \"127.0.0.1:80\", max-connections = 0, cool-down = \"soon\" }"),
             vec![
                 "5:57: `max-connections` must be a whole number from 1",
-                "5:72: expected seconds, or a number with a unit (10s, 500ms, 2m), got \"soon\"",
+                "5:72: expected seconds, or a number with a unit (10s, 500ms, 2m, 1h), got \"soon\"",
+            ],
+        ),
+        // No timeout, interval or window can be nothing.
+        (
+            route(
+                "{ upstreams = \"127.0.0.1:80\", header-timeout = \"0s\", idle-timeout = \"0\" }",
+            ),
+            vec![
+                "5:56: \"0s\" is no time at all",
+                "5:77: \"0\" is no time at all",
             ],
         ),
         (
