@@ -226,7 +226,10 @@ pub fn forward_fields(parts: &Parts, cx: &ForwardContext<'_>, out: &mut impl Fie
         if (hop && !tunnelled) || name == HOST || name == EXPECT || name.as_str() == "proxy" {
             continue;
         }
-        if is_forwarding_field(name) && !trusted {
+        // Underscore spellings go even from a trusted proxy: the one variable a CGI-style
+        // server makes of both would hold its claim and usher's, in an order usher does not
+        // choose.
+        if is_forwarding_field(name) && (!trusted || name.as_str().contains('_')) {
             continue;
         }
         if name == VIA {

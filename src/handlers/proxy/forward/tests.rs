@@ -185,9 +185,13 @@ fn trusted_peers_forwarding_fields_are_kept_and_appended_to() {
             .header("x-forwarded-host", "shop.example")
             .header("x-forwarded-prefix", "/shop")
             .header("forwarded", "for=203.0.113.1;proto=http")
+            .header("x_forwarded_for", "6.6.6.6")
             .header("x-other", "1"),
     );
     let out = request_fields(&req, &cx);
+    // An underscore spelling goes even from a trusted proxy: a CGI-style server would merge
+    // it with the appended field in an order usher does not choose.
+    assert!(get(&out, "x_forwarded_for").is_empty());
     // The first proxy's view of the host wins over usher's, as the scheme's does.
     assert_eq!(get(&out, "x-forwarded-host"), ["shop.example"]);
     assert_eq!(
