@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::header::{ACCEPT, COOKIE, HOST, SERVER};
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 
 use super::dispatch::{App, PolicyAnswer, Routed, dispatch};
 use super::h1::head::{
@@ -92,7 +92,9 @@ where
         Err(mut problem) => {
             // Only a server error has a logged cause for an id to point at; a 4xx body is
             // complete in itself (and stays identical across requests, so it can be cached).
-            if problem.status.is_server_error() {
+            // So is a 501: its cause is the client's method, which its body names, and
+            // logging every unknown method would let any client fill the log.
+            if problem.status.is_server_error() && problem.status != StatusCode::NOT_IMPLEMENTED {
                 let id = problem.request_id.clone().unwrap_or_else(next_request_id);
                 tracing::warn!(request_id = %id, status = problem.status.as_u16(), method = %parts.method, uri = %parts.uri, "answered with a server error");
                 problem.request_id = Some(id);
@@ -143,6 +145,19 @@ fn answers_alike(route: &crate::router::Route) -> bool {
 /// (HTTP/2 carries the authority in `:authority`, so only HTTP/1.1 needs the field; HTTP/1.0
 /// predates it.)
 fn host_problem(parts: &Parts) -> Option<Problem> {
+    // An absolute-form target's authority is the host (RFC 9112 §3.2.2), and must be one as
+    // much as Host must (HTTP/2's `:authority` is checked with its own words).
+    let bad_authority = parts
+        .uri
+        .authority()
+        .is_some_and(|a| !valid_host(a.as_str().as_bytes()));
+    if bad_authority && parts.version != Version::HTTP_2 {
+        return Some(Problem::bad_request(
+            "The request-target's authority is not a valid host[:port] (RFC 9112 section \
+             3.2.2). Send the server's name, such as http://example.com/ or \
+             http://127.0.0.1:8080/.",
+        ));
+    }
     let mut hosts = parts.headers.get_all(HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if parts.version == Version::HTTP_11 => Some(Problem::bad_request(
@@ -152,6 +167,12 @@ fn host_problem(parts: &Parts) -> Option<Problem> {
         (None, _) => None,
         (Some(_), Some(_)) => Some(Problem::bad_request(
             "The request has more than one Host header (RFC 9112 section 3.2). Send exactly one.",
+        )),
+        // An `http` URI has a host (RFC 9110 §4.2.1: one with an empty host is invalid), so
+        // an empty Host names no resource here (nginx refuses it too).
+        (Some(host), None) if host.is_empty() => Some(Problem::bad_request(
+            "The Host header is empty (RFC 9110 section 4.2.1: an http URI has a host). \
+             Send the server's name, such as Host: example.com.",
         )),
         (Some(host), None) if !valid_host(host.as_bytes()) => Some(Problem::bad_request(
             "The Host header is not a valid host[:port] (RFC 9110 section 7.2). \
@@ -219,7 +240,7 @@ fn http2_problem(parts: &Parts) -> Option<Problem> {
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2–3.2.3). An empty value is
-/// allowed (RFC 9112 §3.2, a target without an authority).
+/// one (RFC 9112 §3.2, a target without an authority), refused apart.
 fn valid_host(value: &[u8]) -> bool {
     let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
         // IP-literal: an IPv6 address (or IPvFuture) in brackets.
@@ -302,6 +323,12 @@ mod host_tests {
         assert!(ok(Version::HTTP_11, "http://a/x", &["b"]));
         assert!(!ok(Version::HTTP_11, "/x", &[]));
         assert!(ok(Version::HTTP_10, "/x", &[]));
+        // An absolute-form authority is a host as much as Host is.
+        assert!(!ok(Version::HTTP_11, "http://a:x/y", &["a"]));
+        assert!(!ok(Version::HTTP_10, "http://a:x/y", &[]));
+        // An empty Host names no http resource (RFC 9110 §4.2.1).
+        assert!(!ok(Version::HTTP_11, "/x", &[""]));
+        assert!(!ok(Version::HTTP_10, "/x", &[""]));
     }
 
     #[test]

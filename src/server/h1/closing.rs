@@ -43,7 +43,8 @@ pub(super) async fn close(
         !reader.buf.is_empty() || waiting()
     };
     if closing == Closing::Linger || sent_more() {
-        linger(stream, reader).await;
+        // Boxed: rare, and its timers would otherwise enlarge every idle connection.
+        Box::pin(linger(stream, reader)).await;
     }
     Ok(Outcome::Closed)
 }
@@ -61,7 +62,7 @@ pub(super) async fn refuse(
         keep_alive: false,
     };
     response::write(stream, writer, response, &mut exchange, false).await?;
-    linger(stream, reader).await;
+    Box::pin(linger(stream, reader)).await;
     Ok(Outcome::Closed)
 }
 
