@@ -168,6 +168,17 @@ impl Problem {
         problem
     }
 
+    /// 404 for a path no route of the site covers: nothing is served there, whatever the
+    /// site's root holds (a site with routes serves its files only through `files` routes).
+    pub fn no_route(path: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not Found")
+            .with_detail(format!(
+                "Nothing is served at {}: no route of this site covers it.",
+                printable(path)
+            ))
+            .with_instance(path)
+    }
+
     /// 403: `policy` names the rule that refused (e.g. "symbolic links leaving the root are not followed").
     ///
     /// Per DESIGN.md, `policy` must name a rule, never a filesystem path or OS error text.

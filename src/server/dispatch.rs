@@ -341,7 +341,7 @@ where
                 return Err(Problem::misdirected(authority(parts).unwrap_or("")));
             }
             Decision::NoRoute { .. } => {
-                return Err(Problem::not_found(path.as_str(), Vec::new()));
+                return Err(Problem::no_route(path.as_str()));
             }
             Decision::MethodNotAllowed { allowed, .. } if parts.method == Method::OPTIONS => {
                 // A CORS preflight asks about the method it names: the route that would

@@ -366,6 +366,28 @@ cgi = { dir = "cgi-bin", interpreter = "/usr/bin/python3" }
     assert!(out.contains("no program: 404"), "{out}");
 }
 
+/// A site with routes serves nothing outside them, even a file its root holds: the 404 says
+/// no route covers the path, not that no file is there.
+#[test]
+fn a_path_no_route_covers_is_a_404_that_says_so() {
+    let dir = site_dir(
+        r#"
+[[site]]
+root = "public"
+[[site.route]]
+path = "/docs/"
+files = {}
+"#,
+    );
+    write(dir.path(), "public/about.html", "about\n");
+    write(dir.path(), "public/docs/a.txt", "a\n");
+    let p = start(&["-c", &config_arg(dir.path())]);
+    assert!(get(p.addrs[0], "x", "/docs/a.txt").starts_with("HTTP/1.1 200 "));
+    let out = get(p.addrs[0], "x", "/about.html");
+    assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
+    assert!(out.contains("no route of this site covers it"), "{out}");
+}
+
 /// A rewrite answers as if the request had named another path, keeping the method; two
 /// rewrites pointing at each other end in a 500, not a loop.
 #[test]
