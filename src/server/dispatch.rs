@@ -160,6 +160,9 @@ impl Routes {
                         }
                         Responder::Cgi(opts) => {
                             check_cgi(&opts.target)?;
+                            if let Some(interpreter) = &opts.interpreter {
+                                check_interpreter(interpreter)?;
+                            }
                             if opts.run_as.is_some() && !nix::unistd::geteuid().is_root() {
                                 return Err(ConfigError::Path {
                                     what: "the cgi user switch of route",
@@ -237,6 +240,23 @@ fn check_cgi(target: &cgi::CgiTarget) -> Result<(), ConfigError> {
     Err(ConfigError::Path {
         what,
         path: path.clone(),
+        reason,
+    })
+}
+
+/// A CGI route's interpreter must be a program usher can run: a missing one would otherwise
+/// surface only as every request's 502.
+fn check_interpreter(interpreter: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let reason = match std::fs::metadata(interpreter) {
+        Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => return Ok(()),
+        Ok(meta) if meta.is_file() => "not executable",
+        Ok(_) => "not a file",
+        Err(_) => "no such file",
+    };
+    Err(ConfigError::Path {
+        what: "the cgi interpreter",
+        path: interpreter.to_path_buf(),
         reason,
     })
 }

@@ -424,7 +424,7 @@ files = {}
 }
 
 /// Paths a route names are checked when the file is loaded: `usher check` and startup fail
-/// on a missing CGI program or error page, naming it.
+/// on a missing CGI program, interpreter or error page, naming it.
 #[test]
 fn missing_programs_and_error_pages_are_caught_at_load() {
     for (route, named) in [
@@ -435,6 +435,11 @@ fn missing_programs_and_error_pages_are_caught_at_load() {
         (
             "files = {}\nerrors = { 404 = \"missing-404.html\" }",
             "missing-404.html",
+        ),
+        // An interpreter that is not there would fail every request with a 502.
+        (
+            "cgi = { dir = \"public\", interpreter = \"/usr/bin/nopython\" }",
+            "cannot use the cgi interpreter /usr/bin/nopython: no such file",
         ),
     ] {
         let dir = site_dir(&format!(

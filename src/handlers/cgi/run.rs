@@ -113,7 +113,9 @@ where
         command.uid(uid).gid(gid);
     }
     let child = command.spawn().map_err(|e| {
-        tracing::warn!(request_id, program = %script.file.display(), error = %e, "program could not be started");
+        // What could not be started: the interpreter, when the route names one.
+        let started = opts.interpreter.as_deref().unwrap_or(&script.file);
+        tracing::warn!(request_id, program = %script.file.display(), started = %started.display(), error = %e, "program could not be started");
         failed("could not be started", request_id)
     })?;
     let group = child.id().map(|id| Pid::from_raw(id as i32));
