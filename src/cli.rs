@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// How long in-flight requests may run after SIGTERM or Ctrl-C, e.g. `10s`, `500ms` [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub grace_period: Option<Duration>,
+    /// Log every request in the combined format (as nginx and Apache do) to `-` (stdout),
+    /// `stderr` or a file (appended to); `off` overrides the config file [default: off].
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<String>,
 }
 
 /// Parse a listen address: `IP:PORT`, `[IPv6]:PORT`, `HOST:PORT` (every address it resolves to)

@@ -66,6 +66,9 @@ fn run() -> anyhow::Result<()> {
     });
     raise_open_file_limit();
     let app = Arc::new(App::new(&config)?);
+    if let Some(target) = &config.access_log {
+        usher::server::access_log::start(target).context("cannot open the access log")?;
+    }
     // Until shutdown, SIGHUP (and with --watch a changed file) reloads the config file.
     let reloads =
         usher::server::reload::reload_on_signal(app.clone(), config.clone(), Arc::new(args));

@@ -39,6 +39,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// File-serving flags from the command line, applied over every files route.
     pub file_flags: FileFlags,
+    /// Where each answered request is logged, if anywhere (`access-log`, `--access-log`).
+    pub access_log: Option<crate::server::access_log::Target>,
 }
 
 /// The command line's file-serving flags; each one set overrides the file's setting.
@@ -114,6 +116,7 @@ impl Config {
             router: None,
             source: None,
             file_flags: FileFlags::default(),
+            access_log: None,
         })
     }
 
@@ -138,6 +141,7 @@ impl Config {
             router: Some(Arc::new(file.router)),
             source: Some(path.to_path_buf()),
             file_flags: FileFlags::default(),
+            access_log: file.access_log,
         };
         config.apply_flags(args);
         Ok(config)
@@ -170,6 +174,9 @@ impl Config {
         }
         if let Some(workers) = args.workers {
             self.workers = usize::from(workers);
+        }
+        if let Some(log) = &args.access_log {
+            self.access_log = crate::server::access_log::Target::parse(log);
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Shutdown: a watch channel tells every connection to stop; each holds a receiver, so
 //! the server knows all have ended when the channel has no receivers left.
 
+pub mod access_log;
 mod dispatch;
 pub mod h1;
 mod in_place;

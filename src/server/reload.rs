@@ -2,7 +2,7 @@
 //! file. A file that cannot be served is logged and the running configuration stays; one that
 //! can replaces it for new requests, while requests in flight finish on the old one.
 //!
-//! Listen addresses, workers and the grace period are fixed at start: a change to them is
+//! Listen addresses, workers, the grace period and the access log are fixed at start: a change to them is
 //! logged as needing a restart, and the rest of the file still applies.
 
 use std::path::Path;
@@ -42,9 +42,10 @@ pub fn reload(app: &App, running: &Config, args: &ServeArgs) -> bool {
     if next.listen != running.listen
         || next.workers != running.workers
         || next.grace_period != running.grace_period
+        || next.access_log != running.access_log
     {
         tracing::warn!(
-            "reloaded {}; its listen addresses, workers or grace period changed, which takes a restart",
+            "reloaded {}; its listen addresses, workers, grace period or access log changed, which takes a restart",
             path.display()
         );
     } else {

@@ -128,6 +128,7 @@ where
         }
     }
     tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
+    super::access_log::record(peer, &parts, &response);
     Ok(response)
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: a real usher on 127.0.0.1:0, driven by real clients (reqwest, raw TCP,
 //! curl) and, for the binary's own behaviour, the `usher` executable itself.
 
+mod access_log;
 mod cache;
 mod cgi;
 mod cli;

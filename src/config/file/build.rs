@@ -20,6 +20,7 @@ use crate::router::host::{HostConflict, HostPattern};
 use crate::router::path::PathPattern;
 use crate::router::redirect::Redirect;
 use crate::router::{Responder, Route, RouteConflict, Router, RouterError, Site};
+use crate::server::access_log::Target as AccessLogTarget;
 
 /// Most runtime threads `workers` may ask for (the CLI's bound too).
 const MAX_WORKERS: i64 = 1024;
@@ -47,6 +48,10 @@ pub(super) fn build(
     let base = file.parent().unwrap_or(Path::new(""));
     let at = |span: &Range<usize>| format!("{}:{}", file.display(), line_col(source, span.start).0);
     let server = tables.top.and_then(|t| t.server);
+    let access_log = server
+        .as_ref()
+        .and_then(|s| s.access_log.as_ref())
+        .and_then(|log| access_log_target(log, base, errors));
     let (listen, grace_period, workers) =
         server.map(|s| server_values(s, errors)).unwrap_or_default();
     if tables.no_site {
@@ -126,6 +131,7 @@ pub(super) fn build(
             listen,
             grace_period,
             workers,
+            access_log,
             router,
         }),
         Err(found) => {
@@ -173,6 +179,31 @@ fn server_values(
         }
     });
     (listen, grace, workers)
+}
+
+/// `access-log`: `stdout` (or `-`), `stderr`, `off`, or a file's path, relative to the
+/// config file's directory.
+fn access_log_target(
+    written: &Spanned<String>,
+    base: &Path,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<AccessLogTarget> {
+    match AccessLogTarget::parse(written.get_ref())? {
+        AccessLogTarget::File(path)
+            if path.as_os_str().is_empty() || written.get_ref().ends_with('/') =>
+        {
+            errors.push(
+                Diagnostic::new(written.span(), "`access-log` names no file")
+                    .help("write \"stdout\", \"stderr\", \"off\" or a file such as \"/var/log/usher/access.log\""),
+            );
+            None
+        }
+        AccessLogTarget::File(path) => Some(AccessLogTarget::File(resolve(
+            base,
+            &path.to_string_lossy(),
+        ))),
+        other => Some(other),
+    }
 }
 
 /// One route, or `None` after recording why not (the other routes are still checked).

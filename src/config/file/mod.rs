@@ -70,6 +70,8 @@ pub struct FileConfig {
     pub grace_period: Option<Duration>,
     /// `server.workers`.
     pub workers: Option<usize>,
+    /// `server.access-log`, a file's path made absolute against the file's directory.
+    pub access_log: Option<crate::server::access_log::Target>,
     /// The sites and their routes, compiled.
     pub router: Router,
 }

@@ -31,6 +31,7 @@ pub(super) struct RawServer {
     pub listen: Option<Vec<Spanned<String>>>,
     pub grace_period: Option<Spanned<String>>,
     pub workers: Option<Spanned<i64>>,
+    pub access_log: Option<Spanned<String>>,
 }
 
 /// One `[[site]]`, without its routes.

@@ -432,7 +432,9 @@ where
 /// closes the connection, which the lane's do not), nor while each request is logged (the
 /// lane's are not).
 fn lane_open(stop: &watch::Receiver<bool>) -> bool {
-    !*stop.borrow() && !tracing::enabled!(target: "usher::access", tracing::Level::DEBUG)
+    !*stop.borrow()
+        && !crate::server::access_log::enabled()
+        && !tracing::enabled!(target: "usher::access", tracing::Level::DEBUG)
 }
 
 /// Completes when the server starts stopping (or is gone), as `stop.changed()` does, but

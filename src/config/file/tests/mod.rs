@@ -213,7 +213,7 @@ fn every_error_message() {
             "1:1: unknown field `colour`, expected `server` or `site`",
         ]),
         (format!("[server]\ngrace_period = \"1s\"\n{SITE}"), vec![
-            "2:1: unknown field `grace_period`, expected one of `listen`, `grace-period`, `workers`",
+            "2:1: unknown field `grace_period`, expected one of `listen`, `grace-period`, `workers`, `access-log`",
         ]),
         (format!("{SITE}index = 1\n"), vec![
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
@@ -278,6 +278,7 @@ fn every_error_message() {
             "2:16: bad grace-period: unknown unit \"d\": use ms, s, m or h",
         ]),
         (format!("[server]\nworkers = 5000\n{SITE}"), vec!["2:11: workers = 5000 is out of range"]),
+        (format!("[server]\naccess-log = \"logs/\"\n{SITE}"), vec!["2:14: `access-log` names no file"]),
         // Hosts.
         ("[[site]]\nroot = \"p\"\nhosts = [\"a.*.test\", \"x y\"]\n".into(), vec![
             "3:10: `*` may only be the whole first label, as in `*.example.test` (it matches one label)",

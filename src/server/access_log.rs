@@ -1,0 +1,299 @@
+//! The access log: one line per answered request, in the combined format nginx and Apache
+//! write by default (so goaccess, fail2ban and awk scripts read it as they are), to stdout,
+//! stderr or a file. Off unless configured.
+//!
+//! Lines are formatted on the runtime thread and written by a thread of their own, through a
+//! bounded queue: a slow disk never blocks answering. A full queue drops lines (and the next
+//! line written says how many), as the log must not hold back the server.
+
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use http::header::{CONTENT_LENGTH, REFERER, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderMap, Method, Response, StatusCode, Version};
+
+/// Where the access log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output (`-` or `stdout`).
+    Stdout,
+    /// Standard error (`stderr`), where `python3 -m http.server` logs.
+    Stderr,
+    /// A file, appended to (created if missing). Appending keeps a rotation by
+    /// `copytruncate` working.
+    File(PathBuf),
+}
+
+impl Target {
+    /// `-`/`stdout`, `stderr`, `off` (`None`) or a path.
+    pub fn parse(text: &str) -> Option<Target> {
+        match text {
+            "" | "off" => None,
+            "-" | "stdout" => Some(Target::Stdout),
+            "stderr" => Some(Target::Stderr),
+            path => Some(Target::File(PathBuf::from(path))),
+        }
+    }
+}
+
+/// Lines waiting for the writer thread at most; past it they are dropped.
+const QUEUE: usize = 16 * 1024;
+
+struct Log {
+    lines: SyncSender<String>,
+    dropped: AtomicU64,
+}
+
+static LOG: OnceLock<Log> = OnceLock::new();
+
+/// Open `target` and start its writer; the log is on from now until the process ends.
+pub fn start(target: &Target) -> io::Result<()> {
+    let out: Box<dyn Write + Send> = match target {
+        Target::Stdout => Box::new(io::stdout()),
+        Target::Stderr => Box::new(io::stderr()),
+        Target::File(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+        ),
+    };
+    let (lines, queued) = sync_channel(QUEUE);
+    std::thread::Builder::new()
+        .name("usher-access-log".to_owned())
+        .spawn(move || write_lines(&queued, out))?;
+    let _ = LOG.set(Log {
+        lines,
+        dropped: AtomicU64::new(0),
+    });
+    Ok(())
+}
+
+/// Whether requests are logged (the express lane, whose answers skip the logger, is closed
+/// then).
+pub fn enabled() -> bool {
+    LOG.get().is_some()
+}
+
+/// Log one answered request, if the log is on.
+pub fn record<B: http_body::Body>(peer: SocketAddr, parts: &Parts, response: &Response<B>) {
+    let Some(log) = LOG.get() else { return };
+    let mut line = combined(
+        peer,
+        parts,
+        response,
+        &httpdate::fmt_http_date(std::time::SystemTime::now()),
+    );
+    let dropped = log.dropped.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        line.insert_str(
+            0,
+            &format!("usher: {dropped} access log lines dropped (the log could not keep up)\n"),
+        );
+    }
+    if let Err(TrySendError::Full(_)) = log.lines.try_send(line) {
+        log.dropped.fetch_add(dropped + 1, Ordering::Relaxed);
+    }
+}
+
+/// Write lines as they come, flushing whenever the queue is empty: a quiet server's lines
+/// appear at once, a busy one's in large writes.
+fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    while let Ok(line) = queued.recv() {
+        let _ = out.write_all(line.as_bytes());
+        while let Ok(line) = queued.try_recv() {
+            let _ = out.write_all(line.as_bytes());
+        }
+        let _ = out.flush();
+    }
+}
+
+/// The combined log format, with its line end:
+/// `ip - user [28/Nov/2026:00:11:22 +0000] "GET /x HTTP/1.1" 200 1234 "referer" "agent"`.
+/// `date` is an IMF-fixdate (`Sat, 28 Nov 2026 00:11:22 GMT`), as `Date` carries it. The
+/// bytes are the answer's content length (0 for HEAD and bodiless statuses, `-` for a
+/// streamed answer of unknown length). Quotes, backslashes and control bytes in what the
+/// client sent are escaped as `\xHH`, so no request can forge a line.
+fn combined<B: http_body::Body>(
+    peer: SocketAddr,
+    parts: &Parts,
+    response: &Response<B>,
+    date: &str,
+) -> String {
+    let mut line = String::with_capacity(160);
+    line.push_str(&peer.ip().to_string());
+    line.push_str(" - - [");
+    push_clf_date(&mut line, date);
+    line.push_str("] \"");
+    escape(&mut line, parts.method.as_str().as_bytes());
+    line.push(' ');
+    let target = match parts.uri.path_and_query() {
+        Some(pq) if parts.method != Method::CONNECT => pq.as_str(),
+        _ => parts.uri.authority().map_or("*", |a| a.as_str()),
+    };
+    escape(&mut line, target.as_bytes());
+    line.push_str(match parts.version {
+        Version::HTTP_10 => " HTTP/1.0\" ",
+        Version::HTTP_2 => " HTTP/2.0\" ",
+        _ => " HTTP/1.1\" ",
+    });
+    let status = response.status();
+    line.push_str(status.as_str());
+    line.push(' ');
+    match sent_bytes(parts, response) {
+        Some(n) => line.push_str(itoa::Buffer::new().format(n)),
+        None => line.push('-'),
+    }
+    for name in [REFERER, USER_AGENT] {
+        line.push_str(" \"");
+        match parts.headers.get(&name) {
+            Some(value) => escape(&mut line, value.as_bytes()),
+            None => line.push('-'),
+        }
+        line.push('"');
+    }
+    line.push('\n');
+    line
+}
+
+/// The content bytes the answer carries: its declared length, or `None` when it streams
+/// without one.
+fn sent_bytes<B: http_body::Body>(parts: &Parts, response: &Response<B>) -> Option<u64> {
+    let status = response.status();
+    if parts.method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Some(0);
+    }
+    declared_length(response.headers()).or_else(|| response.body().size_hint().exact())
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// `Sat, 28 Nov 2026 00:11:22 GMT` as `28/Nov/2026:00:11:22 +0000`.
+fn push_clf_date(line: &mut String, date: &str) {
+    // IMF-fixdate is fixed-width: day 5..7, month 8..11, year 12..16, time 17..25.
+    match (
+        date.get(5..7),
+        date.get(8..11),
+        date.get(12..16),
+        date.get(17..25),
+    ) {
+        (Some(day), Some(month), Some(year), Some(time)) => {
+            line.push_str(day);
+            line.push('/');
+            line.push_str(month);
+            line.push('/');
+            line.push_str(year);
+            line.push(':');
+            line.push_str(time);
+            line.push_str(" +0000");
+        }
+        _ => line.push_str(date),
+    }
+}
+
+/// `bytes` with `"`, `\`, control bytes and non-ASCII bytes as `\xHH` (as nginx escapes
+/// variables in its log).
+fn escape(line: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            line.push_str("\\x");
+            line.push(char::from(HEX[usize::from(b >> 4)]));
+            line.push(char::from(HEX[usize::from(b & 15)]));
+        } else {
+            line.push(char::from(b));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+    use http_body_util::Full;
+
+    fn parts(method: &str, uri: &str, version: Version, fields: &[(&str, &[u8])]) -> Parts {
+        let mut b = Request::builder().method(method).uri(uri).version(version);
+        for (name, value) in fields {
+            b = b.header(*name, http::HeaderValue::from_bytes(value).unwrap());
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    fn answer(status: u16, body: &'static str) -> Response<Full<bytes::Bytes>> {
+        let mut r = Response::new(Full::new(bytes::Bytes::from_static(body.as_bytes())));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap();
+        r
+    }
+
+    const DATE: &str = "Sat, 28 Nov 2026 00:11:22 GMT";
+
+    #[test]
+    fn a_line_in_the_combined_format() {
+        let peer = "203.0.113.9:50000".parse().unwrap();
+        let p = parts(
+            "GET",
+            "/docs/a.html?x=1",
+            Version::HTTP_11,
+            &[("referer", b"http://site/"), ("user-agent", b"curl/8.0")],
+        );
+        assert_eq!(
+            combined(peer, &p, &answer(200, "hello"), DATE),
+            "203.0.113.9 - - [28/Nov/2026:00:11:22 +0000] \"GET /docs/a.html?x=1 HTTP/1.1\" 200 5 \"http://site/\" \"curl/8.0\"\n"
+        );
+        let peer = "[2001:db8::1]:443".parse().unwrap();
+        let p = parts("HEAD", "http://site/x", Version::HTTP_2, &[]);
+        assert_eq!(
+            combined(peer, &p, &answer(404, "gone"), DATE),
+            "2001:db8::1 - - [28/Nov/2026:00:11:22 +0000] \"HEAD /x HTTP/2.0\" 404 0 \"-\" \"-\"\n"
+        );
+    }
+
+    #[test]
+    fn hostile_fields_cannot_forge_a_line() {
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let p = parts(
+            "GET",
+            "/a",
+            Version::HTTP_10,
+            &[
+                ("user-agent", b"x\" 200 1 \"-\" \"y\\"),
+                ("referer", b"caf\xc3\xa9\tz"),
+            ],
+        );
+        let line = combined(peer, &p, &answer(304, ""), DATE);
+        assert_eq!(
+            line,
+            "127.0.0.1 - - [28/Nov/2026:00:11:22 +0000] \"GET /a HTTP/1.0\" 304 0 \"caf\\xC3\\xA9\\x09z\" \"x\\x22 200 1 \\x22-\\x22 \\x22y\\x5C\"\n"
+        );
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(line.matches('"').count(), 6);
+    }
+
+    #[test]
+    fn targets_and_dates() {
+        assert_eq!(Target::parse("off"), None);
+        assert_eq!(Target::parse("-"), Some(Target::Stdout));
+        assert_eq!(Target::parse("stderr"), Some(Target::Stderr));
+        assert_eq!(
+            Target::parse("/var/log/usher.log"),
+            Some(Target::File("/var/log/usher.log".into()))
+        );
+        let mut out = String::new();
+        push_clf_date(&mut out, "garbage");
+        assert_eq!(out, "garbage");
+    }
+}

@@ -1,0 +1,108 @@
+//! The access log: a line per request in the combined format, to stderr, stdout or a file,
+//! from the command line or the config file; repeated answers (the express lane) are logged
+//! too, and what a client sends cannot forge a line.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+
+use crate::support::{IO_TIMEOUT, start, write};
+
+/// Send `request` (which says `Connection: close`) and read the whole answer.
+fn ask(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn every_request_is_logged_in_the_combined_format() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "a.txt", "alpha\n");
+    let p = start(&[
+        "serve",
+        root.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--access-log",
+        "stderr",
+    ]);
+    let addr = p.addrs[0];
+    let get = "GET /a.txt HTTP/1.1\r\nHost: x\r\nReferer: http://ref.test/\r\nUser-Agent: tester/1\r\n\r\n";
+    // The same request three times on one connection: a repeat may be answered by the
+    // express lane, which must not skip the log.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    for _ in 0..3 {
+        s.write_all(get.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"\r\n\r\nalpha\n") {
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200 "));
+    }
+    let logged = "\"GET /a.txt HTTP/1.1\" 200 6 \"http://ref.test/\" \"tester/1\"";
+    for n in 0..3 {
+        let line = p
+            .wait_for_log(logged, IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("request {n} not logged"));
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        assert!(line.contains(" +0000] "), "{line}");
+    }
+    ask(
+        addr,
+        "HEAD /missing HTTP/1.0\r\nUser-Agent: evil\" 200 1 \"-\" \"x\r\n\r\n",
+    );
+    let line = p
+        .wait_for_log("\"HEAD /missing HTTP/1.0\" 404 0", IO_TIMEOUT)
+        .expect("the 404 logged");
+    assert!(
+        line.ends_with("\"-\" \"evil\\x22 200 1 \\x22-\\x22 \\x22x\""),
+        "escaped: {line}"
+    );
+}
+
+/// `access-log` in the config file names a file relative to the file's directory, appended
+/// to; the command line's `off` overrides it.
+#[test]
+fn the_config_files_access_log_is_a_file_next_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "public/a.txt", "alpha\n");
+    write(dir.path(), "logs/access.log", "an older line\n");
+    write(
+        dir.path(),
+        "usher.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\naccess-log = \"logs/access.log\"\n\n[[site]]\nroot = \"public\"\n",
+    );
+    let config = dir.path().join("usher.toml").display().to_string();
+    let p = start(&["-c", &config]);
+    ask(
+        p.addrs[0],
+        "GET /a.txt?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+    let log = std::fs::read_to_string(dir.path().join("logs/access.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0], "an older line");
+    assert!(
+        lines[1].ends_with("\"GET /a.txt?q=1 HTTP/1.1\" 200 6 \"-\" \"-\""),
+        "{log}"
+    );
+    // Turned off from the command line: nothing more is written.
+    let p = start(&["-c", &config, "--access-log", "off"]);
+    ask(
+        p.addrs[0],
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+    let after = std::fs::read_to_string(dir.path().join("logs/access.log")).unwrap();
+    assert_eq!(after, log);
+}
