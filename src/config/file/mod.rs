@@ -4,7 +4,7 @@
 //! ```toml
 //! [server]
 //! listen = ["127.0.0.1:8080", "[::1]:8080"]   # IP:PORT, [IPv6]:PORT or a bare PORT
-//! grace-period = "10s"                         # ms, s or m
+//! grace-period = "10s"                         # ms, s, m or h
 //! workers = 4
 //!
 //! [[site]]
@@ -32,8 +32,9 @@
 //! ([`crate::router`]); this module only turns text into its types and spans into messages.
 //!
 //! Errors are collected, not stopped at: TOML syntax errors (all of them), then each
-//! `[server]`, `[[site]]` and `[[site.route]]` table on its own (a type error stops only its
-//! table), then every value check, then the router's reachability checks.
+//! `[server]`, `[[site]]` and `[[site.route]]` table on its own (every faulty key of each, as
+//! the key at fault is taken out and the table read again), then every value check, then the
+//! router's reachability checks.
 
 mod address;
 mod build;
@@ -209,27 +210,100 @@ fn array_of_tables<'i>(
         .collect()
 }
 
-/// Deserialise one table, turning serde's error into a diagnostic with advice.
+/// Tries at most per table: each takes one faulty key out.
+const MAX_TRIES: usize = 32;
+
+/// Deserialise one table, turning serde's errors into diagnostics with advice. serde stops at
+/// a table's first error; so that a table's every mistake is reported at once, the key at
+/// fault is taken out after each and the table read again. `None` if there was any error.
 fn deserialize<'de, T: Deserialize<'de>>(
-    value: Spanned<DeValue<'de>>,
+    mut value: Spanned<DeValue<'de>>,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<T> {
     let span = value.span();
-    T::deserialize(ValueDeserializer::from(value))
-        .map_err(|e| {
-            let message = flatten(e.message());
-            let help = if message.starts_with("unknown field") {
-                "remove it, or use one of the keys listed (keys are kebab-case)".to_owned()
-            } else if message.starts_with("missing field") {
-                "add it".to_owned()
-            } else if message.starts_with("unknown variant") {
-                "use one of the values listed".to_owned()
-            } else {
-                "write the value with the type expected".to_owned()
-            };
-            errors.push(Diagnostic::new(e.span().unwrap_or(span), message).help(help));
-        })
-        .ok()
+    let mut taken_out: Vec<String> = Vec::new();
+    let mut misspelled = false;
+    for _ in 0..MAX_TRIES {
+        let e = match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(read) => return taken_out.is_empty().then_some(read),
+            Err(e) => e,
+        };
+        let message = plain_types(&flatten(e.message()));
+        // A key taken out for its value's fault is not missing as well; nor, after a
+        // misspelled key, is the key it most likely meant (the message lists the keys).
+        let already = message.starts_with("missing field")
+            && (misspelled
+                || taken_out
+                    .iter()
+                    .any(|key| message == format!("missing field `{key}`")));
+        misspelled |= message.starts_with("unknown field");
+        if !already {
+            errors.push(
+                Diagnostic::new(e.span().unwrap_or(span.clone()), message.clone())
+                    .help(advice(&message)),
+            );
+        }
+        match e.span().and_then(|at| take_out(&mut value, &at)) {
+            Some(key) => taken_out.push(key),
+            None => return None,
+        }
+    }
+    None
+}
+
+/// What to do about a deserialisation error.
+fn advice(message: &str) -> &'static str {
+    if message.starts_with("unknown field") {
+        "remove it, or use one of the keys listed (keys are kebab-case)"
+    } else if message.starts_with("missing field") {
+        "add it"
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed"
+    } else {
+        "write the value with the type expected"
+    }
+}
+
+/// serde's names for types in TOML's words (`i64` is a whole number, a sequence an array).
+fn plain_types(message: &str) -> String {
+    let mut plain = message.to_owned();
+    for (rust, toml) in [
+        ("expected i64", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: map", "invalid type: table"),
+    ] {
+        plain = plain.replace(rust, toml);
+    }
+    if let Some(at) = plain.find("expected struct ") {
+        plain.replace_range(at.., "expected a table");
+    }
+    plain
+}
+
+/// Take the key at `at` out of `value`'s tables (the one whose key or value holds it, in the
+/// deepest table); its name, or `None` if no key holds it.
+fn take_out(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> Option<String> {
+    let within = |outer: &Range<usize>| outer.start <= at.start && at.end <= outer.end;
+    let DeValue::Table(table) = value.get_mut() else {
+        return None;
+    };
+    // A `[header]` table's span may not cover its keys: every table is searched.
+    for (_, inner) in table.iter_mut() {
+        if let Some(key) = take_out(inner, at) {
+            return Some(key);
+        }
+    }
+    let key = table
+        .iter()
+        .find(|(key, inner)| within(&key.span()) || within(&inner.span()))
+        .map(|(key, _)| key.clone())?;
+    table.remove(&key);
+    Some(key.get_ref().to_string())
 }
 
 /// One line: toml's messages may span several.

@@ -525,3 +525,25 @@ fn cgi_limits_and_document_root() {
     let cwd = std::env::current_dir().unwrap();
     assert_eq!(opts.document_root, cwd.join("conf/public"));
 }
+
+/// Every mistake of one table at once, not one per fix-and-check round: each faulty key is
+/// taken out and the table read again. Types are named as TOML names them; a misspelled key
+/// does not also report the key it meant as missing.
+#[test]
+fn every_mistake_in_a_table_is_reported_at_once() {
+    let source = "[server]\nlisten = \"127.0.0.1:0\"\nworkers = \"two\"\ngrace-period = 10\n\
+                  [[site]]\nroot = 5\nhosts = \"a.test\"\n[[site.route]]\npath = \"/\"\n\
+                  files = { listing = \"yes\" }\ncors = { origin = [\"https://a.test\"] }\n";
+    assert_eq!(
+        headlines(source),
+        [
+            "2:10: invalid type: string \"127.0.0.1:0\", expected an array",
+            "3:11: invalid type: string \"two\", expected a whole number",
+            "4:16: invalid type: integer `10`, expected a string",
+            "6:8: invalid type: integer `5`, expected a string",
+            "7:9: invalid type: string \"a.test\", expected an array",
+            "10:21: invalid type: string \"yes\", expected a boolean",
+            "11:10: unknown field `origin`, expected one of `origins`, `methods`, `headers`, `expose`, `credentials`, `max-age`",
+        ]
+    );
+}
