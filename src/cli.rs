@@ -69,7 +69,8 @@ pub struct ServeArgs {
     /// With --config: reload the file whenever it changes, as on SIGHUP.
     #[arg(long, requires = "config")]
     pub watch: bool,
-    /// Address to listen on, as IP:PORT, `[IPv6]:PORT`, HOST:PORT or a bare PORT (on 127.0.0.1).
+    /// Address to listen on, as IP:PORT, `[IPv6]:PORT`, HOST:PORT, a bare PORT (on 127.0.0.1)
+    /// or :PORT (every interface).
     /// Repeat to listen on several [default: 127.0.0.1:8080].
     #[arg(short, long = "listen", value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub listen: Vec<Vec<SocketAddr>>,
@@ -99,14 +100,17 @@ pub struct ServeArgs {
     pub access_log: Option<String>,
 }
 
-/// Parse a listen address: `IP:PORT`, `[IPv6]:PORT`, `HOST:PORT` (every address it resolves to)
-/// or a bare `PORT` (127.0.0.1).
+/// Parse a listen address: `IP:PORT`, `[IPv6]:PORT`, `HOST:PORT` (every address it resolves to),
+/// a bare `PORT` (127.0.0.1) or `:PORT` (every interface).
 pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Ok(vec![addr]);
     }
     if let Ok(port) = s.parse::<u16>() {
         return Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    }
+    if let Some(all) = every_interface(s) {
+        return Ok(all);
     }
     let addrs: Vec<SocketAddr> = s
         .to_socket_addrs()
@@ -116,6 +120,15 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
         return Err(format!("{s} resolves to no address"));
     }
     Ok(addrs)
+}
+
+/// `:PORT`, as Go servers (Caddy) write it: every interface, IPv4 and IPv6.
+pub fn every_interface(s: &str) -> Option<Vec<SocketAddr>> {
+    let port = s.strip_prefix(':')?.parse::<u16>().ok()?;
+    Some(vec![
+        SocketAddr::from(([0, 0, 0, 0], port)),
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+    ])
 }
 
 /// Parse a duration written as a number with a unit: `ms`, `s`, `m`, `h` (a bare number is
@@ -179,6 +192,14 @@ mod tests {
             parse_listen("8081").unwrap(),
             vec!["127.0.0.1:8081".parse().unwrap()]
         );
+        assert_eq!(
+            parse_listen(":8081").unwrap(),
+            vec![
+                "0.0.0.0:8081".parse::<SocketAddr>().unwrap(),
+                "[::]:8081".parse().unwrap()
+            ]
+        );
+        assert!(parse_listen(":x").is_err());
         assert_eq!(
             parse_listen("[::1]:0").unwrap(),
             vec!["[::1]:0".parse().unwrap()]

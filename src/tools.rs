@@ -216,7 +216,7 @@ fn explain_proxy(
 ) -> std::fmt::Result {
     let upstreams: Vec<String> = opts.upstreams.iter().map(ToString::to_string).collect();
     writeln!(out, "upstreams: {}", upstreams.join(", "))?;
-    writeln!(out, "policy: {:?}", opts.policy)?;
+    writeln!(out, "policy: {}", opts.policy)?;
     if let Some(check) = &opts.check {
         writeln!(
             out,

@@ -31,6 +31,19 @@ pub enum Policy {
     First,
 }
 
+/// As the config file writes it (`least_conn`, `header:X-User`).
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Policy::RoundRobin => f.write_str("round_robin"),
+            Policy::LeastConn => f.write_str("least_conn"),
+            Policy::IpHash => f.write_str("ip_hash"),
+            Policy::Header(name) => write!(f, "header:{name}"),
+            Policy::First => f.write_str("first"),
+        }
+    }
+}
+
 /// When failures mark an upstream down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthRule {

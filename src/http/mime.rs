@@ -137,6 +137,14 @@ fn overridden(ext: &str) -> Option<&'static str> {
         "xz" => "application/x-xz",
         "bz2" => "application/x-bzip2",
         "7z" => "application/x-7z-compressed",
+        // nginx's and Debian's type; mime_guess says a RealAudio plug-in.
+        "rpm" => "application/x-redhat-package-manager",
+        "deb" => "application/vnd.debian.binary-package",
+        // Source code and plain configuration, shown as text rather than downloaded (C and
+        // Rust already are; mime_guess knows none of these, or names types browsers download).
+        "go" | "java" | "kt" | "swift" | "jsx" | "tsx" | "toml" | "ini" | "conf" | "log" => {
+            "text/plain; charset=utf-8"
+        }
         _ => return None,
     })
 }
@@ -213,6 +221,10 @@ mod tests {
             ("a.tar.gz", "application/gzip"),
             ("doc.pdf", "application/pdf"),
             ("c.yaml", "application/yaml"),
+            ("pkg.rpm", "application/x-redhat-package-manager"),
+            ("main.go", "text/plain; charset=utf-8"),
+            ("App.java", "text/plain; charset=utf-8"),
+            ("view.tsx", "text/plain; charset=utf-8"),
         ] {
             assert_eq!(ct(name), want, "{name}");
         }

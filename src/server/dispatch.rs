@@ -424,14 +424,18 @@ where
             }
             Responder::Rewrite(template) => {
                 let to = template.location(path, matched.consumed, parts.uri.query());
+                // The cause is logged here, with the id the 500 shows.
+                let failed = |why: &str| {
+                    let request_id = next_request_id();
+                    tracing::warn!(request_id, route = %route.label, "{why}");
+                    Problem::internal().with_request_id(&request_id)
+                };
                 if redirects >= MAX_LOCAL_REDIRECTS {
-                    tracing::warn!(route = %route.label, "too many rewrites");
-                    return Err(Problem::internal());
+                    return Err(failed("too many rewrites"));
                 }
                 let uri = to.to_str().ok().and_then(|t| t.parse().ok());
                 let Some(uri) = uri else {
-                    tracing::warn!(route = %route.label, "a rewrite made no valid path");
-                    return Err(Problem::internal());
+                    return Err(failed("a rewrite made no valid path"));
                 };
                 let next = reparts(parts, parts.method.clone(), uri);
                 Box::pin(redispatch(app, next, body, conn, routed, redirects)).await

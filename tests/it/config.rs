@@ -421,6 +421,16 @@ files = {}
     );
     let out = get(p.addrs[0], "x", "/ping/x");
     assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+    // The id the 500 shows is logged with its cause.
+    let id = out
+        .split("Request id: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("a request id");
+    let cause = p
+        .wait_for_log("too many rewrites", IO_TIMEOUT)
+        .expect("the cause logged");
+    assert!(cause.contains(id), "{cause}");
 }
 
 /// Paths a route names are checked when the file is loaded: `usher check` and startup fail

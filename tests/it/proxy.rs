@@ -672,7 +672,7 @@ fn explain_shows_the_upstreams_and_what_they_would_receive() {
         out.contains("upstreams: 127.0.0.1:9001, unix:/run/app.sock"),
         "{out}"
     );
-    assert!(out.contains("LeastConn"), "{out}");
+    assert!(out.contains("policy: least_conn\n"), "{out}");
     assert!(out.contains("GET /users?id=3 HTTP/1.1"), "{out}");
     assert!(out.contains("x-forwarded-for: 127.0.0.1"), "{out}");
     assert!(

@@ -146,20 +146,25 @@ fn server_values(
     errors: &mut Vec<Diagnostic>,
 ) -> (Vec<SocketAddr>, Option<Duration>, Option<usize>) {
     let listen = server.listen.unwrap_or_default();
-    let listen = listen.iter().filter_map(|l| {
+    let listen = listen.iter().flat_map(|l| {
         let text = l.get_ref();
-        let addr = text.parse::<SocketAddr>().ok().or_else(|| {
-            text.parse::<u16>()
-                .ok()
-                .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
-        });
-        if addr.is_none() {
+        let addrs = text
+            .parse::<SocketAddr>()
+            .ok()
+            .or_else(|| {
+                text.parse::<u16>()
+                    .ok()
+                    .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            })
+            .map(|addr| vec![addr])
+            .or_else(|| crate::cli::every_interface(text));
+        if addrs.is_none() {
             errors.push(
                 Diagnostic::new(l.span(), format!("{text:?} is not an address to listen on"))
-                    .help("write IP:PORT, [IPv6]:PORT, or a bare PORT for 127.0.0.1"),
+                    .help("write IP:PORT, [IPv6]:PORT, a bare PORT for 127.0.0.1, or :PORT for every interface"),
             );
         }
-        addr
+        addrs.unwrap_or_default()
     });
     let listen = listen.collect();
     let grace = server.grace_period.and_then(|g| {

@@ -171,7 +171,8 @@ where
         }
         Ok(Err(why)) => {
             let status = guard.end().await;
-            tracing::warn!(request_id, program = %script.file.display(), exit = ?status, "program failed: {why}");
+            let exit = status.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            tracing::warn!(request_id, program = %script.file.display(), exit, "program failed: {why}");
             return Err(failed(&why, request_id));
         }
         Ok(Ok(head)) => head,

@@ -72,8 +72,11 @@ pub enum HashError {
     #[error("looks like a plaintext password")]
     Plaintext,
     /// A hash format we refuse.
-    #[error("is a {0} hash, which is not accepted")]
+    #[error("is a hash in the {0} format, which is not accepted")]
     Unsupported(String),
+    /// A whole htpasswd line (`alice:$2y$...`), not the hash alone.
+    #[error("starts with `{0}:`, as an htpasswd line does: write only the hash after the colon")]
+    HtpasswdLine(String),
     /// A bcrypt or argon2 hash that does not parse.
     #[error("is not a valid {0} hash")]
     Malformed(&'static str),
@@ -128,7 +131,14 @@ impl PasswordHash {
             t if t.starts_with("$pbkdf2") => "PBKDF2",
             t if t.starts_with("{SHA}") || t.starts_with("{SSHA}") => "SHA-1 ({SHA})",
             t if t.starts_with('$') || t.starts_with('{') => "unknown",
-            _ => return Err(HashError::Plaintext),
+            t => {
+                return Err(match t.split_once(':') {
+                    Some((user, hash)) if hash.starts_with('$') && !user.contains('$') => {
+                        HashError::HtpasswdLine(user.to_owned())
+                    }
+                    _ => HashError::Plaintext,
+                });
+            }
         };
         Err(HashError::Unsupported(kind.to_owned()))
     }

@@ -369,13 +369,14 @@ fn every_policy_error() {
         ),
         (
             route(&format!(
-                "auth = {{ users = {{ alice = \"hunter2\", bob = \"{{SHA}}x\", carol = \"$2b$04$x\", dave = \"{costly}\" }} }}"
+                "auth = {{ users = {{ alice = \"hunter2\", bob = \"{{SHA}}x\", carol = \"$2b$04$x\", dave = \"{costly}\", eve = \"eve:$2y$05$x\" }} }}"
             )),
             vec![
                 "6:28: the password of `alice` looks like a plaintext password",
-                "6:45: the password of `bob` is a SHA-1 ({SHA}) hash, which is not accepted",
+                "6:45: the password of `bob` is a hash in the SHA-1 ({SHA}) format, which is not accepted",
                 "6:63: the password of `carol` is not a valid bcrypt hash",
                 "6:82: the password of `dave` asks for bcrypt cost 20 (at most 16), too slow to check on every request",
+                "6:152: the password of `eve` starts with `eve:`, as an htpasswd line does: write only the hash after the colon",
             ],
         ),
         (
