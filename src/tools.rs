@@ -25,6 +25,17 @@ use crate::server::{App, answer};
 pub fn check(file: &Path) -> anyhow::Result<()> {
     let config = Config::from_file_args(file, &ServeArgs::default())?;
     let app = App::new(&config)?;
+    // The access log is opened (created if need be) only when the server starts: its
+    // directory must be there.
+    if let Some(crate::server::access_log::Target::File(log)) = &config.access_log {
+        let dir = log.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            anyhow::bail!(
+                "cannot open the access log {}: its directory does not exist",
+                log.display()
+            );
+        }
+    }
     let sites = app.router().sites().count();
     let routes: usize = app.router().sites().map(|s| s.routes.len()).sum();
     println!(

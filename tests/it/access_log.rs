@@ -5,7 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 
-use crate::support::{IO_TIMEOUT, start, write};
+use crate::support::{IO_TIMEOUT, start, usher, write};
 
 /// Send `request` (which says `Connection: close`) and read the whole answer.
 fn ask(addr: SocketAddr, request: &str) -> String {
@@ -105,4 +105,26 @@ fn the_config_files_access_log_is_a_file_next_to_it() {
     assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
     let after = std::fs::read_to_string(dir.path().join("logs/access.log")).unwrap();
     assert_eq!(after, log);
+}
+
+/// A log whose directory is missing is caught by `usher check`, and usher does not start.
+#[test]
+fn a_log_in_a_missing_directory_is_an_error_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "public/a.txt", "alpha\n");
+    write(
+        dir.path(),
+        "usher.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\naccess-log = \"nowhere/access.log\"\n\n[[site]]\nroot = \"public\"\n",
+    );
+    let config = dir.path().join("usher.toml").display().to_string();
+    for command in [&["check", "-c", &config][..], &["-c", &config][..]] {
+        let out = usher().args(command).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("access log") && err.contains("nowhere/access.log"),
+            "{err}"
+        );
+    }
 }
