@@ -348,6 +348,10 @@ async fn serve_h2(
             }
         }
     };
+    // A second descriptor for the socket, so that it outlives hyper's: see `linger_h2`. And
+    // a receiver of `stop` held until then: shutdown waits for every receiver to go.
+    let kept = socket2::SockRef::from(&stream).try_clone().ok();
+    let _until_closed = stop.clone();
     let moved = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(quiet::Moving::new(
         Prefixed::new(preface, stream),
@@ -357,6 +361,43 @@ async fn serve_h2(
     if let Err(e) = serve_h2_with(io, stop, silence, handler).await {
         tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
     }
+    if let Some(kept) = kept {
+        Box::pin(linger_h2(kept)).await;
+    }
+}
+
+/// Close an HTTP/2 connection hyper has finished with, gracefully: its last frames (the end
+/// of a download that ran through a graceful shutdown, a GOAWAY) may still wait in the
+/// kernel, and the client keeps sending WINDOW_UPDATE and PING frames. Closing with those
+/// unread would make the kernel reset the connection and throw the unsent answer away
+/// (RFC 9113 §6.8 asks a server to let streams finish; RFC 9112 §9.6 describes the reset).
+/// So: stop sending (a FIN after the data), then read and drop what comes until the client
+/// closes, as HTTP/1.1's closing does.
+async fn linger_h2(socket: socket2::Socket) {
+    if socket.shutdown(std::net::Shutdown::Write).is_err() {
+        return; // the client is gone already
+    }
+    let stream: std::net::TcpStream = socket.into();
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let Ok(stream) = TcpStream::from_std(stream) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(h1::LINGER_TOTAL, async {
+        loop {
+            match tokio::time::timeout(h1::LINGER_IDLE, stream.readable()).await {
+                Ok(Ok(())) => match stream.try_read(&mut buf) {
+                    Ok(1..) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    _ => return,
+                },
+                _ => return,
+            }
+        }
+    })
+    .await;
 }
 
 /// [`serve_h2`] with any handler: hyper's HTTP/2 server with usher's settings, and extended

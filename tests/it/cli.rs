@@ -207,6 +207,54 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
+/// The same over HTTP/2, with a client that reads slowly (curl, rate-limited): the download
+/// ends whole. Its last frames wait in the kernel while the client keeps sending
+/// WINDOW_UPDATEs; usher must not close with those unread, which would reset the connection
+/// and lose the end of the body, nor exit before it has closed. Three rounds: the loss
+/// depended on timing (two in three before the fix).
+#[test]
+fn sigterm_lets_an_http2_download_finish_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 20 * 1024 * 1024;
+    write(dir.path(), "big.bin", vec![7u8; size]);
+    for round in 0..3 {
+        let p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
+        let url = format!("http://{}/big.bin", p.addrs[0]);
+        let mut curl = std::process::Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "--limit-rate", "8M", &url])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let mut body = curl.stdout.take().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        // A few MiB in, so that the rest is in flight, much of it in the kernel, at the end.
+        let mut got = 0;
+        while got < 4 << 20 {
+            let n = read_some(&mut body, &mut buf);
+            assert!(n > 0, "round {round}: the download stopped");
+            got += n;
+        }
+        p.signal("-TERM");
+        loop {
+            match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            curl.wait().unwrap().success(),
+            "round {round}: curl saw an error"
+        );
+        assert_eq!(
+            got, size,
+            "round {round}: the whole body arrives after SIGTERM"
+        );
+        let status = p.wait_within(IO_TIMEOUT).expect("exits");
+        assert!(status.success(), "exit status {status}");
+    }
+}
+
 /// `--workers 1` runs on one thread (a current-thread runtime) and still serves and stops.
 #[test]
 fn one_worker_serves_and_stops_cleanly() {

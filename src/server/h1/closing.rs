@@ -91,6 +91,6 @@ async fn linger(stream: &Socket, reader: &mut Reader) {
 }
 
 /// Longest a closing connection drains what its client still sends.
-const LINGER_TOTAL: Duration = Duration::from_secs(30);
+pub(crate) const LINGER_TOTAL: Duration = Duration::from_secs(30);
 /// Longest a closing connection waits for its client's next bytes (or its close).
-const LINGER_IDLE: Duration = Duration::from_secs(2);
+pub(crate) const LINGER_IDLE: Duration = Duration::from_secs(2);

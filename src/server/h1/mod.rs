@@ -50,6 +50,7 @@ use super::upgrade::{self, Refused};
 use crate::body::ResponseBody;
 use crate::body::prepared::Repeat;
 use crate::problem::Problem;
+pub(crate) use closing::{LINGER_IDLE, LINGER_TOTAL};
 pub use request_body::RequestBody;
 
 /// The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4).
