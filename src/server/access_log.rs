@@ -84,34 +84,68 @@ pub fn enabled() -> bool {
 /// Log one answered request, if the log is on.
 pub fn record<B: http_body::Body>(peer: SocketAddr, parts: &Parts, response: &Response<B>) {
     let Some(log) = LOG.get() else { return };
-    let mut line = combined(
-        peer,
-        parts,
-        response,
-        &httpdate::fmt_http_date(std::time::SystemTime::now()),
-    );
-    let dropped = log.dropped.swap(0, Ordering::Relaxed);
-    if dropped > 0 {
-        line.insert_str(
-            0,
-            &format!("usher: {dropped} access log lines dropped (the log could not keep up)\n"),
-        );
-    }
-    if let Err(TrySendError::Full(_)) = log.lines.try_send(line) {
-        log.dropped.fetch_add(dropped + 1, Ordering::Relaxed);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    log.send(combined(peer, parts, response, &date));
+}
+
+/// Log a request refused before it could be read as one (a malformed or oversized head, a
+/// timeout): its first line as received stands for the request, as nginx writes it.
+pub fn record_refused<B: http_body::Body>(peer: SocketAddr, head: &[u8], response: &Response<B>) {
+    let Some(log) = LOG.get() else { return };
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = &line[..line.len().min(MAX_REFUSED_LINE)];
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let bytes = declared_length(response.headers()).or_else(|| response.body().size_hint().exact());
+    let mut out = String::with_capacity(128 + line.len());
+    start_line(&mut out, peer, &date);
+    escape(&mut out, line);
+    end_line(&mut out, response.status(), bytes, None, None);
+    log.send(out);
+}
+
+/// The longest part of a refused head's first line written (a 16 KiB target is refused too).
+const MAX_REFUSED_LINE: usize = 2048;
+
+impl Log {
+    /// Queue `line`, or count it dropped when the writer cannot keep up.
+    fn send(&self, line: String) {
+        if let Err(TrySendError::Full(_)) = self.lines.try_send(line) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 /// Write lines as they come, flushing whenever the queue is empty: a quiet server's lines
-/// appear at once, a busy one's in large writes.
+/// appear at once, a busy one's in large writes. Failures and dropped lines are told on
+/// stderr (the server's log), never in the access log, whose lines stay all of one format.
 fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut failing = false;
     while let Ok(line) = queued.recv() {
-        let _ = out.write_all(line.as_bytes());
+        let mut written = out.write_all(line.as_bytes());
         while let Ok(line) = queued.try_recv() {
-            let _ = out.write_all(line.as_bytes());
+            written = written.and_then(|()| out.write_all(line.as_bytes()));
         }
-        let _ = out.flush();
+        let written = written.and_then(|()| out.flush());
+        match written {
+            // Told once for each run of failures, not for every line.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::error!("cannot write the access log: {e}");
+            }
+            Err(_) => {}
+            Ok(()) => failing = false,
+        }
+        let dropped = LOG
+            .get()
+            .map_or(0, |log| log.dropped.swap(0, Ordering::Relaxed));
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "access log lines dropped: the log could not keep up"
+            );
+        }
     }
 }
 
@@ -120,7 +154,9 @@ fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>) {
 /// `date` is an IMF-fixdate (`Sat, 28 Nov 2026 00:11:22 GMT`), as `Date` carries it. The
 /// bytes are the answer's content length (0 for HEAD and bodiless statuses, `-` for a
 /// streamed answer of unknown length). Quotes, backslashes and control bytes in what the
-/// client sent are escaped as `\xHH`, so no request can forge a line.
+/// client sent are escaped as `\xHH`, so no request can forge a line. The target is the
+/// request's as sent: absolute form stays absolute; an HTTP/2 request (whose target hyper
+/// gives absolute) shows its path, and an extended CONNECT its path too.
 fn combined<B: http_body::Body>(
     peer: SocketAddr,
     parts: &Parts,
@@ -128,39 +164,71 @@ fn combined<B: http_body::Body>(
     date: &str,
 ) -> String {
     let mut line = String::with_capacity(160);
-    line.push_str(&peer.ip().to_string());
-    line.push_str(" - - [");
-    push_clf_date(&mut line, date);
-    line.push_str("] \"");
+    start_line(&mut line, peer, date);
     escape(&mut line, parts.method.as_str().as_bytes());
     line.push(' ');
+    let tunnel =
+        parts.method == Method::CONNECT && parts.extensions.get::<hyper::ext::Protocol>().is_none();
+    let absolute;
     let target = match parts.uri.path_and_query() {
-        Some(pq) if parts.method != Method::CONNECT => pq.as_str(),
-        _ => parts.uri.authority().map_or("*", |a| a.as_str()),
+        _ if tunnel => parts.uri.authority().map_or("*", |a| a.as_str()),
+        _ if parts.version != Version::HTTP_2 && parts.uri.scheme().is_some() => {
+            absolute = parts.uri.to_string();
+            &absolute
+        }
+        Some(pq) => pq.as_str(),
+        None => "*",
     };
     escape(&mut line, target.as_bytes());
     line.push_str(match parts.version {
-        Version::HTTP_10 => " HTTP/1.0\" ",
-        Version::HTTP_2 => " HTTP/2.0\" ",
-        _ => " HTTP/1.1\" ",
+        Version::HTTP_10 => " HTTP/1.0",
+        Version::HTTP_2 => " HTTP/2.0",
+        _ => " HTTP/1.1",
     });
-    let status = response.status();
+    let referer = parts.headers.get(REFERER).map(|v| v.as_bytes());
+    let agent = parts.headers.get(USER_AGENT).map(|v| v.as_bytes());
+    end_line(
+        &mut line,
+        response.status(),
+        sent_bytes(parts, response),
+        referer,
+        agent,
+    );
+    line
+}
+
+/// `ip - - [date] "`: the line up to the request.
+fn start_line(line: &mut String, peer: SocketAddr, date: &str) {
+    line.push_str(&peer.ip().to_string());
+    line.push_str(" - - [");
+    push_clf_date(line, date);
+    line.push_str("] \"");
+}
+
+/// `" status bytes "referer" "agent"` and the line end: the line after the request.
+fn end_line(
+    line: &mut String,
+    status: StatusCode,
+    bytes: Option<u64>,
+    referer: Option<&[u8]>,
+    agent: Option<&[u8]>,
+) {
+    line.push_str("\" ");
     line.push_str(status.as_str());
     line.push(' ');
-    match sent_bytes(parts, response) {
+    match bytes {
         Some(n) => line.push_str(itoa::Buffer::new().format(n)),
         None => line.push('-'),
     }
-    for name in [REFERER, USER_AGENT] {
+    for field in [referer, agent] {
         line.push_str(" \"");
-        match parts.headers.get(&name) {
-            Some(value) => escape(&mut line, value.as_bytes()),
+        match field {
+            Some(value) => escape(line, value),
             None => line.push('-'),
         }
         line.push('"');
     }
     line.push('\n');
-    line
 }
 
 /// The content bytes the answer carries: its declared length, or `None` when it streams
@@ -259,6 +327,34 @@ mod tests {
         assert_eq!(
             combined(peer, &p, &answer(404, "gone"), DATE),
             "2001:db8::1 - - [28/Nov/2026:00:11:22 +0000] \"HEAD /x HTTP/2.0\" 404 0 \"-\" \"-\"\n"
+        );
+    }
+
+    #[test]
+    fn targets_are_logged_as_sent() {
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let logged = |p: Parts| combined(peer, &p, &answer(200, ""), DATE);
+        let absolute = parts("GET", "http://site.test/a?b", Version::HTTP_11, &[]);
+        assert!(logged(absolute).contains("\"GET http://site.test/a?b HTTP/1.1\""));
+        let tunnel = parts("CONNECT", "site.test:443", Version::HTTP_11, &[]);
+        assert!(logged(tunnel).contains("\"CONNECT site.test:443 HTTP/1.1\""));
+        let mut websocket = parts("CONNECT", "http://site.test/ws/", Version::HTTP_2, &[]);
+        websocket
+            .extensions
+            .insert(hyper::ext::Protocol::from_static("websocket"));
+        assert!(logged(websocket).contains("\"CONNECT /ws/ HTTP/2.0\""));
+    }
+
+    #[test]
+    fn refused_heads_are_logged_by_their_first_line() {
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut out = String::new();
+        start_line(&mut out, peer, DATE);
+        escape(&mut out, b"\x16\x03\x01 \"x");
+        end_line(&mut out, StatusCode::BAD_REQUEST, Some(10), None, None);
+        assert_eq!(
+            out,
+            "127.0.0.1 - - [28/Nov/2026:00:11:22 +0000] \"\\x16\\x03\\x01 \\x22x\" 400 10 \"-\" \"-\"\n"
         );
     }
 

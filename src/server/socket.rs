@@ -185,6 +185,11 @@ impl Socket {
         self.stream.local_addr()
     }
 
+    /// The client's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
     /// Whether the socket is registered with the event loop (it had to wait).
     #[cfg(test)]
     pub fn registered(&self) -> bool {

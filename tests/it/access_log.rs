@@ -65,6 +65,11 @@ fn every_request_is_logged_in_the_combined_format() {
         line.ends_with("\"-\" \"evil\\x22 200 1 \\x22-\\x22 \\x22x\""),
         "escaped: {line}"
     );
+    // Refused before it was a request: logged by its first line, as nginx does.
+    let out = ask(addr, "GARBAGE\x01 here\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    p.wait_for_log("\"GARBAGE\\x01 here\" 400 ", IO_TIMEOUT)
+        .expect("the refused head logged");
 }
 
 /// `access-log` in the config file names a file relative to the file's directory, appended

@@ -193,6 +193,14 @@ fn access_log_target(
     base: &Path,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<AccessLogTarget> {
+    if written.get_ref().is_empty() {
+        errors.push(
+            Diagnostic::new(written.span(), "`access-log` is empty").help(
+                "write \"off\" to log no requests, or where to: \"stdout\", \"stderr\" or a file",
+            ),
+        );
+        return None;
+    }
     match AccessLogTarget::parse(written.get_ref())? {
         AccessLogTarget::File(path)
             if path.as_os_str().is_empty() || written.get_ref().ends_with('/') =>

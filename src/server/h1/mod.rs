@@ -249,6 +249,12 @@ where
             }
             HeadRead::Refused(problem, accept) => {
                 let response = problem.into_response(accept.as_ref(), false);
+                // Refused before it was a request, so the service never logged it.
+                if crate::server::access_log::enabled() {
+                    if let Ok(peer) = stream.peer_addr() {
+                        crate::server::access_log::record_refused(peer, &reader.buf, &response);
+                    }
+                }
                 return Box::pin(refuse(&stream, &mut reader, &mut writer, response)).await;
             }
         };

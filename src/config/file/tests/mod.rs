@@ -279,6 +279,7 @@ fn every_error_message() {
         ]),
         (format!("[server]\nworkers = 5000\n{SITE}"), vec!["2:11: workers = 5000 is out of range"]),
         (format!("[server]\naccess-log = \"logs/\"\n{SITE}"), vec!["2:14: `access-log` names no file"]),
+        (format!("[server]\naccess-log = \"\"\n{SITE}"), vec!["2:14: `access-log` is empty"]),
         // Hosts.
         ("[[site]]\nroot = \"p\"\nhosts = [\"a.*.test\", \"x y\"]\n".into(), vec![
             "3:10: `*` may only be the whole first label, as in `*.example.test` (it matches one label)",
