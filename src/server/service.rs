@@ -223,11 +223,39 @@ fn http2_problem(parts: &Parts) -> Option<Problem> {
     // and CRLF. hyper's own limit is set above this, so that a head past it gets usher's
     // explained 431 rather than the bare one hyper sends.
     let line = parts.method.as_str().len() + target + " HTTP/1.1\r\n".len();
+    let mut padded = false;
     let head = parts.headers.iter().fold(line, |sum, (name, value)| {
+        let bytes = value.as_bytes();
+        padded |= [bytes.first(), bytes.last()]
+            .into_iter()
+            .flatten()
+            .any(|&b| b == b' ' || b == b'\t');
         sum + name.as_str().len() + value.len() + 4
     });
     if head > MAX_HEAD_BYTES {
         return Some(*too_large());
+    }
+    // RFC 9113 §8.2.1: a field value that starts or ends with whitespace makes the request
+    // malformed (HTTP/1.1's parser trims it; HTTP/2 carries values exactly).
+    if padded {
+        return Some(Problem::bad_request(
+            "A header field value starts or ends with whitespace, which HTTP/2 does not \
+             allow (RFC 9113 section 8.2.1). Send values without padding.",
+        ));
+    }
+    // An http or https target has a host (RFC 9110 §4.2.1), given by :authority or Host
+    // (RFC 9113 §8.3.1); and usher serves no other scheme, as over HTTP/1.1.
+    if !matches!(parts.uri.scheme_str(), Some("http" | "https")) && parts.method != Method::CONNECT
+    {
+        return Some(Problem::bad_request(
+            "The request's :scheme is neither http nor https. Send one of them.",
+        ));
+    }
+    if parts.uri.authority().is_none() && !parts.headers.contains_key(HOST) {
+        return Some(Problem::bad_request(
+            "The request names no host: it has neither :authority nor Host (RFC 9113 \
+             section 8.3.1). Send the server's name, such as :authority example.com.",
+        ));
     }
     match parts.uri.authority() {
         Some(authority) if !valid_host(authority.as_str().as_bytes()) => {
@@ -330,6 +358,27 @@ mod host_tests {
         // An empty Host names no http resource (RFC 9110 §4.2.1).
         assert!(!ok(Version::HTTP_11, "/x", &[""]));
         assert!(!ok(Version::HTTP_10, "/x", &[""]));
+    }
+
+    /// HTTP/2 requests are refused where RFC 9113 calls them malformed and the stream
+    /// layer let them through: padded values, no host at all, a scheme usher does not serve.
+    #[test]
+    fn malformed_http2_requests() {
+        let h2 = |uri: &str, fields: &[(&str, &str)]| {
+            let mut b = Request::builder().version(Version::HTTP_2).uri(uri);
+            for (name, value) in fields {
+                b = b.header(*name, *value);
+            }
+            http2_problem(&b.body(()).unwrap().into_parts().0).map(|p| p.status.as_u16())
+        };
+        assert_eq!(h2("http://a/x", &[("x-a", "b")]), None);
+        assert_eq!(h2("http://a/x", &[("x-a", " b")]), Some(400));
+        assert_eq!(h2("http://a/x", &[("x-a", "b\t")]), Some(400));
+        assert_eq!(h2("http://a/x", &[("x-a", "")]), None);
+        assert_eq!(h2("/x", &[]), Some(400));
+        assert_eq!(h2("/x", &[("host", "a")]), Some(400), "no :scheme");
+        assert_eq!(h2("ftp://a/x", &[]), Some(400));
+        assert_eq!(h2("https://a/x", &[]), None);
     }
 
     #[test]
