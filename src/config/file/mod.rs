@@ -251,8 +251,12 @@ fn deserialize<'de, T: Deserialize<'de>>(
     None
 }
 
-/// What to do about a deserialisation error.
-fn advice(message: &str) -> &'static str {
+/// What to do about a deserialisation error: for a misspelled key or value, the listed one
+/// it most likely meant.
+fn advice(message: &str) -> String {
+    if let Some(meant) = meant(message) {
+        return format!("did you mean `{meant}`?");
+    }
     if message.starts_with("unknown field") {
         "remove it, or use one of the keys listed (keys are kebab-case)"
     } else if message.starts_with("missing field") {
@@ -262,6 +266,41 @@ fn advice(message: &str) -> &'static str {
     } else {
         "write the value with the type expected"
     }
+    .to_owned()
+}
+
+/// In serde's ``unknown field `acess-log`, expected one of `listen`, `access-log` ``, the
+/// listed name closest to the one written, if it is close: at most two edits, or the same
+/// but for `_` and `-`.
+fn meant(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (written, listed) = rest.split_once('`')?;
+    listed
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| (edits(&written.replace('_', "-"), name), name))
+        .filter(|&(distance, _)| distance <= 2)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, name)| name)
+}
+
+/// The Levenshtein distance between `a` and `b` (names of a few dozen bytes).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// serde's names for types in TOML's words (`i64` is a whole number, a sequence an array).

@@ -484,10 +484,7 @@ fn errors_are_collected_across_tables() {
         ]
     );
     let d = diagnostics(source);
-    assert_eq!(
-        d.list[3].help.as_deref(),
-        Some("remove it, or use one of the keys listed (keys are kebab-case)")
-    );
+    assert_eq!(d.list[3].help.as_deref(), Some("did you mean `files`?"));
     let proxy = diagnostics(&format!(
         "{SITE}[[site.route]]\npath = \"/\"\nproxy = {{}}\n"
     ));
@@ -545,6 +542,29 @@ fn every_mistake_in_a_table_is_reported_at_once() {
             "7:9: invalid type: string \"a.test\", expected an array",
             "10:21: invalid type: string \"yes\", expected a boolean",
             "11:10: unknown field `origin`, expected one of `origins`, `methods`, `headers`, `expose`, `credentials`, `max-age`",
+        ]
+    );
+}
+
+/// A misspelled key gets the listed key it most likely meant; one far from every key gets
+/// the general advice.
+#[test]
+fn a_misspelled_key_is_told_the_key_it_meant() {
+    let source = "[server]\nlistne = [\"127.0.0.1:0\"]\nacess_log = \"x\"\n[[site]]\nroot = \"x\"\n\
+                  hsots = [\"a\"]\nzzzzzz = 1\n[sever]\n";
+    let helps: Vec<String> = diagnostics(source)
+        .list
+        .iter()
+        .filter_map(|d| d.help.clone())
+        .collect();
+    assert_eq!(
+        helps,
+        [
+            "did you mean `listen`?",
+            "did you mean `access-log`?",
+            "did you mean `hosts`?",
+            "remove it, or use one of the keys listed (keys are kebab-case)",
+            "did you mean `server`?",
         ]
     );
 }
