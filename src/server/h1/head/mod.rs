@@ -276,6 +276,28 @@ impl Seen {
     }
 }
 
+/// `target` parsed with `"`, `<` and `>` in its query percent-encoded, if that makes it valid.
+/// Browsers encode them there (WHATWG URL's query percent-encode set); curl and scripts send
+/// them raw, as `?q="a b"`, and nginx takes them. Only a target refused as it is comes here.
+fn query_encoded(target: &[u8]) -> Option<Uri> {
+    let query = target.iter().position(|&b| b == b'?')?;
+    let (path, rest) = target.split_at(query);
+    if !rest.iter().any(|b| matches!(b, b'"' | b'<' | b'>')) {
+        return None;
+    }
+    let mut encoded = Vec::with_capacity(target.len() + 16);
+    encoded.extend_from_slice(path);
+    for &b in rest {
+        match b {
+            b'"' => encoded.extend_from_slice(b"%22"),
+            b'<' => encoded.extend_from_slice(b"%3C"),
+            b'>' => encoded.extend_from_slice(b"%3E"),
+            b => encoded.push(b),
+        }
+    }
+    Uri::from_maybe_shared(Bytes::from(encoded)).ok()
+}
+
 /// The request-target in the form its method allows (RFC 9112 §3.2): `*` only for OPTIONS,
 /// authority-form only for (and always for) CONNECT, otherwise origin- or absolute-form.
 fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
@@ -287,7 +309,8 @@ fn parse_target(method: &Method, target: Bytes) -> Result<Uri, Box<Problem>> {
              the path and query only",
         ));
     }
-    let uri = Uri::from_maybe_shared(target)
+    let uri = Uri::from_maybe_shared(target.clone())
+        .or_else(|e| query_encoded(&target).ok_or(e))
         .map_err(|_| bad("the request-target is not a valid URI reference"))?;
     if let Some(scheme) = uri.scheme_str() {
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {

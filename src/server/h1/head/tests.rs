@@ -491,3 +491,19 @@ fn a_malformed_request_line_is_explained_by_its_fault() {
         );
     }
 }
+
+/// `"`, `<` and `>` in a query, sent raw by curl and scripts, are taken as the browser would
+/// have sent them (percent-encoded); elsewhere, and other invalid bytes, still get 400.
+#[test]
+fn quotes_and_angle_brackets_in_a_query_are_taken_encoded() {
+    let h = head("GET /search?q=\"a\"&t=<b> HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(h.parts.uri, "/search?q=%22a%22&t=%3Cb%3E");
+    assert_eq!(
+        refused("GET /a<b HTTP/1.1\r\nHost: t\r\n\r\n"),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        refused("GET /a?\"\x7f HTTP/1.1\r\nHost: t\r\n\r\n"),
+        StatusCode::BAD_REQUEST
+    );
+}
