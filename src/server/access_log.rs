@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use http::header::{CONTENT_LENGTH, REFERER, USER_AGENT};
 use http::request::Parts;
-use http::{HeaderMap, Method, Response, StatusCode, Version};
+use http::{Method, Response, StatusCode, Version};
 
 /// Where the access log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +84,7 @@ pub fn enabled() -> bool {
 /// Log one answered request, if the log is on.
 pub fn record<B: http_body::Body>(peer: SocketAddr, parts: &Parts, response: &Response<B>) {
     let Some(log) = LOG.get() else { return };
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-    log.send(combined(peer, parts, response, &date));
+    log.send(combined(peer, parts, response, &now()));
 }
 
 /// Log a request refused before it could be read as one (a malformed or oversized head, a
@@ -95,13 +94,17 @@ pub fn record_refused<B: http_body::Body>(peer: SocketAddr, head: &[u8], respons
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = &line[..line.len().min(MAX_REFUSED_LINE)];
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-    let bytes = declared_length(response.headers()).or_else(|| response.body().size_hint().exact());
     let mut out = String::with_capacity(128 + line.len());
-    start_line(&mut out, peer, &date);
+    start_line(&mut out, peer, &now());
     escape(&mut out, line);
-    end_line(&mut out, response.status(), bytes, None, None);
+    end_line(&mut out, response.status(), length(response), None, None);
     log.send(out);
+}
+
+/// The time now as `Date` gives it, formatted once a second per thread (shared with the
+/// HTTP/1.1 writer's `Date`).
+fn now() -> String {
+    String::from_utf8_lossy(&super::h1::http_date()).into_owned()
 }
 
 /// The longest part of a refused head's first line written (a 16 KiB target is refused too).
@@ -242,11 +245,15 @@ fn sent_bytes<B: http_body::Body>(parts: &Parts, response: &Response<B>) -> Opti
     {
         return Some(0);
     }
-    declared_length(response.headers()).or_else(|| response.body().size_hint().exact())
+    length(response)
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+/// The answer's declared content length, or its body's exact size.
+fn length<B: http_body::Body>(response: &Response<B>) -> Option<u64> {
+    let declared = response.headers().get(CONTENT_LENGTH);
+    declared
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .or_else(|| response.body().size_hint().exact())
 }
 
 /// `Sat, 28 Nov 2026 00:11:22 GMT` as `28/Nov/2026:00:11:22 +0000`.

@@ -52,6 +52,7 @@ use crate::body::prepared::Repeat;
 use crate::problem::Problem;
 pub(crate) use closing::{LINGER_IDLE, LINGER_TOTAL};
 pub use request_body::RequestBody;
+pub(crate) use response::http_date;
 
 /// The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4).
 pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -579,8 +579,9 @@ async fn finish(stream: &Socket, writer: &mut Writer, may_defer: bool) -> io::Re
 /// Length of an IMF-fixdate, such as `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
 const HTTP_DATE_LEN: usize = 29;
 
-/// The current `Date` value (RFC 9110 §6.6.1), formatted once per second per thread.
-fn http_date() -> [u8; HTTP_DATE_LEN] {
+/// The current `Date` value (RFC 9110 §6.6.1), formatted once per second per thread (the
+/// access log's time comes from it too).
+pub(crate) fn http_date() -> [u8; HTTP_DATE_LEN] {
     thread_local! {
         static CACHED: Cell<(u64, [u8; HTTP_DATE_LEN])> =
             const { Cell::new((u64::MAX, [0; HTTP_DATE_LEN])) };
