@@ -3,7 +3,6 @@
 //! also in URL form (`http://localhost:3000`, as nginx's `proxy_pass` and Caddy write them).
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
@@ -37,13 +36,7 @@ pub(super) fn addresses(
     base: &Path,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<Upstream> {
-    let written: Vec<(&str, Range<usize>)> = match value.get_ref() {
-        OneOrMany::One(one) => vec![(one.as_str(), value.span())],
-        OneOrMany::Many(list) => list
-            .iter()
-            .map(|a| (a.get_ref().as_str(), a.span()))
-            .collect(),
-    };
+    let written = OneOrMany::written(value);
     if written.is_empty() {
         errors.push(
             Diagnostic::new(value.span(), format!("`{key}` lists no address"))

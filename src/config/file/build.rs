@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, line_col};
 use super::policy::{PolicyKeys, route_policy};
-use super::raw::{RawFiles, RawRoute, RawServer, Symlinks};
+use super::raw::{OneOrMany, RawFiles, RawRoute, RawServer, Symlinks};
 use super::{FileConfig, SiteTables, Tables};
 use crate::cli::{parse_duration, parse_size};
 use crate::handlers::balance::HealthRule;
@@ -68,13 +68,13 @@ pub(super) fn build(
         let Some(raw) = raw else { continue };
         let written = !routes.is_empty();
         let (hosts, host_spans) = match raw.hosts.as_ref() {
-            Some(list) => list
-                .iter()
-                .filter_map(|h| {
-                    let pattern = HostPattern::parse(h.get_ref())
-                        .map_err(|e| errors.push(Diagnostic::new(h.span(), e.to_string())))
+            Some(list) => OneOrMany::written(list)
+                .into_iter()
+                .filter_map(|(host, span)| {
+                    let pattern = HostPattern::parse(host)
+                        .map_err(|e| errors.push(Diagnostic::new(span.clone(), e.to_string())))
                         .ok()?;
-                    Some((pattern, h.span()))
+                    Some((pattern, span))
                 })
                 .unzip(),
             None => (Vec::new(), Vec::new()),
@@ -145,26 +145,16 @@ fn server_values(
     server: RawServer,
     errors: &mut Vec<Diagnostic>,
 ) -> (Vec<SocketAddr>, Option<Duration>, Option<usize>) {
-    let listen = server.listen.unwrap_or_default();
-    let listen = listen.iter().flat_map(|l| {
-        let text = l.get_ref();
-        let addrs = text
-            .parse::<SocketAddr>()
-            .ok()
-            .or_else(|| {
-                text.parse::<u16>()
-                    .ok()
-                    .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
-            })
-            .map(|addr| vec![addr])
-            .or_else(|| crate::cli::every_interface(text));
-        if addrs.is_none() {
+    let written = server.listen.as_ref().map(OneOrMany::written);
+    // The forms the command line takes, names included (resolved once, at load).
+    let listen = written.into_iter().flatten().flat_map(|(text, span)| {
+        crate::cli::parse_listen(text).unwrap_or_else(|why| {
             errors.push(
-                Diagnostic::new(l.span(), format!("{text:?} is not an address to listen on"))
-                    .help("write IP:PORT, [IPv6]:PORT, a bare PORT for 127.0.0.1, or :PORT for every interface"),
+                Diagnostic::new(span, format!("{text:?} is not an address to listen on: {why}"))
+                    .help("write IP:PORT, [IPv6]:PORT, HOST:PORT, a bare PORT for 127.0.0.1, or :PORT for every interface"),
             );
-        }
-        addrs.unwrap_or_default()
+            Vec::new()
+        })
     });
     let listen = listen.collect();
     let grace = server.grace_period.and_then(|g| {

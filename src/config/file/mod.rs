@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [server]
-//! listen = ["127.0.0.1:8080", "[::1]:8080"]   # IP:PORT, [IPv6]:PORT or a bare PORT
+//! listen = ["127.0.0.1:8080", "[::1]:8080"]   # IP:PORT, [IPv6]:PORT, HOST:PORT, PORT or :PORT
 //! grace-period = "10s"                         # ms, s, m or h
 //! workers = 4
 //!

@@ -28,7 +28,7 @@ pub(super) struct RawTop {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawServer {
-    pub listen: Option<Vec<Spanned<String>>>,
+    pub listen: Option<Spanned<OneOrMany>>,
     pub grace_period: Option<Spanned<String>>,
     pub workers: Option<Spanned<i64>>,
     pub access_log: Option<Spanned<String>>,
@@ -38,7 +38,7 @@ pub(super) struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawSite {
-    pub hosts: Option<Vec<Spanned<String>>>,
+    pub hosts: Option<Spanned<OneOrMany>>,
     pub root: Option<Spanned<String>>,
     #[allow(
         dead_code,
@@ -266,11 +266,25 @@ pub(super) struct RawHealthCheck {
     pub expect: Option<Spanned<String>>,
 }
 
-/// A string, or a list of them (`address = "a"` or `address = ["a", "b"]`).
+/// A string, or a list of them (`address = "a"` or `address = ["a", "b"]`): a key that
+/// usually holds one value takes it without brackets.
 #[derive(Debug)]
 pub(super) enum OneOrMany {
     One(String),
     Many(Vec<Spanned<String>>),
+}
+
+impl OneOrMany {
+    /// Each string with the span it was written at (the whole value's, for one string).
+    pub fn written(value: &Spanned<OneOrMany>) -> Vec<(&str, std::ops::Range<usize>)> {
+        match value.get_ref() {
+            OneOrMany::One(one) => vec![(one.as_str(), value.span())],
+            OneOrMany::Many(list) => list
+                .iter()
+                .map(|a| (a.get_ref().as_str(), a.span()))
+                .collect(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for OneOrMany {

@@ -46,7 +46,7 @@ const SITE: &str = "[[site]]\nroot = \"public\"\n";
 fn full_example() {
     let config = ok(r#"
 [server]
-listen = ["127.0.0.1:8080", "[::1]:8080", "9000"]
+listen = ["127.0.0.1:8080", "[::1]:8080", "9000", "localhost:9001"]
 grace-period = "2s"
 workers = 4
 
@@ -75,7 +75,14 @@ root = "default"
         .iter()
         .map(|a| a.parse().unwrap())
         .collect();
-    assert_eq!(config.listen, listen);
+    assert_eq!(config.listen[..3], listen);
+    // A name is resolved at load: `localhost` is 127.0.0.1, ::1 or both, by the machine.
+    assert!(config.listen.len() > 3);
+    assert!(
+        config.listen[3..]
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 9001)
+    );
     assert_eq!(config.grace_period, Some(Duration::from_secs(2)));
     assert_eq!(config.workers, Some(4));
     let sites: Vec<_> = config.router.sites().collect();
@@ -270,9 +277,9 @@ fn every_error_message() {
         (format!("{SITE}route = 1\n"), vec!["3:9: `site.route` must be an array of tables"]),
         ("[server]\nworkers = 2\n".into(), vec!["1:1: the file defines no site"]),
         // [server] values.
-        (format!("[server]\nlisten = [\"localhost:80\", \"1.2.3.4:99999\"]\n{SITE}"), vec![
-            "2:11: \"localhost:80\" is not an address to listen on",
-            "2:27: \"1.2.3.4:99999\" is not an address to listen on",
+        (format!("[server]\nlisten = [\"127.0.0.1\", \"1.2.3.4:99999\"]\n{SITE}"), vec![
+            "2:11: \"127.0.0.1\" is not an address to listen on: expected IP:PORT, [IPv6]:PORT, HOST:PORT or PORT (invalid socket address)",
+            "2:24: \"1.2.3.4:99999\" is not an address to listen on: expected IP:PORT, [IPv6]:PORT, HOST:PORT or PORT (invalid port value)",
         ]),
         (format!("[server]\ngrace-period = \"5d\"\n{SITE}"), vec![
             "2:16: bad grace-period: unknown unit \"d\": use ms, s, m or h",
@@ -524,22 +531,48 @@ fn cgi_limits_and_document_root() {
     assert_eq!(opts.document_root, cwd.join("conf/public"));
 }
 
+/// `listen` and `hosts` usually hold one value, so they take it without brackets; a bad
+/// one is still reported at its place.
+#[test]
+fn listen_and_hosts_take_one_string() {
+    let config =
+        ok("[server]\nlisten = \"[::1]:8081\"\n[[site]]\nroot = \"p\"\nhosts = \"A.test\"\n");
+    assert_eq!(config.listen, ["[::1]:8081".parse::<SocketAddr>().unwrap()]);
+    let hosts: Vec<String> = config
+        .router
+        .sites()
+        .next()
+        .unwrap()
+        .hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(hosts, ["a.test"]);
+    assert_eq!(
+        headlines("[server]\nlisten = \"[::1]\"\n[[site]]\nroot = \"p\"\nhosts = \"x y\"\n")
+            .iter()
+            .map(|h| h.split(": ").next().unwrap())
+            .collect::<Vec<_>>(),
+        ["2:10", "5:9"]
+    );
+}
+
 /// Every mistake of one table at once, not one per fix-and-check round: each faulty key is
 /// taken out and the table read again. Types are named as TOML names them; a misspelled key
 /// does not also report the key it meant as missing.
 #[test]
 fn every_mistake_in_a_table_is_reported_at_once() {
-    let source = "[server]\nlisten = \"127.0.0.1:0\"\nworkers = \"two\"\ngrace-period = 10\n\
-                  [[site]]\nroot = 5\nhosts = \"a.test\"\n[[site.route]]\npath = \"/\"\n\
+    let source = "[server]\nlisten = 8080\nworkers = \"two\"\ngrace-period = 10\n\
+                  [[site]]\nroot = 5\nhosts = true\n[[site.route]]\npath = \"/\"\n\
                   files = { listing = \"yes\" }\ncors = { origin = [\"https://a.test\"] }\n";
     assert_eq!(
         headlines(source),
         [
-            "2:10: invalid type: string \"127.0.0.1:0\", expected an array",
+            "2:10: invalid type: integer `8080`, expected a string or a list of strings",
             "3:11: invalid type: string \"two\", expected a whole number",
             "4:16: invalid type: integer `10`, expected a string",
             "6:8: invalid type: integer `5`, expected a string",
-            "7:9: invalid type: string \"a.test\", expected an array",
+            "7:9: invalid type: boolean `true`, expected a string or a list of strings",
             "10:21: invalid type: string \"yes\", expected a boolean",
             "11:10: unknown field `origin`, expected one of `origins`, `methods`, `headers`, `expose`, `credentials`, `max-age`",
         ]
