@@ -72,9 +72,10 @@ fn run() -> anyhow::Result<()> {
     // Until shutdown, SIGHUP (and with --watch a changed file) reloads the config file.
     let reloads =
         usher::server::reload::reload_on_signal(app.clone(), config.clone(), Arc::new(args));
+    let grace = config.grace_period;
     let until_shutdown = async move {
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = shutdown_signal(grace) => {}
             () = reloads => {}
         }
     };
@@ -145,8 +146,34 @@ fn announce(config: &Config, addrs: impl Iterator<Item = std::net::SocketAddr>) 
     eprintln!("usher: serving {what} on {}", addrs.join(", "));
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM, having said so once. From then on a second one ends the
+/// process at once, without waiting out the grace period (as nginx's fast shutdown and
+/// Caddy's second interrupt do): a person at a terminal who presses Ctrl-C twice wants out.
+async fn shutdown_signal(grace: std::time::Duration) {
+    first_signal().await;
+    tracing::info!(
+        ?grace,
+        "shutting down: finishing requests in flight (Ctrl-C again to stop at once)"
+    );
+    // The runtime that waited for the first signal may be busy draining, or gone: a thread
+    // of its own waits for the second.
+    let _ = std::thread::Builder::new()
+        .name("usher-second-signal".into())
+        .spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(first_signal());
+            eprintln!("usher: stopping at once (second signal)");
+            std::process::exit(130);
+        });
+}
+
+/// Resolves on the next Ctrl-C or SIGTERM.
+async fn first_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut term) => {

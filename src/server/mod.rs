@@ -185,9 +185,10 @@ pub async fn run_app(
     while accept_loops.join_next().await.is_some() {}
     // Each open connection holds one permit (a connection holds several receivers of
     // `stop`, so their count overstated it).
-    tracing::info!(
+    // `main` said it once for the process; this is per worker.
+    tracing::debug!(
         connections = MAX_CONNECTIONS - limit.available_permits(),
-        "shutting down: no longer accepting"
+        "no longer accepting"
     );
     // Every connection holds a receiver until it ends.
     if tokio::time::timeout(config.grace_period, stop_tx.closed())

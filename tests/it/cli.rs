@@ -180,7 +180,15 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let size = 32 * 1024 * 1024;
     write(dir.path(), "big.bin", vec![7u8; size]);
-    let p = start(&["serve", dir.path().to_str().unwrap(), "-l", "127.0.0.1:0"]);
+    // Each worker tells how many of its connections are open at debug level.
+    let mut cmd = usher();
+    cmd.env("RUST_LOG", "usher=debug").args([
+        "serve",
+        dir.path().to_str().unwrap(),
+        "-l",
+        "127.0.0.1:0",
+    ]);
+    let p = start_command(cmd);
     let mut s = TcpStream::connect(p.addrs[0]).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -189,7 +197,6 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let n = read_some(&mut s, &mut first);
     assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"));
     p.signal("-TERM");
-    // Each worker says how many of its connections are open: one has the download.
     p.wait_for_log("no longer accepting connections=1", IO_TIMEOUT)
         .expect("the one connection in flight logged");
     let mut rest = Vec::new();
@@ -205,6 +212,56 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let status = p.wait_within(IO_TIMEOUT).expect("exits");
     assert!(status.success(), "exit status {status}");
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
+/// A second Ctrl-C or SIGTERM stops at once, not after the grace period: the first one says
+/// so, and one log line at info level says the process is shutting down (not one per worker).
+#[test]
+fn a_second_signal_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "big.bin", vec![7u8; 32 * 1024 * 1024]);
+    let root = dir.path().to_str().unwrap();
+    let p = start(&[
+        "serve",
+        root,
+        "-l",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--grace-period",
+        "60s",
+    ]);
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    assert!(read_some(&mut s, &mut first) > 0);
+    // The download stalls (never read): only the grace period would end it.
+    p.signal("-INT");
+    p.wait_for_log("Ctrl-C again to stop at once", IO_TIMEOUT)
+        .expect("the first signal is announced");
+    p.signal("-INT");
+    let mut later = Vec::new();
+    while let Ok(line) = p.log.recv_timeout(IO_TIMEOUT) {
+        let last = line.contains("stopping at once");
+        later.push(line);
+        if last {
+            break;
+        }
+    }
+    assert!(
+        later.last().is_some_and(|l| l.contains("stopping at once")),
+        "{later:?}"
+    );
+    assert!(
+        !later.iter().any(|l| l.contains("shutting down")),
+        "said once: {later:?}"
+    );
+    let status = p
+        .wait_within(IO_TIMEOUT)
+        .expect("exits well before the 60 s grace period");
+    assert_eq!(status.code(), Some(130), "{status}");
 }
 
 /// The same over HTTP/2, with a client that reads slowly (curl, rate-limited): the download
