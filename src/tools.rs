@@ -17,6 +17,7 @@ use crate::handlers::fastcgi::{self, FastCgiOptions};
 use crate::handlers::proxy::{self, ProxyOptions};
 use crate::http::target;
 use crate::http::target::NormalPath;
+use crate::router::path::PathPattern;
 use crate::router::{Decision, Responder};
 use crate::server::{App, answer};
 
@@ -93,7 +94,13 @@ pub async fn explain_request(
             if let Decision::Route(matched) = decision {
                 if let Responder::Cgi(opts) = &matched.route.responder {
                     // The program is not run: explaining must not have its side effects.
-                    explain_cgi(&mut out, opts, &path, matched.consumed)?;
+                    explain_cgi(
+                        &mut out,
+                        opts,
+                        &matched.route.pattern,
+                        &path,
+                        matched.consumed,
+                    )?;
                     return Ok(out);
                 }
                 if let Responder::Proxy(opts) = &matched.route.responder {
@@ -134,10 +141,11 @@ pub async fn explain_request(
 fn explain_cgi(
     out: &mut String,
     opts: &CgiOptions,
+    pattern: &PathPattern,
     path: &NormalPath,
     consumed: usize,
 ) -> std::fmt::Result {
-    match cgi::resolve(&opts.target, path, consumed) {
+    match cgi::resolve(&opts.target, pattern, path, consumed) {
         Ok(script) => {
             match &opts.interpreter {
                 Some(interpreter) => writeln!(

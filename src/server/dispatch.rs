@@ -512,7 +512,8 @@ where
                     return Err(Problem::internal());
                 };
                 let script =
-                    cgi::resolve(&runner.opts.target, path, matched.consumed).map_err(|p| *p)?;
+                    cgi::resolve(&runner.opts.target, &route.pattern, path, matched.consumed)
+                        .map_err(|p| *p)?;
                 let peer = Peer {
                     remote: conn.peer,
                     local: conn.local,

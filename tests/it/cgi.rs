@@ -764,6 +764,13 @@ fn php_cgi_runs_a_php_page() {
     assert!(body.contains("x=a b\n"), "{body}");
     assert!(body.contains("script=/hello.php\n"), "{body}");
     assert!(get(p.addrs[0], "/missing.php").starts_with("HTTP/1.1 404 "));
+    // An upload whose name does not match the route's glob is not a program, though a
+    // `.php` segment follows it.
+    write(dir.path(), "public/uploads/evil.jpg", "<?php echo 'ran';");
+    for target in ["/uploads/evil.jpg/x.php", "/uploads/evil.jpg%2fx.php"] {
+        let answer = get(p.addrs[0], target);
+        assert!(answer.starts_with("HTTP/1.1 404 ") && !answer.contains("ran"), "{answer}");
+    }
 }
 
 /// A program that goes silent is ended as soon as its client leaves, whether before its head

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
+use crate::router::path::PathPattern;
 
 /// Which program answers.
 #[derive(Debug, Clone)]
@@ -120,11 +121,17 @@ impl Script {
     }
 }
 
-/// Choose the program for `path`, whose first `consumed` segments the route's prefix
+/// Choose the program for `path`, whose first `consumed` segments the route's `pattern`
 /// matched. The names come from the normalised path (no `..`, no NUL) and hidden names are
 /// refused, so a request cannot name a file outside the directory or root.
+///
+/// Under a glob route (`*.py`) the program's own path must match the glob: the pattern says
+/// which files are programs. `/uploads/evil.jpg/x.py` would otherwise run an uploaded image
+/// with the interpreter, `x.py` being only its PATH_INFO (the hole PHP's `cgi.fix_pathinfo`
+/// opened, which php-fpm's `security.limit_extensions` closes).
 pub fn resolve(
     target: &CgiTarget,
+    pattern: &PathPattern,
     path: &NormalPath,
     consumed: usize,
 ) -> Result<Script, Box<Problem>> {
@@ -168,6 +175,10 @@ pub fn resolve(
                 }
                 file.push(segment);
                 if is_program(&file) {
+                    let name = NormalPath::from_segments(segments[..=i].to_vec(), false);
+                    if matches!(pattern, PathPattern::Glob(_)) && pattern.matches(&name).is_none() {
+                        break;
+                    }
                     return Ok(Script {
                         file,
                         name: joined(&segments[..=i]),

@@ -14,7 +14,17 @@ fn dir_with(files: &[&str]) -> tempfile::TempDir {
 }
 
 fn split(target: &CgiTarget, path: &str, consumed: usize) -> Result<(String, String), u16> {
-    resolve(target, &normalise(path).unwrap(), consumed)
+    split_under(target, "/", path, consumed)
+}
+
+fn split_under(
+    target: &CgiTarget,
+    pattern: &str,
+    path: &str,
+    consumed: usize,
+) -> Result<(String, String), u16> {
+    let pattern = PathPattern::parse(pattern).unwrap();
+    resolve(target, &pattern, &normalise(path).unwrap(), consumed)
         .map(|s| (s.name, s.path_info))
         .map_err(|p| p.status.as_u16())
 }
@@ -66,4 +76,31 @@ fn an_extension_route_runs_the_file_the_path_names() {
     assert_eq!(split(&t, "/top.cgi", 0), ok("/top.cgi", ""));
     assert_eq!(split(&t, "/.secret/x.cgi", 0), Err(404));
     assert_eq!(split(&t, "/app/none.cgi", 0), Err(404));
+}
+
+/// Under a glob route the program's own name must match the glob: an uploaded image named
+/// before a `.py` segment is not a script with PATH_INFO `/x.py`.
+#[test]
+fn under_a_glob_only_files_the_glob_names_run() {
+    let dir = dir_with(&["uploads/evil.jpg", "notes", "app.py", "sub/ok.py"]);
+    let t = CgiTarget::Files(dir.path().to_path_buf());
+    let ok = |a: &str, b: &str| Ok((a.to_owned(), b.to_owned()));
+    assert_eq!(split_under(&t, "*.py", "/app.py", 0), ok("/app.py", ""));
+    assert_eq!(
+        split_under(&t, "*.py", "/sub/ok.py", 0),
+        ok("/sub/ok.py", "")
+    );
+    assert_eq!(
+        split_under(&t, "*.py", "/app.py/x.py", 0),
+        ok("/app.py", "/x.py")
+    );
+    for refused in [
+        "/uploads/evil.jpg/x.py",
+        "/notes/a.py",
+        "/uploads/evil.jpg/.py",
+    ] {
+        assert_eq!(split_under(&t, "*.py", refused, 0), Err(404), "{refused}");
+    }
+    // A prefix route runs whatever its root holds, as a cgi-bin directory does.
+    assert_eq!(split_under(&t, "/", "/notes/x", 0), ok("/notes", "/x"));
 }
