@@ -8,4 +8,5 @@ pub mod policy;
 pub mod proxy;
 pub mod spool;
 pub mod static_files;
+pub mod stderr_log;
 pub mod upstream;

@@ -769,7 +769,10 @@ fn php_cgi_runs_a_php_page() {
     write(dir.path(), "public/uploads/evil.jpg", "<?php echo 'ran';");
     for target in ["/uploads/evil.jpg/x.php", "/uploads/evil.jpg%2fx.php"] {
         let answer = get(p.addrs[0], target);
-        assert!(answer.starts_with("HTTP/1.1 404 ") && !answer.contains("ran"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 404 ") && !answer.contains("ran"),
+            "{answer}"
+        );
     }
 }
 
@@ -891,4 +894,24 @@ fn nix_is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A program's stderr is logged in bounded pieces, within a budget per request: 64 MiB
+/// written as one line neither grows usher by as much nor reaches the log whole.
+#[test]
+fn stderr_is_logged_in_bounded_pieces() {
+    let (_dir, p) = site(&[(
+        "noisy.py",
+        "import sys\nchunk = 'e' * (1 << 20)\nfor _ in range(64):\n    sys.stderr.write(chunk)\n\
+         sys.stderr.flush()\nprint('Content-Type: text/plain\\n\\ndone')\n",
+    )]);
+    let before = peak_rss_kib(p.pid());
+    let answer = get(p.addrs[0], "/cgi-bin/noisy.py");
+    assert!(answer.starts_with("HTTP/1.1 200 ") && answer.contains("done\n"), "{answer}");
+    let dropped = p
+        .wait_for_log("more error output dropped", IO_TIMEOUT)
+        .expect("the budget's end is logged");
+    assert!(dropped.len() < 1024, "{dropped}");
+    let grown = peak_rss_kib(p.pid()).saturating_sub(before);
+    assert!(grown < 32 * 1024, "usher grew by {grown} KiB for 64 MiB of stderr");
 }

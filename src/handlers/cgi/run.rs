@@ -20,7 +20,7 @@ use http::{Response, StatusCode};
 use http_body::{Body, Frame};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 
@@ -29,6 +29,7 @@ use super::output::{self, CgiHead, Kind};
 use super::{Cgi, Script};
 use crate::body::ResponseBody;
 use crate::handlers::spool;
+use crate::handlers::stderr_log::StderrLog;
 use crate::problem::Problem;
 
 /// Bytes read from the program's stdout at a time.
@@ -282,12 +283,16 @@ async fn feed<B>(
     let _ = stdin.shutdown().await;
 }
 
-/// Log what the program writes to stderr, a line at a time, tagged with the request.
-async fn log_stderr(stderr: tokio::process::ChildStderr, program: String, request_id: String) {
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::warn!(request_id, program, "program stderr: {line}");
+/// Log what the program writes to stderr, a line at a time, tagged with the request, within
+/// [`StderrLog`]'s bounds; all of it is read, so the program never blocks on a full pipe.
+async fn log_stderr(mut stderr: tokio::process::ChildStderr, program: String, request_id: String) {
+    let mut log = StderrLog::default();
+    let mut emit = |line: &str| tracing::warn!(request_id, program, "program stderr: {line}");
+    let mut buf = vec![0; 8192];
+    while let Ok(n @ 1..) = stderr.read(&mut buf).await {
+        log.feed(&buf[..n], &mut emit);
     }
+    log.finish(&mut emit);
 }
 
 /// The program's answer after its head: the rest of stdout, what was read of it with the

@@ -35,6 +35,7 @@ use crate::handlers::cgi::env::{EnvContext, build, with_length};
 use crate::handlers::cgi::output::{self, CgiHead, OutputError};
 use crate::handlers::cgi::run::{Peer, ProgramBody, Remaining};
 use crate::handlers::spool::{self, ClientBody};
+use crate::handlers::stderr_log::StderrLog;
 use crate::handlers::upstream::{Conn, Lease};
 use crate::problem::Problem;
 
@@ -530,12 +531,13 @@ async fn pump(
     }
 }
 
-/// Log what the application wrote to FCGI_STDERR, tagged with the request.
+/// Log what the application wrote to FCGI_STDERR, tagged with the request. Each record is
+/// taken on its own (a record is at most 64 KiB), its lines cut as [`StderrLog`] cuts them.
 fn log_stderr(record: &Record, request_id: &str) {
-    let text = String::from_utf8_lossy(&record.content);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        tracing::warn!(request_id, "application stderr: {line}");
-    }
+    let mut log = StderrLog::default();
+    let mut emit = |line: &str| tracing::warn!(request_id, "application stderr: {line}");
+    log.feed(&record.content, &mut emit);
+    log.finish(&mut emit);
 }
 
 /// Write the request body as FCGI_STDIN records, then the empty one; the write half back.
