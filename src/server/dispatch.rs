@@ -464,6 +464,9 @@ where
                         return Err(Problem::not_found(path.as_str(), Vec::new()));
                     }
                 };
+                if trace_refused(parts, route) {
+                    return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
+                }
                 let peer = Peer {
                     remote: conn.peer,
                     local: conn.local,
@@ -484,11 +487,7 @@ where
                     tracing::warn!(route = %route.label, "proxy route without a client");
                     return Err(Problem::internal());
                 };
-                // TRACE echoes the request, credentials and cookies included, to whoever can
-                // run script in a page (RFC 9110 §9.3.8: cross-site tracing): refused, as
-                // nginx does, unless the route's `methods` names it.
-                let trace_refused = parts.method == Method::TRACE && route.methods.is_none();
-                if trace_refused || proxy::forward::max_forwards_exhausted(parts) {
+                if trace_refused(parts, route) || proxy::forward::max_forwards_exhausted(parts) {
                     return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
                 }
                 if let Some(link) = &conn.link {
@@ -514,6 +513,9 @@ where
                 let script =
                     cgi::resolve(&runner.opts.target, &route.pattern, path, matched.consumed)
                         .map_err(|p| *p)?;
+                if trace_refused(parts, route) {
+                    return answer_as_final_recipient(parts, route, path).map_err(|p| *p);
+                }
                 let peer = Peer {
                     remote: conn.peer,
                     local: conn.local,
@@ -630,6 +632,13 @@ async fn serve_files(
         }
         ref m => Err(Problem::not_implemented(m)),
     }
+}
+
+/// TRACE echoes the request, credentials and cookies included, to whoever can run script in
+/// a page (RFC 9110 §9.3.8: cross-site tracing): an upstream or a program never sees one, as
+/// nginx refuses it, unless the route's `methods` names it.
+fn trace_refused(parts: &Parts, route: &Route) -> bool {
+    parts.method == Method::TRACE && route.methods.is_none()
 }
 
 /// A TRACE or OPTIONS request whose `Max-Forwards` is 0 on a proxy route: RFC 9110 §7.6.2

@@ -166,6 +166,33 @@ fn the_environment_follows_rfc_3875() {
     );
 }
 
+/// TRACE never reaches a program of a route that does not name it (RFC 9110 §9.3.8:
+/// cross-site tracing): 405 with `Allow`, as on a proxy route; other methods do.
+#[test]
+fn trace_is_not_handed_to_a_program() {
+    let (_dir, p) = site(&[("env.py", ENV_DUMP)]);
+    let ask = |method: &str| {
+        exchange(
+            p.addrs[0],
+            format!("{method} /cgi-bin/env.py HTTP/1.1\r\nHost: h\r\nCookie: s=1\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    let answer = ask("TRACE");
+    let (head, _) = split_head(answer.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 405 "), "{answer}");
+    assert!(
+        !answer.contains("GATEWAY_INTERFACE"),
+        "the program ran: {answer}"
+    );
+    let allow = head_value(&head, "allow").unwrap_or_default();
+    assert!(
+        allow.contains("POST") && !allow.contains("TRACE"),
+        "{allow}"
+    );
+    assert_eq!(body_json(&ask("DELETE"))["REQUEST_METHOD"], "DELETE");
+}
+
 /// Paths in a config file named by a relative path (`usher -c usher.toml`, the README's
 /// way) still name the same files once a program runs in its own directory: the program
 /// starts, and DOCUMENT_ROOT and PATH_TRANSLATED are absolute (RFC 3875 §4.1.6: "the
@@ -907,11 +934,17 @@ fn stderr_is_logged_in_bounded_pieces() {
     )]);
     let before = peak_rss_kib(p.pid());
     let answer = get(p.addrs[0], "/cgi-bin/noisy.py");
-    assert!(answer.starts_with("HTTP/1.1 200 ") && answer.contains("done\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 ") && answer.contains("done\n"),
+        "{answer}"
+    );
     let dropped = p
         .wait_for_log("more error output dropped", IO_TIMEOUT)
         .expect("the budget's end is logged");
     assert!(dropped.len() < 1024, "{dropped}");
     let grown = peak_rss_kib(p.pid()).saturating_sub(before);
-    assert!(grown < 32 * 1024, "usher grew by {grown} KiB for 64 MiB of stderr");
+    assert!(
+        grown < 32 * 1024,
+        "usher grew by {grown} KiB for 64 MiB of stderr"
+    );
 }

@@ -55,6 +55,13 @@ fn the_front_controller_answers_paths_that_name_nothing_and_files_stay_files() {
     let (_, body) = page(addr, "/front.php");
     assert!(!body.contains("<?php"), "{body}");
     assert_eq!(body, "script=/front.php info= uri=/front.php");
+    // Nor under another spelling of its extension: php-fpm runs it or refuses it.
+    write(dir.path(), "public/Info.PHP", "<?php echo 'r', 'an';");
+    let (head, body) = page(addr, "/Info.PHP");
+    assert!(
+        !body.contains("<?php") && !head.starts_with("HTTP/1.1 200 ") || body == "ran",
+        "{head}\n{body}"
+    );
 }
 
 #[test]

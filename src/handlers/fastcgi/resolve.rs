@@ -52,7 +52,14 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
         name,
         path_info,
     };
-    if let Some(i) = segments.iter().position(|s| s.ends_with(&opts.split_path)) {
+    // Case-blind: `info.PHP` is PHP source too, and served as a file it would be sent
+    // whole. Handed to the application it runs, or its own check (php-fpm's
+    // `security.limit_extensions`) refuses it.
+    let ends_in_split = |s: &String| {
+        let split = opts.split_path.as_bytes();
+        s.len() >= split.len() && s.as_bytes()[s.len() - split.len()..].eq_ignore_ascii_case(split)
+    };
+    if let Some(i) = segments.iter().position(ends_in_split) {
         let file = under(&segments[..=i]);
         if !hidden(&segments[..=i]) && is_file(&file) {
             let mut info = joined(&segments[i + 1..]);
@@ -118,6 +125,7 @@ mod tests {
             "app/page.php",
             "app/.git/x.php",
             "css/site.css",
+            "app/info.PHP",
             ".env",
         ] {
             std::fs::write(dir.path().join(f), "<?php").unwrap();
@@ -161,6 +169,8 @@ mod tests {
         assert_eq!(answer(&o, "/"), pair("/index.php", ""));
         assert_eq!(answer(&o, "/app/"), pair("/app/index.php", ""));
         assert_eq!(answer(&o, "/app"), pair("add a slash", ""));
+        // Another spelling of the extension is a script too, never a file sent as it is.
+        assert_eq!(answer(&o, "/app/info.PHP/x"), pair("/app/info.PHP", "/x"));
     }
 
     #[test]

@@ -254,7 +254,8 @@ fn decimal_text(n: u16) -> OsString {
     OsString::from_vec(text)
 }
 
-/// `SERVER_NAME` from the request's host (§4.1.14), else the local address.
+/// `SERVER_NAME` from the request's host (§4.1.14), lower-cased and without a final dot,
+/// else the local address.
 fn server_name(parts: &Parts, local: SocketAddr) -> OsString {
     let authority = parts
         .uri
@@ -266,8 +267,15 @@ fn server_name(parts: &Parts, local: SocketAddr) -> OsString {
                 Some(colon) if !host.ends_with(']') => &host[..colon],
                 _ => host,
             };
-            (!host.is_empty()).then(|| host.to_owned())
-        });
+            Some(host.to_owned())
+        })
+        // The name as routing read it: host names are case-insensitive and `a.test.` is
+        // `a.test` (RFC 9110 §4.2.3), so a program comparing names sees one spelling.
+        .map(|host| {
+            let host = host.strip_suffix('.').unwrap_or(&host);
+            host.to_ascii_lowercase()
+        })
+        .filter(|host| !host.is_empty());
     authority.map_or_else(|| local_name(local.ip()), OsString::from)
 }
 

@@ -235,6 +235,19 @@ fn server_name_falls_back_to_the_local_address_and_ipv6_hosts_keep_brackets() {
     assert_eq!(env_of(req, &script(), false)["SERVER_NAME"], "[::1]");
     let req = Request::get("/").header("host", "[::1]").body(()).unwrap();
     assert_eq!(env_of(req, &script(), false)["SERVER_NAME"], "[::1]");
+    // The name as routing reads it: one spelling whatever the client's case or final dot,
+    // while HTTP_HOST keeps what was sent.
+    let req = Request::get("/")
+        .header("host", "Example.TEST.:81")
+        .body(())
+        .unwrap();
+    let env = env_of(req, &script(), false);
+    assert_eq!(
+        (env["SERVER_NAME"].as_str(), env["HTTP_HOST"].as_str()),
+        ("example.test", "Example.TEST.:81")
+    );
+    let req = Request::get("/").header("host", ".").body(()).unwrap();
+    assert_eq!(env_of(req, &script(), false)["SERVER_NAME"], "127.0.0.1");
     let empty = Script {
         path_info: String::new(),
         ..script()
