@@ -393,7 +393,7 @@ sys.stdout.write("second\n")
 
 #[test]
 fn misbehaving_programs_get_502_or_504_problems() {
-    let (_dir, p) = site(&[
+    let (dir, p) = site(&[
         ("bad.py", "print('this is not a header')\nprint()\n"),
         ("silent.py", "import sys\nsys.exit(3)\n"),
         ("hang.py", "import time\ntime.sleep(600)\n"),
@@ -412,6 +412,35 @@ fn misbehaving_programs_get_502_or_504_problems() {
         assert!(!answer.contains("cgi-bin/"), "no internal path: {answer}");
     }
     assert!(get(addr, "/cgi-bin/missing.py").starts_with("HTTP/1.1 404 "));
+    // A file that may not be executed is not a failing program: 403, saying why; and a head
+    // of other fields alone is a document, without a type.
+    std::fs::set_permissions(
+        dir.path().join("cgi-bin/bad.py"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let answer = get(addr, "/cgi-bin/bad.py");
+    assert!(
+        answer.starts_with("HTTP/1.1 403 ") && answer.contains("not executable"),
+        "{answer}"
+    );
+    write(
+        dir.path(),
+        "cgi-bin/plain.py",
+        format!("#!{}\nprint('X-Only: 1\\n\\nhi')\n", which("python3")),
+    );
+    std::fs::set_permissions(
+        dir.path().join("cgi-bin/plain.py"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let answer = get(addr, "/cgi-bin/plain.py");
+    let (head, body) = split_head(answer.as_bytes());
+    assert!(
+        head.starts_with("HTTP/1.1 200 ") && head_value(&head, "content-type").is_none(),
+        "{answer}"
+    );
+    assert!(String::from_utf8_lossy(body).contains("hi"), "{answer}");
 }
 
 /// Children a program forks die with it: nothing outlives the request.

@@ -117,6 +117,13 @@ where
         // What could not be started: the interpreter, when the route names one.
         let started = opts.interpreter.as_deref().unwrap_or(&script.file);
         tracing::warn!(request_id, program = %script.file.display(), started = %started.display(), error = %e, "program could not be started");
+        // A file the path names that may not be executed (a README in a cgi-bin, a script
+        // without its x bit) is the site's choice not to run it, as Apache's 403, not a
+        // failing program.
+        if opts.interpreter.is_none() && e.kind() == io::ErrorKind::PermissionDenied {
+            let policy = "the file it names is not executable, so it is not run as a program";
+            return Problem::forbidden(&script.name, policy).with_request_id(request_id);
+        }
         failed("could not be started", request_id)
     })?;
     let group = child.id().map(|id| Pid::from_raw(id as i32));

@@ -70,9 +70,6 @@ pub enum OutputError {
     /// `Content-Length` is not one decimal number.
     #[error("the program's Content-Length is not a number of bytes")]
     BadLength,
-    /// Neither `Content-Type`, `Location` nor `Status`.
-    #[error("the program's header has no Content-Type, Location or Status")]
-    NotAResponse,
     /// The header ended with no field at all (the first line was blank).
     #[error("the program's output starts with a blank line: it sent no header fields")]
     Empty,
@@ -109,9 +106,9 @@ pub fn parse(out: &[u8]) -> Result<Option<(CgiHead, usize)>, OutputError> {
         }
         _ => Kind::Document,
     };
-    if location.is_none() && status.is_none() && !headers.contains_key(CONTENT_TYPE) {
-        return Err(OutputError::NotAResponse);
-    }
+    // A head of other fields alone (`X-Foo: 1`) is no CGI response by §6.2's grammar, but
+    // Apache and nginx take it as a 200 document, and §6.3.1 has the server send a body
+    // without a Content-Type rather than guess one: taken as such.
     let status = match (status, &location) {
         (Some(s), _) => s,
         (None, Some(_)) => StatusCode::FOUND,
