@@ -1,5 +1,6 @@
 //! The `usher` binary: parse the command line, build the config, run the server until a signal.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -22,9 +23,12 @@ fn main() {
     // page boundary fell; they hold 2.4 MiB page by page. Small heaps gain nothing from them.
     // If the kernel refuses, usher runs as before.
     let _ = nix::sys::prctl::set_thp_disable(true);
-    if let Err(e) = run() {
-        // One line a person can act on, not a panic or a backtrace.
-        eprintln!("usher: {}", message(&e));
+    let outcome = run();
+    usher::server::server_log::flush();
+    if let Err(e) = outcome {
+        // One line a person can act on, not a panic or a backtrace (nor one when stderr is
+        // gone: `eprintln!` would panic).
+        let _ = writeln!(std::io::stderr(), "usher: {}", message(&e));
         std::process::exit(1);
     }
 }
@@ -50,7 +54,8 @@ fn run() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "usher=info".into()),
         )
-        .with_writer(std::io::stderr)
+        // Through a writer thread: a stalled or closed stderr never holds back an answer.
+        .with_writer(usher::server::server_log::Stderr)
         // Colours only for a person at a terminal, not in log files or journald.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -143,7 +148,9 @@ fn announce(config: &Config, addrs: impl Iterator<Item = std::net::SocketAddr>) 
         Some(file) => format!("the sites of {}", file.display()),
         None => config.files.root.display().to_string(),
     };
-    eprintln!("usher: serving {what} on {}", addrs.join(", "));
+    // In order with the log's lines, which go through the same queue.
+    let line = format!("usher: serving {what} on {}\n", addrs.join(", "));
+    usher::server::server_log::say(line.as_bytes());
 }
 
 /// Resolves on Ctrl-C or SIGTERM, having said so once. From then on a second one ends the
@@ -151,25 +158,43 @@ fn announce(config: &Config, addrs: impl Iterator<Item = std::net::SocketAddr>) 
 /// Caddy's second interrupt do): a person at a terminal who presses Ctrl-C twice wants out.
 async fn shutdown_signal(grace: std::time::Duration) {
     first_signal().await;
-    tracing::info!(
-        ?grace,
-        "shutting down: finishing requests in flight (Ctrl-C again to stop at once)"
-    );
     // The runtime that waited for the first signal may be busy draining, or gone: a thread
-    // of its own waits for the second.
+    // of its own waits for the second. It is listening before the first is announced, so a
+    // second one sent on seeing the announcement is never missed.
+    let (listening, ready) = std::sync::mpsc::channel();
     let _ = std::thread::Builder::new()
         .name("usher-second-signal".into())
-        .spawn(|| {
+        .spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             else {
                 return;
             };
-            runtime.block_on(first_signal());
-            eprintln!("usher: stopping at once (second signal)");
-            std::process::exit(130);
+            runtime.block_on(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return;
+                };
+                let _ = listening.send(());
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                usher::server::server_log::say(b"usher: stopping at once (second signal)\n");
+                usher::server::server_log::flush();
+                std::process::exit(130);
+            });
         });
+    // A moment's wait on a thread's start, once, at shutdown.
+    let _ = ready.recv_timeout(std::time::Duration::from_secs(1));
+    tracing::info!(
+        ?grace,
+        "shutting down: finishing requests in flight (Ctrl-C again to stop at once)"
+    );
 }
 
 /// Resolves on the next Ctrl-C or SIGTERM.

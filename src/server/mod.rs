@@ -13,6 +13,7 @@ mod in_place;
 mod prefixed;
 mod quiet;
 pub mod reload;
+pub mod server_log;
 mod service;
 pub mod socket;
 mod streams;

@@ -214,6 +214,86 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
+/// usher's log never holds back an answer: with stderr a pipe nobody reads (a stalled
+/// `| logger`, a paused terminal), requests that each log a warning go on being answered
+/// long after the pipe is full, and so do the plain ones; with a pipe whose reader is gone,
+/// too, and SIGTERM still ends it cleanly (tracing's own fallback had panicked, exit 101).
+#[test]
+fn a_stalled_stderr_does_not_stall_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "root/a.txt", "alpha\n");
+    write(dir.path(), "other/b.txt", "beta\n");
+    write(
+        dir.path(),
+        "usher.toml",
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[[site]]\nroot = \"root\"\n\
+         [[site.route]]\npath = \"/other/\"\nfiles = { root = \".\" }\n\
+         [[site.route]]\npath = \"/\"\nfiles = {}\n",
+    );
+    let mut cmd = usher();
+    cmd.args(["-c", dir.path().join("usher.toml").to_str().unwrap()]);
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // From here stderr is never read. Each request for a site root that has vanished is a
+    // 500 that logs a warning of some 150 bytes: 2000 of them are several times a pipe's
+    // 64 KiB.
+    std::fs::rename(dir.path().join("root"), dir.path().join("gone")).unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..2000 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert!(answer_head(&mut reader).starts_with("HTTP/1.1 500 "));
+    }
+    s.write_all(b"GET /other/b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(answer_head(&mut reader).starts_with("HTTP/1.1 200 "));
+    // And a stderr that is gone (EPIPE) neither loses answers nor makes the exit a panic.
+    drop(stderr);
+    for _ in 0..3 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert!(answer_head(&mut reader).starts_with("HTTP/1.1 500 "));
+    }
+    drop((s, reader));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+/// One answer's head from `reader`, its content (of `Content-Length`) read past.
+fn answer_head(reader: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "closed after {head}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length =
+        crate::support::head_value(&head, "content-length").map_or(0, |v| v.parse().unwrap());
+    let mut content = vec![0; length];
+    reader.read_exact(&mut content).unwrap();
+    head
+}
+
 /// A second Ctrl-C or SIGTERM stops at once, not after the grace period: the first one says
 /// so, and one log line at info level says the process is shutting down (not one per worker).
 #[test]
@@ -325,8 +405,13 @@ fn one_worker_serves_and_stops_cleanly() {
         "--workers",
         "1",
     ]);
+    // Besides the log's writer, which only ever writes stderr.
     let threads = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
         .unwrap()
+        .filter(|task| {
+            let comm = task.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).unwrap().trim() != "usher-log"
+        })
         .count();
     let mut s = TcpStream::connect(p.addrs[0]).unwrap();
     s.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();

@@ -1,0 +1,132 @@
+//! usher's own log (what `tracing` says) on stderr, written by a thread of its own.
+//!
+//! stderr is whatever the operator attached: a terminal, `| logger`, journald, a Docker log
+//! driver. Written from a worker, a reader that stalls would stall every connection of that
+//! worker, and one that is gone (EPIPE) made tracing's fallback `eprintln!` panic. So events
+//! go through a bounded queue to one writer thread that ignores write failures; past the
+//! queue's bound lines are dropped and counted, and the count is written once the writer
+//! gets through again. The same bargain as the access log's, and as nginx's, which never lets
+//! its error log hold back an answer.
+
+use std::io::{self, Write};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Events waiting for the writer at most; past it they are dropped.
+const QUEUE: usize = 4096;
+
+/// The longest [`flush`] waits for the writer.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+enum Message {
+    Line(Vec<u8>),
+    /// Answered once everything queued before it is written.
+    Flush(SyncSender<()>),
+}
+
+struct Queue {
+    sender: SyncSender<Message>,
+    dropped: AtomicU64,
+}
+
+static QUEUE_TO_WRITER: OnceLock<Queue> = OnceLock::new();
+
+/// The queue into the writer thread, started on first use. `None` only if the thread could
+/// not be started; then events are written directly, as before.
+fn queue() -> Option<&'static Queue> {
+    if let Some(queue) = QUEUE_TO_WRITER.get() {
+        return Some(queue);
+    }
+    let (sender, receiver) = sync_channel(QUEUE);
+    let started = std::thread::Builder::new()
+        .name("usher-log".to_owned())
+        .spawn(move || write_out(&receiver));
+    if started.is_err() {
+        return None;
+    }
+    let _ = QUEUE_TO_WRITER.set(Queue {
+        sender,
+        dropped: AtomicU64::new(0),
+    });
+    QUEUE_TO_WRITER.get()
+}
+
+/// The writer `tracing_subscriber::fmt` takes: each event is formatted whole, then written
+/// with one `write_all`, which becomes one queued line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stderr;
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Stderr {
+        Stderr
+    }
+}
+
+impl Write for Stderr {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        say(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Queue `bytes` (a whole line or more) for stderr, or count them dropped.
+pub fn say(bytes: &[u8]) {
+    let Some(queue) = queue() else {
+        let _ = io::stderr().write_all(bytes);
+        return;
+    };
+    if let Err(TrySendError::Full(_)) = queue.sender.try_send(Message::Line(bytes.to_vec())) {
+        queue.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Wait (at most a second) until what was queued is written: before the process exits.
+pub fn flush() {
+    let Some(queue) = QUEUE_TO_WRITER.get() else {
+        return;
+    };
+    let (done, written) = sync_channel(1);
+    // Not waiting for room: a writer stuck on a stalled reader would never make any.
+    if queue.sender.try_send(Message::Flush(done)).is_ok() {
+        let _ = written.recv_timeout(FLUSH_WAIT);
+    }
+}
+
+/// Write what comes, a batch at a time, ignoring failures (there is nowhere else to tell).
+fn write_out(queued: &Receiver<Message>) {
+    let mut err = io::stderr().lock();
+    while let Ok(first) = queued.recv() {
+        let mut waiting = Vec::new();
+        for message in std::iter::once(first).chain(queued.try_iter()) {
+            match message {
+                Message::Line(bytes) => {
+                    let _ = err.write_all(&bytes);
+                }
+                Message::Flush(done) => waiting.push(done),
+            }
+        }
+        let dropped = QUEUE_TO_WRITER
+            .get()
+            .map_or(0, |q| q.dropped.swap(0, Ordering::Relaxed));
+        if dropped > 0 {
+            let _ = writeln!(
+                err,
+                "usher: {dropped} log lines dropped: stderr could not keep up"
+            );
+        }
+        let _ = err.flush();
+        for done in waiting {
+            let _ = done.try_send(());
+        }
+    }
+}
