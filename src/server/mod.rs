@@ -50,6 +50,9 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most concurrent HTTP/2 streams per connection.
 pub const MAX_H2_STREAMS: u32 = 128;
 
+/// Least time between two warnings of failing accepts.
+const ACCEPT_ERROR_REPEAT: Duration = Duration::from_secs(60);
+
 /// Pause after an accept error (such as too many open files) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -225,6 +228,7 @@ async fn accept_loop(
     let mut stopping = pin!(async move {
         let _ = stop_watch.changed().await;
     });
+    let (mut last_told, mut failures) = (None::<std::time::Instant>, 0u64);
     loop {
         let permit = tokio::select! {
             biased;
@@ -240,7 +244,14 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed; backing off");
+                    // Out of descriptors, accept fails 20 times a second until some close:
+                    // said once, then once a minute with how many since.
+                    failures += 1;
+                    if last_told.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_REPEAT) {
+                        tracing::warn!(error = %e, failures, "accept failed; backing off");
+                        last_told = Some(std::time::Instant::now());
+                        failures = 0;
+                    }
                     tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                     continue;
                 }

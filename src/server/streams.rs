@@ -35,7 +35,9 @@ fn budget() -> &'static Arc<Semaphore> {
             .map_or(FALLBACK, |(soft, _)| {
                 usize::try_from(soft / 2).unwrap_or(FALLBACK)
             });
-        Arc::new(Semaphore::new(limit.clamp(256, Semaphore::MAX_PERMITS)))
+        // Never more than half, even of a small limit (`ulimit -n 256`): the other half is
+        // for connections, `accept` and HTTP/1.1's files.
+        Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS)))
     })
 }
 

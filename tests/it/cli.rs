@@ -525,3 +525,57 @@ fn the_open_file_limit_is_raised_to_what_the_hard_limit_allows() {
     p.signal("-TERM");
     assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
 }
+
+/// Out of descriptors is a passing overload, not a fault: a file that cannot be opened for
+/// want of one is a 503 with `Retry-After`, not a 500; and once connections close, files are
+/// served again.
+#[test]
+fn out_of_descriptors_is_a_503_that_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "alpha");
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg("--nofile=64:64")
+        .arg(env!("CARGO_BIN_EXE_usher"))
+        .args([
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let p = start_command(cmd);
+    // A connection is accepted once it has sent something; each holds a descriptor.
+    let open = |first: &[u8]| {
+        let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.write_all(first).unwrap();
+        s
+    };
+    let mut asking = open(b"G");
+    // More than it can hold: the rest wait in the listen queue, and accept fails.
+    let others: Vec<TcpStream> = (0..80).map(|_| open(b"G")).collect();
+    p.wait_for_log("accept failed", IO_TIMEOUT)
+        .expect("usher runs out of descriptors");
+    asking
+        .write_all(b"ET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 1024];
+    let n = read_some(&mut asking, &mut answer);
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    drop(others);
+    let mut later = open(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    later.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200 ") && out.ends_with("alpha"),
+        "{out}"
+    );
+}
