@@ -82,6 +82,7 @@ fn run() -> anyhow::Result<()> {
         tokio::select! {
             () = shutdown_signal(grace) => {}
             () = reloads => {}
+            () = usher::server::access_log::reopen_on_signal() => {}
         }
     };
     if config.workers > 1 {

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use http::header::{CONTENT_LENGTH, REFERER, USER_AGENT};
@@ -53,7 +53,22 @@ static LOG: OnceLock<Log> = OnceLock::new();
 
 /// Open `target` and start its writer; the log is on from now until the process ends.
 pub fn start(target: &Target) -> io::Result<()> {
-    let out: Box<dyn Write + Send> = match target {
+    let out = open(target)?;
+    let (lines, queued) = sync_channel(QUEUE);
+    let target = target.clone();
+    std::thread::Builder::new()
+        .name("usher-access-log".to_owned())
+        .spawn(move || write_lines(&queued, out, &target))?;
+    let _ = LOG.set(Log {
+        lines,
+        dropped: AtomicU64::new(0),
+    });
+    Ok(())
+}
+
+/// Where lines go: the stream, or the file opened for appending.
+fn open(target: &Target) -> io::Result<Box<dyn Write + Send>> {
+    Ok(match target {
         Target::Stdout => Box::new(io::stdout()),
         Target::Stderr => Box::new(io::stderr()),
         Target::File(path) => Box::new(
@@ -63,16 +78,30 @@ pub fn start(target: &Target) -> io::Result<()> {
                 .open(path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
         ),
+    })
+}
+
+/// Set by SIGUSR1: the writer opens its file again before its next line.
+static REOPEN: AtomicBool = AtomicBool::new(false);
+
+/// Open the log's file again on every SIGUSR1, as nginx does, so logrotate's `create` mode
+/// (rename, then signal) works: lines go to the new file from the next one on. Runs until
+/// dropped.
+pub async fn reopen_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return std::future::pending().await;
     };
-    let (lines, queued) = sync_channel(QUEUE);
-    std::thread::Builder::new()
-        .name("usher-access-log".to_owned())
-        .spawn(move || write_lines(&queued, out))?;
-    let _ = LOG.set(Log {
-        lines,
-        dropped: AtomicU64::new(0),
-    });
-    Ok(())
+    while usr1.recv().await.is_some() {
+        match LOG.get() {
+            Some(_) => {
+                REOPEN.store(true, Ordering::Relaxed);
+                tracing::info!("SIGUSR1: the access log is opened again before its next line");
+            }
+            None => tracing::info!("SIGUSR1: no access log to open again"),
+        }
+    }
+    std::future::pending().await
 }
 
 /// Whether requests are logged (the express lane, whose answers skip the logger, is closed
@@ -122,10 +151,18 @@ impl Log {
 /// Write lines as they come, flushing whenever the queue is empty: a quiet server's lines
 /// appear at once, a busy one's in large writes. Failures and dropped lines are told on
 /// stderr (the server's log), never in the access log, whose lines stay all of one format.
-fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>) {
+fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>, target: &Target) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut failing = false;
     while let Ok(line) = queued.recv() {
+        if REOPEN.swap(false, Ordering::Relaxed) && matches!(target, Target::File(_)) {
+            let _ = out.flush();
+            match open(target) {
+                Ok(file) => out = BufWriter::with_capacity(64 * 1024, file),
+                // The old file stays: lines still go somewhere.
+                Err(e) => tracing::error!("cannot open the access log again: {e}"),
+            }
+        }
         let mut written = out.write_all(line.as_bytes());
         while let Ok(line) = queued.try_recv() {
             written = written.and_then(|()| out.write_all(line.as_bytes()));

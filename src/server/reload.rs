@@ -58,7 +58,7 @@ pub fn reload(app: &App, running: &Config, args: &ServeArgs) -> bool {
 /// changes. Runs until dropped.
 pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<ServeArgs>) {
     let Some(path) = running.source.clone() else {
-        return std::future::pending().await;
+        return nothing_to_reload().await;
     };
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangup) => hangup,
@@ -86,6 +86,19 @@ pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<Ser
         // Reading and checking the file touches the disk: keep it off the runtime.
         let _ = tokio::task::spawn_blocking(move || reload(&app, &config, &args)).await;
     }
+}
+
+/// Without a config file SIGHUP reloads nothing, and says so; left to its default action it
+/// would end the process (a terminal closing, or a habit from nginx).
+async fn nothing_to_reload() {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return std::future::pending().await;
+    };
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: nothing to reload (usher serves a directory, not a config file)");
+    }
+    std::future::pending().await
 }
 
 /// What `--watch` compares: the file's modification time and size, and its inode and

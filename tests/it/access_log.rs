@@ -133,3 +133,47 @@ fn a_log_in_a_missing_directory_is_an_error_before_serving() {
         );
     }
 }
+
+/// logrotate's `create` mode renames the log and sends SIGUSR1, as to nginx: the lines
+/// before stay in the renamed file, and usher opens the file again for the next ones.
+#[test]
+fn sigusr1_opens_the_log_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "public/a.txt", "alpha\n");
+    let log = dir.path().join("access.log");
+    let p = start(&[
+        "serve",
+        dir.path().join("public").to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
+    let get = |n: u32| {
+        let request = format!("GET /a.txt?n={n} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert!(ask(p.addrs[0], &request).starts_with("HTTP/1.1 200 "));
+    };
+    let written = |path: &std::path::Path, text: &str| {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            if std::fs::read_to_string(path).is_ok_and(|log| log.contains(text)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    };
+    get(1);
+    assert!(written(&log, "?n=1 "), "the first line is written");
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    p.signal("-USR1");
+    p.wait_for_log("opened again", IO_TIMEOUT)
+        .expect("the signal is taken");
+    get(2);
+    assert!(written(&log, "?n=2 "), "the next line goes to a new file");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.contains("?n=1 ") && !old.contains("?n=2 "), "{old}");
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+}

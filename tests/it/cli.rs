@@ -579,3 +579,25 @@ fn out_of_descriptors_is_a_503_that_passes() {
         "{out}"
     );
 }
+
+/// Serving a directory, SIGHUP has nothing to reload: usher says so and goes on serving
+/// (its default action would end the process).
+#[test]
+fn sighup_without_a_config_file_is_not_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", "alpha");
+    let p = start(&[dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    p.signal("-HUP");
+    p.wait_for_log("nothing to reload", IO_TIMEOUT)
+        .expect("SIGHUP is taken");
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200 ") && out.ends_with("alpha"),
+        "{out}"
+    );
+    p.signal("-TERM");
+    assert!(p.wait_within(IO_TIMEOUT).expect("exits").success());
+}
