@@ -66,11 +66,13 @@ pub fn evaluate(
             ListMatch::Any | ListMatch::Match => return Precondition::Failed,
             ListMatch::NoMatch | ListMatch::Invalid => {}
         }
-    // Step 4: only GET/HEAD and only without If-None-Match (§13.1.3).
+    // Step 4: only GET/HEAD and only without If-None-Match (§13.1.3). A date later than the
+    // server's clock came from no Last-Modified of ours (a client's clock ahead, a forged
+    // date): invalid, as RFC 2616 §14.25 said and Apache still holds, and ignored, or the
+    // client would keep a stale copy until that date.
     } else if safe && present.if_modified_since {
-        if let (Some(date), Some(last_modified)) =
-            (single_date(headers, &IF_MODIFIED_SINCE), last_modified)
-        {
+        let date = single_date(headers, &IF_MODIFIED_SINCE).filter(|d| *d <= SystemTime::now());
+        if let (Some(date), Some(last_modified)) = (date, last_modified) {
             if last_modified <= date {
                 return Precondition::NotModified;
             }

@@ -146,6 +146,13 @@ fn step4_if_modified_since() {
         get(&[(IF_MODIFIED_SINCE, AT), (IF_MODIFIED_SINCE, AT)]),
         Proceed
     );
+    // So is a date past the server's clock: no Last-Modified of ours named it.
+    let ahead = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+    assert_eq!(get(&[(IF_MODIFIED_SINCE, &ahead)]), Proceed);
+    assert_eq!(
+        get(&[(IF_MODIFIED_SINCE, "Sat, 01 Jan 2050 00:00:00 GMT")]),
+        Proceed
+    );
 }
 
 #[test]
