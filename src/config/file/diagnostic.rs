@@ -56,20 +56,58 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Characters of a source line shown at most.
+const WINDOW: usize = 160;
+
+/// Characters of a message shown at most (serde's quote the value they refuse).
+const MAX_MESSAGE: usize = 400;
+
+/// `text` in at most `max` characters: its start and its end, `…` between, so a value quoted
+/// in the middle is cut and the explanation after it kept.
+fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= max {
+        return text.into();
+    }
+    let head: String = text.chars().take(max / 2).collect();
+    let tail: String = text.chars().skip(count - max / 2).collect();
+    format!("{head}…{tail}").into()
+}
+
 impl Diagnostics {
     fn render(&self, d: &Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (line, col) = line_col(&self.source, d.span.start);
-        writeln!(f, "{}:{line}:{col}: {}", self.file, d.message)?;
+        writeln!(
+            f,
+            "{}:{line}:{col}: {}",
+            self.file,
+            cut(&d.message, MAX_MESSAGE)
+        )?;
         let text = self.source.lines().nth(line - 1).unwrap_or("");
-        let text = text.strip_suffix('\r').unwrap_or(text);
+        let text: Vec<char> = text.strip_suffix('\r').unwrap_or(text).chars().collect();
+        // A long line (a value of megabytes on one line) is shown as a window around the
+        // column, marked with `…` where it is cut.
+        let from = (col - 1)
+            .saturating_sub(WINDOW / 4)
+            .min(text.len().saturating_sub(WINDOW));
+        let to = (from + WINDOW).min(text.len());
+        let (before, after) = (
+            if from > 0 { "…" } else { "" },
+            if to < text.len() { "…" } else { "" },
+        );
+        let shown: String = text[from..to].iter().collect();
         let gutter = " ".repeat(line.to_string().len());
         writeln!(f, "{gutter} |")?;
-        writeln!(f, "{line} | {text}")?;
+        writeln!(f, "{line} | {before}{shown}{after}")?;
         // Keep tabs so the caret lines up however the terminal shows them.
-        let pad: String = text
+        let pad: String = before
             .chars()
-            .take(col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .map(|_| ' ')
+            .chain(
+                text[from..(col - 1).clamp(from, to)]
+                    .iter()
+                    .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+            )
             .collect();
         let start = d.span.start.min(self.source.len());
         let end = d.span.end.clamp(start, self.source.len());
@@ -77,7 +115,7 @@ impl Diagnostics {
             .source
             .get(start..end)
             .map_or(1, |s| s.lines().next().unwrap_or("").chars().count())
-            .clamp(1, text.chars().count().saturating_sub(col - 1).max(1));
+            .clamp(1, to.saturating_sub(col - 1).max(1));
         writeln!(f, "{gutter} | {pad}{}", "^".repeat(width))?;
         if let Some(help) = &d.help {
             writeln!(f, "{gutter} = help: {help}")?;

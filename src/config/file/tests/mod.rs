@@ -193,6 +193,39 @@ fn rendering_points_at_the_text() {
     );
 }
 
+/// A line of megabytes (a value pasted whole) is shown as a window around the column, and
+/// a message quoting the value is cut: the report stays a few lines, the caret still points.
+#[test]
+fn long_lines_and_messages_are_cut() {
+    let long = "x".repeat(50_000);
+    let source = format!(
+        "[[site]]\nroot = \"p\"\nhosts = [\"{long}\", \"a b\"]\n[server]\nlisten = \"{long}\"\n"
+    );
+    let text = diagnostics(&source).to_string();
+    assert!(text.len() < 4_000, "{} bytes", text.len());
+    let lines: Vec<&str> = text.lines().collect();
+    // The bad host is past the window's start: cut before and after, the caret under it.
+    let shown = lines.iter().position(|l| l.starts_with("3 | ")).unwrap();
+    let at = lines[shown]
+        .find("\"a b\"")
+        .expect("the bad value is shown");
+    assert!(lines[shown].starts_with("3 | …"));
+    // Columns are characters: `…` is one, as a terminal shows it.
+    let column = |l: &str, byte: usize| l[..byte].chars().count();
+    let caret = lines[shown + 1].find('^').unwrap();
+    assert_eq!(column(lines[shown + 1], caret), column(lines[shown], at));
+    // The message keeps its explanation after the value it quotes.
+    let message = lines
+        .iter()
+        .find(|l| l.starts_with("conf/usher.toml:5:"))
+        .unwrap();
+    assert!(
+        message.contains("x…x") && message.contains("x\" is not an address to listen on"),
+        "{message}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() < 600), "{text}");
+}
+
 #[test]
 fn line_and_column_count_characters() {
     let s = "a\né = 1\n\tx";
