@@ -117,7 +117,8 @@ async fn preconditions_in_rfc_order() {
         (vec![("if-none-match", "*")], 304),
         (vec![("if-none-match", "\"other\"")], 200),
         (vec![("if-modified-since", &lm)], 304),
-        (vec![("if-modified-since", &future)], 304),
+        // A date past the server's clock is no date it sent: ignored (Apache, RFC 2616).
+        (vec![("if-modified-since", &future)], 200),
         (vec![("if-modified-since", &past)], 200),
         // If-None-Match present: If-Modified-Since is ignored.
         (
@@ -335,6 +336,32 @@ async fn a_file_dated_in_the_future_has_no_last_modified() {
         assert_eq!(answer.status().as_u16(), expected, "{fields:?}");
         assert!(answer.headers().get("last-modified").is_none());
     }
+}
+
+/// A file dated before 1970 has no Last-Modified either (stating 1970 would be false), and
+/// its listing entry says its real date.
+#[tokio::test]
+async fn a_file_dated_before_1970_is_not_said_to_be_of_1970() {
+    let s = site().await;
+    write(&s.root, "old/1960.txt", "sixties");
+    std::fs::File::options()
+        .write(true)
+        .open(s.root.join("old/1960.txt"))
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH - Duration::from_secs(315_619_200))
+        .unwrap();
+    let answer = s.get("/old/1960.txt", &[]).await;
+    assert_eq!(answer.status().as_u16(), 200);
+    assert!(
+        answer.headers().get("last-modified").is_none(),
+        "{answer:?}"
+    );
+    let listing = s.get("/old/", &[("accept", "application/json")]).await;
+    let listing = listing.text().await.unwrap();
+    assert!(
+        listing.contains("\"modified\":\"1960-01-01T00:00:00Z\""),
+        "{listing}"
+    );
 }
 
 /// RFC 9110 §13.1.5: an If-Range date that is not a strong validator (§8.8.2.2) is false. A

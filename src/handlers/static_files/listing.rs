@@ -539,9 +539,13 @@ fn text(items: &[&Item]) -> String {
 /// 1970 show as 1970. Days to civil date: H. Hinnant, "chrono-Compatible Low-Level Date
 /// Algorithms".
 fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = (secs % 86_400) as u32;
+    // Seconds from 1970, negative before it (a file dated 1960 is listed as 1960).
+    let secs: i64 = match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400) as u32;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -584,6 +588,14 @@ mod tests {
         assert_eq!(civil_for_test(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(civil_for_test(1_714_566_896), "2024-05-01T12:34:56Z");
         assert_eq!(civil_for_test(4_102_444_799), "2099-12-31T23:59:59Z");
+        // Before 1970 too, to the second (-1 s is the last second of 1969).
+        let before = |secs: u64| {
+            let mut s = String::new();
+            push_rfc3339(&mut s, UNIX_EPOCH - Duration::from_secs(secs));
+            s
+        };
+        assert_eq!(before(1), "1969-12-31T23:59:59Z");
+        assert_eq!(before(315_619_200), "1960-01-01T00:00:00Z");
     }
 
     #[test]

@@ -512,11 +512,14 @@ fn content_range(r: &ByteRange, len: u64) -> HeaderValue {
 /// every answer, so a client's own `If-Unmodified-Since` would fail a second later and its
 /// `If-Modified-Since` never match. Such a file has no Last-Modified (§8.8.2: "SHOULD send"
 /// only when it "can be reasonably and consistently determined"); its ETag validates it.
+///
+/// `None` too for a time before 1970, which `Last-Modified` could state (an HTTP-date has a
+/// four-digit year) but the date formatter cannot: stating 1970 instead would be false.
 fn http_time(t: SystemTime) -> Option<SystemTime> {
     if t > SystemTime::now() {
         return None;
     }
-    let seconds = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let seconds = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
     Some(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
