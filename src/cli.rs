@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// listing them, as nginx does.
     #[arg(long)]
     pub no_listing: bool,
+    /// Serve `FILE.br`, `FILE.zst` or `FILE.gz` beside a file, encoded, to clients whose
+    /// Accept-Encoding takes it (nginx's gzip_static).
+    #[arg(long)]
+    pub precompressed: bool,
     /// Threads answering requests [default: one per core]. With 1, usher runs on a single
     /// thread with no cross-thread scheduling at all.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]

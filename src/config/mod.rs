@@ -54,6 +54,8 @@ pub struct FileFlags {
     pub lenient_accept: bool,
     /// `--no-listing`.
     pub no_listing: bool,
+    /// `--precompressed`.
+    pub precompressed: bool,
 }
 
 impl FileFlags {
@@ -63,6 +65,7 @@ impl FileFlags {
         opts.follow_symlinks |= self.follow_symlinks;
         opts.lenient_accept |= self.lenient_accept;
         opts.listing &= !self.no_listing;
+        opts.precompressed |= self.precompressed;
     }
 }
 
@@ -167,6 +170,7 @@ impl Config {
             follow_symlinks: args.follow_symlinks,
             lenient_accept: args.lenient_accept,
             no_listing: args.no_listing,
+            precompressed: args.precompressed,
         };
         self.file_flags.apply(&mut self.files);
         if let Some(grace) = args.grace_period {

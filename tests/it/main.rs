@@ -16,6 +16,7 @@ mod http1;
 mod http1_hostile;
 mod memory;
 mod policy;
+mod precompressed;
 mod protocol;
 mod proxy;
 mod proxy_hostile;

@@ -414,6 +414,7 @@ fn files_options(
         opts.index_files = index;
     }
     opts.clean_urls = files.clean_urls.unwrap_or(opts.clean_urls);
+    opts.precompressed = files.precompressed.unwrap_or(opts.precompressed);
     if let Some(spa) = files.spa {
         opts.spa_fallback = Some(spa_path(&spa, opts.show_hidden, errors)?);
     }

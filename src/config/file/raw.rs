@@ -168,6 +168,7 @@ pub(super) struct RawFiles {
     pub index: Option<Vec<String>>,
     pub clean_urls: Option<bool>,
     pub spa: Option<Spanned<String>>,
+    pub precompressed: Option<bool>,
 }
 
 /// `files.symlinks`.

@@ -102,6 +102,10 @@ pub struct StaticOptions {
     /// A file, relative to the root, that answers navigations to paths that name nothing
     /// (a single-page app's `index.html`); see `spa` (default none).
     pub spa_fallback: Option<PathBuf>,
+    /// Serve `name.br`, `name.zst` or `name.gz` beside a file, encoded, to a client whose
+    /// `Accept-Encoding` takes it (nginx's `gzip_static`, Caddy's `precompressed`; default
+    /// off: a sibling left stale by a deploy would be served in the file's place).
+    pub precompressed: bool,
 }
 
 impl StaticOptions {
@@ -122,6 +126,7 @@ impl StaticOptions {
             revalidate_after: cache::REVALIDATE_AFTER,
             clean_urls: false,
             spa_fallback: None,
+            precompressed: false,
         }
     }
 }
@@ -237,6 +242,14 @@ impl ServeDir {
         form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
         let key = path.as_str();
+        // The cache keeps each path's plain answer: a client that takes a coding the route
+        // may have ready looks on disk for its sibling every time.
+        if self.opts.precompressed && resolve::takes_a_coding(&req.headers) {
+            return self
+                .resolve(req, path, key, None, self.cache.now())
+                .await
+                .map_err(|problem| *problem);
+        }
         // Looked up again after waiting for another request's check of a stale entry: its
         // outcome is then in the cache.
         let mut waited = false;
@@ -410,9 +423,12 @@ impl ServeDir {
         match outcome {
             Outcome::File(mut rep) => {
                 let file = rep.file.take();
-                if rep.negotiated.is_some() {
-                    // Chosen by Accept: not cached (the choice differs per request).
-                    self.cache.forget(key);
+                if let Some(negotiated) = &rep.negotiated {
+                    // Chosen by Accept: not cached (the choice differs per request). An
+                    // encoding leaves the path's plain answer where it is.
+                    if negotiated.content_encoding.is_none() {
+                        self.cache.forget(key);
+                    }
                     let meta = FileMeta::new(&mut rep);
                     return reply_file(req, path, &meta, rep.small.take(), file);
                 }

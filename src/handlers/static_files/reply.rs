@@ -112,6 +112,13 @@ impl FileMeta {
             whole.insert(header::CONTENT_LANGUAGE, language);
         }
         whole.insert(header::CONTENT_TYPE, meta.content_type.clone());
+        if let Some(coding) = meta
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.content_encoding.clone())
+        {
+            whole.insert(header::CONTENT_ENCODING, coding);
+        }
         meta.prepared = RenderedFields::new(whole.clone()).map(Arc::new);
         meta.not_modified = RenderedFields::new(meta.validators()).map(Arc::new);
         whole.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len));
@@ -137,7 +144,9 @@ impl FileMeta {
         }
         if let Some(n) = &self.negotiated {
             headers.insert(header::VARY, n.vary.clone());
-            headers.insert(header::CONTENT_LOCATION, n.content_location.clone());
+            if let Some(location) = &n.content_location {
+                headers.insert(header::CONTENT_LOCATION, location.clone());
+            }
         }
         headers
     }
@@ -341,11 +350,20 @@ pub(super) fn plan(
 /// problem's own `Accept`) and `Content-Location`: the answer depended on `Accept-Language`
 /// too, and its validators describe that variant (RFC 9110 §12.5.5, §8.7).
 fn negotiated_problem(mut problem: Problem, meta: &FileMeta) -> Problem {
-    if let Some(n) = &meta.negotiated {
-        problem.headers.insert(header::VARY, n.vary.clone());
-        problem
-            .headers
-            .insert(header::CONTENT_LOCATION, n.content_location.clone());
+    match &meta.negotiated {
+        // An encoding: the problem's own `Vary: Accept` stays, and the coding joins it.
+        Some(n) if n.content_encoding.is_some() => {
+            crate::handlers::policy::headers::add_vary(&mut problem.headers, "Accept-Encoding");
+        }
+        Some(n) => {
+            problem.headers.insert(header::VARY, n.vary.clone());
+            if let Some(location) = &n.content_location {
+                problem
+                    .headers
+                    .insert(header::CONTENT_LOCATION, location.clone());
+            }
+        }
+        None => {}
     }
     problem
 }

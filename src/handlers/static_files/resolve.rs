@@ -33,6 +33,7 @@ use super::suggest::Suggestable;
 use super::variants::{self, Choice, Negotiated, Variants};
 use super::{StaticOptions, decoded_path, directory_location, header_list, suggest, wants_body};
 use crate::http::accept;
+use crate::http::accept::encoding::coding_quality;
 use crate::http::mime;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
@@ -53,6 +54,7 @@ pub(super) struct Job {
     pub(super) query: Option<String>,
     pub(super) accept: Option<HeaderValue>,
     pub(super) accept_language: Option<HeaderValue>,
+    pub(super) accept_encoding: Option<HeaderValue>,
     /// GET: read a file of at most [`CACHED_FILE_MAX`] bytes whole (it is then cached, and
     /// a Range or a 304 is cut from memory). HEAD reads nothing: it only opens and fstats,
     /// so HEAD and GET agree on status and metadata.
@@ -82,6 +84,7 @@ impl Job {
             query: req.uri.query().map(str::to_owned),
             accept: header_list(h, &header::ACCEPT),
             accept_language: header_list(h, &header::ACCEPT_LANGUAGE),
+            accept_encoding: header_list(h, &header::ACCEPT_ENCODING),
             read_small: wants_body(&req.method),
             known,
             cache,
@@ -298,10 +301,14 @@ fn clean_url(job: &Job, dir: &Path, name: &str) -> Option<Result<Outcome, Raced>
 }
 
 /// Open the only representation there is of `entry`, named `name`: 406 if Accept refuses
-/// it (RFC 9110 §12.5.1), unless `lenient_accept`.
+/// it (RFC 9110 §12.5.1), unless `lenient_accept`. With `precompressed`, its sibling in the
+/// coding the client prefers, if there is one.
 fn open_single(job: &Job, entry: &Entry, name: &str) -> Result<Outcome, Raced> {
     let type_name = type_name(name, entry);
     if acceptable(job, type_name) {
+        if let Some((sibling, negotiated)) = precompressed(job, entry, name) {
+            return open(job, &sibling, type_name, Some(negotiated));
+        }
         return open(job, entry, type_name, None);
     }
     let media_type = mime::media_type_for(type_name).unwrap_or(OCTET_STREAM);
@@ -309,6 +316,53 @@ fn open_single(job: &Job, entry: &Entry, name: &str) -> Result<Outcome, Raced> {
         &job.decoded(),
         vec![media_type.to_owned()],
     )))
+}
+
+/// Content codings a sibling may have, by the suffix its name adds, in the order preferred
+/// when the client weighs them alike: smallest first.
+const CODINGS: [(&str, &str); 3] = [("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz")];
+
+/// Whether the request's `Accept-Encoding` takes a coding a sibling may have: only then is
+/// the disk asked for one.
+pub(super) fn takes_a_coding(headers: &http::HeaderMap) -> bool {
+    let value = header_list(headers, &header::ACCEPT_ENCODING);
+    let value = value.as_ref().map(HeaderValue::as_bytes);
+    CODINGS
+        .iter()
+        .any(|(coding, _)| coding_quality(value, coding) > 0)
+}
+
+/// The sibling of `entry` (named `name`) in the coding `Accept-Encoding` weighs highest
+/// (`app.js.br` for `br`), as the route's `precompressed` allows, and the fields it goes out
+/// with. Only a file reached without a symlink, beside it and passing the same sandbox; a
+/// coding the client refuses (q=0) or does not name is never chosen (RFC 9110 §12.5.3).
+fn precompressed(job: &Job, entry: &Entry, name: &str) -> Option<(Entry, Negotiated)> {
+    if !job.opts.precompressed || entry.linked {
+        return None;
+    }
+    let accept = job.accept_encoding.as_ref().map(HeaderValue::as_bytes);
+    let mut ranked: Vec<(u16, usize)> = CODINGS
+        .iter()
+        .enumerate()
+        .map(|(i, (coding, _))| (coding_quality(accept, coding), i))
+        .filter(|&(q, _)| q > 0)
+        .collect();
+    // Highest quality first; among equals, the order of `CODINGS`.
+    ranked.sort_by_key(|&(q, i)| (std::cmp::Reverse(q), i));
+    let dir = entry.path.parent()?;
+    ranked.into_iter().find_map(|(_, i)| {
+        let (coding, suffix) = CODINGS[i];
+        let sibling = lookup(&job.opts, dir, &format!("{name}{suffix}")).ok()?;
+        sibling.meta.is_file().then(|| {
+            let negotiated = Negotiated {
+                vary: HeaderValue::from_static("Accept-Encoding"),
+                content_location: None,
+                content_language: None,
+                content_encoding: Some(HeaderValue::from_static(coding)),
+            };
+            (sibling, negotiated)
+        })
+    })
 }
 
 /// Open `entry` and fstat the handle; for GET keep it (and read a small file whole unless

@@ -34,14 +34,18 @@ const MAX_VARIANTS: usize = 256;
 /// Compression suffixes: they name an encoding of a file, not another representation.
 const ENCODINGS: &[&str] = &["gz", "br", "zst", "bz2", "xz", "lz", "lzma", "z"];
 
-/// The headers a negotiated answer carries (also on its 304).
+/// The headers a negotiated answer carries (also on its 304): a variant chosen by `Accept`
+/// and `Accept-Language`, or a precompressed sibling chosen by `Accept-Encoding`.
 pub(super) struct Negotiated {
-    /// `Vary: Accept` or `Vary: Accept, Accept-Language`.
+    /// `Vary: Accept`, `Vary: Accept, Accept-Language` or `Vary: Accept-Encoding`.
     pub(super) vary: HeaderValue,
-    /// The chosen file's own URL (RFC 9110 §8.7).
-    pub(super) content_location: HeaderValue,
+    /// The chosen variant's own URL (RFC 9110 §8.7); none for an encoding of the file,
+    /// which is the same resource.
+    pub(super) content_location: Option<HeaderValue>,
     /// The chosen file's language, if its name has one.
     pub(super) content_language: Option<HeaderValue>,
+    /// The content coding of a precompressed sibling (`gzip`, `br`, `zstd`).
+    pub(super) content_encoding: Option<HeaderValue>,
 }
 
 /// What looking for variants found.
@@ -148,8 +152,10 @@ pub(super) fn find(job: &Job, dir: &Path, parent: &[String], requested: &str) ->
         } else {
             "Accept"
         }),
-        content_location: HeaderValue::try_from(location)
-            .unwrap_or_else(|_| HeaderValue::from_static("/")),
+        content_location: Some(
+            HeaderValue::try_from(location).unwrap_or_else(|_| HeaderValue::from_static("/")),
+        ),
+        content_encoding: None,
         content_language: chosen
             .language
             .as_deref()

@@ -8,6 +8,7 @@
 
 use super::is_tchar;
 
+pub mod encoding;
 mod memo;
 pub use memo::{LastVerdict, media_type_quality_memo};
 

@@ -292,7 +292,7 @@ fn every_error_message() {
             "5:7: a route has one responder, this one has two",
         ]),
         (route("path = \"/\"\nfiles = { listings = true }"), vec![
-            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`, `clean-urls`, `spa`",
+            "5:11: unknown field `listings`, expected one of `root`, `listing`, `hidden`, `symlinks`, `index`, `clean-urls`, `spa`, `precompressed`",
         ]),
         (route("path = \"/\"\nredirect = { to = \"/\", code = 301 }"), vec![
             "5:24: unknown field `code`, expected `to` or `status`",

@@ -62,9 +62,10 @@ pub const MAX_KEY: usize = 4096;
 
 /// Field names no part of a files route reads, left out of the key (matched ignoring case):
 /// what browsers send that differs between pages or visits without changing a file's answer.
-/// (`Accept`, `Accept-Language`, `Sec-Fetch-Mode`, `Range`, `If-*`, `Host` and any field not
-/// listed stay in the key.)
-pub const IGNORED: [&str; 15] = [
+/// (`Accept`, `Accept-Language`, `Accept-Encoding` (a route may serve precompressed
+/// siblings), `Sec-Fetch-Mode`, `Range`, `If-*`, `Host` and any field not listed stay in the
+/// key.)
+pub const IGNORED: [&str; 14] = [
     "user-agent",
     "referer",
     "cookie",
@@ -72,7 +73,6 @@ pub const IGNORED: [&str; 15] = [
     "pragma",
     "dnt",
     "priority",
-    "accept-encoding",
     "upgrade-insecure-requests",
     "sec-fetch-site",
     "sec-fetch-user",

@@ -1,0 +1,92 @@
+//! `Accept-Encoding` (RFC 9110 §12.5.3): which content coding a client takes, by q-value.
+//!
+//! Only for choosing among codings the server has ready (a file's precompressed siblings);
+//! `identity` is always acceptable here, since the caller falls back to it.
+
+use super::{Cursor, ListElements, Quality, parse_qvalue};
+
+/// The quality `accept_encoding` gives `coding` (`gzip`, `br`, `zstd`): that of the element
+/// naming it (`x-gzip` names `gzip`, RFC 9110 §8.4.1.3), else that of `*`, else 0. Names
+/// are case-insensitive; malformed elements are skipped; an absent header gives 0 (a client
+/// that says nothing is sent no coding, as every server does).
+pub fn coding_quality(accept_encoding: Option<&[u8]>, coding: &str) -> Quality {
+    let Some(header) = accept_encoding else {
+        return 0;
+    };
+    let mut named = None;
+    let mut any = None;
+    for element in ListElements::new(header) {
+        let Some((name, q)) = parse_coding(element) else {
+            continue;
+        };
+        let names_it = name.eq_ignore_ascii_case(coding.as_bytes())
+            || (coding == "gzip" && name.eq_ignore_ascii_case(b"x-gzip"));
+        if names_it {
+            // Two elements for one coding: the better one counts, as for media ranges.
+            named = Some(named.map_or(q, |n: Quality| n.max(q)));
+        } else if name == b"*" {
+            any = Some(any.map_or(q, |a: Quality| a.max(q)));
+        }
+    }
+    named.or(any).unwrap_or(0)
+}
+
+/// One `codings [ weight ]` element; `None` when malformed.
+fn parse_coding(element: &[u8]) -> Option<(&[u8], Quality)> {
+    let mut c = Cursor::new(element);
+    let name = c.token();
+    if name.is_empty() {
+        return None;
+    }
+    let mut q = 1000;
+    c.skip_ows();
+    if !c.at_end() {
+        c.expect(b';')?;
+        c.skip_ows();
+        let (param, value) = c.parameter()?;
+        if !param.eq_ignore_ascii_case(b"q") {
+            return None;
+        }
+        q = parse_qvalue(value)?;
+        c.skip_ows();
+        if !c.at_end() {
+            return None;
+        }
+    }
+    Some((name, q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coding_quality;
+
+    fn q(header: &str, coding: &str) -> u16 {
+        coding_quality(Some(header.as_bytes()), coding)
+    }
+
+    #[test]
+    fn codings_by_name_star_and_weight() {
+        assert_eq!(q("gzip, deflate, br, zstd", "br"), 1000);
+        assert_eq!(q("gzip;q=0.5, br;q=0.8", "gzip"), 500);
+        assert_eq!(q("GZIP", "gzip"), 1000);
+        assert_eq!(q("x-gzip", "gzip"), 1000);
+        assert_eq!(q("deflate", "gzip"), 0);
+        // `*` stands for what is not named; a named q=0 refuses even under `*`.
+        assert_eq!(q("*", "zstd"), 1000);
+        assert_eq!(q("*;q=0.3, br;q=0", "br"), 0);
+        assert_eq!(q("*;q=0.3, br;q=0", "gzip"), 300);
+        assert_eq!(coding_quality(None, "gzip"), 0);
+        assert_eq!(q("", "gzip"), 0);
+    }
+
+    #[test]
+    fn hostile_elements_are_skipped() {
+        assert_eq!(q("gzip;q=2, br", "gzip"), 0);
+        assert_eq!(q("gzip;q=2, br", "br"), 1000);
+        assert_eq!(q("gzip;level=9", "gzip"), 0);
+        assert_eq!(q("gz ip, ;q=1, gzip ; q=0.25 ", "gzip"), 250);
+        assert_eq!(q("\"gzip\", gzip;q=0.1", "gzip"), 100);
+        let long = "x,".repeat(100_000) + "gzip";
+        assert_eq!(q(&long, "gzip"), 0, "past the element bound");
+    }
+}
