@@ -8,8 +8,9 @@
 /// The longest piece of one line that is logged as one entry.
 pub const MAX_LINE: usize = 4096;
 
-/// The most one request's program may put in the log.
-pub const BUDGET: usize = 1 << 20;
+/// The most one request's program may put in the log (256 KiB): the log's queue is shared,
+/// and a few noisy programs must not crowd out the lines that explain other requests' 5xx.
+pub const BUDGET: usize = 256 * 1024;
 
 /// Splits error output into log lines for one request.
 #[derive(Debug)]
@@ -64,6 +65,25 @@ impl StderrLog {
     fn flush(&mut self, emit: &mut impl FnMut(&str)) {
         let line = String::from_utf8_lossy(&self.pending);
         let line = line.trim_end_matches('\r');
+        // A carriage return, NUL or other control byte could redraw or hide lines on a
+        // terminal: written as `\xHH` (the log's own escaping does only some of them).
+        let escaped;
+        let line = if line.chars().any(|c| c.is_control() && c != '\t') {
+            escaped = line
+                .chars()
+                .map(|c| match c {
+                    '\t' => c.to_string(),
+                    c if c.is_control() && u32::from(c) < 0x100 => {
+                        format!("\\x{:02x}", u32::from(c))
+                    }
+                    c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
+                    c => c.to_string(),
+                })
+                .collect::<String>();
+            escaped.as_str()
+        } else {
+            line
+        };
         if !line.trim().is_empty() {
             if line.len() <= self.left {
                 self.left -= line.len();
@@ -71,7 +91,7 @@ impl StderrLog {
             } else if !self.told {
                 self.told = true;
                 self.left = 0;
-                emit("(more error output dropped: past 1 MiB for this request)");
+                emit("(more error output dropped: past 256 KiB for this request)");
             }
         }
         self.pending.clear();
@@ -119,6 +139,14 @@ mod tests {
         assert!(logged <= BUDGET + 100, "{logged}");
         assert_eq!(out.iter().filter(|l| l.contains("dropped")).count(), 1);
         assert!(out.last().unwrap().contains("dropped"));
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_but_tabs() {
+        assert_eq!(
+            lines(&[b"a\rb\x00c\x1b[2Jd\te\n"]),
+            ["a\\x0db\\x00c\\x1b[2Jd\te"]
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Events waiting for the writer at most; past it they are dropped.
-const QUEUE: usize = 4096;
+const QUEUE: usize = 16 * 1024;
 
 /// The longest [`flush`] waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
@@ -102,10 +102,12 @@ pub fn flush() {
     }
 }
 
-/// Write what comes, a batch at a time, ignoring failures (there is nowhere else to tell).
+/// Write what comes, a batch at a time in as few writes as it takes, ignoring failures
+/// (there is nowhere else to tell). stderr is locked for a batch only: the access log may
+/// write to it too (`--access-log stderr`), and waits for the lock between batches.
 fn write_out(queued: &Receiver<Message>) {
-    let mut err = io::stderr().lock();
     while let Ok(first) = queued.recv() {
+        let mut err = io::BufWriter::with_capacity(64 * 1024, io::stderr().lock());
         let mut waiting = Vec::new();
         for message in std::iter::once(first).chain(queued.try_iter()) {
             match message {
