@@ -262,11 +262,14 @@ fn is_any_depth(g: &GlobSegment) -> bool {
 fn segment_matches(glob: &GlobSegment, segment: &str) -> bool {
     match glob {
         GlobSegment::Literal(literal) => literal == segment,
+        // Letters in either case: `*.php` takes `INFO.PHP`, which would otherwise fall
+        // through to a files route and go out as source. Extensions are read so everywhere
+        // (the MIME table too); a literal segment stays exact.
         GlobSegment::Star(pattern) => wildcard_match(
             pattern.as_bytes(),
             segment.as_bytes(),
             |&b| b == b'*',
-            |p, t| p == t,
+            |p, t| p.eq_ignore_ascii_case(t),
         ),
         GlobSegment::AnyDepth => false,
     }

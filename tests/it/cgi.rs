@@ -820,6 +820,14 @@ fn php_cgi_runs_a_php_page() {
     assert!(body.contains("x=a b\n"), "{body}");
     assert!(body.contains("script=/hello.php\n"), "{body}");
     assert!(get(p.addrs[0], "/missing.php").starts_with("HTTP/1.1 404 "));
+    // The extension in capitals is the glob's too: run, not sent as source by the files
+    // route behind it.
+    write(dir.path(), "public/Upper.PHP", "<?php echo 'r', 'an';");
+    let answer = get(p.addrs[0], "/Upper.PHP");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 ") && answer.contains("\r\nran\r\n") && !answer.contains("<?php"),
+        "{answer}"
+    );
     // An upload whose name does not match the route's glob is not a program, though a
     // `.php` segment follows it.
     write(dir.path(), "public/uploads/evil.jpg", "<?php echo 'ran';");

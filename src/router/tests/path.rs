@@ -92,6 +92,11 @@ fn matching_table() {
         ("*.php", "/a/b/c.php", Some(0)),
         ("*.php", "/a.php/b", None),
         ("*.php", "/php", None),
+        // A `*` segment takes letters in either case, so `INFO.PHP` is no plain file to a
+        // files route behind it; literal segments stay exact.
+        ("*.php", "/INFO.PHP", Some(0)),
+        ("*.php", "/a/Info.Php", Some(0)),
+        ("/Assets/*.js", "/assets/app.js", None),
         ("/assets/*.js", "/assets/app.js", Some(0)),
         ("/assets/*.js", "/assets/sub/app.js", None),
         ("/assets/*.js", "/assets/.js", Some(0)),
