@@ -186,6 +186,8 @@ async fn shutdown_signal(grace: std::time::Duration) {
                     _ = term.recv() => {}
                 }
                 usher::server::server_log::say(b"usher: stopping at once (second signal)\n");
+                // No program outlives usher, as when the grace period ends.
+                usher::handlers::cgi::run::kill_all();
                 usher::server::server_log::flush();
                 std::process::exit(130);
             });

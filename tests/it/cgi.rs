@@ -476,6 +476,42 @@ print("parent done")
     assert!(!alive(), "the forked child {pid} is still running");
 }
 
+/// A second Ctrl-C ends usher at once, and every program still running with it: none is
+/// left behind, as none is when the grace period ends.
+#[test]
+fn a_second_signal_leaves_no_program_behind() {
+    let dir_pid = tempfile::tempdir().unwrap();
+    let pid_file = dir_pid.path().join("slow.pid");
+    let source = format!(
+        "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(600)\n",
+        pid_file.display().to_string()
+    );
+    let (_dir, p) = site(&[("slow.py", &source)]);
+    let mut s = TcpStream::connect(p.addrs[0]).unwrap();
+    s.write_all(b"GET /cgi-bin/slow.py HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    assert!(
+        within(IO_TIMEOUT, || std::fs::read_to_string(&pid_file)
+            .is_ok_and(|p| !p.is_empty())),
+        "the program started"
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    p.signal("-INT");
+    p.wait_for_log("Ctrl-C again", IO_TIMEOUT)
+        .expect("the first signal is taken");
+    p.signal("-INT");
+    let status = p.wait_within(IO_TIMEOUT).expect("exits at once");
+    assert_eq!(status.code(), Some(130));
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.split(' ').nth(2).is_none_or(|state| state != "Z"))
+    };
+    assert!(
+        within(Duration::from_secs(5), || !alive()),
+        "program {pid} outlived usher"
+    );
+}
+
 #[test]
 fn a_local_redirect_is_answered_by_the_server() {
     let (_dir, p) = site(&[("moved.py", "print('Location: /a.txt')\nprint()\n")]);
@@ -825,7 +861,9 @@ fn php_cgi_runs_a_php_page() {
     write(dir.path(), "public/Upper.PHP", "<?php echo 'r', 'an';");
     let answer = get(p.addrs[0], "/Upper.PHP");
     assert!(
-        answer.starts_with("HTTP/1.1 200 ") && answer.contains("\r\nran\r\n") && !answer.contains("<?php"),
+        answer.starts_with("HTTP/1.1 200 ")
+            && answer.contains("\r\nran\r\n")
+            && !answer.contains("<?php"),
         "{answer}"
     );
     // An upload whose name does not match the route's glob is not a program, though a

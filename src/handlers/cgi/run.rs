@@ -127,10 +127,7 @@ where
         failed("could not be started", request_id)
     })?;
     let group = child.id().map(|id| Pid::from_raw(id as i32));
-    let mut guard = Group {
-        child: Some(child),
-        group,
-    };
+    let mut guard = Group::new(child, group);
     let child = guard.child.as_mut().expect("just spawned");
     let mut broken = None;
     if let Some(stdin) = child.stdin.take() {
@@ -427,7 +424,34 @@ struct Group {
     group: Option<Pid>,
 }
 
+/// Every program's group not yet ended, for [`kill_all`].
+static RUNNING_GROUPS: std::sync::Mutex<Vec<Pid>> = std::sync::Mutex::new(Vec::new());
+
+/// Kill every program still running: the process is about to exit at once (a second
+/// Ctrl-C), which ends no request's future, so no [`Group`] would.
+pub fn kill_all() {
+    let groups = RUNNING_GROUPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for group in groups.iter() {
+        let _ = killpg(*group, Signal::SIGKILL);
+    }
+}
+
 impl Group {
+    fn new(child: Child, group: Option<Pid>) -> Self {
+        if let Some(group) = group {
+            RUNNING_GROUPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(group);
+        }
+        Group {
+            child: Some(child),
+            group,
+        }
+    }
+
     /// Kill whatever is left of the group and reap the program; its exit status.
     async fn end(&mut self) -> Option<std::process::ExitStatus> {
         self.kill();
@@ -439,6 +463,12 @@ impl Group {
         if let Some(group) = self.group {
             // ESRCH (already gone) is the common, harmless case.
             let _ = killpg(group, Signal::SIGKILL);
+            let mut running = RUNNING_GROUPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(at) = running.iter().position(|g| *g == group) {
+                running.swap_remove(at);
+            }
         }
     }
 }
