@@ -179,6 +179,13 @@ pub fn resolve(
                     if matches!(pattern, PathPattern::Glob(_)) && pattern.matches(&name).is_none() {
                         break;
                     }
+                    // A root of files (the site's own, uploads and all) keeps the files
+                    // route's sandbox: a link leading out of it runs nothing, as it serves
+                    // nothing there. (A `dir` of programs is the operator's: Debian's
+                    // /usr/lib/cgi-bin holds links to installed programs.)
+                    if !stays_within(&file, root) {
+                        break;
+                    }
                     return Ok(Script {
                         file,
                         name: joined(&segments[..=i]),
@@ -191,6 +198,14 @@ pub fn resolve(
             }
             Err(not_found())
         }
+    }
+}
+
+/// Whether `file`, its links resolved, is inside `root`, its links resolved.
+fn stays_within(file: &Path, root: &Path) -> bool {
+    match (std::fs::canonicalize(file), std::fs::canonicalize(root)) {
+        (Ok(file), Ok(root)) => file.starts_with(root),
+        _ => false,
     }
 }
 

@@ -104,3 +104,20 @@ fn under_a_glob_only_files_the_glob_names_run() {
     // A prefix route runs whatever its root holds, as a cgi-bin directory does.
     assert_eq!(split_under(&t, "/", "/notes/x", 0), ok("/notes", "/x"));
 }
+
+/// Under a root of files, a link leading out of the root runs nothing, whether it names the
+/// program or a directory on the way (the files route's sandbox).
+#[test]
+fn a_link_out_of_a_root_of_files_runs_nothing() {
+    let outside = dir_with(&["o.py", "d/p.py"]);
+    let root = dir_with(&["in.py"]);
+    std::os::unix::fs::symlink(outside.path().join("o.py"), root.path().join("out.py")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("d"), root.path().join("outdir")).unwrap();
+    std::os::unix::fs::symlink(root.path().join("in.py"), root.path().join("alias.py")).unwrap();
+    let t = CgiTarget::Files(root.path().to_path_buf());
+    let ok = |a: &str, b: &str| Ok((a.to_owned(), b.to_owned()));
+    assert_eq!(split_under(&t, "*.py", "/in.py", 0), ok("/in.py", ""));
+    assert_eq!(split_under(&t, "*.py", "/alias.py", 0), ok("/alias.py", ""));
+    assert_eq!(split_under(&t, "*.py", "/out.py", 0), Err(404));
+    assert_eq!(split_under(&t, "*.py", "/outdir/p.py", 0), Err(404));
+}
