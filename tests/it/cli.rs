@@ -488,12 +488,20 @@ fn idle_connections_do_not_delay_shutdown() {
     let mut buf = [0u8; 512];
     let n = read_some(&mut kept, &mut buf);
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // A request followed by part of the next head, in one write: once the first answer is
+    // here, usher holds the part. A head that never ends is no request in flight.
+    let mut trickling = TcpStream::connect(p.addrs[0]).unwrap();
+    trickling
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHo")
+        .unwrap();
+    let n = read_some(&mut trickling, &mut buf);
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     p.signal("-TERM");
     let status = p
         .wait_within(IO_TIMEOUT)
         .expect("exits well before the 120 s grace period");
     assert!(status.success());
-    drop((silent, kept));
+    drop((silent, kept, trickling));
 }
 
 /// Started with a soft limit of 256 open files (what a restrictive shell may give), usher

@@ -412,9 +412,11 @@ where
                     }
                     break Err(());
                 }
-                () = waits.stopping.as_mut(), if reader.buf.is_empty() => {
-                    return Ok(HeadRead::Closed);
-                }
+                // Part of a head is no request in flight yet: the server stopping closes it,
+                // as it closes an idle connection (and as the check above does once more
+                // bytes come), so a client trickling a head cannot hold shutdown for the
+                // grace period.
+                () = waits.stopping.as_mut() => return Ok(HeadRead::Closed),
             }
         };
         match ready {
