@@ -314,6 +314,18 @@ impl Problem {
         )
     }
 
+    /// 503 for an answer that needed a file descriptor and found none (EMFILE, ENFILE): a
+    /// passing overload, not a fault of the site, so `Retry-After: 1`; `None` for any other
+    /// error.
+    pub fn out_of_descriptors(err: &std::io::Error) -> Option<Self> {
+        use nix::errno::Errno;
+        let errno = err.raw_os_error().map(Errno::from_raw);
+        matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)).then(|| {
+            tracing::warn!(error = %err, "out of file descriptors: answered 503");
+            Problem::unavailable("This server has too many files open at once.", 1)
+        })
+    }
+
     /// 503 with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
         let detail = detail.into();

@@ -47,6 +47,8 @@ const QUEUE: usize = 16 * 1024;
 struct Log {
     lines: SyncSender<String>,
     dropped: AtomicU64,
+    /// Whether it goes to a file (which SIGUSR1 opens again), not a stream.
+    to_file: bool,
 }
 
 static LOG: OnceLock<Log> = OnceLock::new();
@@ -55,6 +57,7 @@ static LOG: OnceLock<Log> = OnceLock::new();
 pub fn start(target: &Target) -> io::Result<()> {
     let out = open(target)?;
     let (lines, queued) = sync_channel(QUEUE);
+    let to_file = matches!(target, Target::File(_));
     let target = target.clone();
     std::thread::Builder::new()
         .name("usher-access-log".to_owned())
@@ -62,6 +65,7 @@ pub fn start(target: &Target) -> io::Result<()> {
     let _ = LOG.set(Log {
         lines,
         dropped: AtomicU64::new(0),
+        to_file,
     });
     Ok(())
 }
@@ -94,11 +98,11 @@ pub async fn reopen_on_signal() {
     };
     while usr1.recv().await.is_some() {
         match LOG.get() {
-            Some(_) => {
+            Some(log) if log.to_file => {
                 REOPEN.store(true, Ordering::Relaxed);
                 tracing::info!("SIGUSR1: the access log is opened again before its next line");
             }
-            None => tracing::info!("SIGUSR1: no access log to open again"),
+            _ => tracing::info!("SIGUSR1: no access log file to open again"),
         }
     }
     std::future::pending().await

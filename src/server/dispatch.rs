@@ -637,8 +637,10 @@ async fn serve_files(
 /// TRACE echoes the request, credentials and cookies included, to whoever can run script in
 /// a page (RFC 9110 §9.3.8: cross-site tracing): an upstream or a program never sees one, as
 /// nginx refuses it, unless the route's `methods` names it.
+/// Any spelling of the name counts: methods are case-sensitive (RFC 9110 §9.1), but programs
+/// and frameworks that upper-case them (Werkzeug, PHP apps) would take `trace` as TRACE.
 fn trace_refused(parts: &Parts, route: &Route) -> bool {
-    parts.method == Method::TRACE && route.methods.is_none()
+    parts.method.as_str().eq_ignore_ascii_case("TRACE") && route.methods.is_none()
 }
 
 /// A TRACE or OPTIONS request whose `Max-Forwards` is 0 on a proxy route: RFC 9110 §7.6.2

@@ -191,6 +191,12 @@ fn trace_is_not_handed_to_a_program() {
         "{allow}"
     );
     assert_eq!(body_json(&ask("DELETE"))["REQUEST_METHOD"], "DELETE");
+    // Nor in another case, which a framework upper-casing methods would take as TRACE.
+    let answer = ask("trace");
+    assert!(
+        answer.starts_with("HTTP/1.1 405 ") && !answer.contains("GATEWAY_INTERFACE"),
+        "{answer}"
+    );
 }
 
 /// Paths in a config file named by a relative path (`usher -c usher.toml`, the README's

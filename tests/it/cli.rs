@@ -541,6 +541,7 @@ fn the_open_file_limit_is_raised_to_what_the_hard_limit_allows() {
 fn out_of_descriptors_is_a_503_that_passes() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", "alpha");
+    write(dir.path(), "d/x.txt", "x");
     let mut cmd = std::process::Command::new("prlimit");
     cmd.arg("--nofile=64:64")
         .arg(env!("CARGO_BIN_EXE_usher"))
@@ -574,6 +575,14 @@ fn out_of_descriptors_is_a_503_that_passes() {
     let n = read_some(&mut asking, &mut answer);
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    // A listing too: reading a directory takes a descriptor.
+    asking
+        .write_all(b"GET /d/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut listing = [0u8; 1024];
+    let n = read_some(&mut asking, &mut listing);
+    let listing = String::from_utf8_lossy(&listing[..n]);
+    assert!(listing.starts_with("HTTP/1.1 503 "), "{listing}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
         "{answer}"

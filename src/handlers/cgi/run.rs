@@ -120,6 +120,9 @@ where
         // A file the path names that may not be executed (a README in a cgi-bin, a script
         // without its x bit) is the site's choice not to run it, as Apache's 403, not a
         // failing program.
+        if let Some(problem) = Problem::out_of_descriptors(&e) {
+            return problem.with_request_id(request_id);
+        }
         if opts.interpreter.is_none() && e.kind() == io::ErrorKind::PermissionDenied {
             let policy = "the file it names is not executable, so it is not run as a program";
             return Problem::forbidden(&script.name, policy).with_request_id(request_id);

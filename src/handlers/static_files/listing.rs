@@ -224,10 +224,10 @@ fn read(job: &Job, dir: &Entry) -> Result<(Vec<Item>, bool), Box<Problem>> {
             &job.decoded(),
             "the directory is not readable by the server",
         ),
-        Miss::Failed(err) => {
+        Miss::Failed(err) => Problem::out_of_descriptors(&err).unwrap_or_else(|| {
             tracing::warn!(fs_path = %dir.path.display(), error = %err, "cannot list directory");
             Problem::internal()
-        }
+        }),
         })
     })?;
     let mut items = Vec::new();

@@ -680,14 +680,8 @@ fn forbidden(job: &Job, policy: &str) -> Outcome {
 /// ENFILE: a passing load, not a fault of the site) is a 503 with `Retry-After` instead, as
 /// for other passing overloads.
 fn failed(job: &Job, err: &io::Error, path: &Path) -> Outcome {
-    use nix::errno::Errno;
-    let errno = err.raw_os_error().map(Errno::from_raw);
-    if matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)) {
-        tracing::warn!(error = %err, "out of file descriptors: answered 503");
-        return refused(Problem::unavailable(
-            "This server has too many files open at once.",
-            1,
-        ));
+    if let Some(problem) = Problem::out_of_descriptors(err) {
+        return refused(problem);
     }
     tracing::warn!(
         request_path = %job.decoded(),
