@@ -232,8 +232,16 @@ fn a_stalled_stderr_does_not_stall_answers() {
     );
     let mut cmd = usher();
     cmd.args(["-c", dir.path().join("usher.toml").to_str().unwrap()]);
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Killed however the test ends: a failing assertion must not leave usher running.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reaped(cmd.spawn().unwrap());
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     let addr: std::net::SocketAddr = line
@@ -265,11 +273,11 @@ fn a_stalled_stderr_does_not_stall_answers() {
     }
     drop((s, reader));
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status}");
 }
 
