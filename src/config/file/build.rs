@@ -67,6 +67,17 @@ pub(super) fn build(
         // pass for a second default site.
         let Some(raw) = raw else { continue };
         let written = !routes.is_empty();
+        if let Some(list) = raw
+            .hosts
+            .as_ref()
+            .filter(|l| OneOrMany::written(l).is_empty())
+        {
+            errors.push(
+                Diagnostic::new(list.span(), "`hosts` lists no name").help(
+                    "list the names this site answers, or remove the key for the default site",
+                ),
+            );
+        }
         let (hosts, host_spans) = match raw.hosts.as_ref() {
             Some(list) => OneOrMany::written(list)
                 .into_iter()
@@ -145,6 +156,14 @@ fn server_values(
     server: RawServer,
     errors: &mut Vec<Diagnostic>,
 ) -> (Vec<SocketAddr>, Option<Duration>, Option<usize>) {
+    if let Some(listen) = &server.listen {
+        if OneOrMany::written(listen).is_empty() {
+            errors.push(
+                Diagnostic::new(listen.span(), "`listen` lists no address")
+                    .help("write at least one, such as \"127.0.0.1:8080\", or remove the key for the default"),
+            );
+        }
+    }
     let written = server.listen.as_ref().map(OneOrMany::written);
     // The forms the command line takes, names included (resolved once, at load).
     let listen = written.into_iter().flatten().flat_map(|(text, span)| {
@@ -156,7 +175,11 @@ fn server_values(
             Vec::new()
         })
     });
-    let listen = listen.collect();
+    // One address written twice (`8080` and `127.0.0.1:8080`) is one listener: binding it
+    // twice would fail at start.
+    let mut listen: Vec<SocketAddr> = listen.collect();
+    let mut seen = std::collections::HashSet::new();
+    listen.retain(|addr| seen.insert(*addr));
     let grace = server.grace_period.and_then(|g| {
         parse_duration(g.get_ref())
             .map_err(|e| errors.push(Diagnostic::new(g.span(), format!("bad grace-period: {e}"))))

@@ -588,6 +588,19 @@ fn listen_and_hosts_take_one_string() {
             .collect::<Vec<_>>(),
         ["2:10", "5:9"]
     );
+    // An empty list is a mistake, not the default; one address written twice is one.
+    assert_eq!(
+        headlines("[server]\nlisten = []\n[[site]]\nroot = \"p\"\nhosts = []\n"),
+        [
+            "2:10: `listen` lists no address",
+            "5:9: `hosts` lists no name"
+        ]
+    );
+    let config = ok("[server]\nlisten = [\"8080\", \"127.0.0.1:8080\"]\n[[site]]\nroot = \"p\"\n");
+    assert_eq!(
+        config.listen,
+        ["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]
+    );
 }
 
 /// Every mistake of one table at once, not one per fix-and-check round: each faulty key is
