@@ -3,7 +3,7 @@
 //! Only for choosing among codings the server has ready (a file's precompressed siblings);
 //! `identity` is always acceptable here, since the caller falls back to it.
 
-use super::{Cursor, ListElements, Quality, parse_qvalue};
+use super::{Cursor, ListElements, Quality, parse_weight};
 
 /// The quality `accept_encoding` gives `coding` (`gzip`, `br`, `zstd`): that of the element
 /// naming it (`x-gzip` names `gzip`, RFC 9110 §8.4.1.3), else that of `*`, else 0. Names
@@ -38,22 +38,7 @@ fn parse_coding(element: &[u8]) -> Option<(&[u8], Quality)> {
     if name.is_empty() {
         return None;
     }
-    let mut q = 1000;
-    c.skip_ows();
-    if !c.at_end() {
-        c.expect(b';')?;
-        c.skip_ows();
-        let (param, value) = c.parameter()?;
-        if !param.eq_ignore_ascii_case(b"q") {
-            return None;
-        }
-        q = parse_qvalue(value)?;
-        c.skip_ows();
-        if !c.at_end() {
-            return None;
-        }
-    }
-    Some((name, q))
+    Some((name, parse_weight(&mut c)?))
 }
 
 #[cfg(test)]

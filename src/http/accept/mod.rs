@@ -257,23 +257,8 @@ fn parse_language_range(element: &[u8]) -> Option<(&[u8], Quality)> {
     if !valid {
         return None;
     }
-    let mut q = 1000;
-    c.skip_ows();
-    if !c.at_end() {
-        // The only parameter Accept-Language defines is the weight.
-        c.expect(b';')?;
-        c.skip_ows();
-        let (name, value) = c.parameter()?;
-        if !name.eq_ignore_ascii_case(b"q") {
-            return None;
-        }
-        q = parse_qvalue(value)?;
-        c.skip_ows();
-        if !c.at_end() {
-            return None;
-        }
-    }
-    Some((range, q))
+    // The only parameter Accept-Language defines is the weight.
+    Some((range, parse_weight(&mut c)?))
 }
 
 /// A parsed `media-range [ weight ]` (RFC 9110 §12.5.1), borrowing the header.
@@ -403,6 +388,25 @@ fn parse_media_range(element: &[u8]) -> Option<MediaRange<'_>> {
         }
     }
     Some(range)
+}
+
+/// What may follow a value in `Accept-Language` and `Accept-Encoding`, to the element's
+/// end: nothing (quality 1) or `OWS ";" OWS "q=" qvalue OWS` (RFC 9110 §12.4.2); `None` for
+/// anything else.
+fn parse_weight(c: &mut Cursor<'_>) -> Option<Quality> {
+    c.skip_ows();
+    if c.at_end() {
+        return Some(1000);
+    }
+    c.expect(b';')?;
+    c.skip_ows();
+    let (name, value) = c.parameter()?;
+    if !name.eq_ignore_ascii_case(b"q") {
+        return None;
+    }
+    let q = parse_qvalue(value)?;
+    c.skip_ows();
+    c.at_end().then_some(q)
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2).
