@@ -1,9 +1,11 @@
-//! Fuzz `Accept` and `Accept-Language` negotiation: any header value must not panic, a
-//! chosen index must point into the offered list, and choosing in one pass over the header
-//! must agree with matching each offered type on its own.
+//! Fuzz `Accept`, `Accept-Language` and `Accept-Encoding` negotiation: any header value must
+//! not panic, a chosen index must point into the offered list, choosing in one pass over the
+//! header must agree with matching each offered type on its own, and a coding's quality is
+//! a qvalue (0 to 1000), the same in any letter case of the coding's name.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use usher::http::accept::encoding::coding_quality;
 use usher::http::accept::{best_of, choose_language, choose_media_type, media_type_match};
 
 const MEDIA_TYPES: &[&str] = &["text/html", "application/json", "text/plain"];
@@ -25,5 +27,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(chosen, expected);
     if let Some(i) = choose_language(Some(data), LANGUAGES) {
         assert!(i < LANGUAGES.len());
+    }
+    for coding in ["gzip", "br", "zstd"] {
+        let q = coding_quality(Some(data), coding);
+        assert!(q <= 1000, "{coding}: {q}");
+        let upper = coding.to_ascii_uppercase();
+        assert_eq!(q, coding_quality(Some(data), &upper), "{coding}");
     }
 });

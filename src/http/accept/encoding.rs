@@ -20,7 +20,7 @@ pub fn coding_quality(accept_encoding: Option<&[u8]>, coding: &str) -> Quality {
             continue;
         };
         let names_it = name.eq_ignore_ascii_case(coding.as_bytes())
-            || (coding == "gzip" && name.eq_ignore_ascii_case(b"x-gzip"));
+            || (coding.eq_ignore_ascii_case("gzip") && name.eq_ignore_ascii_case(b"x-gzip"));
         if names_it {
             // Two elements for one coding: the better one counts, as for media ranges.
             named = Some(named.map_or(q, |n: Quality| n.max(q)));
