@@ -186,10 +186,16 @@ pub fn resolve(
                     if !stays_within(&file, root) {
                         break;
                     }
+                    // The script took a segment, so a trailing slash is PATH_INFO's:
+                    // `/app.py/` gives `/` (RFC 3875 §4.1.5), as in a `dir`.
+                    let mut path_info = joined(&segments[i + 1..]);
+                    if path.trailing_slash() {
+                        path_info.push('/');
+                    }
                     return Ok(Script {
                         file,
                         name: joined(&segments[..=i]),
-                        path_info: info(&segments[i + 1..]),
+                        path_info,
                     });
                 }
                 if !file.is_dir() {

@@ -94,6 +94,8 @@ fn under_a_glob_only_files_the_glob_names_run() {
         split_under(&t, "*.py", "/app.py/x.py", 0),
         ok("/app.py", "/x.py")
     );
+    // A trailing slash after the script is PATH_INFO's (RFC 3875 §4.1.5).
+    assert_eq!(split_under(&t, "/", "/app.py/", 0), ok("/app.py", "/"));
     for refused in [
         "/uploads/evil.jpg/x.py",
         "/notes/a.py",

@@ -62,8 +62,10 @@ pub fn resolve(opts: &FastCgiOptions, path: &NormalPath) -> Result<Target, NoScr
     if let Some(i) = segments.iter().position(ends_in_split) {
         let file = under(&segments[..=i]);
         if !hidden(&segments[..=i]) && is_file(&file) {
+            // `/index.php/` gives PATH_INFO `/`, as nginx's `fastcgi_split_path_info` and
+            // Apache do (RFC 3875 §4.1.5: what follows the script's name).
             let mut info = joined(&segments[i + 1..]);
-            if path.trailing_slash() && i + 1 < segments.len() {
+            if path.trailing_slash() {
                 info.push('/');
             }
             return Ok(Target::Script(script(file, joined(&segments[..=i]), info)));
@@ -166,6 +168,7 @@ mod tests {
             pair("/app/page.php", "/a/b")
         );
         assert_eq!(answer(&o, "/app/page.php/a/"), pair("/app/page.php", "/a/"));
+        assert_eq!(answer(&o, "/app/page.php/"), pair("/app/page.php", "/"));
         assert_eq!(answer(&o, "/"), pair("/index.php", ""));
         assert_eq!(answer(&o, "/app/"), pair("/app/index.php", ""));
         assert_eq!(answer(&o, "/app"), pair("add a slash", ""));
