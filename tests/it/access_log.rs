@@ -5,7 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 
-use crate::support::{IO_TIMEOUT, start, usher, write};
+use crate::support::{IO_TIMEOUT, start, usher, within, write};
 
 /// Send `request` (which says `Connection: close`) and read the whole answer.
 fn ask(addr: SocketAddr, request: &str) -> String {
@@ -154,14 +154,9 @@ fn sigusr1_opens_the_log_file_again() {
         assert!(ask(p.addrs[0], &request).starts_with("HTTP/1.1 200 "));
     };
     let written = |path: &std::path::Path, text: &str| {
-        let deadline = std::time::Instant::now() + IO_TIMEOUT;
-        while std::time::Instant::now() < deadline {
-            if std::fs::read_to_string(path).is_ok_and(|log| log.contains(text)) {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        false
+        within(IO_TIMEOUT, || {
+            std::fs::read_to_string(path).is_ok_and(|log| log.contains(text))
+        })
     };
     get(1);
     assert!(written(&log, "?n=1 "), "the first line is written");

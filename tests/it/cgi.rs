@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{
-    IO_TIMEOUT, Process, have, head_value, peak_rss_kib, read_some, split_head, start, write,
+    IO_TIMEOUT, Process, have, head_value, peak_rss_kib, read_some, split_head, start, within,
+    write,
 };
 
 const CONFIG: &str = r#"
@@ -475,11 +476,10 @@ print("parent done")
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|stat| stat.split(' ').nth(2).is_none_or(|state| state != "Z"))
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while alive() && std::time::Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-    assert!(!alive(), "the forked child {pid} is still running");
+    assert!(
+        within(Duration::from_secs(5), || !alive()),
+        "the forked child {pid} is still running"
+    );
 }
 
 /// A second Ctrl-C ends usher at once, and every program still running with it: none is
@@ -608,18 +608,6 @@ const PHP_CGI: &str = "/usr/bin/php-cgi";
 
 /// How long a test waits for a program to start or to be gone.
 const PROCESS_LIMIT: Duration = Duration::from_secs(10);
-
-/// Whether `done` became true within `limit`, polled without sleeping.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
-}
 
 /// Whether process `pid` is gone: killed and reaped, not even a zombie.
 fn gone(pid: &str) -> bool {

@@ -408,6 +408,19 @@ pub fn unchunk(head: &str, body: &str) -> String {
     out
 }
 
+/// Whether `done` became true within `limit`, polled without sleeping: for a condition the
+/// server gives no signal of (a file written, a process gone).
+pub fn within(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
 /// Peak resident memory of process `pid` (`VmHWM`), in KiB.
 pub fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
