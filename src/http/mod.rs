@@ -102,6 +102,31 @@ pub const fn alphanumeric_and(extra: &[u8]) -> [bool; 256] {
     table
 }
 
+/// The value of header `name`, several field lines joined by `, ` (RFC 9110 §5.3).
+/// Empty or whitespace-only counts as absent: it states no preference.
+pub fn header_list(
+    headers: &http::HeaderMap,
+    name: &http::HeaderName,
+) -> Option<http::HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut joined: Option<Vec<u8>> = None;
+    for v in values {
+        let buf = joined.get_or_insert_with(|| first.as_bytes().to_vec());
+        buf.extend_from_slice(b", ");
+        buf.extend_from_slice(v.as_bytes());
+    }
+    let value = match joined {
+        None => first.clone(),
+        Some(buf) => http::HeaderValue::from_bytes(&buf).ok()?,
+    };
+    if value.as_bytes().iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// `1*DIGIT`: digits only, at least one, leading zeros allowed, nothing past `u64::MAX`.

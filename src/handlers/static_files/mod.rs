@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use self::cache::{Answer, CACHED_FILE_MAX, Cache, Cached, HotFile, Turn};
 use self::listing::Listed;
@@ -74,6 +74,7 @@ use self::resolve::{Outcome, Reopened};
 use crate::body::ResponseBody;
 use crate::body::prepared::{FieldForm, SameFile};
 use crate::http::encode;
+use crate::http::header_list;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
 
@@ -571,28 +572,6 @@ fn decoded_path<S: AsRef<str>>(segments: &[S], trailing_slash: bool) -> String {
         out.push('/');
     }
     out
-}
-
-/// The value of header `name`, several field lines joined by `, ` (RFC 9110 §5.3).
-/// Empty or whitespace-only counts as absent: it states no preference.
-fn header_list(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    let mut joined: Option<Vec<u8>> = None;
-    for v in values {
-        let buf = joined.get_or_insert_with(|| first.as_bytes().to_vec());
-        buf.extend_from_slice(b", ");
-        buf.extend_from_slice(v.as_bytes());
-    }
-    let value = match joined {
-        None => first.clone(),
-        Some(buf) => HeaderValue::from_bytes(&buf).ok()?,
-    };
-    if value.as_bytes().iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(value)
-    }
 }
 
 /// Whether `method` asks for a body (GET) rather than only headers (HEAD).

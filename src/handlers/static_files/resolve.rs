@@ -31,9 +31,10 @@ use super::cache::{CACHED_FILE_MAX, Cache, Identity};
 use super::listing::{self, Listed};
 use super::suggest::Suggestable;
 use super::variants::{self, Choice, Negotiated, Variants};
-use super::{StaticOptions, decoded_path, directory_location, header_list, suggest, wants_body};
+use super::{StaticOptions, decoded_path, directory_location, suggest, wants_body};
 use crate::http::accept;
 use crate::http::accept::encoding::coding_quality;
+use crate::http::header_list;
 use crate::http::mime;
 use crate::http::target::NormalPath;
 use crate::problem::Problem;
@@ -341,16 +342,10 @@ fn precompressed(job: &Job, entry: &Entry, name: &str) -> Option<(Entry, Negotia
         return None;
     }
     let accept = job.accept_encoding.as_ref().map(HeaderValue::as_bytes);
-    let mut ranked: Vec<(u16, usize)> = CODINGS
-        .iter()
-        .enumerate()
-        .map(|(i, (coding, _))| (coding_quality(accept, coding), i))
-        .filter(|&(q, _)| q > 0)
-        .collect();
-    // Highest quality first; among equals, the order of `CODINGS`.
-    ranked.sort_by_key(|&(q, i)| (std::cmp::Reverse(q), i));
+    let names = CODINGS.map(|(coding, _)| coding);
+    let ranked = crate::http::accept::encoding::ranked(accept, &names);
     let dir = entry.path.parent()?;
-    ranked.into_iter().find_map(|(_, i)| {
+    ranked.into_iter().find_map(|i| {
         let (coding, suffix) = CODINGS[i];
         let sibling = lookup(&job.opts, dir, &format!("{name}{suffix}")).ok()?;
         sibling.meta.is_file().then(|| {

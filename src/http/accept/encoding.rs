@@ -1,7 +1,8 @@
 //! `Accept-Encoding` (RFC 9110 §12.5.3): which content coding a client takes, by q-value.
 //!
-//! Only for choosing among codings the server has ready (a file's precompressed siblings);
-//! `identity` is always acceptable here, since the caller falls back to it.
+//! Only for choosing among codings the server has ready (a file's precompressed siblings, or
+//! the codecs a route compresses with); `identity` is always acceptable here, since the
+//! caller falls back to it.
 
 use super::{Cursor, ListElements, Quality, parse_weight};
 
@@ -31,6 +32,19 @@ pub fn coding_quality(accept_encoding: Option<&[u8]>, coding: &str) -> Quality {
     named.or(any).unwrap_or(0)
 }
 
+/// The positions in `codings` of those `accept_encoding` takes (quality above 0), best
+/// first; among equal qualities, in the order of `codings` (the server's preference).
+pub fn ranked(accept_encoding: Option<&[u8]>, codings: &[&str]) -> Vec<usize> {
+    let mut ranked: Vec<(Quality, usize)> = codings
+        .iter()
+        .enumerate()
+        .map(|(i, coding)| (coding_quality(accept_encoding, coding), i))
+        .filter(|&(q, _)| q > 0)
+        .collect();
+    ranked.sort_by_key(|&(q, i)| (std::cmp::Reverse(q), i));
+    ranked.into_iter().map(|(_, i)| i).collect()
+}
+
 /// One `codings [ weight ]` element; `None` when malformed.
 fn parse_coding(element: &[u8]) -> Option<(&[u8], Quality)> {
     let mut c = Cursor::new(element);
@@ -43,7 +57,7 @@ fn parse_coding(element: &[u8]) -> Option<(&[u8], Quality)> {
 
 #[cfg(test)]
 mod tests {
-    use super::coding_quality;
+    use super::{coding_quality, ranked};
 
     fn q(header: &str, coding: &str) -> u16 {
         coding_quality(Some(header.as_bytes()), coding)
@@ -62,6 +76,19 @@ mod tests {
         assert_eq!(q("*;q=0.3, br;q=0", "gzip"), 300);
         assert_eq!(coding_quality(None, "gzip"), 0);
         assert_eq!(q("", "gzip"), 0);
+    }
+
+    #[test]
+    fn codings_ranked_by_weight_then_by_the_servers_order() {
+        let ours = ["zstd", "br", "gzip"];
+        let rank = |header: &str| ranked(Some(header.as_bytes()), &ours);
+        assert_eq!(rank("gzip, br, zstd"), [0, 1, 2]);
+        assert_eq!(rank("gzip;q=1, br;q=0.5, zstd;q=0.2"), [2, 1, 0]);
+        assert_eq!(rank("gzip, deflate"), [2]);
+        assert_eq!(rank("*;q=0.5, gzip"), [2, 0, 1]);
+        assert_eq!(rank("identity"), [0usize; 0]);
+        assert_eq!(rank("zstd;q=0, *"), [1, 2]);
+        assert!(ranked(None, &ours).is_empty());
     }
 
     #[test]
