@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// Accept-Encoding takes it (nginx's gzip_static).
     #[arg(long)]
     pub precompressed: bool,
+    /// Compress text-like answers (HTML, CSS, JavaScript, JSON, SVG, ...) with zstd, br or
+    /// gzip for clients whose Accept-Encoding takes one, on every route without its own
+    /// `compress` (nginx's gzip, Caddy's encode).
+    #[arg(long)]
+    pub compress: bool,
     /// Threads answering requests [default: one per core]. With 1, usher runs on a single
     /// thread with no cross-thread scheduling at all.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]

@@ -5,6 +5,7 @@
 //! HTTP/1.1 writer can see file ranges and send them zero-copy (`sendfile`) instead of
 //! reading them into memory; HTTP/2 polls the same ranges as frames.
 
+pub mod compressed;
 pub mod file;
 pub mod open_file;
 pub mod prepared;

@@ -186,6 +186,11 @@ impl Prepared {
         self.same_file = None;
     }
 
+    /// The fields rendered ahead, as a map.
+    pub fn fields(&self) -> &HeaderMap {
+        self.fields.map()
+    }
+
     /// The fields, and the body as a plain one.
     pub fn into_parts(self) -> (Arc<RenderedFields>, ResponseBody) {
         let body = match self.content {

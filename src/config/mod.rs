@@ -41,6 +41,8 @@ pub struct Config {
     pub file_flags: FileFlags,
     /// Where each answered request is logged, if anywhere (`access-log`, `--access-log`).
     pub access_log: Option<crate::server::access_log::Target>,
+    /// `--compress`: routes without a `compress` of their own compress with every coding.
+    pub compress: bool,
 }
 
 /// The command line's file-serving flags; each one set overrides the file's setting.
@@ -120,13 +122,15 @@ impl Config {
             source: None,
             file_flags: FileFlags::default(),
             access_log: None,
+            compress: false,
         })
     }
 
     /// The configuration from `args.config`, with command-line flags overriding the file
     /// (CLI > file > default): `--listen`, `--workers`, `--grace-period`, and the file flags
-    /// (`--show-hidden`, `--follow-symlinks`, `--lenient-accept`, `--no-listing`) for every
-    /// files route.
+    /// (`--show-hidden`, `--follow-symlinks`, `--lenient-accept`, `--no-listing`,
+    /// `--precompressed`) for every files route, and `--compress` for every route without
+    /// its own `compress`.
     pub fn from_file_args(path: &Path, args: &ServeArgs) -> Result<Config, ConfigError> {
         if args.root.is_some() {
             return Err(ConfigError::RootWithConfig);
@@ -145,6 +149,7 @@ impl Config {
             source: Some(path.to_path_buf()),
             file_flags: FileFlags::default(),
             access_log: file.access_log,
+            compress: false,
         };
         config.apply_flags(args);
         Ok(config)
@@ -173,6 +178,7 @@ impl Config {
             precompressed: args.precompressed,
         };
         self.file_flags.apply(&mut self.files);
+        self.compress |= args.compress;
         if let Some(grace) = args.grace_period {
             self.grace_period = grace;
         }

@@ -93,6 +93,8 @@ pub struct Routes {
     cgi: ByRoute<Cgi>,
     fastcgi: ByRoute<FastCgi>,
     proxies: ByRoute<Proxy>,
+    /// `--compress`: how routes without a `compress` of their own compress.
+    compress: Option<crate::handlers::policy::compress::Compress>,
 }
 
 /// Responders by route address.
@@ -222,7 +224,15 @@ impl Routes {
             cgi,
             fastcgi,
             proxies,
+            compress: config
+                .compress
+                .then(crate::handlers::policy::compress::Compress::all),
         })
+    }
+
+    /// How a route without a `compress` of its own compresses (`--compress`).
+    pub(super) fn compress(&self) -> Option<&crate::handlers::policy::compress::Compress> {
+        self.compress.as_ref()
     }
 }
 

@@ -122,7 +122,7 @@ where
         routed
             .route
             .policy
-            .after(&parts, &routed.path, &mut response);
+            .after(&parts, &routed.path, &mut response, routes.compress());
         if !answers_alike(routed.route) {
             crate::body::prepared::forget_freshness(&mut response);
         }

@@ -5,6 +5,7 @@ mod access_log;
 mod cache;
 mod cgi;
 mod cli;
+mod compress;
 mod config;
 mod dirs;
 mod errors;

@@ -255,6 +255,7 @@ fn build_route(
         security_headers: raw.security_headers,
         auth: raw.auth,
         errors: raw.errors,
+        compress: raw.compress,
     };
     let policy = route_policy(keys, base, errors);
     // A preflight for a method the route does not take finds no route to answer it: a

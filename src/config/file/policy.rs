@@ -9,6 +9,7 @@
 //! security-headers = "basic"                          # or "strict"
 //! auth = { realm = "staff", users = { alice = "$2b$12$...", bob = "$argon2id$v=19$..." } }
 //! errors = { 404 = "errors/404.html", 500 = "errors/500.html" }
+//! compress = true                                     # or ["zstd", "br", "gzip"], or false
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,10 +22,14 @@ use toml::Spanned;
 
 use super::build::{methods, resolve};
 use super::diagnostic::Diagnostic;
-use super::raw::{HeaderEntry, HeaderTable, RawAuth, RawCors, RawHeaderRule, SecurityHeaders};
+use super::raw::{
+    HeaderEntry, HeaderTable, RawAuth, RawCompress, RawCors, RawHeaderRule, SecurityHeaders,
+};
+use crate::body::compressed::Coding;
 use crate::cli::parse_duration;
 use crate::handlers::policy::RoutePolicy;
 use crate::handlers::policy::auth::{BasicAuth, PasswordHash};
+use crate::handlers::policy::compress::Compress;
 use crate::handlers::policy::cors::{AllowedHeaders, AllowedOrigins, Cors, parse_origin};
 use crate::handlers::policy::headers::{
     HeaderOps, HeaderRule, SecurityPreset, SegmentGlob, is_framing,
@@ -42,6 +47,7 @@ pub(super) struct PolicyKeys {
     pub security_headers: Option<Spanned<SecurityHeaders>>,
     pub auth: Option<Spanned<RawAuth>>,
     pub errors: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub compress: Option<Spanned<RawCompress>>,
 }
 
 pub(super) fn route_policy(
@@ -79,6 +85,7 @@ pub(super) fn route_policy(
         SecurityHeaders::Strict => SecurityPreset::Strict,
     });
     policy.auth = keys.auth.and_then(|a| auth(a, errors));
+    policy.compress = keys.compress.and_then(|c| compress(c, errors));
     for (status, page) in keys.errors.unwrap_or_default() {
         let code = status
             .get_ref()
@@ -108,6 +115,44 @@ pub(super) fn route_policy(
             .push((code, resolve(base, page.get_ref())));
     }
     policy
+}
+
+/// `compress = ...`: every coding, none (which `--compress` does not override), or those
+/// listed, preferred in that order.
+fn compress(raw: Spanned<RawCompress>, errors: &mut Vec<Diagnostic>) -> Option<Compress> {
+    let span = raw.span();
+    match raw.into_inner() {
+        RawCompress::On(true) => Some(Compress::all()),
+        RawCompress::On(false) => Some(Compress::off()),
+        RawCompress::Codings(names) if names.is_empty() => {
+            errors.push(
+                Diagnostic::new(span, "an empty list compresses nothing").help(
+                    "list codings, such as [\"zstd\", \"gzip\"], or write `compress = false`",
+                ),
+            );
+            None
+        }
+        RawCompress::Codings(names) => {
+            let before = errors.len();
+            let codings: Vec<Coding> = names
+                .into_iter()
+                .filter_map(|name| {
+                    let coding = Coding::from_name(name.get_ref());
+                    if coding.is_none() {
+                        errors.push(
+                            Diagnostic::new(
+                                name.span(),
+                                format!("usher cannot compress with {:?}", name.get_ref()),
+                            )
+                            .help("the codings are \"zstd\", \"br\" and \"gzip\""),
+                        );
+                    }
+                    coding
+                })
+                .collect();
+            (errors.len() == before).then(|| Compress::new(codings))?
+        }
+    }
 }
 
 /// `headers = { ... }`: `set`, `add` and `remove`, and any other key a field to set.

@@ -66,6 +66,40 @@ pub(super) struct RawRoute {
     pub security_headers: Option<Spanned<SecurityHeaders>>,
     pub auth: Option<Spanned<RawAuth>>,
     pub errors: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub compress: Option<Spanned<RawCompress>>,
+}
+
+/// `compress = true`, `false`, or a list of codings (`["zstd", "gzip"]`).
+#[derive(Debug)]
+pub(super) enum RawCompress {
+    On(bool),
+    Codings(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawCompress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawCompress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false, or a list of codings such as [\"zstd\", \"gzip\"]")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawCompress, E> {
+                Ok(RawCompress::On(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawCompress, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    list.push(item);
+                }
+                Ok(RawCompress::Codings(list))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// A table of header names (or `set`/`add`/`remove`) to entries.

@@ -14,13 +14,17 @@
 //!    2. the route's `headers` (set, add, remove), then each matching header rule's, so a
 //!       rule for `*.js` overrides the route; `Cache-Control` only below 400 and when the
 //!       responder set none (see `headers`);
-//!    3. the CORS fields of an actual response.
+//!    3. the CORS fields of an actual response;
+//!    4. `compress`: a text-like answer compressed for a client that takes a coding (see
+//!       `compress`), last, so that the fields it reads (`Cache-Control: no-transform`)
+//!       and changes (`ETag`, `Vary`) are the answer's final ones.
 //!
 //! [`RoutePolicy::error_page`] names the custom page for an error status; the server serves
 //! it to clients that prefer HTML. [`RoutePolicy::explain`] describes all of this for
 //! `usher explain`, without checking a password.
 
 pub mod auth;
+pub mod compress;
 pub mod cors;
 pub mod headers;
 
@@ -34,6 +38,7 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
 use self::auth::{BasicAuth, Verdict};
+use self::compress::Compress;
 use self::cors::{Cors, Preflight};
 use self::headers::{HeaderOps, HeaderRule, SecurityPreset, add_vary, config_caching};
 use crate::body::ResponseBody;
@@ -55,6 +60,8 @@ pub struct RoutePolicy {
     pub auth: Option<BasicAuth>,
     /// Custom error pages by status, resolved paths.
     pub error_pages: Vec<(StatusCode, PathBuf)>,
+    /// Answers compressed on the way out.
+    pub compress: Option<Compress>,
 }
 
 /// What [`RoutePolicy::before`] decided.
@@ -123,8 +130,23 @@ impl RoutePolicy {
         Flow::Respond(Box::new(res))
     }
 
-    /// Run on the answer to `req` for `path` (normalised), whoever produced it.
-    pub fn after(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
+    /// Run on the answer to `req` for `path` (normalised), whoever produced it; `compress`
+    /// is the server's (`--compress`), for a route that says nothing of its own.
+    pub fn after(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+        res: &mut Response<ResponseBody>,
+        compress: Option<&Compress>,
+    ) {
+        self.change_fields(req, path, res);
+        if let Some(compress) = self.compress.as_ref().or(compress) {
+            compress.apply(req, res);
+        }
+    }
+
+    /// Steps 1 to 3 of [`RoutePolicy::after`].
+    fn change_fields(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
         if self.security.is_none()
             && self.headers.is_empty()
             && self.rules.is_empty()
@@ -187,6 +209,9 @@ impl RoutePolicy {
                 "header rule {:?} matches {last:?}",
                 rule.glob.as_str()
             ));
+        }
+        if let Some(compress) = &self.compress {
+            lines.push(compress.explain(&req.headers));
         }
         lines
     }

@@ -259,7 +259,7 @@ fn every_error_message() {
             "3:1: unknown field `index`, expected one of `hosts`, `root`, `route`",
         ]),
         (route("path = \"/\"\nupstream = { to = \"x\" }"), vec![
-            "5:1: unknown field `upstream`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+            "5:1: unknown field `upstream`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`, `compress`",
         ]),
         (route("path = \"/\"\ncgi = { program = \"/x\", dir = \"d\" }"), vec![
             "5:31: `program` and `dir` cannot both be set",
@@ -303,6 +303,15 @@ fn every_error_message() {
         ("[[site]]\nroot = 5\n".into(), vec!["2:8: invalid type: integer `5`, expected a string"]),
         (route("path = \"/\"\nfiles = { symlinks = \"never\" }"), vec![
             "5:22: unknown variant `never`, expected `within-root` or `follow`",
+        ]),
+        // compress.
+        (route("path = \"/\"\nfiles = {}\ncompress = [\"gzip\", \"deflate\", \"lzma\"]"), vec![
+            "6:21: usher cannot compress with \"deflate\"",
+            "6:32: usher cannot compress with \"lzma\"",
+        ]),
+        (route("path = \"/\"\nfiles = {}\ncompress = []"), vec!["6:12: an empty list compresses nothing"]),
+        (route("path = \"/\"\nfiles = {}\ncompress = \"gzip\""), vec![
+            "6:12: invalid type: string \"gzip\", expected true, false, or a list of codings such as [\"zstd\", \"gzip\"]",
         ]),
         // The shape of `site`.
         ("[site]\nroot = \"p\"\n".into(), vec!["1:1: `site` must be an array of tables"]),
@@ -520,7 +529,7 @@ fn errors_are_collected_across_tables() {
             "2:11: workers = 0 is out of range",
             "4:8: invalid type: integer `1`, expected a string",
             "8:8: a path starts with `/` (prefix), `= /` (exact) or is a glob such as `*.php`",
-            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`",
+            "11:1: unknown field `file`, expected one of `path`, `methods`, `headers`, `files`, `redirect`, `cgi`, `fastcgi`, `proxy`, `rewrite`, `header-rules`, `cache-control`, `cors`, `security-headers`, `auth`, `errors`, `compress`",
         ]
     );
     let d = diagnostics(source);

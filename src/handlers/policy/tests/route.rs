@@ -69,6 +69,7 @@ fn policy() -> RoutePolicy {
                 PathBuf::from("/srv/errors/500.html"),
             ),
         ],
+        compress: None,
     }
 }
 
@@ -80,7 +81,7 @@ fn after(p: &RoutePolicy, status: u16, path: &str, origin: Option<&str>) -> Resp
     *res.status_mut() = StatusCode::from_u16(status).unwrap();
     res.headers_mut()
         .insert("x-powered-by", HeaderValue::from_static("x"));
-    p.after(&req, &normalise(path).unwrap(), &mut res);
+    p.after(&req, &normalise(path).unwrap(), &mut res, None);
     res
 }
 
@@ -145,7 +146,7 @@ fn errors_keep_their_caching_but_get_the_rest() {
     let mut res = Response::new(ResponseBody::Empty);
     res.headers_mut()
         .insert("cache-control", HeaderValue::from_static("no-cache"));
-    p.after(&req, &normalise("/settings").unwrap(), &mut res);
+    p.after(&req, &normalise("/settings").unwrap(), &mut res, None);
     assert_eq!(field(&res, "cache-control"), "no-cache");
 }
 

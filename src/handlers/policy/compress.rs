@@ -1,0 +1,383 @@
+//! A route's `compress`: answers of text-like types compressed for clients that take a
+//! coding (RFC 9110 §8.4 and §12.5.3), from any responder: files, CGI, FastCGI, proxies.
+//!
+//! An answer is compressed when all of these hold, as nginx's `gzip` and Caddy's `encode`
+//! decide:
+//! - its type is text-like ([`compressible_type`]): `text/*`, JSON, XML, JavaScript, SVG,
+//!   WebAssembly, and uncompressed font and icon formats; images, video and archives are
+//!   compressed already;
+//! - it has content: not a HEAD's (whose fields are the GET's, compressed), 204, 206 (a
+//!   range is of the identity bytes) or 304, nor any other 1xx–3xx but 200–203;
+//! - it is at least [`MIN_LENGTH`] bytes, when its length is known;
+//! - it has no `Content-Encoding` (a precompressed file, a program's own gzip) and its
+//!   `Cache-Control` has no `no-transform` (RFC 9111 §5.2.2.6);
+//! - the request's `Accept-Encoding` takes one of the route's codings (the best by weight,
+//!   then by the route's order).
+//!
+//! Every answer that would be compressed but for `Accept-Encoding` says
+//! `Vary: Accept-Encoding` (RFC 9110 §12.5.5), so a cache keeps both forms apart. A
+//! compressed answer has no `Content-Length` (it is sent chunked, or framed by HTTP/2) and no
+//! `Accept-Ranges`, and its strong `ETag` becomes weak (RFC 9110 §8.8.1: the bytes differ,
+//! the content is the same), as nginx does: `If-None-Match` still matches it (weak
+//! comparison, §13.1.2), and `If-Range` never does (strong comparison), so a range request
+//! after a compressed answer gets the whole identity answer rather than a wrong slice.
+
+use http::header::{
+    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG,
+};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body::Body as _;
+
+use super::headers::add_vary;
+use crate::body::ResponseBody;
+use crate::body::compressed::{Coding, Compressed};
+
+/// Answers shorter than this (512 bytes, Caddy's default) are sent as they are: a compressed
+/// stream's own framing eats most of what it could save.
+pub const MIN_LENGTH: u64 = 512;
+
+/// The codings a route compresses with, in its order of preference; none for a route that
+/// says `compress = false`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compress {
+    codings: Vec<Coding>,
+}
+
+/// What to do with one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing: the answer does not depend on `Accept-Encoding`.
+    Leave,
+    /// Add `Vary: Accept-Encoding` only: it would be compressed for another client.
+    Vary,
+    /// Compress it with this coding.
+    Encode(Coding),
+}
+
+impl Compress {
+    /// Compress with `codings`, preferred in that order (duplicates dropped); `None` when
+    /// there are none.
+    pub fn new(codings: impl IntoIterator<Item = Coding>) -> Option<Self> {
+        let mut list = Vec::new();
+        for coding in codings {
+            if !list.contains(&coding) {
+                list.push(coding);
+            }
+        }
+        (!list.is_empty()).then_some(Compress { codings: list })
+    }
+
+    /// No coding: the route's answers are sent as they are.
+    pub fn off() -> Self {
+        Compress {
+            codings: Vec::new(),
+        }
+    }
+
+    /// Every coding usher has ([`Coding::ALL`]).
+    pub fn all() -> Self {
+        Compress {
+            codings: Coding::ALL.to_vec(),
+        }
+    }
+
+    /// The codings, in order of preference.
+    pub fn codings(&self) -> &[Coding] {
+        &self.codings
+    }
+
+    /// One line for `usher explain`: the codings, and the one this request's
+    /// `Accept-Encoding` would get for a text-like answer.
+    pub fn explain(&self, req_fields: &HeaderMap) -> String {
+        if self.codings.is_empty() {
+            return "compress: off".to_owned();
+        }
+        let names = self.codings.iter().map(|c| c.name()).collect::<Vec<_>>();
+        let text = HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("text/html"))]);
+        let chosen = match self.plan(req_fields, StatusCode::OK, &text, None) {
+            Plan::Encode(coding) => format!("this request's text answers in {}", coding.name()),
+            _ => "this request's Accept-Encoding takes none of them".to_owned(),
+        };
+        format!(
+            "compress: {} for text-like answers; {chosen}",
+            names.join(", ")
+        )
+    }
+
+    /// What to do with an answer of `status` and `fields`, `length` bytes long when known,
+    /// to a request with `req_fields`.
+    pub fn plan(
+        &self,
+        req_fields: &HeaderMap,
+        status: StatusCode,
+        fields: &HeaderMap,
+        length: Option<u64>,
+    ) -> Plan {
+        if self.codings.is_empty() {
+            return Plan::Leave;
+        }
+        let has_content = matches!(status.as_u16(), 200..=203 | 400..=599);
+        let type_fits = fields
+            .get(CONTENT_TYPE)
+            .and_then(|t| t.to_str().ok())
+            .is_some_and(compressible_type);
+        let no_transform = fields
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .flat_map(|v| crate::http::list_elements(v.as_bytes()))
+            .any(|d| d.eq_ignore_ascii_case(b"no-transform"));
+        if !has_content
+            || !type_fits
+            || no_transform
+            || fields.contains_key(CONTENT_ENCODING)
+            || fields.contains_key(CONTENT_RANGE)
+            || length.is_some_and(|n| n < MIN_LENGTH)
+        {
+            return Plan::Leave;
+        }
+        let accept = crate::http::header_list(req_fields, &ACCEPT_ENCODING);
+        let names = self.codings.iter().map(|c| c.name()).collect::<Vec<_>>();
+        let ranked =
+            crate::http::accept::encoding::ranked(accept.as_ref().map(|a| a.as_bytes()), &names);
+        match ranked.first() {
+            Some(&best) => Plan::Encode(self.codings[best]),
+            None => Plan::Vary,
+        }
+    }
+
+    /// Compress `res`, the answer to `req`, if [`Compress::plan`] says so, and set its fields.
+    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>) {
+        if req.method == Method::CONNECT {
+            return;
+        }
+        let is_head = req.method == Method::HEAD;
+        // A prepared answer (a cached file's) keeps its fields rendered, and so its place in
+        // the express lane, unless they change: read them where they are.
+        let body_length = (!is_head).then(|| res.body().size_hint().exact()).flatten();
+        let plan = match res.body() {
+            ResponseBody::Prepared(prepared) if res.headers().is_empty() => {
+                let fields = prepared.fields();
+                let length = declared_length(fields).or(body_length);
+                self.plan(&req.headers, res.status(), fields, length)
+            }
+            _ => {
+                crate::body::prepared::thaw(res);
+                let length = declared_length(res.headers()).or(body_length);
+                self.plan(&req.headers, res.status(), res.headers(), length)
+            }
+        };
+        if plan != Plan::Leave {
+            crate::body::prepared::thaw(res);
+        }
+        let coding = match plan {
+            Plan::Leave => return,
+            Plan::Vary => {
+                add_vary(res.headers_mut(), "Accept-Encoding");
+                return;
+            }
+            Plan::Encode(coding) => coding,
+        };
+        let body = if is_head {
+            // The fields a GET would get, no content, and no length: a GET's is unknown.
+            Compressed::nothing()
+        } else {
+            let body = std::mem::replace(res.body_mut(), ResponseBody::Empty);
+            match Compressed::new(body, coding) {
+                Ok(compressed) => compressed,
+                Err((body, e)) => {
+                    // The encoder could not start (zstd's context allocation): send as is.
+                    *res.body_mut() = body;
+                    tracing::warn!("could not start a {} encoder: {e}", coding.name());
+                    return;
+                }
+            }
+        };
+        *res.body_mut() = ResponseBody::stream(body);
+        let fields = res.headers_mut();
+        fields.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.name()));
+        fields.remove(CONTENT_LENGTH);
+        fields.remove(ACCEPT_RANGES);
+        add_vary(fields, "Accept-Encoding");
+        if let Some(etag) = fields.get(ETAG)
+            && !etag.as_bytes().starts_with(b"W/")
+        {
+            let mut weak = b"W/".to_vec();
+            weak.extend_from_slice(etag.as_bytes());
+            if let Ok(weak) = HeaderValue::from_bytes(&weak) {
+                fields.insert(ETAG, weak);
+            }
+        }
+    }
+}
+
+/// The length `fields` state (`Content-Length`: a HEAD's, a program's). Otherwise the
+/// caller asks the body, unless it answers a HEAD (its body may be empty or the GET's).
+fn declared_length(fields: &HeaderMap) -> Option<u64> {
+    fields
+        .get(CONTENT_LENGTH)
+        .and_then(|v| crate::http::parse_decimal(v.as_bytes()))
+}
+
+/// Whether content of `content_type` (a `Content-Type` value) is worth compressing: text and
+/// the structured formats written as text, and the uncompressed binary formats fonts and
+/// icons come in.
+pub fn compressible_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let (kind, subtype) = (kind.to_ascii_lowercase(), subtype.to_ascii_lowercase());
+    if kind == "text" {
+        return true;
+    }
+    // RFC 6839: `+json` and `+xml` name a JSON or XML text whatever it describes.
+    if subtype.ends_with("+json") || subtype.ends_with("+xml") {
+        return true;
+    }
+    matches!(
+        (kind.as_str(), subtype.as_str()),
+        (
+            "application",
+            "json"
+                | "javascript"
+                | "x-javascript"
+                | "ecmascript"
+                | "xml"
+                | "wasm"
+                | "x-ndjson"
+                | "yaml"
+                | "x-yaml"
+                | "toml"
+                | "graphql"
+                | "x-sh"
+                | "x-tex"
+                | "rtf"
+                | "postscript"
+                | "vnd.ms-fontobject"
+                | "x-font-ttf"
+                | "x-font-otf"
+        ) | ("font", "ttf" | "otf" | "collection")
+            | (
+                "image",
+                "bmp" | "x-icon" | "vnd.microsoft.icon" | "x-ms-bmp"
+            )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn plan(accept: &str, status: u16, answer: &[(&str, &str)], length: Option<u64>) -> Plan {
+        let req = fields(&[("accept-encoding", accept)]);
+        let status = StatusCode::from_u16(status).unwrap();
+        Compress::all().plan(&req, status, &fields(answer), length)
+    }
+
+    const HTML: [(&str, &str); 1] = [("content-type", "text/html; charset=utf-8")];
+
+    #[test]
+    fn text_for_a_client_that_takes_a_coding_is_compressed_with_the_best() {
+        assert_eq!(
+            plan("gzip", 200, &HTML, Some(4096)),
+            Plan::Encode(Coding::Gzip)
+        );
+        assert_eq!(
+            plan("gzip, br, zstd", 200, &HTML, None),
+            Plan::Encode(Coding::Zstd)
+        );
+        assert_eq!(
+            plan("gzip, br;q=0.9", 200, &HTML, None),
+            Plan::Encode(Coding::Gzip)
+        );
+        assert_eq!(plan("*", 404, &HTML, None), Plan::Encode(Coding::Zstd));
+        // A route's own order decides among equals.
+        let gzip_first = Compress::new([Coding::Gzip, Coding::Br]).unwrap();
+        let req = fields(&[("accept-encoding", "br, gzip, zstd")]);
+        let planned = gzip_first.plan(&req, StatusCode::OK, &fields(&HTML), None);
+        assert_eq!(planned, Plan::Encode(Coding::Gzip));
+    }
+
+    #[test]
+    fn a_client_taking_none_of_the_codings_gets_vary_only() {
+        assert_eq!(plan("identity", 200, &HTML, Some(4096)), Plan::Vary);
+        assert_eq!(plan("deflate", 200, &HTML, Some(4096)), Plan::Vary);
+        assert_eq!(plan("gzip;q=0, *;q=0", 200, &HTML, Some(4096)), Plan::Vary);
+        let req = HeaderMap::new();
+        let planned = Compress::all().plan(&req, StatusCode::OK, &fields(&HTML), None);
+        assert_eq!(planned, Plan::Vary, "no Accept-Encoding at all");
+    }
+
+    #[test]
+    fn answers_without_content_or_already_coded_are_left() {
+        for status in [204, 206, 301, 304, 101] {
+            assert_eq!(plan("gzip", status, &HTML, None), Plan::Leave, "{status}");
+        }
+        assert_eq!(
+            plan("gzip", 200, &HTML, Some(511)),
+            Plan::Leave,
+            "too short"
+        );
+        assert_eq!(
+            plan("gzip", 200, &HTML, Some(512)),
+            Plan::Encode(Coding::Gzip)
+        );
+        let coded = [HTML[0], ("content-encoding", "gzip")];
+        assert_eq!(plan("gzip", 200, &coded, None), Plan::Leave);
+        let ranged = [HTML[0], ("content-range", "bytes 0-9/100")];
+        assert_eq!(plan("gzip", 200, &ranged, None), Plan::Leave);
+        let kept = [HTML[0], ("cache-control", "public, No-Transform")];
+        assert_eq!(plan("gzip", 200, &kept, None), Plan::Leave);
+        let untyped: [(&str, &str); 0] = [];
+        assert_eq!(plan("gzip", 200, &untyped, None), Plan::Leave);
+    }
+
+    #[test]
+    fn text_like_types_only() {
+        for t in [
+            "text/html",
+            "TEXT/CSS",
+            "text/plain; charset=utf-8",
+            "application/json",
+            "application/problem+json",
+            "application/javascript",
+            "image/svg+xml",
+            "application/wasm",
+            "application/atom+xml; charset=utf-8",
+            "font/ttf",
+            "image/x-icon",
+        ] {
+            assert!(compressible_type(t), "{t}");
+        }
+        for t in [
+            "image/png",
+            "image/jpeg",
+            "video/mp4",
+            "application/zip",
+            "application/gzip",
+            "font/woff2",
+            "application/octet-stream",
+            "text",
+            "",
+            "/",
+            ";text/html",
+            "application/json-seq-not",
+        ] {
+            assert!(!compressible_type(t), "{t}");
+        }
+    }
+}
