@@ -138,8 +138,11 @@ fn a_compressed_answer_says_what_changed() {
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     // Equal weights: usher's order, br before gzip.
     assert_eq!(head_value(&head, "content-encoding"), Some("br"));
-    assert_eq!(head_value(&head, "content-length"), None);
-    assert_eq!(head_value(&head, "transfer-encoding"), Some("chunked"));
+    // A page the file cache holds is compressed once, and sent whole, with its length.
+    assert_eq!(
+        head_value(&head, "content-length"),
+        Some(body.len().to_string().as_str())
+    );
     assert_eq!(head_value(&head, "accept-ranges"), None);
     assert_eq!(head_value(&head, "vary"), Some("Accept-Encoding"));
     assert_eq!(
@@ -192,6 +195,48 @@ fn a_compressed_answer_says_what_changed() {
         &format!("Range: bytes=0-9\r\nIf-Range: W/{strong}\r\n"),
     );
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+}
+
+/// A file too large for the file cache's memory is compressed as it is read, chunked; a
+/// page the cache holds is compressed once, and a change to it is seen as soon as without
+/// compression (the cache's bound, 1 s).
+#[test]
+fn large_files_stream_and_changed_pages_are_seen() {
+    let (p, dir) = serve();
+    let addr = p.addrs[0];
+    let large = page().repeat(40);
+    write(dir.path(), "large.html", &large);
+    let (head, body) = get(addr, "GET", "/large.html", "Accept-Encoding: zstd\r\n");
+    assert_eq!(
+        head_value(&head, "content-encoding"),
+        Some("zstd"),
+        "{head}"
+    );
+    assert_eq!(
+        head_value(&head, "transfer-encoding"),
+        Some("chunked"),
+        "{head}"
+    );
+    assert_eq!(decode("zstd", &body), large.as_bytes());
+
+    let gzip = "Accept-Encoding: gzip\r\n";
+    for _ in 0..2 {
+        let (_, body) = get(addr, "GET", "/page.html", gzip);
+        assert_eq!(decode("gzip", &body), page().as_bytes());
+    }
+    let changed = page().replace("worth", "WORTH");
+    write(dir.path(), "page.html", &changed);
+    let seen = crate::support::within(std::time::Duration::from_secs(5), || {
+        let (_, body) = get(addr, "GET", "/page.html", gzip);
+        decode("gzip", &body) == changed.as_bytes()
+    });
+    assert!(seen, "the changed page never came");
+    // And it stays: the answers the file cache makes from now on, compressed once.
+    for _ in 0..3 {
+        let (head, body) = get(addr, "GET", "/page.html", gzip);
+        assert!(decode("gzip", &body) == changed.as_bytes(), "a stale page");
+        assert!(head_value(&head, "content-length").is_some(), "{head}");
+    }
 }
 
 /// Weights decide, a refused coding is never sent, and what is not worth compressing (an

@@ -30,6 +30,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body::Body as _;
 
+use super::compressed_cache;
 use super::headers::add_vary;
 use crate::body::ResponseBody;
 use crate::body::compressed::{Coding, Compressed};
@@ -148,7 +149,9 @@ impl Compress {
     }
 
     /// Compress `res`, the answer to `req`, if [`Compress::plan`] says so, and set its fields.
-    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>) {
+    /// `cached`: its bytes are the file cache's, the same for every answer, so their
+    /// compressed form is kept ([`super::compressed_cache`]).
+    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>, cached: bool) {
         if req.method == Method::CONNECT {
             return;
         }
@@ -181,11 +184,19 @@ impl Compress {
         };
         let body = if is_head {
             // The fields a GET would get, no content, and no length: a GET's is unknown.
-            Compressed::nothing()
+            ResponseBody::stream(Compressed::nothing())
+        } else if let Some(kept) = match res.body() {
+            ResponseBody::Full(Some(bytes)) if cached => {
+                compressed_cache::compressed(bytes, coding)
+            }
+            _ => None,
+        } {
+            // Whole, so with a length.
+            ResponseBody::full(kept)
         } else {
             let body = std::mem::replace(res.body_mut(), ResponseBody::Empty);
             match Compressed::new(body, coding) {
-                Ok(compressed) => compressed,
+                Ok(compressed) => ResponseBody::stream(compressed),
                 Err((body, e)) => {
                     // The encoder could not start (zstd's context allocation): send as is.
                     *res.body_mut() = body;
@@ -194,7 +205,7 @@ impl Compress {
                 }
             }
         };
-        *res.body_mut() = ResponseBody::stream(body);
+        *res.body_mut() = body;
         let fields = res.headers_mut();
         fields.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.name()));
         fields.remove(CONTENT_LENGTH);

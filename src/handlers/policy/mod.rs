@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod compress;
+pub mod compressed_cache;
 pub mod cors;
 pub mod headers;
 
@@ -139,9 +140,12 @@ impl RoutePolicy {
         res: &mut Response<ResponseBody>,
         compress: Option<&Compress>,
     ) {
+        // Before the fields change: a prepared answer is the file cache's (or a remembered
+        // problem's), whose bytes stay the same from answer to answer.
+        let cached = matches!(res.body(), ResponseBody::Prepared(_));
         self.change_fields(req, path, res);
         if let Some(compress) = self.compress.as_ref().or(compress) {
-            compress.apply(req, res);
+            compress.apply(req, res, cached);
         }
     }
 
