@@ -22,10 +22,10 @@ usage: bench/compare.sh [options]
   --smoke           every row ~1 s, 1 round, 2 downloads: checks the script and the servers work
   --rounds N        rounds per row (default 3); the server order rotates each round
   --duration S      seconds per timed run, an integer (default 10)
-  --rows LIST       rows to run, comma-separated letters a-n (default all); k adds the scaling
+  --rows LIST       rows to run, comma-separated letters a-o (default all); k adds the scaling
                     section, which repeats the chosen rows a-j and n with all cores given to the server;
                     l is PHP through php-fpm (FastCGI), m a reverse proxy to an upstream nginx,
-                    both one core only
+                    o a 100 KiB page compressed with gzip on the fly, all three one core only
   --all-cores       run only the scaling section (all cores to the server)
   --servers LIST    servers to compare (default usher,nginx,lighttpd)
   --usher PATH      use this usher binary instead of running cargo build --release
@@ -43,7 +43,7 @@ EOF
 
 ROUNDS=3
 DURATION=10
-ROWS="a,b,c,d,e,f,g,h,i,j,k,l,m,n"
+ROWS="a,b,c,d,e,f,g,h,i,j,k,l,m,n,o"
 SERVERS="usher,nginx,lighttpd"
 USHER_BIN=""
 DOWNLOADS=5
@@ -100,11 +100,11 @@ log() { echo "$*" >&2; }
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer of seconds"
 [[ "$DOWNLOADS" =~ ^[1-9][0-9]*$ ]] || die "--downloads must be a positive integer"
 [[ "$PROXY_CONNS" =~ ^[1-9][0-9]*$ ]] || die "--proxy-conns must be a positive integer"
-[[ "$ROWS" =~ ^[a-n](,[a-n])*$ ]] || die "--rows must be letters a-n separated by commas"
+[[ "$ROWS" =~ ^[a-o](,[a-o])*$ ]] || die "--rows must be letters a-o separated by commas"
 [[ "$SERVERS" =~ ^(usher|nginx|lighttpd)(,(usher|nginx|lighttpd))*$ ]] \
   || die "--servers must name usher, nginx or lighttpd, separated by commas"
 if [ "$ALL_CORES_ONLY" = 1 ] && ! [[ "$ROWS" =~ [a-jn] ]]; then
-  die "--all-cores repeats rows a-j and n; rows l and m run on one core only"
+  die "--all-cores repeats rows a-j and n; rows l, m and o run on one core only"
 fi
 [[ -z "$FPM_CPUS" || "$FPM_CPUS" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
   || die "--fpm-cpus must be a CPU list such as 0, 1 or 0-1"
@@ -274,6 +274,14 @@ EOF
   for ((i = 1; i <= 1000; i++)); do
     printf 'entry %d\n' "$i" >"$ROOT/dir/entry-$(printf '%04d' "$i").txt"
   done
+  # Row o's page: about 100 KiB of HTML table rows, which gzip takes to about a seventh.
+  {
+    printf '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>rows</title></head><body><table>\n'
+    for ((i = 1; i <= 2300; i++)); do
+      printf '<tr><td>row %d </td><td>%08x</td></tr>\n' "$i" $((i * 2654435761 % 4294967296))
+    done
+    printf '</table></body></html>\n'
+  } >"$ROOT/page.html"
   # Row l's page: a few bytes that show PHP ran and saw the request.
   cat >"$ROOT/hello.php" <<'EOF'
 <?php echo "hello ", $_SERVER['REQUEST_URI'];
@@ -369,6 +377,8 @@ start_usher() {
     log_file="$WORK/run/usher-fastcgi.log"
     fill usher-fastcgi.toml.in "$conf" "ROOT=$ROOT" "SOCKET=$FPM_SOCK" "CONNS=$FPM_CHILDREN"
     cmd+=("${pin[@]}" "$USHER_BIN" run -c "$conf" --listen "127.0.0.1:$port")
+  elif [ "$MODE" = compress ]; then
+    cmd+=("${pin[@]}" "$USHER_BIN" serve "$ROOT" --listen "127.0.0.1:$port" --compress)
   elif [ "$MODE" = proxy ]; then
     log_file="$WORK/run/usher-proxy.log"
     conf="$WORK/run/usher-proxy.toml"
@@ -402,8 +412,12 @@ start_nginx() {
     fill nginx-proxy.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" \
       "RUN=$WORK/run" "PORT=$port" "UPSTREAM_PORT=$UPSTREAM_PORT"
   else
+    # Row o: gzip on the fly at usher's level (5), for the page's type.
+    local compress=""
+    [ "$MODE" != compress ] \
+      || compress="gzip on; gzip_types text/html; gzip_comp_level 5; gzip_min_length 512; gzip_vary on;"
     fill nginx.conf.in "$conf" "USER_LINE=$user_line" "WORKERS=$workers" "RUN=$WORK/run" \
-      "PORT=$port" "H2_PORT=$h2_port" "ROOT=$ROOT"
+      "PORT=$port" "H2_PORT=$h2_port" "ROOT=$ROOT" "COMPRESS=$compress"
   fi
   setsid "${pin[@]}" nginx -c "$conf" -p "$WORK/run" -g 'daemon off;' >>"$WORK/run/nginx.out" 2>&1 &
   PID[nginx]=$!
@@ -427,6 +441,15 @@ start_lighttpd() {
   else
     fill lighttpd.conf.in "$conf" "WORKERS=$workers" "RUN=$WORK/run" "PORT=$port" \
       "ROOT=$ROOT"
+    if [ "$MODE" = compress ]; then
+      # Row o: mod_deflate, gzip at usher's level (5), with its cache of compressed static
+      # files (lighttpd's own way to compress a file once, as usher keeps a cached page's).
+      mkdir -p "$WORK/run/deflate-cache"
+      printf '%s\n' 'server.modules += ("mod_deflate")' \
+        'deflate.mimetypes = ("text/html")' 'deflate.allowed-encodings = ("gzip")' \
+        'deflate.compression-level = 5' "deflate.cache-dir = \"$WORK/run/deflate-cache\"" \
+        >>"$conf"
+    fi
   fi
   setsid "${pin[@]}" lighttpd -D -f "$conf" >>"$WORK/run/lighttpd.out" 2>&1 &
   PID[lighttpd]=$!
@@ -674,6 +697,7 @@ describe_rows() {
     printf 'n\t1 MiB file, keep-alive, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
     printf 'l\tPHP page through php-fpm (FastCGI), %d conns (wrk)\treq/s\thigher\tµs/req\n' "$FCGI_CONNS"
     printf 'm\treverse proxy to an upstream nginx, 1 KiB, %d conns (wrk)\treq/s\thigher\tµs/req\n' "$PROXY_CONNS"
+    printf 'o\t100 KiB page, gzip on the fly, 64 conns (wrk)\treq/s\thigher\tµs/req\n'
   } >"$ROWS_META"
 }
 
@@ -749,6 +773,18 @@ run_wrk() {
 row_a() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx; }
 row_b() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 256 /1k.bin 2xx; }
 row_c() { precheck "$1" /100k.bin 200 102400 && run_wrk "$1" 64 /100k.bin 2xx; }
+# Row o: the page as gzip (checked: the coding named, the page whole once decoded).
+row_o() {
+  local coding
+  coding=$(curl -sS -o /dev/null -w '%header{content-encoding}' -H 'Accept-Encoding: gzip' \
+    "http://127.0.0.1:${PORT[$1]}/page.html" 2>&1) || true
+  if [ "$coding" != gzip ]; then
+    echo "GET /page.html with Accept-Encoding: gzip came as '${coding}', not gzip"
+    return 1
+  fi
+  precheck "$1" /page.html 200 "row 2000 " --compressed \
+    && run_wrk "$1" 64 /page.html 2xx -H 'Accept-Encoding: gzip'
+}
 row_n() { precheck "$1" /1m.bin 200 1048576 && run_wrk "$1" 64 /1m.bin 2xx; }
 row_e() { precheck "$1" /1k.bin 200 1024 && run_wrk "$1" 64 /1k.bin 2xx -H 'Connection: close'; }
 row_h() { precheck "$1" /dir/ 200 entry-1000.txt && run_wrk "$1" 64 /dir/ 2xx; }
@@ -1024,6 +1060,16 @@ run_section() {
         done
       fi
       stop_fpm
+      MODE=static
+    fi
+    # Row o: every server started with compression on (the other rows' servers run without).
+    if [ "$SECTION" = one ] && has_row o; then
+      MODE=compress
+      start_servers || true
+      for s in "${order[@]}"; do
+        run_row o "$s" "$round"
+      done
+      stop_all
       MODE=static
     fi
     # Row m: a fresh upstream nginx on a fresh port for each server, which is started with its

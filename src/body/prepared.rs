@@ -191,6 +191,18 @@ impl Prepared {
         self.fields.map()
     }
 
+    /// What the answer sends, as bytes the file cache holds (the same bytes for every answer
+    /// while its entry lives), when it sends them whole: from memory, or from the open file
+    /// whose bytes the cache also holds.
+    pub fn cached_bytes(&self) -> Option<Bytes> {
+        let bytes = match &self.content {
+            Content::Memory(bytes) => bytes.clone()?,
+            Content::File(_) => self.same_file.as_ref()?.bytes()?.clone(),
+            Content::Empty => return None,
+        };
+        (self.size_hint().exact() == Some(bytes.len() as u64)).then_some(bytes)
+    }
+
     /// The fields, and the body as a plain one.
     pub fn into_parts(self) -> (Arc<RenderedFields>, ResponseBody) {
         let body = match self.content {

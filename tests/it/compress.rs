@@ -220,6 +220,55 @@ fn large_files_stream_and_changed_pages_are_seen() {
     assert_eq!(decode("zstd", &body), large.as_bytes());
 
     let gzip = "Accept-Encoding: gzip\r\n";
+    // A page the cache holds but sends from the open file (above 16 KiB) is compressed once
+    // too, from the bytes the cache holds.
+    let mid = page().repeat(14);
+    write(dir.path(), "mid.html", &mid);
+    let mut lengths = Vec::new();
+    for _ in 0..3 {
+        let (head, body) = get(addr, "GET", "/mid.html", gzip);
+        assert!(decode("gzip", &body) == mid.as_bytes(), "mid.html decodes");
+        lengths.push(head_value(&head, "content-length").map(str::to_owned));
+    }
+    assert!(lengths[2].is_some(), "{lengths:?}");
+    // One whose compressed form is large (hex digits: gzip halves them) is sent from the
+    // cache's memory file, over HTTP/1.1 and HTTP/2 alike.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let hex: String = (0..12_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            format!("{:08x}", state as u32)
+        })
+        .collect();
+    write(dir.path(), "hex.txt", &hex);
+    for _ in 0..3 {
+        let (head, body) = get(addr, "GET", "/hex.txt", gzip);
+        assert!(decode("gzip", &body) == hex.as_bytes(), "hex.txt decodes");
+        lengths.push(head_value(&head, "content-length").map(str::to_owned));
+    }
+    let length: usize = lengths[5].as_deref().expect("a length").parse().unwrap();
+    assert!(length > 16 * 1024 && length < hex.len(), "{length}");
+    let url = format!("http://{addr}/hex.txt");
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let out = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(curl(&[
+                version,
+                "--compressed",
+                "-H",
+                "Accept-Encoding: gzip",
+                &url,
+            ]));
+        assert!(
+            out.ok && out.stdout == hex.as_bytes(),
+            "{version}: {}",
+            out.stderr
+        );
+    }
     for _ in 0..2 {
         let (_, body) = get(addr, "GET", "/page.html", gzip);
         assert_eq!(decode("gzip", &body), page().as_bytes());

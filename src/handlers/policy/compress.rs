@@ -22,6 +22,7 @@
 //! comparison, §13.1.2), and `If-Range` never does (strong comparison), so a range request
 //! after a compressed answer gets the whole identity answer rather than a wrong slice.
 
+use bytes::Bytes;
 use http::header::{
     ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_TYPE, ETAG,
@@ -30,10 +31,11 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body::Body as _;
 
-use super::compressed_cache;
+use super::compressed_cache::{self, Kept};
 use super::headers::add_vary;
 use crate::body::ResponseBody;
 use crate::body::compressed::{Coding, Compressed};
+use crate::body::file::{FileBody, Part};
 
 /// Answers shorter than this (512 bytes, Caddy's default) are sent as they are: a compressed
 /// stream's own framing eats most of what it could save.
@@ -149,9 +151,9 @@ impl Compress {
     }
 
     /// Compress `res`, the answer to `req`, if [`Compress::plan`] says so, and set its fields.
-    /// `cached`: its bytes are the file cache's, the same for every answer, so their
-    /// compressed form is kept ([`super::compressed_cache`]).
-    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>, cached: bool) {
+    /// `cached`: the bytes it sends, when they are the file cache's (the same for every
+    /// answer), whose compressed form is kept ([`super::compressed_cache`]).
+    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>, cached: Option<Bytes>) {
         if req.method == Method::CONNECT {
             return;
         }
@@ -185,14 +187,17 @@ impl Compress {
         let body = if is_head {
             // The fields a GET would get, no content, and no length: a GET's is unknown.
             ResponseBody::stream(Compressed::nothing())
-        } else if let Some(kept) = match res.body() {
-            ResponseBody::Full(Some(bytes)) if cached => {
-                compressed_cache::compressed(bytes, coding)
-            }
-            _ => None,
-        } {
+        } else if let Some(kept) = cached
+            .filter(|bytes| Some(bytes.len() as u64) == body_length)
+            .and_then(|bytes| compressed_cache::compressed(&bytes, coding))
+        {
             // Whole, so with a length.
-            ResponseBody::full(kept)
+            match kept {
+                Kept::Memory(bytes) => ResponseBody::full(bytes),
+                Kept::File { file, offset, len } => {
+                    ResponseBody::File(FileBody::shared(file, vec![Part::File { offset, len }]))
+                }
+            }
         } else {
             let body = std::mem::replace(res.body_mut(), ResponseBody::Empty);
             match Compressed::new(body, coding) {

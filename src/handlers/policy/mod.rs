@@ -140,13 +140,18 @@ impl RoutePolicy {
         res: &mut Response<ResponseBody>,
         compress: Option<&Compress>,
     ) {
-        // Before the fields change: a prepared answer is the file cache's (or a remembered
-        // problem's), whose bytes stay the same from answer to answer.
-        let cached = matches!(res.body(), ResponseBody::Prepared(_));
+        let Some(compress) = self.compress.as_ref().or(compress) else {
+            self.change_fields(req, path, res);
+            return;
+        };
+        // Before the fields change (which makes a prepared answer a plain one): the bytes of
+        // a file cache's answer stay the same from answer to answer.
+        let cached = match res.body() {
+            ResponseBody::Prepared(prepared) => prepared.cached_bytes(),
+            _ => None,
+        };
         self.change_fields(req, path, res);
-        if let Some(compress) = self.compress.as_ref().or(compress) {
-            compress.apply(req, res, cached);
-        }
+        compress.apply(req, res, cached);
     }
 
     /// Steps 1 to 3 of [`RoutePolicy::after`].
