@@ -295,8 +295,13 @@ fn valid_host(value: &[u8]) -> bool {
             None => (value, &b""[..]),
         }
     };
-    // reg-name / IPv4address: unreserved, pct-encoded and sub-delims.
-    host.iter().all(|&b| REG_NAME[usize::from(b)]) && port.iter().all(u8::is_ascii_digit)
+    // reg-name / IPv4address: unreserved, pct-encoded and sub-delims. Two dots in a row name
+    // an empty label, which no DNS name has (RFC 1035 §2.3.1; nginx refuses them too); one
+    // final dot is a fully qualified name's.
+    host.iter().all(|&b| REG_NAME[usize::from(b)])
+        && !host.windows(2).any(|pair| pair == b"..")
+        && host.first() != Some(&b'.')
+        && port.iter().all(u8::is_ascii_digit)
 }
 
 /// The bytes a reg-name or IPv4 address may hold (RFC 3986 §3.2.2): unreserved, `%` of
@@ -392,11 +397,14 @@ mod host_tests {
             "127.0.0.1:1",
             "[::1]",
             "[::1]:8",
+            "example.com.",
+            "example.com.:80",
         ] {
             assert!(valid_host(good.as_bytes()), "{good}");
         }
         for bad in [
-            "a b", "a/b", "u@h", "a:x", "[::1", "[]", "[::1]x", "a:1:2", "h\t",
+            "a b", "a/b", "u@h", "a:x", "[::1", "[]", "[::1]x", "a:1:2", "h\t", "a..", "a..b",
+            "..", ".", ".a", "..:80",
         ] {
             assert!(!valid_host(bad.as_bytes()), "{bad}");
         }
