@@ -339,7 +339,11 @@ async fn serve_h2(
         local: stream.local_addr().unwrap_or(peer),
         link: None,
     };
+    // Set by the first request's head: see `quiet::quiet`.
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asked_here = Arc::clone(&asked);
     let handler = move |req: http::Request<hyper::body::Incoming>| {
+        asked_here.store(true, std::sync::atomic::Ordering::Relaxed);
         // A place in the process-wide budget of streams in flight (see `streams`), taken
         // before anything is opened.
         let work = match streams::admit() {
@@ -370,7 +374,7 @@ async fn serve_h2(
         Prefixed::new(preface, stream),
         Arc::clone(&moved),
     ));
-    let silence = quiet::quiet(moved, quiet::QUIET_LIMIT);
+    let silence = quiet::quiet(moved, asked, quiet::QUIET_LIMIT, HEADER_READ_TIMEOUT);
     if let Err(e) = serve_h2_with(io, stop, silence, handler).await {
         tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
     }
@@ -572,20 +576,46 @@ mod tests {
     /// client keeps asking stays open past the same time.
     #[tokio::test]
     async fn a_silent_http2_connection_ends() {
-        let serve = |limit: Duration| {
+        let serve_for = |limit: Duration, first_request: Duration| {
             let (client_io, server_io) = tokio::io::duplex(64 * 1024);
             let moved = Arc::new(AtomicU64::new(0));
             let io = TokioIo::new(quiet::Moving::new(server_io, Arc::clone(&moved)));
             let (stop_tx, stop) = watch::channel(false);
-            let handler = |_req| async {
-                Ok::<_, std::convert::Infallible>(http::Response::new(
-                    crate::body::ResponseBody::Empty,
-                ))
+            let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let asked_here = Arc::clone(&asked);
+            let handler = move |_req| {
+                asked_here.store(true, std::sync::atomic::Ordering::Relaxed);
+                async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        crate::body::ResponseBody::Empty,
+                    ))
+                }
             };
-            let server = tokio::spawn(serve_h2_with(io, stop, quiet::quiet(moved, limit), handler));
+            let silence = quiet::quiet(moved, asked, limit, first_request);
+            let server = tokio::spawn(serve_h2_with(io, stop, silence, handler));
             (client_io, server, stop_tx)
         };
         let limit = Duration::from_millis(100);
+        let serve = |limit| serve_for(limit, Duration::from_secs(3600));
+
+        // PINGs keep bytes moving, but a connection that asks nothing is closed once the
+        // first-request limit passes.
+        let (client_io, server, _stop) = serve_for(Duration::from_secs(3600), limit);
+        let (_client, mut connection) = h2::client::handshake(client_io).await.unwrap();
+        let mut pings = connection.ping_pong().unwrap();
+        let client_side = tokio::spawn(connection);
+        let pinging = tokio::spawn(async move {
+            while pings.ping(h2::Ping::opaque()).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        tokio::time::timeout(20 * limit, server)
+            .await
+            .expect("a connection asking nothing ends")
+            .unwrap()
+            .ok();
+        pinging.abort();
+        let _ = tokio::time::timeout(20 * limit, client_side).await;
 
         // Silent after the handshake: ended within a few intervals.
         let (client_io, server, _stop) = serve(limit);

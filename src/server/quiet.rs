@@ -8,12 +8,13 @@
 //! [`QUIET_LIMIT`] passes without one. The connection then gets a GOAWAY (RFC 9113 §6.8)
 //! and [`CLOSING_GRACE`] to end its streams before it is dropped. A stream that is being
 //! answered moves bytes, and a client's PING is answered, so only silence in both
-//! directions counts.
+//! directions counts; but a connection that has asked nothing at all within HTTP/1.1's
+//! header timeout is closed then, whatever it sends.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -98,16 +99,37 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Moving<S> {
     }
 }
 
-/// Resolves once `moved` stays the same for a whole `limit`.
-pub async fn quiet(moved: Arc<AtomicU64>, limit: Duration) {
-    let mut seen = moved.load(Ordering::Relaxed);
-    loop {
-        tokio::time::sleep(limit).await;
-        let now = moved.load(Ordering::Relaxed);
-        if now == seen {
-            return;
+/// Resolves once `moved` stays the same for a whole `limit`, or, when `asked` is still
+/// false after `first_request` (nothing has asked anything), then: a connection that opens
+/// and sends no whole request, or half a header block, is closed as soon as HTTP/1.1 closes
+/// one that sends no whole head ([`super::HEADER_READ_TIMEOUT`]), however it keeps bytes
+/// moving (PINGs, SETTINGS, WINDOW_UPDATEs).
+pub async fn quiet(
+    moved: Arc<AtomicU64>,
+    asked: Arc<AtomicBool>,
+    limit: Duration,
+    first_request: Duration,
+) {
+    let silence = async {
+        let mut seen = moved.load(Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(limit).await;
+            let now = moved.load(Ordering::Relaxed);
+            if now == seen {
+                return;
+            }
+            seen = now;
         }
-        seen = now;
+    };
+    let nothing_asked = async {
+        tokio::time::sleep(first_request).await;
+        if asked.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = silence => {}
+        () = nothing_asked => {}
     }
 }
 
@@ -131,7 +153,8 @@ mod tests {
         assert_eq!(moved.load(Ordering::Relaxed), 2);
 
         let limit = Duration::from_millis(100);
-        let mut watch = Box::pin(quiet(Arc::clone(&moved), limit));
+        let asked = Arc::new(AtomicBool::new(false));
+        let mut watch = Box::pin(quiet(Arc::clone(&moved), asked, limit, 20 * limit));
         // Bytes every 40 ms: never quiet for a whole interval.
         for _ in 0..8 {
             tokio::select! {
