@@ -3,19 +3,21 @@
 //! stderr or a file. Off unless configured.
 //!
 //! Lines are formatted on the runtime thread and written by a thread of their own, through a
-//! bounded queue: a slow disk never blocks answering. A full queue drops lines (and the next
-//! line written says how many), as the log must not hold back the server.
+//! bounded queue ([`super::log_queue`]): a slow disk never blocks answering. A full queue
+//! drops lines (and the server's log says how many), as the log must not hold back the server.
 
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, OnceLock};
 
 use http::header::{CONTENT_LENGTH, REFERER, USER_AGENT};
 use http::request::Parts;
 use http::{Method, Response, StatusCode, Version};
+
+use super::log_queue::{Dropped, LogQueue};
 
 /// Where the access log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +43,8 @@ impl Target {
     }
 }
 
-/// Lines waiting for the writer thread at most; past it they are dropped.
-const QUEUE: usize = 16 * 1024;
-
 struct Log {
-    lines: SyncSender<String>,
-    dropped: AtomicU64,
+    lines: LogQueue<String>,
     /// Whether it goes to a file (which SIGUSR1 opens again), not a stream.
     to_file: bool,
 }
@@ -56,17 +54,12 @@ static LOG: OnceLock<Log> = OnceLock::new();
 /// Open `target` and start its writer; the log is on from now until the process ends.
 pub fn start(target: &Target) -> io::Result<()> {
     let out = open(target)?;
-    let (lines, queued) = sync_channel(QUEUE);
     let to_file = matches!(target, Target::File(_));
     let target = target.clone();
-    std::thread::Builder::new()
-        .name("usher-access-log".to_owned())
-        .spawn(move || write_lines(&queued, out, &target))?;
-    let _ = LOG.set(Log {
-        lines,
-        dropped: AtomicU64::new(0),
-        to_file,
-    });
+    let lines = LogQueue::start("usher-access-log", move |queued, dropped| {
+        write_lines(&queued, &dropped, out, &target);
+    })?;
+    let _ = LOG.set(Log { lines, to_file });
     Ok(())
 }
 
@@ -117,7 +110,7 @@ pub fn enabled() -> bool {
 /// Log one answered request, if the log is on.
 pub fn record<B: http_body::Body>(peer: SocketAddr, parts: &Parts, response: &Response<B>) {
     let Some(log) = LOG.get() else { return };
-    log.send(combined(peer, parts, response, &now()));
+    log.lines.send(combined(peer, parts, response, &now()));
 }
 
 /// Log a request refused before it could be read as one (a malformed or oversized head, a
@@ -131,7 +124,7 @@ pub fn record_refused<B: http_body::Body>(peer: SocketAddr, head: &[u8], respons
     start_line(&mut out, peer, &now());
     escape(&mut out, line);
     end_line(&mut out, response.status(), length(response), None, None);
-    log.send(out);
+    log.lines.send(out);
 }
 
 /// The time now as `Date` gives it, formatted once a second per thread (shared with the
@@ -143,19 +136,15 @@ fn now() -> String {
 /// The longest part of a refused head's first line written (a 16 KiB target is refused too).
 const MAX_REFUSED_LINE: usize = 2048;
 
-impl Log {
-    /// Queue `line`, or count it dropped when the writer cannot keep up.
-    fn send(&self, line: String) {
-        if let Err(TrySendError::Full(_)) = self.lines.try_send(line) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
 /// Write lines as they come, flushing whenever the queue is empty: a quiet server's lines
 /// appear at once, a busy one's in large writes. Failures and dropped lines are told on
 /// stderr (the server's log), never in the access log, whose lines stay all of one format.
-fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>, target: &Target) {
+fn write_lines(
+    queued: &Receiver<String>,
+    dropped: &Arc<Dropped>,
+    out: Box<dyn Write + Send>,
+    target: &Target,
+) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut failing = false;
     while let Ok(line) = queued.recv() {
@@ -181,9 +170,7 @@ fn write_lines(queued: &Receiver<String>, out: Box<dyn Write + Send>, target: &T
             Err(_) => {}
             Ok(()) => failing = false,
         }
-        let dropped = LOG
-            .get()
-            .map_or(0, |log| log.dropped.swap(0, Ordering::Relaxed));
+        let dropped = dropped.take();
         if dropped > 0 {
             tracing::warn!(
                 dropped,

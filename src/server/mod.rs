@@ -10,6 +10,7 @@ pub mod access_log;
 mod dispatch;
 pub mod h1;
 mod in_place;
+pub mod log_queue;
 mod prefixed;
 mod quiet;
 pub mod reload;

@@ -3,21 +3,18 @@
 //! stderr is whatever the operator attached: a terminal, `| logger`, journald, a Docker log
 //! driver. Written from a worker, a reader that stalls would stall every connection of that
 //! worker, and one that is gone (EPIPE) made tracing's fallback `eprintln!` panic. So events
-//! go through a bounded queue to one writer thread that ignores write failures; past the
-//! queue's bound lines are dropped and counted, and the count is written once the writer
-//! gets through again. The same bargain as the access log's, and as nginx's, which never lets
-//! its error log hold back an answer.
+//! go through a bounded queue ([`super::log_queue`]) to one writer thread that ignores write
+//! failures; past the queue's bound lines are dropped and counted, and the count is written
+//! once the writer gets through again, as for the access log.
 
 use std::io::{self, Write};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Events waiting for the writer at most; past it they are dropped.
-const QUEUE: usize = 16 * 1024;
+use super::log_queue::{Dropped, LogQueue};
 
 /// The longest [`flush`] waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
@@ -28,30 +25,16 @@ enum Message {
     Flush(SyncSender<()>),
 }
 
-struct Queue {
-    sender: SyncSender<Message>,
-    dropped: AtomicU64,
-}
-
-static QUEUE_TO_WRITER: OnceLock<Queue> = OnceLock::new();
+static QUEUE_TO_WRITER: OnceLock<LogQueue<Message>> = OnceLock::new();
 
 /// The queue into the writer thread, started on first use. `None` only if the thread could
 /// not be started; then events are written directly, as before.
-fn queue() -> Option<&'static Queue> {
+fn queue() -> Option<&'static LogQueue<Message>> {
     if let Some(queue) = QUEUE_TO_WRITER.get() {
         return Some(queue);
     }
-    let (sender, receiver) = sync_channel(QUEUE);
-    let started = std::thread::Builder::new()
-        .name("usher-log".to_owned())
-        .spawn(move || write_out(&receiver));
-    if started.is_err() {
-        return None;
-    }
-    let _ = QUEUE_TO_WRITER.set(Queue {
-        sender,
-        dropped: AtomicU64::new(0),
-    });
+    let queue = LogQueue::start("usher-log", |queued, dropped| write_out(&queued, &dropped));
+    let _ = QUEUE_TO_WRITER.set(queue.ok()?);
     QUEUE_TO_WRITER.get()
 }
 
@@ -85,9 +68,7 @@ pub fn say(bytes: &[u8]) {
         let _ = io::stderr().write_all(bytes);
         return;
     };
-    if let Err(TrySendError::Full(_)) = queue.sender.try_send(Message::Line(bytes.to_vec())) {
-        queue.dropped.fetch_add(1, Ordering::Relaxed);
-    }
+    queue.send(Message::Line(bytes.to_vec()));
 }
 
 /// Wait (at most a second) until what was queued is written: before the process exits.
@@ -97,7 +78,7 @@ pub fn flush() {
     };
     let (done, written) = sync_channel(1);
     // Not waiting for room: a writer stuck on a stalled reader would never make any.
-    if queue.sender.try_send(Message::Flush(done)).is_ok() {
+    if queue.offer(Message::Flush(done)) {
         let _ = written.recv_timeout(FLUSH_WAIT);
     }
 }
@@ -105,7 +86,7 @@ pub fn flush() {
 /// Write what comes, a batch at a time in as few writes as it takes, ignoring failures
 /// (there is nowhere else to tell). stderr is locked for a batch only: the access log may
 /// write to it too (`--access-log stderr`), and waits for the lock between batches.
-fn write_out(queued: &Receiver<Message>) {
+fn write_out(queued: &Receiver<Message>, dropped: &Arc<Dropped>) {
     while let Ok(first) = queued.recv() {
         let mut err = io::BufWriter::with_capacity(64 * 1024, io::stderr().lock());
         let mut waiting = Vec::new();
@@ -117,9 +98,7 @@ fn write_out(queued: &Receiver<Message>) {
                 Message::Flush(done) => waiting.push(done),
             }
         }
-        let dropped = QUEUE_TO_WRITER
-            .get()
-            .map_or(0, |q| q.dropped.swap(0, Ordering::Relaxed));
+        let dropped = dropped.take();
         if dropped > 0 {
             let _ = writeln!(
                 err,
