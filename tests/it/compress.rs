@@ -175,6 +175,21 @@ fn a_compressed_answer_says_what_changed() {
         &format!("Accept-Encoding: gzip\r\n{weak}"),
     );
     assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    // With the fields its 200 would have (RFC 9110 §15.4.5): a cache updating its gzip copy
+    // keeps a weak tag and its Vary.
+    assert_eq!(head_value(&head, "vary"), Some("Accept-Encoding"), "{head}");
+    let weak_tag = format!("W/{strong}");
+    assert_eq!(head_value(&head, "etag"), Some(weak_tag.as_str()), "{head}");
+    // A client that takes no coding revalidates its plain copy: the strong tag, and Vary.
+    let (head, _) = get(
+        addr,
+        "GET",
+        "/page.html",
+        &format!("If-None-Match: {strong}\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    assert_eq!(head_value(&head, "vary"), Some("Accept-Encoding"), "{head}");
+    assert_eq!(head_value(&head, "etag"), Some(strong.as_str()), "{head}");
 
     // A range is of the identity bytes, with or without a coding taken.
     let (head, body) = get(
@@ -185,6 +200,8 @@ fn a_compressed_answer_says_what_changed() {
     );
     assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
     assert_eq!(head_value(&head, "content-encoding"), None);
+    // RFC 9110 §15.3.7: the Vary its 200 would carry.
+    assert_eq!(head_value(&head, "vary"), Some("Accept-Encoding"), "{head}");
     assert_eq!(body, &page().as_bytes()[..10]);
     // If-Range with the weak validator never matches: the whole answer, not a slice of
     // bytes the client does not have.

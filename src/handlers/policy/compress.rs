@@ -24,8 +24,8 @@
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_TYPE, ETAG,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_LOCATION, CONTENT_RANGE, CONTENT_TYPE, ETAG,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
@@ -34,12 +34,20 @@ use http_body::Body as _;
 use super::compressed_cache::{self, Kept};
 use super::headers::add_vary;
 use crate::body::ResponseBody;
-use crate::body::compressed::{Coding, Compressed};
+use crate::body::compressed::{self, Coding, Compressed};
 use crate::body::file::{FileBody, Part};
+use crate::http::target::NormalPath;
 
 /// Answers shorter than this (512 bytes, Caddy's default) are sent as they are: a compressed
 /// stream's own framing eats most of what it could save.
 pub const MIN_LENGTH: u64 = 512;
+
+/// Answers compressed as they are sent at once, in the whole process, at most (128): each
+/// encoder holds its window and tables (0.1 MB for gzip, up to 0.75 MB for zstd and 1.9 MB
+/// for brotli), and past the cores' worth compressing more at once only waits. Past it, an
+/// answer goes uncompressed (with `Vary`), as when a client takes no coding. A cached page's
+/// kept form holds no encoder and is always sent.
+pub const MAX_STREAMS: usize = 128;
 
 /// The codings a route compresses with, in its order of preference; none for a route that
 /// says `compress = false`.
@@ -121,7 +129,7 @@ impl Compress {
         if self.codings.is_empty() {
             return Plan::Leave;
         }
-        let has_content = matches!(status.as_u16(), 200..=203 | 400..=599);
+        let has_content = matches!(status.as_u16(), 200..=203 | 206 | 400..=599);
         let type_fits = fields
             .get(CONTENT_TYPE)
             .and_then(|t| t.to_str().ok())
@@ -131,13 +139,15 @@ impl Compress {
             .iter()
             .flat_map(|v| crate::http::list_elements(v.as_bytes()))
             .any(|d| d.eq_ignore_ascii_case(b"no-transform"));
-        if !has_content
-            || !type_fits
-            || no_transform
-            || fields.contains_key(CONTENT_ENCODING)
-            || fields.contains_key(CONTENT_RANGE)
-            || length.is_some_and(|n| n < MIN_LENGTH)
-        {
+        if !has_content || !type_fits || no_transform || fields.contains_key(CONTENT_ENCODING) {
+            return Plan::Leave;
+        }
+        // A range is of the identity bytes; the whole answer would vary (RFC 9110 §15.3.7:
+        // a 206 carries the `Vary` its 200 would).
+        if status == StatusCode::PARTIAL_CONTENT || fields.contains_key(CONTENT_RANGE) {
+            return Plan::Vary;
+        }
+        if length.is_some_and(|n| n < MIN_LENGTH) {
             return Plan::Leave;
         }
         let accept = crate::http::header_list(req_fields, &ACCEPT_ENCODING);
@@ -153,8 +163,23 @@ impl Compress {
     /// Compress `res`, the answer to `req`, if [`Compress::plan`] says so, and set its fields.
     /// `cached`: the bytes it sends, when they are the file cache's (the same for every
     /// answer), whose compressed form is kept ([`super::compressed_cache`]).
-    pub fn apply(&self, req: &Parts, res: &mut Response<ResponseBody>, cached: Option<Bytes>) {
+    ///
+    /// A 304 gets the `Vary` and the weak `ETag` its 200 would (RFC 9110 §15.4.5), its type
+    /// told by the name it answers for (`path`, or its `Content-Location`): a 304 has no
+    /// `Content-Type`. Its length is not known, so a text file under [`MIN_LENGTH`] gets them
+    /// too, where its 200 does not: a `Vary` too many, and a weak tag that still matches.
+    pub fn apply(
+        &self,
+        req: &Parts,
+        path: &NormalPath,
+        res: &mut Response<ResponseBody>,
+        cached: Option<Bytes>,
+    ) {
         if req.method == Method::CONNECT {
+            return;
+        }
+        if res.status() == StatusCode::NOT_MODIFIED {
+            self.not_modified(req, path, res);
             return;
         }
         let is_head = req.method == Method::HEAD;
@@ -198,6 +223,10 @@ impl Compress {
                     ResponseBody::File(FileBody::shared(file, vec![Part::File { offset, len }]))
                 }
             }
+        } else if compressed::live() >= MAX_STREAMS {
+            // Busy: this one goes as it is, and says it could have been compressed.
+            add_vary(res.headers_mut(), "Accept-Encoding");
+            return;
         } else {
             let body = std::mem::replace(res.body_mut(), ResponseBody::Empty);
             match Compressed::new(body, coding) {
@@ -216,14 +245,56 @@ impl Compress {
         fields.remove(CONTENT_LENGTH);
         fields.remove(ACCEPT_RANGES);
         add_vary(fields, "Accept-Encoding");
-        if let Some(etag) = fields.get(ETAG)
-            && !etag.as_bytes().starts_with(b"W/")
-        {
-            let mut weak = b"W/".to_vec();
-            weak.extend_from_slice(etag.as_bytes());
-            if let Ok(weak) = HeaderValue::from_bytes(&weak) {
-                fields.insert(ETAG, weak);
+        weaken_etag(fields);
+    }
+}
+
+impl Compress {
+    /// [`Compress::apply`] on a 304.
+    fn not_modified(&self, req: &Parts, path: &NormalPath, res: &mut Response<ResponseBody>) {
+        crate::body::prepared::thaw(res);
+        let name = res
+            .headers()
+            .get(CONTENT_LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .or_else(|| {
+                let last = path.last_segment().filter(|_| !path.trailing_slash());
+                // A directory's 304 is its index page's (or its listing's).
+                Some(last.unwrap_or("index.html").to_owned())
+            });
+        let media_type = name.as_deref().and_then(crate::http::mime::media_type_for);
+        let Some(media_type) = media_type else {
+            return;
+        };
+        let mut as_200 = HeaderMap::new();
+        as_200.insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
+        if let Some(cc) = res.headers().get(CACHE_CONTROL) {
+            as_200.insert(CACHE_CONTROL, cc.clone());
+        }
+        match self.plan(&req.headers, StatusCode::OK, &as_200, None) {
+            Plan::Leave => {}
+            Plan::Vary => add_vary(res.headers_mut(), "Accept-Encoding"),
+            Plan::Encode(_) => {
+                add_vary(res.headers_mut(), "Accept-Encoding");
+                weaken_etag(res.headers_mut());
             }
+        }
+    }
+}
+
+/// Make a strong `ETag` in `fields` weak (RFC 9110 §8.8.1: the bytes differ, the content is
+/// the same).
+fn weaken_etag(fields: &mut HeaderMap) {
+    if let Some(etag) = fields.get(ETAG)
+        && !etag.as_bytes().starts_with(b"W/")
+    {
+        let mut weak = b"W/".to_vec();
+        weak.extend_from_slice(etag.as_bytes());
+        if let Ok(weak) = HeaderValue::from_bytes(&weak) {
+            fields.insert(ETAG, weak);
         }
     }
 }
@@ -340,9 +411,11 @@ mod tests {
 
     #[test]
     fn answers_without_content_or_already_coded_are_left() {
-        for status in [204, 206, 301, 304, 101] {
+        for status in [204, 301, 304, 101] {
             assert_eq!(plan("gzip", status, &HTML, None), Plan::Leave, "{status}");
         }
+        // A range is sent as it is, and says the whole answer varies.
+        assert_eq!(plan("gzip", 206, &HTML, None), Plan::Vary);
         assert_eq!(
             plan("gzip", 200, &HTML, Some(511)),
             Plan::Leave,
@@ -355,11 +428,42 @@ mod tests {
         let coded = [HTML[0], ("content-encoding", "gzip")];
         assert_eq!(plan("gzip", 200, &coded, None), Plan::Leave);
         let ranged = [HTML[0], ("content-range", "bytes 0-9/100")];
-        assert_eq!(plan("gzip", 200, &ranged, None), Plan::Leave);
+        assert_eq!(plan("gzip", 200, &ranged, None), Plan::Vary);
         let kept = [HTML[0], ("cache-control", "public, No-Transform")];
         assert_eq!(plan("gzip", 200, &kept, None), Plan::Leave);
         let untyped: [(&str, &str); 0] = [];
         assert_eq!(plan("gzip", 200, &untyped, None), Plan::Leave);
+    }
+
+    /// Past [`MAX_STREAMS`] encoders alive, answers go uncompressed, with `Vary`; once they
+    /// end, answers are compressed again.
+    #[test]
+    fn busy_answers_go_uncompressed() {
+        let req = http::Request::get("/")
+            .header("accept-encoding", "gzip")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let answer = || {
+            let body = http_body_util::BodyExt::map_err(
+                http_body_util::Full::new(Bytes::from(vec![b'a'; 4096])),
+                |never| match never {},
+            );
+            let mut res = Response::new(ResponseBody::stream(body));
+            res.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            let path = crate::http::target::normalise("/").unwrap();
+            Compress::all().apply(&req, &path, &mut res, None);
+            res
+        };
+        let held: Vec<_> = (0..MAX_STREAMS).map(|_| answer()).collect();
+        let busy = answer();
+        assert_eq!(busy.headers().get(CONTENT_ENCODING), None);
+        assert_eq!(busy.headers()[http::header::VARY], "Accept-Encoding");
+        drop(held);
+        let again = answer();
+        assert_eq!(again.headers()[CONTENT_ENCODING], "gzip");
     }
 
     #[test]

@@ -148,10 +148,12 @@ impl RoutePolicy {
         // a file cache's answer stay the same from answer to answer.
         let cached = match res.body() {
             ResponseBody::Prepared(prepared) => prepared.cached_bytes(),
+            // The file cache's bytes over HTTP/2, a listing's kept rendering, an error page.
+            ResponseBody::Full(Some(bytes)) => Some(bytes.clone()),
             _ => None,
         };
         self.change_fields(req, path, res);
-        compress.apply(req, res, cached);
+        compress.apply(req, path, res, cached);
     }
 
     /// Steps 1 to 3 of [`RoutePolicy::after`].

@@ -23,8 +23,13 @@ pub fn coding_quality(accept_encoding: Option<&[u8]>, coding: &str) -> Quality {
         let names_it = name.eq_ignore_ascii_case(coding.as_bytes())
             || (coding.eq_ignore_ascii_case("gzip") && name.eq_ignore_ascii_case(b"x-gzip"));
         if names_it {
-            // Two elements for one coding: the better one counts, as for media ranges.
-            named = Some(named.map_or(q, |n: Quality| n.max(q)));
+            // Two elements for one coding: the better one counts, but a refusal (q=0) stands
+            // (RFC 9110 leaves it open; a client that says no once is taken at its word).
+            named = Some(match named {
+                Some(0) => 0,
+                Some(n) if q > 0 => n.max(q),
+                _ => q,
+            });
         } else if name == b"*" {
             any = Some(any.map_or(q, |a: Quality| a.max(q)));
         }
@@ -74,6 +79,10 @@ mod tests {
         assert_eq!(q("*", "zstd"), 1000);
         assert_eq!(q("*;q=0.3, br;q=0", "br"), 0);
         assert_eq!(q("*;q=0.3, br;q=0", "gzip"), 300);
+        // Named twice: the better weight, unless one refuses.
+        assert_eq!(q("gzip;q=0.2, gzip;q=0.7", "gzip"), 700);
+        assert_eq!(q("gzip;q=0, gzip", "gzip"), 0);
+        assert_eq!(q("gzip, x-gzip;q=0", "gzip"), 0);
         assert_eq!(coding_quality(None, "gzip"), 0);
         assert_eq!(q("", "gzip"), 0);
     }
