@@ -553,3 +553,63 @@ fn off_by_default() {
     assert_eq!(head_value(&head, "vary"), None, "{head}");
     assert_eq!(body, page());
 }
+
+/// Compressing a large answer does not hold the thread's other connections: with one worker,
+/// a small file asked for while a large one is being compressed (and read as fast as it
+/// comes) is answered before the large one ends.
+#[test]
+fn compressing_leaves_the_thread_to_other_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    // 32 MB of words drawn from 4096 made-up ones: gzip takes a good fraction of a second
+    // over it, and gives a frame every few pieces.
+    let mut state = 0x853c_49e6_748f_ea9b_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let words: Vec<String> = (0..4096)
+        .map(|_| format!("{:x}", next() % 0xff_ffff))
+        .collect();
+    let mut text = String::with_capacity(32 << 20);
+    while text.len() < 32 << 20 {
+        let n = next();
+        text.push_str(&words[(n % 4096) as usize]);
+        text.push(if n % 11 == 0 { '\n' } else { ' ' });
+    }
+    write(dir.path(), "large.txt", &text);
+    write(dir.path(), "tiny.txt", "tiny\n");
+    let root = dir.path().to_str().unwrap();
+    let p = start(&[root, "-l", "127.0.0.1:0", "--compress", "--workers", "1"]);
+    let addr = p.addrs[0];
+    // Once through, so its pages are in memory and read on the thread itself (a read that
+    // waits would let other connections run anyway).
+    let (_, body) = get(addr, "GET", "/large.txt", "");
+    assert_eq!(body.len(), text.len());
+    let mut large = TcpStream::connect(addr).unwrap();
+    large
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    large
+        .write_all(b"GET /large.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The large answer has begun; a reader takes the rest as fast as it comes.
+    let mut buf = vec![0u8; 64 * 1024];
+    assert!(read_some(&mut large, &mut buf) > 0);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = large.read_to_end(&mut rest);
+        let _ = done_tx.send(());
+        rest.len()
+    });
+    let (head, body) = get(addr, "GET", "/tiny.txt", "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, b"tiny\n");
+    assert!(
+        done_rx.try_recv().is_err(),
+        "the small answer waited for the large one to end"
+    );
+    assert!(reader.join().unwrap() > 0);
+}

@@ -526,6 +526,11 @@ async fn stream_body(
             None => {
                 started = true;
                 writer.flush(stream).await?;
+                // Through the scheduler before the body is asked again: a body that waits on
+                // nothing but its own share of the thread (a compressed one yielding between
+                // blocks) has woken itself, and asked at once it would go on without ever
+                // letting the thread's other connections run.
+                tokio::task::yield_now().await;
                 body.frame().await
             }
         };
