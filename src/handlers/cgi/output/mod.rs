@@ -158,6 +158,11 @@ fn fields(
         if SERVER_ONLY.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
             continue;
         }
+        // "identity" names no coding; RFC 9110 §8.4.1 keeps it out of Content-Encoding (a
+        // client would look for a decoder it has no need of).
+        if name == http::header::CONTENT_ENCODING && value.eq_ignore_ascii_case(b"identity") {
+            continue;
+        }
         let value = HeaderValue::from_bytes(value).map_err(|_| OutputError::BadValue(number))?;
         headers.append(name, value);
     }
