@@ -151,9 +151,14 @@ impl Compress {
             return Plan::Leave;
         }
         let accept = crate::http::header_list(req_fields, &ACCEPT_ENCODING);
-        let names = self.codings.iter().map(|c| c.name()).collect::<Vec<_>>();
+        // At most one of each coding: names on the stack, not a vector per answer.
+        let mut names = [""; Coding::ALL.len()];
+        for (name, coding) in names.iter_mut().zip(&self.codings) {
+            *name = coding.name();
+        }
+        let names = &names[..self.codings.len()];
         let ranked =
-            crate::http::accept::encoding::ranked(accept.as_ref().map(|a| a.as_bytes()), &names);
+            crate::http::accept::encoding::ranked(accept.as_ref().map(|a| a.as_bytes()), names);
         match ranked.first() {
             Some(&best) => Plan::Encode(self.codings[best]),
             None => Plan::Vary,
