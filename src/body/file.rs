@@ -28,7 +28,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read as _, Seek as _};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -264,24 +264,32 @@ impl FileBody {
 }
 
 /// Read exactly `n` bytes at `offset`; `UnexpectedEof` if the file ended first (it shrank).
-/// Uses the handle's own position: the body owns the handle and has one read in flight.
+/// By position (`pread`), never the handle's own offset: a kept file is shared by every
+/// answer sending it, on every worker (and the compressed forms' memory file by all of
+/// theirs), and a seek then a read raced with another answer's, which then read another
+/// part of the file, or past its end ("the file shrank", over HTTP/2; found by review).
 fn read_chunk(
     file: &File,
     offset: u64,
     n: u64,
     permit: Option<OwnedSemaphorePermit>,
 ) -> io::Result<Bytes> {
-    let mut reader = file;
-    reader.seek(io::SeekFrom::Start(offset))?;
-    // `n` is at most MAX_CHUNK, so it fits in usize. `read_to_end` stops at `n` bytes (the
-    // `take`) or end of file, and never grows the buffer past its capacity of `n`.
-    let mut buf = Vec::with_capacity(n as usize);
-    reader.take(n).read_to_end(&mut buf)?;
-    if buf.len() as u64 != n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the file shrank while it was being sent",
-        ));
+    use std::os::unix::fs::FileExt as _;
+    // `n` is at most MAX_CHUNK, so it fits in usize.
+    let mut buf = vec![0u8; n as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was being sent",
+                ));
+            }
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(match permit {
         Some(permit) => Bytes::from_owner(Budgeted {
@@ -380,6 +388,35 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
+
+    /// Reads of one shared handle from several threads at once each get their own part of
+    /// the file: reads are by position, not by the handle's offset (a kept file is shared by
+    /// every answer sending it).
+    #[test]
+    fn concurrent_reads_of_a_shared_handle_get_their_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Each 4-byte word holds its own offset.
+        let words: Vec<u8> = (0u32..65_536).flat_map(u32::to_le_bytes).collect();
+        std::fs::write(&path, &words).unwrap();
+        let file = std::sync::Arc::new(File::open(&path).unwrap());
+        let readers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let file = std::sync::Arc::clone(&file);
+                std::thread::spawn(move || {
+                    for i in 0..2000u64 {
+                        let word = (t * 7919 + i * 104_729) % 65_000;
+                        let chunk = read_chunk(&file, word * 4, 64, None).unwrap();
+                        let first = u32::from_le_bytes(chunk[..4].try_into().unwrap());
+                        assert_eq!(u64::from(first), word, "read from another offset");
+                    }
+                })
+            })
+            .collect();
+        for reader in readers {
+            reader.join().unwrap();
+        }
+    }
 
     /// Bodies made in one connection's scope wait for each other's chunks to be dropped once
     /// the budget is spent, and go on when they are.
