@@ -128,6 +128,21 @@ pub fn parse(out: &[u8]) -> Result<Option<(CgiHead, usize)>, OutputError> {
 /// A head's lines and its length including the blank line.
 type HeadLines<'a> = (Vec<&'a [u8]>, usize);
 
+/// A `Content-Encoding` value without its `identity` members, the rest joined by ", ".
+fn without_identity(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    for coding in crate::http::list_elements(value) {
+        if coding.eq_ignore_ascii_case(b"identity") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(coding);
+    }
+    out
+}
+
 /// The header fields of `lines` (numbered from `first` in errors): the fields to send, the
 /// `Status` field's code, and a valid `Content-Length`.
 fn fields(
@@ -160,9 +175,16 @@ fn fields(
         }
         // "identity" names no coding; RFC 9110 §8.4.1 keeps it out of Content-Encoding (a
         // client would look for a decoder it has no need of).
-        if name == http::header::CONTENT_ENCODING && value.eq_ignore_ascii_case(b"identity") {
-            continue;
-        }
+        let codings;
+        let value = if name == http::header::CONTENT_ENCODING {
+            codings = without_identity(value);
+            if codings.is_empty() {
+                continue;
+            }
+            &codings[..]
+        } else {
+            value
+        };
         let value = HeaderValue::from_bytes(value).map_err(|_| OutputError::BadValue(number))?;
         headers.append(name, value);
     }

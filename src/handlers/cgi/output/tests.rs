@@ -87,8 +87,13 @@ fn framing_fields_from_the_program_are_dropped_and_length_is_checked() {
     // `identity` is no coding: not passed on; a real one is.
     let (h, _) = head("Content-Type: a/b\nContent-Encoding: Identity\n\n");
     assert!(h.headers.get("content-encoding").is_none());
+    let (h, _) = head("Content-Type: a/b\nContent-Encoding: identity, ,IDENTITY\n\n");
+    assert!(h.headers.get("content-encoding").is_none());
     let (h, _) = head("Content-Type: a/b\nContent-Encoding: gzip\n\n");
     assert_eq!(h.headers["content-encoding"], "gzip");
+    // Only the real codings of a list, in their order.
+    let (h, _) = head("Content-Type: a/b\nContent-Encoding: gzip, identity,br\n\n");
+    assert_eq!(h.headers["content-encoding"], "gzip, br");
     for bad in ["-1", "5, 5", "", "0x5", "99999999999999999999999"] {
         let out = format!("Content-Type: a/b\nContent-Length: {bad}\n\n");
         assert_eq!(error(out.as_bytes()), OutputError::BadLength, "{bad:?}");
