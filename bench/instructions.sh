@@ -8,6 +8,7 @@
 # Rows: a (1 KiB file, keep-alive), a+ (the same with the eleven fields a browser sends),
 # c (100 KiB file, keep-alive: sent with sendfile, whose copy is the kernel's and not
 # counted), e (1 KiB, a new connection per request), j (a 404 with a problem+json body),
+# o (a 100 KiB HTML page with gzip, compressed once and kept, as in compare.sh's row o),
 # when php-fpm is installed l (a PHP page through php-fpm over FastCGI, as in row l of
 # compare.sh), and when nginx is installed m (reverse proxy to an upstream nginx answering
 # 1 KiB, as in row m); php-fpm and the upstream run outside valgrind and are not counted.
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --usher) USHER_BIN="${2:?--usher needs a path}"; shift ;;
     --seconds) SECONDS_PER_ROW="${2:?--seconds needs a number}"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -69,6 +70,14 @@ mkdir -p "$WORK/root" "$WORK/run"
 head -c 1024 /dev/urandom >"$WORK/root/1k.bin"
 head -c 102400 /dev/urandom >"$WORK/root/100k.bin"
 echo hello >"$WORK/root/index.html"
+# Row o's page, as in compare.sh: about 100 KiB of HTML table rows.
+{
+  printf '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>rows</title></head><body><table>\n'
+  for ((i = 1; i <= 2300; i++)); do
+    printf '<tr><td>row %d </td><td>%08x</td></tr>\n' "$i" $((i * 2654435761 % 4294967296))
+  done
+  printf '</table></body></html>\n'
+} >"$WORK/root/page.html"
 # Row l's page, as in compare.sh.
 cat >"$WORK/root/hello.php" <<'EOF'
 <?php echo "hello ", $_SERVER['REQUEST_URI'];
@@ -229,7 +238,27 @@ if command -v lighttpd >/dev/null; then
   SERVERS+=(lighttpd)
 fi
 
-ROWS=(a a+ c e j)
+ROWS=(a a+ c e j o)
+# Row o: the page compressed with gzip on the fly, as in compare.sh (usher --compress;
+# lighttpd's mod_deflate with its cache of compressed files).
+PORT=$(free_port)
+RUST_LOG=usher=warn start usher-o "$PORT" "$USHER_BIN" serve "$WORK/root" \
+  --listen "127.0.0.1:$PORT" --workers 1 --compress
+RESULT[usher,o]=$(count usher-o "$PORT" /page.html -H 'Accept-Encoding: gzip')
+stop
+if [[ " ${SERVERS[*]} " == *" lighttpd "* ]]; then
+  PORT=$(free_port)
+  mkdir -p "$WORK/run/deflate-cache"
+  sed -e "s#@ROOT@#$WORK/root#; s#@PORT@#$PORT#; s#@RUN@#$WORK/run#; s#@WORKERS@#0#" \
+    "$BENCH_DIR/lighttpd.conf.in" >"$WORK/run/lighttpd-o.conf"
+  printf '%s\n' 'server.modules += ("mod_deflate")' \
+    'deflate.mimetypes = ("text/html")' 'deflate.allowed-encodings = ("gzip")' \
+    'deflate.compression-level = 5' "deflate.cache-dir = \"$WORK/run/deflate-cache\"" \
+    >>"$WORK/run/lighttpd-o.conf"
+  start lighttpd-o "$PORT" lighttpd -D -f "$WORK/run/lighttpd-o.conf"
+  RESULT[lighttpd,o]=$(count lighttpd-o "$PORT" /page.html -H 'Accept-Encoding: gzip')
+  stop
+fi
 FPM=$(command -v php-fpm || find /usr/sbin -maxdepth 1 -name 'php-fpm[0-9]*' | sort | head -n 1)
 if [ -n "$FPM" ]; then
   start_fpm "$FPM"
@@ -268,6 +297,7 @@ for row in "${ROWS[@]}"; do
     j) what="404 with a problem+json body" ;;
     l) what="PHP page through php-fpm (FastCGI)" ;;
     m) what="reverse proxy to an upstream nginx, 1 KiB" ;;
+    o) what="100 KiB page, gzip on the fly (kept compressed)" ;;
   esac
   line="| $row | $what |"
   for s in "${SERVERS[@]}"; do line+=" ${RESULT[$s,$row]} |"; done

@@ -190,16 +190,16 @@ impl FileBody {
         Ok((self.file, self.parts))
     }
 
-    /// The length, when this body is one file from its start, not yet polled: a whole
-    /// file's answer.
-    pub(crate) fn whole_file_len(&self) -> Option<u64> {
+    /// Where its bytes start and how many there are, when this body is one range of one
+    /// file, not yet polled (a whole file's answer, or a kept compressed form's).
+    pub(crate) fn single_range(&self) -> Option<(u64, u64)> {
         match (
             &self.file,
             self.parts.front(),
             self.parts.len(),
             &self.pending,
         ) {
-            (Some(_), Some(Part::File { offset: 0, len }), 1, None) => Some(*len),
+            (Some(_), Some(Part::File { offset, len }), 1, None) => Some((*offset, *len)),
             _ => None,
         }
     }

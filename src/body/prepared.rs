@@ -60,8 +60,7 @@ impl RenderedFields {
     /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Date`, `Server`): the writer
     /// adds those after the lines without looking into them.
     pub fn new(map: HeaderMap) -> Option<Self> {
-        let managed = [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, SERVER];
-        if managed.iter().any(|name| map.contains_key(name)) {
+        if !Self::can_hold(&map) {
             return None;
         }
         let mut lines = Vec::new();
@@ -70,6 +69,12 @@ impl RenderedFields {
             map,
             lines: Bytes::from(lines),
         })
+    }
+
+    /// Whether `map` holds no field the connection decides itself (see [`RenderedFields::new`]).
+    pub fn can_hold(map: &HeaderMap) -> bool {
+        let managed = [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, SERVER];
+        !managed.iter().any(|name| map.contains_key(name))
     }
 
     /// The fields as a map.
@@ -111,10 +116,18 @@ pub trait SameFile: Send + Sync {
 pub enum Repeat<'a> {
     /// Nothing (a 304).
     Nothing,
-    /// These bytes.
-    Memory(&'a Bytes),
-    /// This many bytes of the whole file, once it is checked unchanged.
-    File(&'a Arc<dyn SameFile>, u64),
+    /// These bytes; made from a file's, once that file is checked unchanged.
+    Memory(&'a Bytes, Option<&'a Arc<dyn SameFile>>),
+    /// `len` bytes from `from` of the file the check gives, once it gives one (the file is
+    /// unchanged).
+    File {
+        /// The check, which gives the file.
+        same: &'a Arc<dyn SameFile>,
+        /// Where the bytes start.
+        from: u64,
+        /// How many.
+        len: u64,
+    },
 }
 
 /// What a prepared answer sends: nothing (a 304), bytes in memory (`None` once sent), or a
@@ -150,7 +163,8 @@ impl Prepared {
     }
 
     /// `body` carrying `fields`, as [`wrap`](Self::wrap), answering the same request alike
-    /// until `fresh_until`, and, sent from a file, while `same_file` says it is unchanged.
+    /// until `fresh_until`, and, made from a file or sent from one, while `same_file` says it
+    /// is unchanged (a file body is then sent from the file `same_file` gives).
     pub fn wrap_until(
         fields: Arc<RenderedFields>,
         body: ResponseBody,
@@ -173,11 +187,20 @@ impl Prepared {
         let until = self.fresh_until?;
         let body = match (&self.content, &self.same_file) {
             (Content::Empty, None) => Repeat::Nothing,
-            (Content::Memory(Some(bytes)), None) => Repeat::Memory(bytes),
-            (Content::File(file), Some(same)) => Repeat::File(same, file.whole_file_len()?),
+            (Content::Memory(Some(bytes)), same) => Repeat::Memory(bytes, same.as_ref()),
+            (Content::File(file), Some(same)) => {
+                let (from, len) = file.single_range()?;
+                Repeat::File { same, from, len }
+            }
             _ => return None,
         };
         Some((&self.fields, body, until))
+    }
+
+    /// Until when a repeat of the request would get this answer, and what checks the file
+    /// it is made from or sent from; `None` when it would not.
+    pub fn freshness(&self) -> Option<(Instant, Option<Arc<dyn SameFile>>)> {
+        Some((self.fresh_until?, self.same_file.clone()))
     }
 
     /// Forget until when the answer holds: something besides the request decided it.
@@ -249,6 +272,31 @@ pub fn forget_freshness(response: &mut Response<ResponseBody>) {
     if let ResponseBody::Prepared(prepared) = response.body_mut() {
         prepared.forget_freshness();
     }
+}
+
+/// Make `response` a prepared answer again after its fields changed ([`thaw`]): its map's
+/// fields rendered, its body carrying them, repeated alike until `fresh_until` (and while
+/// `same_file` says it is unchanged, as [`Prepared::wrap_until`]). Left as it is when its map
+/// holds a field the connection decides, or its body cannot carry fields.
+pub fn freeze(
+    response: &mut Response<ResponseBody>,
+    fresh_until: Instant,
+    same_file: Option<Arc<dyn SameFile>>,
+) {
+    let body = response.body();
+    let carries = matches!(
+        body,
+        ResponseBody::Empty | ResponseBody::Full(_) | ResponseBody::File(_)
+    );
+    if !carries || !RenderedFields::can_hold(response.headers()) {
+        return;
+    }
+    let Some(fields) = RenderedFields::new(std::mem::take(response.headers_mut())) else {
+        return;
+    };
+    let body = std::mem::replace(response.body_mut(), ResponseBody::Empty);
+    *response.body_mut() =
+        Prepared::wrap_until(Arc::new(fields), body, Some(fresh_until), same_file);
 }
 
 /// Put a prepared answer's fields into its map, ahead of any set there since (a field of

@@ -613,3 +613,122 @@ fn compressing_leaves_the_thread_to_other_connections() {
     );
     assert!(reader.join().unwrap() > 0);
 }
+
+/// A kept compressed form is repeated by the express lane as the answer it replaces is: the
+/// same bytes on one keep-alive connection, and, for a page sent from the open file (over 16
+/// KiB), the new page at once after a change in place, with the cache's bound far off. Both
+/// forms: one in memory (the page) and one in the memory file (hex digits).
+#[tokio::test]
+async fn kept_forms_are_repeated_until_the_file_changes() {
+    let hex = hex_text(8_000);
+    let s = crate::support::TestServer::start_with(
+        |root| {
+            write(root, "mid.html", page().repeat(14));
+            write(root, "hex.txt", &hex);
+        },
+        |c| {
+            c.compress = true;
+            c.workers = 1;
+            c.files.revalidate_after = std::time::Duration::from_secs(600);
+        },
+    )
+    .await;
+    let (addr, root) = (s.addr, s.root.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        for (name, original, changed) in [
+            (
+                "mid.html",
+                page().repeat(14),
+                page().repeat(14).replace("usher", "USHER"),
+            ),
+            ("hex.txt", hex.clone(), hex.to_uppercase()),
+        ] {
+            let request =
+                format!("GET /{name} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+            let answers: Vec<_> = (0..5).map(|_| ask(&mut c, &request)).collect();
+            for (head, body) in &answers {
+                assert_eq!(head_value(head, "content-encoding"), Some("gzip"), "{head}");
+                assert!(
+                    decode("gzip", body) == original.as_bytes(),
+                    "{name} decodes"
+                );
+            }
+            let without_date = |head: &str| -> Vec<String> {
+                let lines = head.lines().filter(|l| !l.starts_with("date:"));
+                lines.map(str::to_owned).collect()
+            };
+            assert_eq!(without_date(&answers[3].0), without_date(&answers[4].0));
+            assert!(head_value(&answers[4].0, "content-length").is_some());
+            // The same length, in place: only the file's times and bytes tell.
+            write(&root, name, &changed);
+            let (_, body) = ask(&mut c, &request);
+            assert!(decode("gzip", &body) == changed.as_bytes(), "{name}: stale");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// `count` words of eight hex digits, which gzip halves at best.
+fn hex_text(count: usize) -> String {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            format!("{:08x}", state as u32)
+        })
+        .collect()
+}
+
+/// One exchange on a kept-alive connection: head and body (framed by `Content-Length`, or
+/// chunked: the first answers, before the file cache holds the page).
+fn ask(c: &mut TcpStream, request: &str) -> (String, Vec<u8>) {
+    c.write_all(request.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut more = |got: &mut Vec<u8>| {
+        let mut buf = [0u8; 64 * 1024];
+        let n = read_some(c, &mut buf);
+        assert!(n > 0, "closed mid-answer");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let end = loop {
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        more(&mut got);
+    };
+    let head = String::from_utf8(got[..end].to_vec()).unwrap();
+    let Some(length) = head_value(&head, "content-length") else {
+        // Chunk by chunk until the last (no trailers here).
+        let mut at = end;
+        loop {
+            let line = loop {
+                if let Some(n) = got[at..].windows(2).position(|w| w == b"\r\n") {
+                    break n;
+                }
+                more(&mut got);
+            };
+            let size = std::str::from_utf8(&got[at..at + line]).unwrap();
+            let size = usize::from_str_radix(size, 16).unwrap();
+            at += line + 2 + size + 2;
+            while got.len() < at {
+                more(&mut got);
+            }
+            if size == 0 {
+                assert_eq!(got.len(), at, "nothing past the answer");
+                return (head, dechunk(&got[end..]));
+            }
+        }
+    };
+    let length: usize = length.parse().unwrap();
+    while got.len() < end + length {
+        more(&mut got);
+    }
+    assert_eq!(got.len(), end + length, "nothing past the answer");
+    (head, got[end..].to_vec())
+}

@@ -36,7 +36,10 @@ use super::headers::add_vary;
 use crate::body::ResponseBody;
 use crate::body::compressed::{self, Coding, Compressed};
 use crate::body::file::{FileBody, Part};
+use crate::body::open_file::OpenFile;
+use crate::body::prepared::SameFile;
 use crate::http::target::NormalPath;
+use std::sync::Arc;
 
 /// Answers shorter than this (512 bytes, Caddy's default) are sent as they are: a compressed
 /// stream's own framing eats most of what it could save.
@@ -192,8 +195,10 @@ impl Compress {
         // A prepared answer (a cached file's) keeps its fields rendered, and so its place in
         // the express lane, unless they change: read them where they are.
         let body_length = (!is_head).then(|| res.body().size_hint().exact()).flatten();
+        let mut repeatable = None;
         let plan = match res.body() {
             ResponseBody::Prepared(prepared) if res.headers().is_empty() => {
+                repeatable = prepared.freshness();
                 let fields = prepared.fields();
                 let length = declared_length(fields).or(body_length);
                 self.plan(&req.headers, res.status(), fields, length)
@@ -215,6 +220,9 @@ impl Compress {
             }
             Plan::Encode(coding) => coding,
         };
+        // A kept form is repeated as the answer it replaces would have been, with the same
+        // check of the file it was made from.
+        let mut repeat = None;
         let body = if is_head {
             // The fields a GET would get, no content, and no length: a GET's is unknown.
             ResponseBody::stream(Compressed::nothing())
@@ -224,8 +232,16 @@ impl Compress {
         {
             // Whole, so with a length.
             match kept {
-                Kept::Memory(bytes) => ResponseBody::full(bytes),
+                Kept::Memory(bytes) => {
+                    repeat = repeatable;
+                    ResponseBody::full(bytes)
+                }
                 Kept::File { file, offset, len } => {
+                    repeat = repeatable.map(|(until, original)| {
+                        let form = Arc::clone(&file);
+                        let same: Arc<dyn SameFile> = Arc::new(FormOf { original, form });
+                        (until, Some(same))
+                    });
                     ResponseBody::File(FileBody::shared(file, vec![Part::File { offset, len }]))
                 }
             }
@@ -252,6 +268,29 @@ impl Compress {
         fields.remove(ACCEPT_RANGES);
         add_vary(fields, "Accept-Encoding");
         weaken_etag(fields);
+        if let Some((until, same_file)) = repeat {
+            crate::body::prepared::freeze(res, until, same_file);
+        }
+    }
+}
+
+/// A compressed form kept in the cache's memory file, sent from it while the file it was
+/// made from (if it was sent from one) is unchanged.
+struct FormOf {
+    original: Option<Arc<dyn SameFile>>,
+    form: Arc<OpenFile>,
+}
+
+impl SameFile for FormOf {
+    fn if_unchanged(&self) -> Option<&Arc<OpenFile>> {
+        match &self.original {
+            Some(original) => original.if_unchanged().map(|_| &self.form),
+            None => Some(&self.form),
+        }
+    }
+
+    fn bytes(&self) -> Option<&Bytes> {
+        None
     }
 }
 

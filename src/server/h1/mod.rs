@@ -719,14 +719,20 @@ fn repeatable(response: &Response<ResponseBody>) -> Option<express::Answer> {
         Repeat::Nothing if status == StatusCode::NOT_MODIFIED => {
             Some(express::Answer::not_modified(lines, until))
         }
-        Repeat::Memory(bytes) if framed && bytes.len() <= response::COPY_BODY_LIMIT => {
-            Some(express::Answer::new(status, lines, bytes.clone(), until))
+        Repeat::Memory(bytes, same) if framed && bytes.len() <= response::COPY_BODY_LIMIT => {
+            Some(match same {
+                None => express::Answer::new(status, lines, bytes.clone(), until),
+                Some(same) => {
+                    let same = Arc::clone(same);
+                    express::Answer::made_from_file(status, lines, bytes.clone(), same, until)
+                }
+            })
         }
-        Repeat::File(same, len) if framed => Some(express::Answer::from_file(
+        Repeat::File { same, from, len } if framed => Some(express::Answer::from_file(
             status,
             lines,
             Arc::clone(same),
-            len,
+            (from, len),
             until,
         )),
         _ => None,

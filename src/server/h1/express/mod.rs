@@ -20,6 +20,9 @@
 //!   rendered (no policy changed them), came from a files route without credentials to check,
 //!   has its body in memory (up to 16 KiB) or is a whole file the cache keeps open, and says
 //!   until when its cache entry is fresh (`Prepared::repeatable`, set by the file cache only).
+//!   A compressed form of such an answer (`handlers::policy::compress`), made once and kept,
+//!   is remembered too, in memory or as its range of the forms' memory file, with the same
+//!   freshness and the same check of the file it was made from.
 //! - **It is repeated** only until then: the cache's own staleness bound (1 s by default), so
 //!   a changed file is seen exactly as late as without the lane; a file sent from disk is
 //!   also checked unchanged (one `statx`) before each repeat, as the cache checks it before
@@ -134,15 +137,18 @@ pub struct Answer {
 
 /// What an answer sends after its head.
 enum Body {
-    /// These bytes, copied next to the head.
-    Memory(Bytes),
-    /// The whole of a file kept open, sent with `sendfile` once checked unchanged.
+    /// These bytes, copied next to the head; made from a file's (a compressed form), once
+    /// that file is checked unchanged.
+    Memory(Bytes, Option<Arc<dyn SameFile>>),
+    /// A range of a file kept open, sent with `sendfile` once checked unchanged.
     File(FileBody),
 }
 
-/// The whole of a file kept open, `len` bytes, and the images of the answer sending it.
+/// `len` bytes from `from` of a file kept open (the whole of a file, or a compressed form in
+/// a memory file), and the images of the answer sending it.
 struct FileBody {
     same: Arc<dyn SameFile>,
+    from: u64,
     len: u64,
     /// An image of the whole answer ([`image`]) for each way it may say the connection goes
     /// on, once a repeat has made it.
@@ -162,7 +168,8 @@ impl FileBody {
         }
         // Dropped first, so its bytes leave the budget before the new one's are counted.
         *made = None;
-        if self.no_image {
+        // The bytes an image is made of are a whole file's.
+        if self.no_image || self.from != 0 {
             return None;
         }
         let bytes = self.same.bytes().filter(|b| b.len() as u64 == self.len)?;
@@ -196,29 +203,44 @@ impl Answer {
     ) -> Self {
         let body = body.into();
         let length = Some(body.len() as u64);
-        Self::with(status, lines, length, Body::Memory(body), fresh_until)
+        Self::with(status, lines, length, Body::Memory(body, None), fresh_until)
+    }
+
+    /// [`Answer::new`] for bytes made from a file's (its compressed form): each repeat first
+    /// asks `same` whether that file is unchanged.
+    pub fn made_from_file(
+        status: StatusCode,
+        lines: &[u8],
+        body: Bytes,
+        same: Arc<dyn SameFile>,
+        fresh_until: Instant,
+    ) -> Self {
+        let length = Some(body.len() as u64);
+        let body = Body::Memory(body, Some(same));
+        Self::with(status, lines, length, body, fresh_until)
     }
 
     /// The answer a prepared 304 with rendered field `lines` is written as: its head alone,
     /// with no `Content-Length` (RFC 9110 §15.4.5 leaves it out; usher's writer does),
     /// repeated until `fresh_until`.
     pub fn not_modified(lines: &[u8], fresh_until: Instant) -> Self {
-        let nothing = Body::Memory(Bytes::new());
+        let nothing = Body::Memory(Bytes::new(), None);
         Self::with(StatusCode::NOT_MODIFIED, lines, None, nothing, fresh_until)
     }
 
     /// The answer a prepared response with `status` and rendered field `lines` is written
-    /// as when its body is the whole of the file `same` keeps open, `len` bytes: repeated
+    /// as when its body is `len` bytes from `from` of the file `same` keeps open: repeated
     /// until `fresh_until`, each time once `same` finds the file unchanged.
     pub fn from_file(
         status: StatusCode,
         lines: &[u8],
         same: Arc<dyn SameFile>,
-        len: u64,
+        (from, len): (u64, u64),
         fresh_until: Instant,
     ) -> Self {
         let body = Body::File(FileBody {
             same,
+            from,
             len,
             images: [None, None, None],
             no_image: false,
@@ -253,12 +275,17 @@ impl Answer {
         out: &mut Vec<u8>,
     ) -> Option<Option<FileRange>> {
         let (file, copied) = match &self.body {
-            Body::Memory(bytes) => (None, &bytes[..]),
+            Body::Memory(bytes, same) => {
+                if let Some(same) = same {
+                    same.if_unchanged()?;
+                }
+                (None, &bytes[..])
+            }
             Body::File(body) => {
                 let file = Arc::clone(body.same.if_unchanged()?);
                 let range = FileRange {
                     file,
-                    from: 0,
+                    from: body.from,
                     len: body.len,
                 };
                 (Some(range), &[][..])

@@ -416,7 +416,7 @@ fn sent(range: &FileRange) -> Vec<u8> {
 fn file_answer(kept: Arc<Kept>, len: u64) -> Answer {
     let until = Instant::now() + Duration::from_secs(60);
     let lines = b"content-type: application/octet-stream\r\n";
-    Answer::from_file(StatusCode::OK, lines, kept, len, until)
+    Answer::from_file(StatusCode::OK, lines, kept, (0, len), until)
 }
 
 fn body_of(len: usize) -> Vec<u8> {
@@ -589,4 +589,49 @@ fn an_image_is_laid_out_for_whole_segments() {
     let bytes = sent(&range);
     assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert!(bytes.ends_with(&body));
+}
+
+/// A compressed form's answers: bytes made from a file are put only while that file is
+/// unchanged; a range of a file (a form in the memory file) is sent from its offset, and
+/// never as an image of the whole file's bytes.
+#[test]
+fn forms_made_from_a_file_are_repeated_only_while_it_is_unchanged() {
+    let body = body_of(64 * 1024);
+    let kept = Kept::new(&body);
+    let until = Instant::now() + Duration::from_secs(60);
+    let lines = b"content-encoding: gzip\r\n";
+    let form = Bytes::from_static(b"compressed");
+    let mut memory =
+        Answer::made_from_file(StatusCode::OK, lines, form, Arc::clone(&kept) as _, until);
+    let mut out = Vec::new();
+    assert!(matches!(
+        memory.put(Persist::Open, &|| None, &mut out),
+        Some(None)
+    ));
+    assert!(out.ends_with(b"\r\n\r\ncompressed"), "{out:?}");
+
+    let mut range = Answer::from_file(StatusCode::OK, lines, kept.clone() as _, (100, 200), until);
+    let mut out = Vec::new();
+    let Some(Some(sent)) = range.put(Persist::Open, &|| Some(65_483), &mut out) else {
+        panic!("nothing to send");
+    };
+    assert_eq!((sent.from, sent.len), (100, 200));
+    assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\n"));
+    assert!(head_value(&out, "content-length") == Some("200"));
+
+    kept.changed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    for answer in [&mut memory, &mut range] {
+        let mut out = Vec::new();
+        assert!(answer.put(Persist::Open, &|| None, &mut out).is_none());
+        assert!(out.is_empty());
+    }
+}
+
+/// The value of field `name` in the head `out`.
+fn head_value<'a>(out: &'a [u8], name: &str) -> Option<&'a str> {
+    std::str::from_utf8(out)
+        .ok()?
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
 }

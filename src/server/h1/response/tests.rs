@@ -420,7 +420,7 @@ fn the_express_lane_writes_a_prepared_answer_as_the_writer_does() {
         let writer = by_writer(StatusCode::OK, ResponseBody::full(body.clone()), exchange());
         let kept = super::super::express::tests::Kept::new(&body);
         let len = body.len() as u64;
-        let mut answer = Answer::from_file(StatusCode::OK, fields.lines(), kept, len, until);
+        let mut answer = Answer::from_file(StatusCode::OK, fields.lines(), kept, (0, len), until);
         let (image, len) = super::super::express::tests::image_of(&mut answer, persist);
         assert_eq!(image.len() as u64, len);
         assert_eq!(without_date(&image), without_date(&writer), "{persist:?}");
