@@ -54,7 +54,7 @@ files = {}
 "#;
 
 /// A site with the scripts in `scripts` (name, Python source) as executables in `cgi-bin/`.
-fn site(scripts: &[(&str, &str)]) -> (tempfile::TempDir, Process) {
+pub(super) fn site(scripts: &[(&str, &str)]) -> (tempfile::TempDir, Process) {
     let dir = tempfile::tempdir().unwrap();
     let python = which("python3");
     write(dir.path(), "public/a.txt", "alpha\n");
@@ -100,7 +100,7 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn get(addr: SocketAddr, target: &str) -> String {
+pub(super) fn get(addr: SocketAddr, target: &str) -> String {
     exchange(
         addr,
         format!("GET {target} HTTP/1.1\r\nHost: cgi.test\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -113,7 +113,7 @@ print()
 print(json.dumps(dict(os.environ)))
 "#;
 
-fn body_json(answer: &str) -> serde_json::Value {
+pub(super) fn body_json(answer: &str) -> serde_json::Value {
     let (_, body) = answer.split_once("\r\n\r\n").expect("a head");
     // The body may be chunked: take the JSON object between the first { and the last }.
     let start = body.find('{').expect("json");
@@ -622,7 +622,7 @@ fn pid_in(file: &Path) -> String {
 }
 
 /// Send a GET for `target` on a new connection, without reading the answer.
-fn send_get(addr: SocketAddr, target: &str) -> TcpStream {
+pub(super) fn send_get(addr: SocketAddr, target: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(

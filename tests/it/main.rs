@@ -4,6 +4,7 @@
 mod access_log;
 mod cache;
 mod cgi;
+mod cgi_edges;
 mod cli;
 mod compress;
 mod config;

@@ -35,6 +35,11 @@ use crate::problem::Problem;
 /// Bytes read from the program's stdout at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long a program whose output has ended is given to exit, so that its status can tell
+/// whether that output is whole (1 s): a program's stdout closes when it exits, so this is
+/// its last moments; one that closed stdout and went on is then ended, as before.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
 /// What a program answered.
 #[derive(Debug)]
 pub enum Answer {
@@ -199,6 +204,8 @@ where
     tokio::spawn(pump(
         guard,
         Output {
+            program: script.file.display().to_string(),
+            request_id: request_id.to_owned(),
             stdout,
             first: rest,
             length,
@@ -303,8 +310,10 @@ async fn log_stderr(mut stderr: tokio::process::ChildStderr, program: String, re
 }
 
 /// The program's answer after its head: the rest of stdout, what was read of it with the
-/// head, and the length the head declared.
+/// head, and the length the head declared; and the program and request, for the log.
 struct Output {
+    program: String,
+    request_id: String,
     stdout: ChildStdout,
     first: Bytes,
     length: Option<u64>,
@@ -322,6 +331,8 @@ async fn pump(
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let Output {
+        program,
+        request_id,
         mut stdout,
         first,
         length,
@@ -365,7 +376,17 @@ async fn pump(
             },
         };
         match read {
-            Ok(Ok(0)) => break,
+            Ok(Ok(0)) => {
+                // An answer whose length only its end tells (chunked, or a close) must not
+                // look whole when the program died writing it (RFC 9112 §7.1 and §6.3: a
+                // recipient, a cache above all, takes a last chunk for a whole answer).
+                if let Some(why) = guard.failure(EXIT_GRACE).await {
+                    let e = io::Error::other(format!("the program {why} after its head"));
+                    tracing::warn!(request_id, program, "{e}: the answer is cut");
+                    let _ = tx.send(Err(e)).await;
+                }
+                break;
+            }
             Ok(Ok(_)) => {
                 if tx.send(Ok(left.cut(buf.freeze()))).await.is_err() {
                     break; // the client went away
@@ -453,6 +474,23 @@ impl Group {
             child: Some(child),
             group,
         }
+    }
+
+    /// How the program failed, if it has exited within `grace` (its stdout is closed, so it
+    /// is about to) and not with success: killed by a signal, or a failure status.
+    async fn failure(&mut self, grace: Duration) -> Option<String> {
+        let child = self.child.as_mut()?;
+        let status = tokio::time::timeout(grace, child.wait()).await.ok()?.ok()?;
+        if status.success() {
+            return None;
+        }
+        Some(match std::os::unix::process::ExitStatusExt::signal(&status) {
+            Some(signal) => {
+                let name = Signal::try_from(signal).map_or("a signal", Signal::as_str);
+                format!("was killed by {name}")
+            }
+            None => format!("exited with status {}", status.code().unwrap_or(-1)),
+        })
     }
 
     /// Kill whatever is left of the group and reap the program; its exit status.
