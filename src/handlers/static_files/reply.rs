@@ -89,7 +89,7 @@ impl FileMeta {
     pub(super) fn new(rep: &mut FileRep) -> Self {
         let id = &rep.identity;
         let modified = http_time(id.modified);
-        let etag = EntityTag::for_file(id.len, id.modified, id.ino);
+        let etag = EntityTag::for_file(id.len, id.modified);
         let mut meta = FileMeta {
             len: id.len,
             modified,

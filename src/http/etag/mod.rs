@@ -32,13 +32,16 @@ pub enum TagList {
 }
 
 impl EntityTag {
-    /// The strong tag usher gives a file, from its length, modification time and inode.
+    /// The strong tag usher gives a file, from its modification time and length.
     ///
-    /// `"<inode>-<mtime ns>-<len>"` in lowercase hex: compact, and different whenever any of the
-    /// three differs (the `-`-separated hex fields are unambiguous). Nanoseconds, not seconds,
-    /// so two writes within one second still change the tag. A time before 1970 is written as
-    /// its two's-complement, which stays distinct from every time after.
-    pub fn for_file(len: u64, modified: SystemTime, inode: u64) -> Self {
+    /// `"<mtime ns>-<len>"` in lowercase hex: compact, and different whenever either differs
+    /// (the `-`-separated hex fields are unambiguous). Nanoseconds, not seconds, so two writes
+    /// within one second still change the tag. A time before 1970 is written as its
+    /// two's-complement, which stays distinct from every time after. No inode, as nginx and
+    /// Apache 2.4 leave it out: a site copied to several servers with its times kept has the
+    /// same tags on each (a cache in front of them revalidates across them), and the tag
+    /// tells a client nothing of the file system (CVE-2003-1418).
+    pub fn for_file(len: u64, modified: SystemTime) -> Self {
         let nanos: i128 = match modified.duration_since(UNIX_EPOCH) {
             Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
             Err(before) => i128::try_from(before.duration().as_nanos())
@@ -47,7 +50,7 @@ impl EntityTag {
         };
         EntityTag {
             weak: false,
-            tag: format!("{inode:x}-{nanos:x}-{len:x}"),
+            tag: format!("{nanos:x}-{len:x}"),
         }
     }
 
