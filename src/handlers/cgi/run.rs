@@ -484,13 +484,15 @@ impl Group {
         if status.success() {
             return None;
         }
-        Some(match std::os::unix::process::ExitStatusExt::signal(&status) {
-            Some(signal) => {
-                let name = Signal::try_from(signal).map_or("a signal", Signal::as_str);
-                format!("was killed by {name}")
-            }
-            None => format!("exited with status {}", status.code().unwrap_or(-1)),
-        })
+        Some(
+            match std::os::unix::process::ExitStatusExt::signal(&status) {
+                Some(signal) => {
+                    let name = Signal::try_from(signal).map_or("a signal", Signal::as_str);
+                    format!("was killed by {name}")
+                }
+                None => format!("exited with status {}", status.code().unwrap_or(-1)),
+            },
+        )
     }
 
     /// Kill whatever is left of the group and reap the program; its exit status.

@@ -627,3 +627,43 @@ async fn requests_that_close_are_repeated_by_the_express_lane() {
         assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
     }
 }
+
+/// A streamed answer that fails after some of it went out (a program killed mid-answer):
+/// what was made before the failure still reaches the client, then the connection closes
+/// without the last chunk, so the answer is seen cut (RFC 9112 §7.1).
+#[tokio::test]
+async fn a_body_that_fails_sends_what_it_had_and_never_its_end() {
+    use futures_util::StreamExt as _;
+    let handler = |_request: Request<RequestBody>| async {
+        let frames: Vec<Result<http_body::Frame<bytes::Bytes>, std::io::Error>> = vec![
+            Ok(http_body::Frame::data(bytes::Bytes::from_static(b"first"))),
+            Ok(http_body::Frame::data(bytes::Bytes::from_static(
+                b"last words",
+            ))),
+            Err(std::io::Error::other("the program was killed")),
+        ];
+        // Nothing ready once after the first piece (it is sent then); the rest at once.
+        let frames = futures_util::stream::iter(frames.into_iter().enumerate()).then(
+            |(at, frame)| async move {
+                if at == 1 {
+                    tokio::task::yield_now().await;
+                }
+                frame
+            },
+        );
+        let body = http_body_util::StreamBody::new(Box::pin(frames));
+        Response::new(ResponseBody::stream(body))
+    };
+    let (mut client, _task) = connect(handler, LIMIT).await;
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let out = read_to_close(&mut client).await;
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.contains("transfer-encoding: chunked\r\n"), "{out}");
+    assert!(
+        out.ends_with("\r\n\r\n5\r\nfirst\r\na\r\nlast words\r\n"),
+        "{out:?}"
+    );
+}

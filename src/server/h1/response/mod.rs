@@ -127,7 +127,13 @@ pub async fn write(
                     let response = problem.into_response(None, exchange.head_only);
                     Box::pin(write(stream, writer, response, exchange, false)).await
                 }
-                Err(Streamed::Failed(e)) => Err(e),
+                Err(Streamed::Failed(e)) => {
+                    // What the answer had before it failed still goes (a program's last
+                    // words); then the connection closes without the answer's end, so the
+                    // client sees it cut (RFC 9112 §8).
+                    let _ = writer.flush(stream).await;
+                    Err(e)
+                }
                 Ok(()) => Ok(()),
             }
         }
