@@ -732,3 +732,42 @@ fn ask(c: &mut TcpStream, request: &str) -> (String, Vec<u8>) {
     assert_eq!(got.len(), end + length, "nothing past the answer");
     (head, got[end..].to_vec())
 }
+
+/// The answer of the request that finds the file cache's entry due for its check, and the
+/// file unchanged, is the entry's own: the kept compressed form, with its length, not the
+/// page compressed again as it streams from the file the check opened.
+#[tokio::test]
+async fn a_checked_entry_answers_with_its_kept_form() {
+    let bound = std::time::Duration::from_millis(30);
+    let s = crate::support::TestServer::start_with(
+        |root| write(root, "mid.html", page().repeat(14)),
+        |c| {
+            c.compress = true;
+            c.files.revalidate_after = bound;
+        },
+    )
+    .await;
+    let addr = s.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let request = "GET /mid.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+        // The first answers come before the cache holds the page.
+        for _ in 0..3 {
+            ask(&mut c, request);
+        }
+        for round in 0..4 {
+            // Each past the bound: its entry is checked first.
+            std::thread::sleep(bound * 2);
+            let (head, body) = ask(&mut c, request);
+            assert!(decode("gzip", &body) == page().repeat(14).as_bytes());
+            assert!(
+                head_value(&head, "content-length").is_some(),
+                "round {round}: compressed again: {head}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+}

@@ -247,7 +247,7 @@ impl ServeDir {
         // may have ready looks on disk for its sibling every time.
         if self.opts.precompressed && resolve::takes_a_coding(&req.headers) {
             return self
-                .resolve(req, path, key, None, self.cache.now())
+                .resolve(req, path, key, None, self.cache.now(), form)
                 .await
                 .map_err(|problem| *problem);
         }
@@ -288,7 +288,7 @@ impl ServeDir {
                 .filter(|cached| !self.cache.is_fresh(cached, now))
                 .map(Arc::clone);
             return self
-                .resolve(req, path, key, known, now)
+                .resolve(req, path, key, known, now, form)
                 .await
                 .map_err(|problem| *problem);
         }
@@ -406,6 +406,7 @@ impl ServeDir {
         key: &str,
         known: Option<Arc<Cached<Answer>>>,
         now: u64,
+        form: FieldForm,
     ) -> Answered {
         let known_file = known.as_ref().and_then(|c| match &c.value {
             Answer::File(f) => Some(f.identity.clone()),
@@ -437,6 +438,14 @@ impl ServeDir {
                     if let Answer::File(hot) = &cached.value {
                         if hot.identity == rep.identity {
                             self.cache.validated(&cached, now);
+                            // As from the entry: the same answer as the next request's (the
+                            // cached bytes, which a compressed form is kept for, the kept
+                            // file), not one sent from the file the walk opened.
+                            if let Some(answered) =
+                                self.answer_cached(req, path, key, &cached, form).await
+                            {
+                                return answered;
+                            }
                             return reply_file(req, path, &hot.meta, hot.body.clone(), file);
                         }
                     }
