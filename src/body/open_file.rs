@@ -28,6 +28,8 @@ pub const TRUSTED_FOR: Duration = Duration::from_secs(1);
 pub struct OpenFile {
     file: File,
     pages: Residency,
+    /// A memory file's (`memfd_create`): its pages are memory, never read from a disk.
+    in_memory: bool,
 }
 
 impl OpenFile {
@@ -42,6 +44,15 @@ impl OpenFile {
         Self::with_len(file, len)
     }
 
+    /// A memory file (`memfd_create`): no check is asked, its pages being memory as much as
+    /// the heap's are (swapped out, they wait as any memory would).
+    pub fn in_memory(file: File) -> Self {
+        OpenFile {
+            in_memory: true,
+            ..Self::new(file)
+        }
+    }
+
     fn with_len(file: File, len: u64) -> Self {
         OpenFile {
             file,
@@ -49,6 +60,7 @@ impl OpenFile {
                 len,
                 whole_at: AtomicU64::new(NEVER),
             },
+            in_memory: false,
         }
     }
 
@@ -60,6 +72,9 @@ impl OpenFile {
     /// Whether bytes `offset .. offset + len` are in memory now, as far as the kernel or a
     /// recent check of the whole file can tell (see the module notes).
     pub fn is_cached(&self, offset: u64, len: u64) -> bool {
+        if self.in_memory {
+            return true;
+        }
         self.pages.is_cached(offset, len, now(), |offset, len| {
             crate::page_cache::is_cached(&self.file, offset, len)
         })
@@ -212,5 +227,15 @@ mod tests {
         let first = open.is_cached(0, 8192);
         assert_eq!(open.pages.whole_at.load(Ordering::Relaxed) != NEVER, first);
         assert_eq!(open.file().metadata().unwrap().len(), 8192);
+    }
+
+    /// A memory file is never asked about (its pages are memory); a file is.
+    #[test]
+    fn a_memory_file_is_always_in_memory() {
+        use nix::sys::memfd::{MFdFlags, memfd_create};
+        let memfd = || File::from(memfd_create(c"test", MFdFlags::MFD_CLOEXEC).unwrap());
+        // Nothing written: a check of the kernel finds no pages there.
+        assert!(OpenFile::in_memory(memfd()).is_cached(0, 1 << 20));
+        assert!(!OpenFile::new(memfd()).is_cached(0, 1 << 20));
     }
 }

@@ -111,7 +111,7 @@ impl Inner {
             use nix::sys::memfd::{MFdFlags, memfd_create};
             let fd = memfd_create(c"usher-compressed", MFdFlags::MFD_CLOEXEC).ok()?;
             let file = std::fs::File::from(fd);
-            self.arena = Some((Arc::new(OpenFile::new(file)), 0));
+            self.arena = Some((Arc::new(OpenFile::in_memory(file)), 0));
         }
         let (file, end) = self.arena.as_mut()?;
         file.file().write_all_at(bytes, *end).ok()?;

@@ -99,7 +99,7 @@ impl Image {
         HELD.set(HELD.get() + len);
         Ok(Image {
             head: head.into(),
-            file: Arc::new(OpenFile::kept(file, from + len as u64)),
+            file: Arc::new(OpenFile::in_memory(file)),
             from,
             len: len as u64,
         })
