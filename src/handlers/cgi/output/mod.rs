@@ -151,6 +151,7 @@ fn fields(
 ) -> Result<(HeaderMap, Option<StatusCode>, Option<u64>), OutputError> {
     let mut headers = HeaderMap::with_capacity(lines.len());
     let mut status = None;
+    let mut named = Vec::new();
     for (index, line) in lines.iter().enumerate() {
         let number = index + first;
         let colon = line
@@ -170,6 +171,12 @@ fn fields(
             status = Some(parse_status(value)?);
             continue;
         }
+        if name == http::header::CONNECTION {
+            // The fields it names are for the connection it came by, not the client's (RFC
+            // 9110 §7.6.1: removed, as the proxy removes an upstream's).
+            let options = crate::http::list_elements(value);
+            named.extend(options.filter_map(|o| HeaderName::from_bytes(o).ok()));
+        }
         if SERVER_ONLY.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
             continue;
         }
@@ -187,6 +194,9 @@ fn fields(
         };
         let value = HeaderValue::from_bytes(value).map_err(|_| OutputError::BadValue(number))?;
         headers.append(name, value);
+    }
+    for name in named {
+        headers.remove(name);
     }
     for (name, shown) in [(CONTENT_TYPE, "Content-Type"), (LOCATION, "Location")] {
         if headers.get_all(&name).iter().nth(1).is_some() {

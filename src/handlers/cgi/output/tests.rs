@@ -84,6 +84,11 @@ fn framing_fields_from_the_program_are_dropped_and_length_is_checked() {
     assert!(h.headers.get("transfer-encoding").is_none());
     assert!(h.headers.get("proxy-x").is_none());
     assert_eq!(h.length, Some(5));
+    // The fields a program's `Connection` names go with it (RFC 9110 §7.6.1).
+    let (h, _) =
+        head("Content-Type: a/b\nConnection: X-Hop, x-other\nX-Hop: 1\nX-Other: 2\nX-Kept: 3\n\n");
+    assert!(h.headers.get("x-hop").is_none() && h.headers.get("x-other").is_none());
+    assert_eq!(h.headers["x-kept"], "3");
     // `identity` is no coding: not passed on; a real one is.
     let (h, _) = head("Content-Type: a/b\nContent-Encoding: Identity\n\n");
     assert!(h.headers.get("content-encoding").is_none());
