@@ -242,14 +242,25 @@ impl ServeDir {
         path: &NormalPath,
         form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
-        let key = path.as_str();
-        // The cache keeps each path's plain answer: a client that takes a coding the route
-        // may have ready looks on disk for its sibling every time.
-        if self.opts.precompressed && resolve::takes_a_coding(&req.headers) {
-            return self
-                .resolve(req, path, key, None, self.cache.now(), form)
-                .await
-                .map_err(|problem| *problem);
+        let mut key = path.as_str();
+        // A client that takes a coding the route may have ready gets the answer kept for its
+        // `Accept-Encoding` (which sibling that is, if any, is the check's to find again).
+        let by_coding = self.opts.precompressed && resolve::takes_a_coding(&req.headers);
+        let coding_key;
+        if by_coding {
+            match key_by_coding(key, &req.headers) {
+                Some(made) => {
+                    coding_key = made;
+                    key = &coding_key;
+                }
+                // A field too long to key by: looked for on disk, as each time.
+                None => {
+                    return self
+                        .resolve(req, path, key, None, self.cache.now(), form)
+                        .await
+                        .map_err(|problem| *problem);
+                }
+            }
         }
         // Looked up again after waiting for another request's check of a stale entry: its
         // outcome is then in the cache.
@@ -263,7 +274,7 @@ impl ServeDir {
             };
             let turn = match (&answer, &miss) {
                 (Some(cached), _) if self.cache.is_fresh(cached, now) => {
-                    if let Some(answered) = self.answer_cached(req, path, key, cached, form).await {
+                    if let Some(answered) = self.answer_cached(req, path, cached, form).await {
                         return answered.map_err(|problem| *problem);
                     }
                     Turn::Check(None) // the entry no longer describes the file
@@ -300,7 +311,6 @@ impl ServeDir {
         &self,
         req: &Parts,
         path: &NormalPath,
-        key: &str,
         cached: &Arc<Cached<Answer>>,
         form: FieldForm,
     ) -> Option<Answered> {
@@ -310,7 +320,7 @@ impl ServeDir {
             Answer::File(file) => {
                 if !resolve::accepts(&self.opts, accept, file.media_type) {
                     return Some(Err(Box::new(Problem::not_acceptable(
-                        key,
+                        path.as_str(),
                         vec![file.media_type.to_owned()],
                     ))));
                 }
@@ -373,7 +383,9 @@ impl ServeDir {
             }
             Answer::Listing(hot) => {
                 let lenient = self.opts.lenient_accept;
-                let view = match listing::view(accept, lenient, req.uri.query(), || key.into()) {
+                let view = match listing::view(accept, lenient, req.uri.query(), || {
+                    path.as_str().into()
+                }) {
                     Ok(view) => view,
                     Err(problem) => return Some(Err(problem)),
                 };
@@ -426,13 +438,18 @@ impl ServeDir {
             Outcome::File(mut rep) => {
                 let file = rep.file.take();
                 if let Some(negotiated) = &rep.negotiated {
-                    // Chosen by Accept: not cached (the choice differs per request). An
-                    // encoding leaves the path's plain answer where it is.
-                    if negotiated.content_encoding.is_none() {
-                        self.cache.forget(key);
+                    // An encoding of the file, under the key of the `Accept-Encoding` that
+                    // chose it, is kept like the file (the same field chooses it again).
+                    let kept = is_key_by_coding(key) && negotiated.content_location.is_none();
+                    if !kept {
+                        // Chosen by Accept: not cached (the choice differs per request). An
+                        // encoding leaves the path's plain answer where it is.
+                        if negotiated.content_encoding.is_none() {
+                            self.cache.forget(key);
+                        }
+                        let meta = FileMeta::new(&mut rep);
+                        return reply_file(req, path, &meta, rep.small.take(), file);
                     }
-                    let meta = FileMeta::new(&mut rep);
-                    return reply_file(req, path, &meta, rep.small.take(), file);
                 }
                 if let Some(cached) = known {
                     if let Answer::File(hot) = &cached.value {
@@ -442,7 +459,7 @@ impl ServeDir {
                             // cached bytes, which a compressed form is kept for, the kept
                             // file), not one sent from the file the walk opened.
                             if let Some(answered) =
-                                self.answer_cached(req, path, key, &cached, form).await
+                                self.answer_cached(req, path, &cached, form).await
                             {
                                 return answered;
                             }
@@ -501,6 +518,24 @@ impl ServeDir {
 }
 
 /// The answer to `req` for the file `meta` describes, its bytes from `body` or `file`.
+/// The cache key of `path`'s answer to requests with this `Accept-Encoding`: the path, a NUL
+/// (which no decoded path holds) and the field's value; `None` past [`MAX_CODING_KEY`] bytes.
+fn key_by_coding(path: &str, fields: &http::HeaderMap) -> Option<String> {
+    let accept = header_list(fields, &header::ACCEPT_ENCODING);
+    let accept = accept.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+    let accept = std::str::from_utf8(accept).ok()?;
+    (accept.len() <= MAX_CODING_KEY).then(|| format!("{path}\0{accept}"))
+}
+
+/// Whether `key` is one [`key_by_coding`] made.
+fn is_key_by_coding(key: &str) -> bool {
+    key.contains('\0')
+}
+
+/// Longest `Accept-Encoding` a request's answer is kept under (256 bytes; a browser's is
+/// under 40).
+const MAX_CODING_KEY: usize = 256;
+
 fn reply_file(
     req: &Parts,
     path: &NormalPath,

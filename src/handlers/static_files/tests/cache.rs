@@ -504,3 +504,53 @@ async fn a_cached_404_body_is_rendered_once() {
     let second = second.into_response(Some(&json), false);
     assert_eq!(full_ptr(&first), full_ptr(&second));
 }
+
+/// With precompressed siblings, the answer to each `Accept-Encoding` is kept like the
+/// file's: a repeat walks nothing, another field value has its own entry, the plain answer
+/// stays plain, and a sibling added (or a file changed) is seen once the entry is checked.
+#[tokio::test]
+async fn answers_by_coding_are_kept_per_accept_encoding() {
+    let mut site = frozen();
+    site.opts.precompressed = true;
+    fs::write(site.path("app.js"), b"plain").unwrap();
+    fs::write(site.path("app.js.gz"), b"GZIP").unwrap();
+    let serve = site.serve_dir();
+    let gzip = [("accept-encoding", "gzip")];
+    let both = [("accept-encoding", "gzip, br")];
+    let encoding = |res: &http::Response<ResponseBody>| {
+        res.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let first = get(&serve, "/app.js", &gzip).await;
+    assert_eq!(encoding(&first).as_deref(), Some("gzip"));
+    let walks = serve.cache.walks();
+    for _ in 0..3 {
+        let res = get(&serve, "/app.js", &gzip).await;
+        assert_eq!(encoding(&res).as_deref(), Some("gzip"));
+        assert_eq!(res.headers()["vary"], "Accept-Encoding");
+        assert_eq!(body(res).await.as_ref(), b"GZIP");
+    }
+    assert_eq!(serve.cache.walks(), walks, "repeats walk nothing");
+    let res = get(&serve, "/app.js", &both).await;
+    assert_eq!(body(res).await.as_ref(), b"GZIP");
+    assert_eq!(
+        serve.cache.walks(),
+        walks + 1,
+        "another value, its own walk"
+    );
+    let res = get(&serve, "/app.js", &[]).await;
+    assert_eq!(encoding(&res), None);
+    assert_eq!(body(res).await.as_ref(), b"plain");
+
+    // A brotli sibling appears: within the interval the kept choice stands, then it is seen.
+    fs::write(site.path("app.js.br"), b"BROTLI").unwrap();
+    let res = get(&serve, "/app.js", &both).await;
+    assert_eq!(body(res).await.as_ref(), b"GZIP");
+    expire(&serve);
+    let res = get(&serve, "/app.js", &both).await;
+    assert_eq!(encoding(&res).as_deref(), Some("br"));
+    assert_eq!(body(res).await.as_ref(), b"BROTLI");
+    let res = get(&serve, "/app.js", &gzip).await;
+    assert_eq!(body(res).await.as_ref(), b"GZIP");
+}
