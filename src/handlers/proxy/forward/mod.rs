@@ -494,17 +494,40 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str())
 }
 
-/// Fields that claim who sent the request: `Forwarded`, every `X-Forwarded-*` (`-For`,
-/// `-Proto`, `-Host`, `-Port`, `-Prefix`, ...) and nginx's `X-Real-IP`. Applications trust
-/// them for addresses, schemes and links, so only a trusted proxy's are passed on. Spelled
-/// with underscores too (`X_Forwarded_For`): CGI-style servers (WSGI, Rack, PHP) turn both
-/// spellings into one variable, `HTTP_X_FORWARDED_FOR`, where the client's would come first.
+/// Fields that claim who sent the request, or what it first asked for: `Forwarded`, every
+/// `X-Forwarded-*` (`-For`, `-Proto`, `-Host`, `-Port`, `-Prefix`, ...), nginx's `X-Real-IP`,
+/// the client addresses CDNs and load balancers set ([`CLAIMS`]: `True-Client-IP`,
+/// `CF-Connecting-IP`, ...), and the original target that rewriting proxies pass
+/// (`X-Original-URL`, `X-Rewrite-URL`). Applications trust them for addresses, schemes,
+/// links and routing (Go chi's `RealIP` reads `True-Client-IP` first; Symfony took
+/// `X-Original-URL` for the path, CVE-2018-14773), so only a trusted proxy's are passed on.
+/// Spelled with underscores too (`X_Forwarded_For`): CGI-style servers (WSGI, Rack, PHP)
+/// turn both spellings into one variable, `HTTP_X_FORWARDED_FOR`, where the client's would
+/// come first.
 fn is_forwarding_field(name: &HeaderName) -> bool {
     let name = name.as_str();
-    let claims =
-        |name: &str| name == "forwarded" || name == "x-real-ip" || name.starts_with("x-forwarded-");
+    let claims = |name: &str| {
+        name == "forwarded" || name.starts_with("x-forwarded-") || CLAIMS.contains(&name)
+    };
     claims(name) || (name.contains('_') && claims(&name.replace('_', "-")))
 }
+
+/// The other fields [`is_forwarding_field`] names, lowercase.
+const CLAIMS: [&str; 13] = [
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-host",
+    "x-host",
+    "x-forwarded",
+];
 
 /// RFC 9110 §7.6.2: `Max-Forwards` applies to TRACE and OPTIONS only.
 fn counts_forwards(method: &Method) -> bool {

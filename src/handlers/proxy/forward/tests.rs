@@ -125,6 +125,46 @@ fn untrusted_peers_forwarding_fields_are_replaced() {
     }
 }
 
+/// The client addresses and original targets other proxies and CDNs set are a client's
+/// claims too (applications read them before `X-Forwarded-For`, or route by them); a
+/// trusted proxy's are kept.
+#[test]
+fn other_address_and_original_target_claims_are_dropped_unless_trusted() {
+    let claims = [
+        "true-client-ip",
+        "x-client-ip",
+        "client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-host",
+        "x-host",
+        "x-forwarded",
+        "x_original_url",
+    ];
+    let mut request = Request::get("/").header("host", "example.com");
+    for name in claims {
+        request = request.header(name, "/admin");
+    }
+    let req = parts(request.header("x-client-hint", "kept"));
+    let out = request_fields(&req, &client());
+    for gone in claims {
+        assert!(get(&out, gone).is_empty(), "{gone} passed");
+    }
+    assert_eq!(get(&out, "x-client-hint"), ["kept"]);
+    let trusted = ["192.0.2.0/24".parse().unwrap()];
+    let cx = ForwardContext {
+        trusted_proxies: &trusted,
+        ..client()
+    };
+    let out = request_fields(&req, &cx);
+    assert_eq!(get(&out, "true-client-ip"), ["/admin"]);
+    assert_eq!(get(&out, "x-original-url"), ["/admin"]);
+}
+
 /// Underscore spellings of the forwarding fields are a client's claims too: CGI-style
 /// servers merge them into the same variable as the dashed ones.
 #[test]
