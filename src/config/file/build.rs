@@ -273,6 +273,16 @@ fn build_route(
             );
         }
     }
+    // Only a prefix has a part to strip: on an exact or glob route it would do nothing.
+    if let (Some(proxy), Some(pattern)) = (&raw.proxy, &pattern)
+        && proxy.get_ref().strip_prefix == Some(true)
+        && !matches!(pattern, PathPattern::Prefix(_))
+    {
+        errors.push(
+            Diagnostic::new(proxy.span(), "`strip-prefix` needs a prefix route")
+                .help("a path such as \"/api/\" has a prefix to strip; an exact path (`= /x`) or a glob has none: remove `strip-prefix`, or use `rewrite` to change the path"),
+        );
+    }
     let kinds = [
         raw.files.as_ref().map(Spanned::span),
         raw.redirect.as_ref().map(Spanned::span),

@@ -143,8 +143,27 @@ fn every_proxy_error_message() {
                 "5:39: unknown field `balance`, expected one of `upstreams`, `policy`, `strip-prefix`, `strip_prefix`, `host`, `trusted-proxies`, `trusted_proxies`, `connect-timeout`, `header-timeout`, `idle-timeout`, `max-fails`, `fail-window`, `cool-down`, `max-connections`, `health-check`",
             ],
         ),
+        // Only a prefix route has a prefix to strip.
+        (
+            route("{ upstreams = \"127.0.0.1:80\", strip-prefix = true }")
+                .replace("\"/api/\"", "\"= /api\""),
+            vec!["5:9: `strip-prefix` needs a prefix route"],
+        ),
+        (
+            route("{ upstreams = \"127.0.0.1:80\", strip-prefix = true }")
+                .replace("\"/api/\"", "\"*.json\""),
+            vec!["5:9: `strip-prefix` needs a prefix route"],
+        ),
     ];
     for (source, want) in cases {
         assert_eq!(headlines(&source), want, "in:\n{source}");
     }
+    // False, or on a prefix, is fine.
+    ok(&route(
+        "{ upstreams = \"127.0.0.1:80\", strip-prefix = true }",
+    ));
+    ok(
+        &route("{ upstreams = \"127.0.0.1:80\", strip-prefix = false }")
+            .replace("\"/api/\"", "\"= /api\""),
+    );
 }
