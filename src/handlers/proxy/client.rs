@@ -384,6 +384,7 @@ where
         prefix,
         upstream: upstream_authority.as_ref(),
         host: host_authority.as_ref(),
+        host_is_fixed: matches!(opts.host, forward::UpstreamHost::Fixed(_)),
     });
     let framing = response_head.framing;
     // RFC 9112 §9.3: the upstream's `Connection: close` (or an HTTP/1.0 answer without

@@ -27,8 +27,11 @@ pub struct PrefixRewrite<'a> {
     /// reach it, so an absolute URL to it becomes an origin-relative path under the prefix.
     pub upstream: Option<&'a Authority>,
     /// The `Host` usher sent upstream. An absolute URL to it keeps its scheme and authority
-    /// (an `http:` to `https:` redirect stays one) and gets the prefix in its path.
+    /// (an `http:` to `https:` redirect stays one) and gets the prefix in its path...
     pub host: Option<&'a Authority>,
+    /// ... unless it is the route's own `host` (`app.internal`), not the client's: clients
+    /// cannot reach that name either, so a URL to it goes as one to `upstream` does.
+    pub host_is_fixed: bool,
 }
 
 /// `target` with the route prefix `prefix` removed: the upstream's request target. The query
@@ -77,10 +80,9 @@ pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String
     }
     let authority = Authority::try_from(authority).ok()?;
     let slash = if rest.starts_with('/') { "" } else { "/" };
-    if rw
-        .upstream
-        .is_some_and(|own| same_authority(own, &authority, scheme))
-    {
+    let names =
+        |own: Option<&Authority>| own.is_some_and(|own| same_authority(own, &authority, scheme));
+    if names(rw.upstream) || (rw.host_is_fixed && names(rw.host)) {
         // `http://upstream//evil.example/x` is a path on the upstream, but the bare path
         // `//evil.example/x` would name another host: `/.` keeps it a path on this site
         // (RFC 3986 §5.2.4 removes the dot segment once the reference is resolved).
@@ -91,11 +93,7 @@ pub fn rewrite_location(location: &str, rw: &PrefixRewrite<'_>) -> Option<String
         };
         return Some(format!("{prefix}{dot}{slash}{rest}"));
     }
-    if !prefix.is_empty()
-        && rw
-            .host
-            .is_some_and(|own| same_authority(own, &authority, scheme))
-    {
+    if !prefix.is_empty() && names(rw.host) {
         let origin = &location[..location.len() - after.len() + end];
         return Some(format!("{origin}{prefix}{slash}{rest}"));
     }
@@ -244,6 +242,7 @@ mod tests {
             prefix: "/app/",
             upstream: Some(upstream),
             host: Some(host),
+            host_is_fixed: false,
         }
     }
 
@@ -314,6 +313,7 @@ mod tests {
             prefix: "/",
             upstream: None,
             host: None,
+            host_is_fixed: false,
         };
         assert_eq!(rewrite_location("/x", &root), None);
         // At the root only the upstream's own address goes.
@@ -323,6 +323,7 @@ mod tests {
             prefix: "",
             upstream: Some(&upstream),
             host: Some(&host),
+            host_is_fixed: false,
         };
         for (location, rewritten) in [
             ("http://127.0.0.1:9000/secret/x?y", Some("/secret/x?y")),
@@ -351,6 +352,25 @@ mod tests {
                 "{location}"
             );
         }
+        // The route's own `host` is no client's to reach: a URL to it goes as one to the
+        // upstream's address does, with the prefix when there is one.
+        let fixed = PrefixRewrite {
+            host_is_fixed: true,
+            ..unprefixed
+        };
+        assert_eq!(
+            rewrite_location("http://site.test/x?y", &fixed).as_deref(),
+            Some("/x?y")
+        );
+        let fixed = PrefixRewrite {
+            prefix: "/app/",
+            ..fixed
+        };
+        assert_eq!(
+            rewrite_location("https://site.test/x", &fixed).as_deref(),
+            Some("/app/x")
+        );
+        assert_eq!(rewrite_location("http://other.test/x", &fixed), None);
         let cafe = PrefixRewrite {
             prefix: "/café au lait",
             ..root

@@ -589,6 +589,7 @@ fn locations_and_refresh_move_under_the_prefix() {
             prefix: "/app",
             upstream: Some(&upstream),
             host: None,
+            host_is_fixed: false,
         }),
     };
     let mut headers = response(&[
