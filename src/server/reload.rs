@@ -68,6 +68,9 @@ pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<Ser
         }
     };
     let mut seen = stamp(&path);
+    // A change is read once it has held for a whole interval: a file written in pieces (a
+    // save that is not a rename, a copy over the network) is not loaded half-written.
+    let mut settling = None;
     let mut tick = tokio::time::interval(WATCH_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -76,8 +79,14 @@ pub async fn reload_on_signal(app: Arc<App>, running: Arc<Config>, args: Arc<Ser
             _ = tick.tick(), if args.watch => {
                 let now = stamp(&path);
                 if now == seen {
+                    settling = None;
                     continue;
                 }
+                if settling.as_ref() != Some(&now) {
+                    settling = Some(now);
+                    continue;
+                }
+                settling = None;
                 seen = now;
             }
         }

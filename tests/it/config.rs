@@ -268,6 +268,28 @@ fn watch_reloads_a_changed_file() {
     assert!(out.contains("\r\nx-edition: three!\r\n"), "{out}");
 }
 
+/// With `--watch`, a file written in two pieces with a pause between them (a save that is
+/// not a rename, a slow copy) is read whole: the first piece alone is a valid configuration
+/// that must never be served.
+#[test]
+fn watch_waits_for_a_file_written_in_pieces() {
+    let dir = site_dir(SITES);
+    let p = start(&["-c", &config_arg(dir.path()), "--watch"]);
+    let full = SITES.replace("\"one\"", "\"full\"");
+    let cut = full.find("[[site.route]]\npath = \"/\"").unwrap();
+    let live = dir.path().join("usher.toml");
+    let mut file = std::fs::File::create(&live).unwrap();
+    file.write_all(&full.as_bytes()[..cut]).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    file.write_all(&full.as_bytes()[cut..]).unwrap();
+    drop(file);
+    p.wait_for_log("reloaded", IO_TIMEOUT)
+        .expect("reload logged");
+    // The first reload is of the whole file.
+    let out = get(p.addrs[0], "example.test", "/a.txt");
+    assert!(out.contains("\r\nx-edition: full\r\n"), "{out}");
+}
+
 /// With `--watch`, a file replaced by another of the same size and modification time (a
 /// deploy tool that keeps times, a renamed-over copy) is seen too: its inode changed.
 #[test]
