@@ -37,17 +37,30 @@ pub fn coding_quality(accept_encoding: Option<&[u8]>, coding: &str) -> Quality {
     named.or(any).unwrap_or(0)
 }
 
-/// The positions in `codings` of those `accept_encoding` takes (quality above 0), best
-/// first; among equal qualities, in the order of `codings` (the server's preference).
+/// The positions in `codings` of those `accept_encoding` takes (quality above 0, and not
+/// below that of an `identity` it names: the client would rather have the content as it
+/// is), best first; among equal qualities, in the order of `codings` (the server's
+/// preference).
 pub fn ranked(accept_encoding: Option<&[u8]>, codings: &[&str]) -> Vec<usize> {
+    let identity = named_identity(accept_encoding).unwrap_or(0);
     let mut ranked: Vec<(Quality, usize)> = codings
         .iter()
         .enumerate()
         .map(|(i, coding)| (coding_quality(accept_encoding, coding), i))
-        .filter(|&(q, _)| q > 0)
+        .filter(|&(q, _)| q > 0 && q >= identity)
         .collect();
     ranked.sort_by_key(|&(q, i)| (std::cmp::Reverse(q), i));
     ranked.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The quality of the element naming `identity`, if one does (the best of several); `*`
+/// does not count: it speaks of codings not named, and identity is the fallback anyway.
+fn named_identity(accept_encoding: Option<&[u8]>) -> Option<Quality> {
+    ListElements::new(accept_encoding?)
+        .filter_map(parse_coding)
+        .filter(|(name, _)| name.eq_ignore_ascii_case(b"identity"))
+        .map(|(_, q)| q)
+        .max()
 }
 
 /// One `codings [ weight ]` element; `None` when malformed.
@@ -98,6 +111,13 @@ mod tests {
         assert_eq!(rank("identity"), [0usize; 0]);
         assert_eq!(rank("zstd;q=0, *"), [1, 2]);
         assert!(ranked(None, &ours).is_empty());
+        // A coding the client weighs below the content as it is: not chosen (equal is fine).
+        assert_eq!(rank("gzip;q=0.1, identity;q=0.2"), [0usize; 0]);
+        assert_eq!(rank("gzip;q=0.5, br;q=0.1, Identity;q=0.2"), [2]);
+        assert_eq!(rank("gzip;q=0.2, identity;q=0.2"), [2]);
+        // `*` speaks of codings, not of identity; `identity;q=0` refuses it, nothing more.
+        assert_eq!(rank("gzip;q=0.1, *;q=0.5"), [0, 1, 2]);
+        assert_eq!(rank("identity;q=0, gzip;q=0.1"), [2]);
     }
 
     #[test]
