@@ -127,9 +127,27 @@ where
             crate::body::prepared::forget_freshness(&mut response);
         }
     }
+    settle_content_fields(&mut response);
     tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
     super::access_log::record(peer, &parts, &response);
     Ok(response)
+}
+
+/// What a program or upstream may get wrong in a 205 or 304, put right for every protocol:
+/// a 205 has no content (RFC 9110 §15.3.6: the writers then state a length of 0), and a 304
+/// no `Content-Length` (§8.6 allows one only equal to the 200's, which usher cannot know for
+/// another's answer; its own 304s state none).
+fn settle_content_fields(response: &mut Response<ResponseBody>) {
+    match response.status() {
+        StatusCode::RESET_CONTENT => {
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *response.body_mut() = ResponseBody::Empty;
+        }
+        StatusCode::NOT_MODIFIED => {
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
+        _ => {}
+    }
 }
 
 /// Whether the route answers a request the same way each time its file cache does: it

@@ -107,3 +107,29 @@ async fn over_http2_answers_that_have_no_content_carry_none() {
     let out = crate::support::curl(&["--http2-prior-knowledge", &url]).await;
     assert!(out.ok && out.stdout.is_empty(), "{}", out.stderr);
 }
+
+/// A program's 205 goes without its content (RFC 9110 §15.3.6: a length of 0 said), and its
+/// 304 without the `Content-Length` it gave (§8.6), over HTTP/1.1 as over HTTP/2.
+#[test]
+fn a_programs_205_has_no_content_and_its_304_no_length() {
+    let (_dir, p) = site(&[
+        (
+            "reset.py",
+            "import sys\nsys.stdout.write('Status: 205\\nContent-Type: text/plain\\n\\nhello\\n')\n",
+        ),
+        (
+            "same.py",
+            "import sys\nsys.stdout.write('Status: 304\\nContent-Length: 5\\nETag: \"a\"\\n\\n')\n",
+        ),
+    ]);
+    let reset = get(p.addrs[0], "/cgi-bin/reset.py");
+    let (head, body) = split_head(reset.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 205 "), "{head}");
+    assert_eq!(head_value(&head, "content-length"), Some("0"), "{head}");
+    assert!(body.is_empty(), "{reset}");
+    let same = get(p.addrs[0], "/cgi-bin/same.py");
+    let (head, _) = split_head(same.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    assert_eq!(head_value(&head, "content-length"), None, "{head}");
+    assert_eq!(head_value(&head, "etag"), Some("\"a\""), "{head}");
+}
