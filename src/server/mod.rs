@@ -418,25 +418,6 @@ async fn linger_h2(socket: socket2::Socket) {
     .await;
 }
 
-/// Drop the content of an answer that may have none: to HEAD (RFC 9110 §9.3.2; its
-/// `Content-Length` stays, the GET's), and of a 1xx, 204 or 304 (§15.3.5, §15.4.5; with no
-/// `Content-Length` either, §8.6). A program or upstream may send some; over HTTP/2 its DATA
-/// would make the answer malformed (RFC 9113 §8.1.1) and clients reset the stream. (The
-/// HTTP/1.1 writer leaves it out itself.) An empty body ends the stream with the head, and
-/// hyper then adds no `Content-Length`.
-fn without_forbidden_content(response: &mut http::Response<crate::body::ResponseBody>, head: bool) {
-    let status = response.status();
-    let never = status.is_informational()
-        || status == http::StatusCode::NO_CONTENT
-        || status == http::StatusCode::NOT_MODIFIED;
-    if never {
-        response.headers_mut().remove(http::header::CONTENT_LENGTH);
-    }
-    if head || never {
-        *response.body_mut() = crate::body::ResponseBody::Empty;
-    }
-}
-
 /// [`serve_h2`] with any handler: hyper's HTTP/2 server with usher's settings, and extended
 /// CONNECT (RFC 8441) handed to handlers through [`upgrade`]. When `silence` resolves
 /// (nothing moved for too long, see [`quiet`]), the connection is told to go away and
@@ -454,15 +435,9 @@ where
         + Send
         + 'static,
 {
-    let svc = hyper::service::service_fn(move |mut req: http::Request<_>| {
+    let svc = hyper::service::service_fn(move |mut req| {
         upgrade::offer_http2(&mut req);
-        let head = req.method() == http::Method::HEAD;
-        let answer = handler(req);
-        async move {
-            let Ok(mut response) = answer.await;
-            without_forbidden_content(&mut response, head);
-            Ok::<_, std::convert::Infallible>(response)
-        }
+        handler(req)
     });
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     builder

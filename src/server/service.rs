@@ -128,9 +128,33 @@ where
         }
     }
     settle_content_fields(&mut response);
+    if parts.version == Version::HTTP_2 {
+        without_forbidden_content(&mut response, is_head);
+    }
     tracing::debug!(target: "usher::access", peer = %peer, method = %parts.method, uri = %parts.uri, version = ?parts.version, status = response.status().as_u16());
     super::access_log::record(peer, &parts, &response);
     Ok(response)
+}
+
+/// Over HTTP/2, drop the content of an answer that may have none: to HEAD (RFC 9110 §9.3.2; its
+/// `Content-Length` stays, the GET's), and of a 1xx, 204 or 304 (§15.3.5, §15.4.5; with no
+/// `Content-Length` either, §8.6). A program or upstream may send some; over HTTP/2 its DATA
+/// would make the answer malformed (RFC 9113 §8.1.1) and clients reset the stream. (The
+/// HTTP/1.1 writer leaves it out itself.) An empty body ends the stream with the head, and
+/// hyper then adds no `Content-Length`. (Here, not around the
+/// handler in the connection's service: a future wrapped around this one's cost 10% of the
+/// h2c row's rate, h2load, 2026-11-28.)
+fn without_forbidden_content(response: &mut Response<ResponseBody>, head: bool) {
+    let status = response.status();
+    let never = status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED;
+    if never {
+        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+    }
+    if head || never {
+        *response.body_mut() = ResponseBody::Empty;
+    }
 }
 
 /// What a program or upstream may get wrong in a 205 or 304, put right for every protocol:
