@@ -12,6 +12,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/page.sh
+. "$BENCH_DIR/page.sh"
 REPO_DIR=$(dirname "$BENCH_DIR")
 HELPERS="$BENCH_DIR/helpers.py"
 
@@ -274,14 +276,8 @@ EOF
   for ((i = 1; i <= 1000; i++)); do
     printf 'entry %d\n' "$i" >"$ROOT/dir/entry-$(printf '%04d' "$i").txt"
   done
-  # Row o's page: about 100 KiB of HTML table rows, which gzip takes to about a seventh.
-  {
-    printf '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>rows</title></head><body><table>\n'
-    for ((i = 1; i <= 2300; i++)); do
-      printf '<tr><td>row %d </td><td>%08x</td></tr>\n' "$i" $((i * 2654435761 % 4294967296))
-    done
-    printf '</table></body></html>\n'
-  } >"$ROOT/page.html"
+  # Row o's page (bench/page.sh).
+  row_o_page "$ROOT/page.html"
   # Row l's page: a few bytes that show PHP ran and saw the request.
   cat >"$ROOT/hello.php" <<'EOF'
 <?php echo "hello ", $_SERVER['REQUEST_URI'];

@@ -70,14 +70,10 @@ mkdir -p "$WORK/root" "$WORK/run"
 head -c 1024 /dev/urandom >"$WORK/root/1k.bin"
 head -c 102400 /dev/urandom >"$WORK/root/100k.bin"
 echo hello >"$WORK/root/index.html"
-# Row o's page, as in compare.sh: about 100 KiB of HTML table rows.
-{
-  printf '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>rows</title></head><body><table>\n'
-  for ((i = 1; i <= 2300; i++)); do
-    printf '<tr><td>row %d </td><td>%08x</td></tr>\n' "$i" $((i * 2654435761 % 4294967296))
-  done
-  printf '</table></body></html>\n'
-} >"$WORK/root/page.html"
+# Row o's page, as compare.sh makes it.
+# shellcheck source=bench/page.sh
+. "$BENCH_DIR/page.sh"
+row_o_page "$WORK/root/page.html"
 # Row l's page, as in compare.sh.
 cat >"$WORK/root/hello.php" <<'EOF'
 <?php echo "hello ", $_SERVER['REQUEST_URI'];
