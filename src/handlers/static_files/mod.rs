@@ -453,7 +453,14 @@ impl ServeDir {
                 }
                 if let Some(cached) = known {
                     if let Answer::File(hot) = &cached.value {
-                        if hot.identity == rep.identity {
+                        // Dated in the future when cached, it had no `Last-Modified` (RFC
+                        // 9110 §8.8.2.1); once that date has come, its entry is made again
+                        // with one, from the bytes it holds.
+                        let dated_since = hot.meta.modified.is_none()
+                            && rep.identity.modified <= std::time::SystemTime::now();
+                        if hot.identity == rep.identity && dated_since {
+                            rep.small = rep.small.take().or_else(|| hot.body.clone());
+                        } else if hot.identity == rep.identity {
                             self.cache.validated(&cached, now);
                             // As from the entry: the same answer as the next request's (the
                             // cached bytes, which a compressed form is kept for, the kept

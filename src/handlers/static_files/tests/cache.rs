@@ -554,3 +554,29 @@ async fn answers_by_coding_are_kept_per_accept_encoding() {
     let res = get(&serve, "/app.js", &gzip).await;
     assert_eq!(body(res).await.as_ref(), b"GZIP");
 }
+
+/// A file dated in the future has no `Last-Modified` (RFC 9110 §8.8.2.1); once its date has
+/// come, the next check of its entry gives it one, though the file did not change.
+#[tokio::test]
+async fn a_file_dated_in_the_future_gets_last_modified_when_its_date_comes() {
+    let site = frozen();
+    let when = std::time::SystemTime::now() + Duration::from_millis(1500);
+    fs::write(site.path("early.txt"), b"from the future\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(site.path("early.txt"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let serve = site.serve_dir();
+    let res = get(&serve, "/early.txt", &[]).await;
+    assert!(res.headers().get("last-modified").is_none());
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    expire(&serve);
+    let res = get(&serve, "/early.txt", &[]).await;
+    assert!(res.headers().get("last-modified").is_some(), "{res:?}");
+    assert_eq!(body(res).await.as_ref(), b"from the future\n");
+    // And it stays: answered from the new entry.
+    let res = get(&serve, "/early.txt", &[]).await;
+    assert!(res.headers().get("last-modified").is_some());
+}
