@@ -242,26 +242,23 @@ impl ServeDir {
         path: &NormalPath,
         form: FieldForm,
     ) -> Result<Response<ResponseBody>, Problem> {
-        let mut key = path.as_str();
         // A client that takes a coding the route may have ready gets the answer kept for its
         // `Accept-Encoding` (which sibling that is, if any, is the check's to find again).
-        let by_coding = self.opts.precompressed && resolve::takes_a_coding(&req.headers);
         let coding_key;
-        if by_coding {
-            match key_by_coding(key, &req.headers) {
-                Some(made) => {
-                    coding_key = made;
-                    key = &coding_key;
-                }
+        let key = if self.opts.precompressed && resolve::takes_a_coding(&req.headers) {
+            coding_key = key_by_coding(path.as_str(), &req.headers);
+            match &coding_key {
+                Some(made) => made.as_str(),
                 // A field too long to key by: looked for on disk, as each time.
                 None => {
-                    return self
-                        .resolve(req, path, key, None, self.cache.now(), form)
-                        .await
-                        .map_err(|problem| *problem);
+                    let now = self.cache.now();
+                    let answered = self.resolve(req, path, path.as_str(), None, now, form);
+                    return answered.await.map_err(|problem| *problem);
                 }
             }
-        }
+        } else {
+            path.as_str()
+        };
         // Looked up again after waiting for another request's check of a stale entry: its
         // outcome is then in the cache.
         let mut waited = false;
@@ -458,9 +455,11 @@ impl ServeDir {
                         // with one, from the bytes it holds.
                         let dated_since = hot.meta.modified.is_none()
                             && rep.identity.modified <= std::time::SystemTime::now();
-                        if hot.identity == rep.identity && dated_since {
+                        if hot.identity != rep.identity {
+                            // Changed: a new entry, below.
+                        } else if dated_since {
                             rep.small = rep.small.take().or_else(|| hot.body.clone());
-                        } else if hot.identity == rep.identity {
+                        } else {
                             self.cache.validated(&cached, now);
                             // As from the entry: the same answer as the next request's (the
                             // cached bytes, which a compressed form is kept for, the kept
@@ -524,7 +523,6 @@ impl ServeDir {
     }
 }
 
-/// The answer to `req` for the file `meta` describes, its bytes from `body` or `file`.
 /// The cache key of `path`'s answer to requests with this `Accept-Encoding`: the path, a NUL
 /// (which no decoded path holds) and the field's value; `None` past [`MAX_CODING_KEY`] bytes.
 fn key_by_coding(path: &str, fields: &http::HeaderMap) -> Option<String> {
@@ -543,6 +541,7 @@ fn is_key_by_coding(key: &str) -> bool {
 /// under 40).
 const MAX_CODING_KEY: usize = 256;
 
+/// The answer to `req` for the file `meta` describes, its bytes from `body` or `file`.
 fn reply_file(
     req: &Parts,
     path: &NormalPath,
